@@ -1,0 +1,19 @@
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(TARGETS fastws EXPORT fastwsTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(DIRECTORY include/fastws DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT fastwsTargets NAMESPACE fastws:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/fastws)
+
+configure_package_config_file(cmake/fastwsConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/fastwsConfig.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/fastws)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/fastwsConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/fastwsConfig.cmake ${PROJECT_BINARY_DIR}/fastwsConfigVersion.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/fastws)
+
+configure_file(cmake/fastws.pc.in ${PROJECT_BINARY_DIR}/fastws.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/fastws.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds fastws and runs every test: unit and integration tests (Release, warnings as errors),
+# the unit tests again under ASan+UBSan, and each fuzz target for FUZZ_SECONDS (default 20).
+# Usage: scripts/test.sh            (FUZZ_SECONDS=60 scripts/test.sh for longer fuzzing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+jobs=$(nproc)
+fuzz_seconds=${FUZZ_SECONDS:-20}
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "Release build, all tests"
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DFASTWS_WERROR=ON >/dev/null
+cmake --build build/release -j "$jobs"
+ctest --test-dir build/release --output-on-failure -j "$jobs" --timeout 300
+
+step "ASan + UBSan build, unit and integration tests"
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFASTWS_WERROR=ON \
+  -DFASTWS_SANITIZE=address,undefined -DFASTWS_BUILD_BENCH=OFF -DFASTWS_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build/asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 600
+
+step "Fuzz targets, ${fuzz_seconds}s each (clang, libFuzzer, ASan+UBSan)"
+scripts/fuzz.sh "$fuzz_seconds"
+
+step "all tests passed"

@@ -1,0 +1,100 @@
+// permessage-deflate (RFC 7692): negotiation and the per-connection compressor/decompressor.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/role.hpp"
+
+namespace fastws::protocol {
+
+// What one side is willing to do; the defaults are RFC 7692's own.
+struct DeflateConfig {
+  bool server_no_context_takeover = false;  // ask for / accept it
+  bool client_no_context_takeover = false;
+  std::uint8_t server_max_window_bits = 15;  // 8..15; the largest window we allow
+  std::uint8_t client_max_window_bits = 15;
+  int compression_level = 6;   // zlib level 1..9 (or -1 default)
+  int mem_level = 8;           // zlib memLevel 1..9; lower costs less memory per connection
+  std::size_t min_compress_size = 64;  // messages shorter than this go uncompressed
+};
+
+// The parameters both sides agreed on for one connection.
+struct DeflateParams {
+  bool server_no_context_takeover = false;
+  bool client_no_context_takeover = false;
+  std::uint8_t server_max_window_bits = 15;
+  std::uint8_t client_max_window_bits = 15;
+};
+
+// Server side: picks the first acceptable permessage-deflate offer in a Sec-WebSocket-Extensions
+// value (several headers joined with ", "), falling back offer by offer. Offers with unknown,
+// duplicate or invalid parameters are declined. Returns the agreed parameters and sets
+// `response` to the extension value to send back, or nullopt (decline: no extension).
+std::optional<DeflateParams> negotiate_deflate_offer(std::string_view extensions_header,
+                                                     const DeflateConfig& config,
+                                                     std::string& response);
+
+// Client side: the Sec-WebSocket-Extensions offer for `config`.
+std::string make_deflate_offer(const DeflateConfig& config);
+
+// Client side: checks the server's answer against what was offered. On success returns the
+// agreed parameters; on failure returns nullopt and sets `error` (e.g. "server_max_window_bits
+// above what was offered").
+std::optional<DeflateParams> accept_deflate_response(std::string_view extensions_header,
+                                                     const DeflateConfig& offered,
+                                                     std::string& error);
+
+// Compresses whole messages, or a message in pieces, for one connection.
+class Deflater {
+ public:
+  // window_bits 8..15 (as negotiated for our sending direction); no_context_takeover resets the
+  // dictionary after every message.
+  Deflater(int window_bits, bool no_context_takeover, int level, int mem_level);
+  ~Deflater();
+  Deflater(const Deflater&) = delete;
+  Deflater& operator=(const Deflater&) = delete;
+
+  // Appends the compressed form of `in` to `out`. With end_of_message, the output is flushed and
+  // the trailing 00 00 ff ff removed (RFC 7692 7.2.1). Returns false on a zlib failure.
+  bool compress(std::span<const std::byte> in, bool end_of_message, std::vector<std::byte>& out);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+  bool no_context_takeover_;
+};
+
+// Decompresses messages for one connection, never producing more than it is allowed to.
+class Inflater {
+ public:
+  enum class Status : std::uint8_t { ok, too_big, error };
+
+  Inflater(int window_bits, bool no_context_takeover);
+  ~Inflater();
+  Inflater(const Inflater&) = delete;
+  Inflater& operator=(const Inflater&) = delete;
+
+  // Appends the decompressed form of `in` to `out`, working in bounded chunks: if the output
+  // would grow by more than `max_output` bytes, stops and returns too_big (nothing near the
+  // bomb's full size is ever allocated). With end_of_message, the 00 00 ff ff tail is fed too.
+  // Returns error for data zlib rejects (the session closes with 1007).
+  Status decompress(std::span<const std::byte> in, bool end_of_message,
+                    std::vector<std::byte>& out, std::size_t max_output);
+
+  const char* last_error() const noexcept { return last_error_; }
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+  bool no_context_takeover_;
+  const char* last_error_ = "";
+};
+
+}  // namespace fastws::protocol
