@@ -1,0 +1,166 @@
+// Conn: a handle to one WebSocket connection.
+//
+// Threading contract (the headline promise of fastws):
+//  1. Every connection lives on one event loop thread for its whole life; its callbacks run on
+//     that thread, one at a time, in wire order.
+//  2. Every method of Conn may be called from ANY thread at any time, concurrently, also after
+//     the connection closed (then sends report SendStatus::closed; nothing crashes).
+//  3. From the loop's own thread (inside a callback) a send goes straight to the connection's
+//     output; from another thread it is queued to the loop, which is woken once for many sends.
+//  4. Sends from one thread to one connection go out in call order, never interleaved with other
+//     frames inside a frame.
+//  5. A send never blocks. Its result says what happened (SendStatus).
+//  6. No user callback runs while a library lock is held.
+//
+// Conn is a cheap, copyable, reference-counted handle: keep copies in your own maps as long as
+// you like; the connection's memory stays valid until the last handle is gone.
+#pragma once
+
+#include <any>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fastws/close_code.hpp"
+#include "fastws/frame.hpp"
+#include "fastws/request.hpp"
+
+namespace fastws {
+
+namespace detail {
+class Connection;
+}
+
+// What a send did.
+enum class SendStatus : std::uint8_t {
+  written,       // handed to the kernel (or to the batch that leaves at the end of this read)
+  queued,        // sent from another thread: queued to the connection's loop
+  backpressure,  // accepted, but the peer is slow: it waits in the connection's buffer
+                 // (buffered_amount() > 0); on_drain fires when it empties
+  dropped,       // refused by the slow-consumer policy (buffer limit), or invalid (e.g. a ping
+                 // payload over 125 bytes, a send while a streamed message is open elsewhere)
+  closed,        // the connection is closing or closed
+};
+
+const char* to_string(SendStatus status) noexcept;
+
+// A received data message. Valid only during the callback (zero copy): copy what you keep.
+class Message {
+ public:
+  Message(Opcode opcode, std::span<const std::byte> data) noexcept
+      : opcode_(opcode), data_(data) {}
+  Opcode opcode() const noexcept { return opcode_; }
+  bool is_binary() const noexcept { return opcode_ == Opcode::binary; }
+  bool is_text() const noexcept { return opcode_ == Opcode::text; }
+  std::span<const std::byte> data() const noexcept { return data_; }
+  std::string_view text() const noexcept {
+    return {reinterpret_cast<const char*>(data_.data()), data_.size()};
+  }
+  std::size_t size() const noexcept { return data_.size(); }
+
+ private:
+  Opcode opcode_;
+  std::span<const std::byte> data_;
+};
+
+// Bytes shared by many sends without copies (broadcast to many connections, resend).
+using SharedPayload = std::shared_ptr<const std::vector<std::byte>>;
+SharedPayload make_shared_payload(std::string_view data);
+SharedPayload make_shared_payload(std::span<const std::byte> data);
+
+class Writer;
+
+class Conn {
+ public:
+  Conn() noexcept = default;
+  Conn(const Conn& other) noexcept;
+  Conn(Conn&& other) noexcept;
+  Conn& operator=(Conn other) noexcept;
+  ~Conn();
+
+  // False for a default-constructed handle.
+  explicit operator bool() const noexcept { return connection_ != nullptr; }
+  friend bool operator==(const Conn& a, const Conn& b) noexcept {
+    return a.connection_ == b.connection_;
+  }
+
+  // Unique per server for its lifetime, never reused.
+  std::uint64_t id() const noexcept;
+  // "127.0.0.1:50000", "[::1]:50000", "unix:/path".
+  std::string remote_address() const;
+  std::string local_address() const;
+  // The upgrade request: only during on_upgrade / on_open on the loop thread, else nullptr.
+  // What you need later (path, a header) goes into the user data.
+  const Request* request() const noexcept;
+  // The negotiated subprotocol (empty if none) and extensions (the header value sent).
+  std::string_view subprotocol() const noexcept;
+  std::string_view extensions() const noexcept;
+
+  // Typed user data, set during on_upgrade (Upgrade::set_user_data) or on_open. Reading it from
+  // any thread is safe once on_open ran; setting it is for the loop thread (open callback).
+  template <class T>
+  T* user_data() const noexcept {
+    return std::any_cast<T>(user_data_slot());
+  }
+  void set_user_data(std::any value) const;
+
+  bool is_open() const noexcept;
+  // Bytes accepted for sending that the kernel has not taken yet (plus sends queued from other
+  // threads). Readable from any thread.
+  std::size_t buffered_amount() const noexcept;
+
+  SendStatus send(std::string_view text) const;                       // a text message
+  SendStatus send(std::span<const std::byte> data, Opcode op = Opcode::binary) const;
+  SendStatus send(const SharedPayload& data, Opcode op = Opcode::binary) const;
+  SendStatus send_frame(const Frame& frame) const;  // any frame, exactly as crafted
+  SendStatus ping(std::span<const std::byte> data = {}) const;
+  SendStatus ping(std::string_view data) const;
+  // Starts the close handshake (idempotent: later calls report closed). The socket closes when
+  // the peer answers or after close_timeout.
+  SendStatus close(std::uint16_t code = close_code::normal, std::string_view reason = {}) const;
+  // Drops the TCP connection at once, without a close handshake (on_close reports 1006).
+  void terminate() const;
+  // Streaming send of one message: each write may leave as a fragment; finish() ends it.
+  Writer writer(Opcode op = Opcode::binary) const;
+
+ private:
+  friend class detail::Connection;
+  friend class Writer;
+  explicit Conn(detail::Connection* connection) noexcept;  // takes a new reference
+  std::any* user_data_slot() const noexcept;
+
+  detail::Connection* connection_ = nullptr;
+};
+
+// Streams one message in pieces (RFC 6455 5.4 fragmentation). Thread-safe like Conn, but one
+// writer's calls must come from one thread at a time. Other messages sent to the connection while
+// a writer is open wait until it finishes. Destroying an unfinished writer finishes the message.
+class Writer {
+ public:
+  Writer(Writer&&) noexcept;
+  Writer& operator=(Writer&&) noexcept;
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+  ~Writer();
+
+  SendStatus write(std::span<const std::byte> data);
+  SendStatus write(std::string_view data);
+  SendStatus finish(std::span<const std::byte> data = {});
+  SendStatus finish(std::string_view data);
+
+ private:
+  friend class Conn;
+  Writer(Conn conn, Opcode op) noexcept : conn_(std::move(conn)), opcode_(op) {}
+  SendStatus write_piece(std::span<const std::byte> data, bool fin);
+
+  Conn conn_;
+  Opcode opcode_;
+  std::uint64_t stream_ = 0;  // which streamed message, so two writers never interleave
+  bool finished_ = false;
+};
+
+}  // namespace fastws

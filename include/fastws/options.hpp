@@ -1,0 +1,86 @@
+// Server options: small, declarative, with safe finite defaults for every limit.
+//
+//   fastws::Server server({.port = 9001, .threads = 2, .max_message_size = 1 << 20});
+//
+// Thread safety: plain values, copied into the server at construction.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fastws {
+
+// permessage-deflate (RFC 7692). Off by default: with context takeover zlib keeps about
+// 256 KiB (deflate) + 40 KiB (inflate) per connection once used; `no_context_takeover` on both
+// sides and a lower `mem_level` cut that, at some cost in compression ratio.
+struct CompressionOptions {
+  bool enabled = false;
+  bool server_no_context_takeover = false;
+  bool client_no_context_takeover = false;
+  std::uint8_t server_max_window_bits = 15;  // 9..15 (zlib cannot compress with 8)
+  std::uint8_t client_max_window_bits = 15;  // 8..15
+  int level = 6;                             // zlib level 1..9
+  int mem_level = 8;                         // zlib memLevel 1..9
+  std::size_t min_size = 64;                 // shorter messages go uncompressed
+};
+
+// What to do with a send that would take a connection's buffered bytes over the limit.
+enum class SlowConsumerPolicy : std::uint8_t {
+  drop,   // drop that message, count it, report SendStatus::dropped; the connection stays
+  close,  // close the connection (it cannot keep up); this and later sends report dropped
+};
+
+// Which browser origins may open WebSockets (the Origin header, RFC 6455 10.2). Requests without
+// an Origin header (non-browser clients) are always allowed unless `check` says otherwise.
+struct OriginPolicy {
+  enum class Mode : std::uint8_t {
+    same_origin,  // Origin's host[:port] must equal the Host header (default)
+    allow_list,   // Origin must equal one of `allowed` exactly (scheme://host[:port])
+    any,          // no check
+    custom,       // `check(origin, host)` decides
+  };
+  Mode mode = Mode::same_origin;
+  std::vector<std::string> allowed;
+  std::function<bool(std::string_view origin, std::string_view host)> check;
+};
+
+struct ServerOptions {
+  // Where to listen. `host` is a numeric IPv4/IPv6 address, "localhost", or empty for all IPv4
+  // addresses; `unix_path` (if set) listens on a Unix domain socket instead.
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 8080;
+  std::string unix_path;
+  bool ipv6_only = false;  // for IPv6 hosts: refuse IPv4-mapped connections
+  unsigned threads = 0;    // event loops; 0 = one per core
+
+  // Limits.
+  std::size_t max_message_size = 16u << 20;   // after decompression; larger -> close 1009
+  std::size_t max_header_size = 16u << 10;    // HTTP request head; larger -> 431
+  std::size_t max_connections = 100'000;      // further connections are closed at accept
+  std::size_t max_buffered_bytes = 4u << 20;  // per connection, strict
+  SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::drop;
+
+  // Timeouts (zero disables one).
+  std::chrono::milliseconds handshake_timeout{10'000};  // accept -> upgrade (slowloris)
+  std::chrono::milliseconds idle_timeout{120'000};      // no frame received -> close 1001
+  std::chrono::milliseconds ping_interval{0};           // send a ping after this much silence
+  std::chrono::milliseconds pong_timeout{10'000};       // no pong after our ping -> close
+  std::chrono::milliseconds close_timeout{5'000};       // close handshake -> drop the socket
+  std::chrono::milliseconds http_keepalive_timeout{5'000};  // idle plain-HTTP connection
+
+  CompressionOptions compression;
+  OriginPolicy origin;
+  // Subprotocols in the server's order of preference; the first one the client offers wins.
+  std::vector<std::string> subprotocols;
+  // Deliver large messages in pieces to on_fragment instead of whole to on_message.
+  bool stream_fragments = false;
+  // Answer pings automatically (the pong carries the ping's payload).
+  bool auto_pong = true;
+};
+
+}  // namespace fastws

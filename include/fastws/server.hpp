@@ -1,0 +1,153 @@
+// Server: an embedded epoll HTTP/1.1 + WebSocket server (RFC 6455, RFC 7692).
+//
+//   fastws::Server server({.port = 8080});
+//   server.on_message([](const fastws::Conn& c, fastws::Message m) { c.send(m.data(), m.opcode()); });
+//   server.run();
+//
+// Threading: set the handlers before run(). run() blocks the calling thread and drives N event
+// loops (ServerOptions::threads, default one per core); each connection stays on one loop and
+// its callbacks run there one at a time (see conn.hpp for the full contract). stop() may be
+// called from any thread and from a signal handler. stats() and broadcast-style use of Conn
+// handles are safe from any thread. A callback that blocks stalls its loop: hand slow work to
+// your own threads and send from there.
+#pragma once
+
+#include <any>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "fastws/close_code.hpp"
+#include "fastws/conn.hpp"
+#include "fastws/frame.hpp"
+#include "fastws/options.hpp"
+#include "fastws/request.hpp"
+
+namespace fastws {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+// The decision about one upgrade request, made in on_upgrade (on the loop thread).
+class Upgrade {
+ public:
+  // Refuses the upgrade: the client gets this status, headers and body, with Connection: close;
+  // nothing pipelined behind the request is parsed.
+  void reject(int status, std::string_view body = {}, HeaderList headers = {});
+  // An extra header for the 101 response (names or values with CR, LF or NUL are refused).
+  void add_header(std::string name, std::string value);
+  // Data for the connection, readable later with Conn::user_data<T>().
+  void set_user_data(std::any value) { user_data_ = std::move(value); }
+  // Overrides the subprotocol the server's preference list chose ("" for none); must be one
+  // the client offered.
+  void select_subprotocol(std::string name);
+
+  bool rejected() const noexcept { return status_ != 0; }
+  const std::vector<std::string>& offered_subprotocols() const noexcept { return offered_; }
+  std::string_view subprotocol() const noexcept { return subprotocol_; }
+
+ private:
+  friend class detail::Connection;
+  int status_ = 0;
+  std::string body_;
+  HeaderList headers_;  // rejection headers, or extra 101 headers
+  std::any user_data_;
+  std::vector<std::string> offered_;
+  std::string subprotocol_;
+};
+
+// The answer to a plain HTTP request, given in on_http (on the loop thread).
+class Response {
+ public:
+  void send(int status, std::string_view content_type, std::string_view body);
+  void add_header(std::string name, std::string value);
+  // Ends the connection after this response (otherwise HTTP/1.1 keep-alive).
+  void close_connection() noexcept { close_ = true; }
+  bool sent() const noexcept { return status_ != 0; }
+
+ private:
+  friend class detail::Connection;
+  int status_ = 0;
+  std::string content_type_;
+  std::string body_;
+  HeaderList headers_;
+  bool close_ = false;
+};
+
+// Counters, readable from any thread (each is exact; together they are a near-instant snapshot).
+struct ServerStats {
+  std::uint64_t connections = 0;  // open WebSocket connections
+  std::uint64_t messages_in = 0;
+  std::uint64_t messages_out = 0;
+  std::uint64_t bytes_in = 0;   // payload bytes
+  std::uint64_t bytes_out = 0;  // payload bytes
+  std::uint64_t dropped_sends = 0;
+  std::uint64_t backpressured_connections = 0;  // connections with bytes waiting right now
+};
+
+// What a hand-over of a socket from another HTTP server produced.
+struct HandoverResult {
+  bool accepted = false;
+  // When refused: a complete HTTP response for the host server to send (fastws did not take
+  // the socket; the host still owns it).
+  std::string response;
+  std::string error;
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void on_upgrade(std::function<void(const Request&, Upgrade&)> handler);
+  void on_open(std::function<void(const Conn&)> handler);
+  void on_message(std::function<void(const Conn&, Message)> handler);
+  // With ServerOptions::stream_fragments: pieces of a message as they arrive.
+  void on_fragment(
+      std::function<void(const Conn&, Opcode, std::span<const std::byte>, bool first, bool last)>
+          handler);
+  void on_ping(std::function<void(const Conn&, std::span<const std::byte>)> handler);
+  void on_pong(std::function<void(const Conn&, std::span<const std::byte>)> handler);
+  // Once per connection, when it is gone: the peer's code and reason, or 1006 and an error.
+  void on_close(std::function<void(const Conn&, const CloseStatus&)> handler);
+  // A protocol error or limit broke the connection (on_close follows).
+  void on_error(std::function<void(const Conn&, const CloseStatus&)> handler);
+  // Every frame, raw; replaces the default handling (no reassembly, no automatic pong/close).
+  void on_frame(std::function<void(const Conn&, const Frame&)> handler);
+  // Plain HTTP requests (404 when not set or when the handler sends nothing).
+  void on_http(std::function<void(const Request&, Response&)> handler);
+  // The connection's buffered bytes went back to zero after backpressure.
+  void on_drain(std::function<void(const Conn&)> handler);
+
+  // Binds the listening socket(s); run() calls it when it was not called. After it, port()
+  // tells the port (useful with port 0).
+  std::error_code listen();
+  std::uint16_t port() const noexcept;
+  // Runs the event loops until stop(); always returns.
+  void run();
+  // Graceful stop: stop accepting, close 1001 to everyone, wait for the close handshakes up to
+  // close_timeout, close the sockets, return from run(). Any thread; async-signal-safe.
+  void stop() noexcept;
+
+  ServerStats stats() const noexcept;
+
+  // Takes over a socket another HTTP server accepted, with the request bytes it already read
+  // (Go's Hijack). On success fastws owns the fd; when refused, the host sends `response`.
+  HandoverResult handover(int fd, std::string_view request_bytes);
+  // Serves an already-open socket (fastws reads the request itself).
+  std::error_code adopt(int fd);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fastws

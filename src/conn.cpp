@@ -1,0 +1,215 @@
+// Conn and Writer: thread-safe handles. On the connection's loop thread a call acts at once;
+// from any other thread it is checked against the connection's atomics and queued to the loop.
+#include "fastws/conn.hpp"
+
+#include <atomic>
+#include <utility>
+
+#include "connection.hpp"
+#include "loop_context.hpp"
+#include "outgoing_send.hpp"
+
+namespace fastws {
+
+namespace {
+
+std::span<const std::byte> bytes_of(std::string_view text) {
+  return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
+}
+
+bool is_data_opcode(Opcode op) { return op == Opcode::text || op == Opcode::binary; }
+
+std::atomic<std::uint64_t> next_stream_id{1};
+
+// Queues `send` to the connection's loop after accounting its size; the common tail of every
+// cross-thread send.
+SendStatus post(detail::Connection& connection, detail::OutgoingSend send, std::size_t size) {
+  if (!connection.reserve_queued(size)) return SendStatus::dropped;
+  connection.acquire();
+  send.connection = &connection;
+  send.reserved = size;
+  connection.loop().post_send(std::move(send));
+  return SendStatus::queued;
+}
+
+}  // namespace
+
+const char* to_string(SendStatus status) noexcept {
+  switch (status) {
+    case SendStatus::written: return "written";
+    case SendStatus::queued: return "queued";
+    case SendStatus::backpressure: return "backpressure";
+    case SendStatus::dropped: return "dropped";
+    case SendStatus::closed: return "closed";
+  }
+  return "unknown";
+}
+
+SharedPayload make_shared_payload(std::string_view data) {
+  return make_shared_payload(bytes_of(data));
+}
+SharedPayload make_shared_payload(std::span<const std::byte> data) {
+  return std::make_shared<const std::vector<std::byte>>(data.begin(), data.end());
+}
+
+Conn::Conn(detail::Connection* connection) noexcept : connection_(connection) {
+  if (connection_) connection_->acquire();
+}
+Conn::Conn(const Conn& other) noexcept : Conn(other.connection_) {}
+Conn::Conn(Conn&& other) noexcept : connection_(std::exchange(other.connection_, nullptr)) {}
+Conn& Conn::operator=(Conn other) noexcept {
+  std::swap(connection_, other.connection_);
+  return *this;
+}
+Conn::~Conn() {
+  if (connection_) connection_->release();
+}
+
+std::uint64_t Conn::id() const noexcept { return connection_ ? connection_->id() : 0; }
+
+std::string Conn::remote_address() const {
+  return connection_ ? connection_->remote().to_string() : std::string();
+}
+
+std::string Conn::local_address() const {
+  return connection_ ? connection_->local().to_string() : std::string();
+}
+
+const Request* Conn::request() const noexcept {
+  if (!connection_ || !connection_->loop().in_loop_thread()) return nullptr;
+  return connection_->loop().request_of(*connection_);
+}
+
+std::string_view Conn::subprotocol() const noexcept {
+  return connection_ ? connection_->subprotocol() : std::string_view();
+}
+std::string_view Conn::extensions() const noexcept {
+  return connection_ ? connection_->extensions() : std::string_view();
+}
+
+std::any* Conn::user_data_slot() const noexcept {
+  return connection_ ? connection_->user_data_if_set() : nullptr;
+}
+void Conn::set_user_data(std::any value) const {
+  if (connection_) *connection_->user_data() = std::move(value);
+}
+
+bool Conn::is_open() const noexcept { return connection_ && connection_->is_open(); }
+std::size_t Conn::buffered_amount() const noexcept {
+  return connection_ ? connection_->buffered_amount() : 0;
+}
+
+SendStatus Conn::send(std::string_view text) const { return send(bytes_of(text), Opcode::text); }
+
+SendStatus Conn::send(std::span<const std::byte> data, Opcode op) const {
+  if (!is_open()) return SendStatus::closed;
+  if (!is_data_opcode(op)) return SendStatus::dropped;
+  if (connection_->loop().in_loop_thread()) return connection_->send_message(op, data);
+  detail::OutgoingSend send;
+  send.kind = detail::OutgoingSend::Kind::message;
+  send.opcode = op;
+  send.bytes.assign(data.begin(), data.end());
+  return post(*connection_, std::move(send), data.size());
+}
+
+SendStatus Conn::send(const SharedPayload& data, Opcode op) const {
+  if (!is_open()) return SendStatus::closed;
+  if (!data || !is_data_opcode(op)) return SendStatus::dropped;
+  if (connection_->loop().in_loop_thread()) return connection_->send_message(op, *data);
+  detail::OutgoingSend send;
+  send.kind = detail::OutgoingSend::Kind::shared;
+  send.opcode = op;
+  send.shared = data;
+  return post(*connection_, std::move(send), data->size());
+}
+
+SendStatus Conn::send_frame(const Frame& frame) const {
+  if (!is_open()) return SendStatus::closed;
+  if (connection_->loop().in_loop_thread()) return connection_->send_frame(frame);
+  detail::OutgoingSend send;
+  send.kind = detail::OutgoingSend::Kind::frame;
+  send.frame = frame;
+  return post(*connection_, std::move(send), frame.payload.size());
+}
+
+SendStatus Conn::ping(std::string_view data) const { return ping(bytes_of(data)); }
+
+SendStatus Conn::ping(std::span<const std::byte> data) const {
+  if (!is_open()) return SendStatus::closed;
+  if (data.size() > 125) return SendStatus::dropped;
+  if (connection_->loop().in_loop_thread()) return connection_->send_ping(data);
+  detail::OutgoingSend send;
+  send.kind = detail::OutgoingSend::Kind::ping;
+  send.bytes.assign(data.begin(), data.end());
+  return post(*connection_, std::move(send), 0);
+}
+
+SendStatus Conn::close(std::uint16_t code, std::string_view reason) const {
+  if (!is_open()) return SendStatus::closed;
+  if (connection_->loop().in_loop_thread()) return connection_->send_close(code, reason);
+  detail::OutgoingSend send;
+  send.kind = detail::OutgoingSend::Kind::close;
+  send.close_code = code;
+  send.bytes.assign(bytes_of(reason).begin(), bytes_of(reason).end());
+  return post(*connection_, std::move(send), 0);
+}
+
+void Conn::terminate() const {
+  if (!is_open()) return;
+  if (connection_->loop().in_loop_thread()) {
+    connection_->terminate(close_code::abnormal, "terminated by the application");
+    return;
+  }
+  detail::OutgoingSend send;
+  send.kind = detail::OutgoingSend::Kind::terminate;
+  post(*connection_, std::move(send), 0);
+}
+
+Writer Conn::writer(Opcode op) const { return Writer(*this, op); }
+
+Writer::Writer(Writer&& other) noexcept
+    : conn_(std::move(other.conn_)),
+      opcode_(other.opcode_),
+      stream_(other.stream_),
+      finished_(std::exchange(other.finished_, true)) {}
+
+Writer& Writer::operator=(Writer&& other) noexcept {
+  if (this != &other) {
+    if (!finished_) finish();
+    conn_ = std::move(other.conn_);
+    opcode_ = other.opcode_;
+    stream_ = other.stream_;
+    finished_ = std::exchange(other.finished_, true);
+  }
+  return *this;
+}
+
+Writer::~Writer() {
+  if (!finished_) finish();
+}
+
+SendStatus Writer::write(std::span<const std::byte> data) { return write_piece(data, false); }
+SendStatus Writer::write(std::string_view data) { return write_piece(bytes_of(data), false); }
+SendStatus Writer::finish(std::span<const std::byte> data) { return write_piece(data, true); }
+SendStatus Writer::finish(std::string_view data) { return write_piece(bytes_of(data), true); }
+
+SendStatus Writer::write_piece(std::span<const std::byte> data, bool fin) {
+  if (finished_) return SendStatus::dropped;
+  if (fin) finished_ = true;
+  if (!conn_.is_open()) return SendStatus::closed;
+  if (!is_data_opcode(opcode_)) return SendStatus::dropped;
+  if (stream_ == 0) stream_ = next_stream_id.fetch_add(1, std::memory_order_relaxed);
+  detail::Connection& connection = *conn_.connection_;
+  if (connection.loop().in_loop_thread()) {
+    return connection.send_fragment(stream_, opcode_, data, fin);
+  }
+  detail::OutgoingSend send;
+  send.kind = detail::OutgoingSend::Kind::fragment;
+  send.opcode = opcode_;
+  send.fin = fin;
+  send.stream = stream_;
+  send.bytes.assign(data.begin(), data.end());
+  return post(connection, std::move(send), data.size());
+}
+
+}  // namespace fastws

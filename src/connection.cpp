@@ -1,0 +1,405 @@
+// Connection life cycle: reading, session events, timers, sends on the loop thread, closing.
+// The HTTP phase is in connection_http.cpp, the output path in connection_output.cpp.
+#include "connection.hpp"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "connection_parts.hpp"
+#include "net/socket_io.hpp"
+#include "server_impl.hpp"
+
+namespace fastws::detail {
+
+// Adapts the session's events to the user's callbacks. One object per batch of input, holding
+// one handle for all the callbacks of the batch.
+class Connection::SessionEvents final : public protocol::SessionHandler {
+ public:
+  explicit SessionEvents(Connection& connection)
+      : connection_(connection), conn_(connection.handle()) {}
+
+  void on_message(Opcode opcode, std::span<const std::byte> data) override {
+    count_in(data.size());
+    if (closed()) return;
+    if (handlers().message) handlers().message(conn_, Message(opcode, data));
+  }
+  void on_fragment(Opcode opcode, std::span<const std::byte> data, bool first,
+                   bool last) override {
+    if (last) count_in(0);
+    LoopStats::bump(connection_.loop_->stats().bytes_in, data.size());
+    if (closed()) return;
+    if (handlers().fragment) handlers().fragment(conn_, opcode, data, first, last);
+  }
+  void on_ping(std::span<const std::byte> data) override {
+    if (closed()) return;
+    if (handlers().ping) handlers().ping(conn_, data);
+  }
+  void on_pong(std::span<const std::byte> data) override {
+    connection_.awaiting_pong_ = false;
+    if (closed()) return;
+    if (handlers().pong) handlers().pong(conn_, data);
+  }
+  void on_close(std::uint16_t code, std::string_view reason) override {
+    connection_.extras().close_status = CloseStatus{code, std::string(reason), {}};
+  }
+  void on_error(protocol::ProtocolError error) override {
+    CloseStatus status{error.close_code, {}, error.reason};
+    if (handlers().error) handlers().error(conn_, status);
+    connection_.extras().close_status = std::move(status);
+  }
+  void on_frame(const protocol::FrameHeader& header,
+                std::span<const std::byte> payload) override {
+    if (closed() || !handlers().frame) return;
+    Frame frame;
+    frame.fin = header.fin;
+    frame.rsv1 = header.rsv1;
+    frame.rsv2 = header.rsv2;
+    frame.rsv3 = header.rsv3;
+    frame.opcode = header.opcode;
+    frame.payload.assign(payload.begin(), payload.end());
+    handlers().frame(conn_, frame);
+  }
+
+ private:
+  const ServerHandlers& handlers() const { return connection_.loop_->server().handlers; }
+  // A callback may close the connection (terminate, slow-consumer policy) while the rest of the
+  // input is still being parsed: nothing more reaches the user then.
+  bool closed() const { return connection_.phase_ == Phase::closed; }
+  void count_in(std::size_t bytes) {
+    LoopStats& stats = connection_.loop_->stats();
+    LoopStats::bump(stats.messages_in);
+    LoopStats::bump(stats.bytes_in, bytes);
+  }
+
+  Connection& connection_;
+  Conn conn_;
+};
+
+Connection::Connection(LoopContext& loop, net::UniqueFd fd, const PeerAddress& remote,
+                       const PeerAddress& local, std::uint64_t id)
+    : fd_(std::move(fd)),
+      loop_(&loop),
+      id_(id),
+      remote_(remote),
+      local_(local),
+      session_(loop.server().session_config) {}
+
+Connection::~Connection() = default;
+
+Connection::Extras& Connection::extras() {
+  if (!extras_) extras_ = std::make_unique<Extras>();
+  return *extras_;
+}
+
+std::string_view Connection::subprotocol() const noexcept {
+  return extras_ ? std::string_view(extras_->subprotocol) : std::string_view();
+}
+std::string_view Connection::extensions() const noexcept {
+  return extras_ ? std::string_view(extras_->extensions) : std::string_view();
+}
+std::any* Connection::user_data() { return &extras().user_data; }
+std::any* Connection::user_data_if_set() const noexcept {
+  return extras_ ? &extras_->user_data : nullptr;
+}
+
+void Connection::start(std::span<const std::byte> initial) {
+  loop_->add_connection(*this);
+  if (auto error = loop_->loop().add(fd_.get(), EPOLLIN | EPOLLRDHUP, *this)) {
+    finish({close_code::abnormal, {}, "cannot register the socket: " + error.message()});
+    return;
+  }
+  arm_phase_timer();
+  if (!initial.empty()) {
+    // Hand-over: the bytes another server read are processed as if they came from the socket.
+    auto buffer = loop_->loop().read_buffer();
+    const std::size_t size = std::min(initial.size(), buffer.size());
+    std::memcpy(buffer.data(), initial.data(), size);
+    process_input(buffer.first(size));
+  }
+}
+
+void Connection::on_io(std::uint32_t events) {
+  if (events & EPOLLOUT) on_writable();
+  if (phase_ == Phase::closed) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable();
+}
+
+void Connection::on_readable() {
+  auto buffer = loop_->loop().read_buffer();
+  // Level-triggered: a few reads per readiness, then other connections get their turn.
+  for (int round = 0; round < 4 && phase_ != Phase::closed; ++round) {
+    net::IoResult result = net::read_some(fd_.get(), buffer);
+    switch (result.status) {
+      case net::IoStatus::done:
+        process_input(buffer.first(result.bytes));
+        if (result.bytes < buffer.size()) return;
+        break;
+      case net::IoStatus::would_block:
+        return;
+      case net::IoStatus::end_of_file:
+        finish_after_input_end("the peer closed the connection without a close frame");
+        return;
+      case net::IoStatus::failed:
+        finish_after_input_end(result.error.message());
+        return;
+    }
+  }
+}
+
+void Connection::finish_after_input_end(std::string error) {
+  // While draining we waited for exactly this: the peer's end after our last bytes.
+  if (phase_ == Phase::draining) {
+    finish(extras_ ? std::move(extras_->close_status) : CloseStatus{});
+    return;
+  }
+  finish({close_code::abnormal, {}, std::move(error)});
+}
+
+void Connection::process_input(std::span<std::byte> input) {
+  switch (phase_) {
+    case Phase::http: {
+      const std::size_t used = process_http(input);
+      if (phase_ == Phase::websocket && used < input.size()) process_input(input.subspan(used));
+      return;
+    }
+    case Phase::websocket: {
+      // Any input counts as life: push the idle / ping deadline (a single store).
+      if (!awaiting_pong_ && session_.state() == protocol::Session::State::open) arm_phase_timer();
+      SessionEvents events(*this);
+      OutputSink sink(*this);
+      session_.receive(input, events, sink);
+      if (session_.state() == protocol::Session::State::closed) begin_drain();
+      return;
+    }
+    case Phase::draining:
+    case Phase::closed:
+      return;  // after a close or a refusal nothing more is parsed
+  }
+}
+
+void Connection::arm_phase_timer() {
+  const ServerOptions& options = loop_->server().options;
+  std::chrono::milliseconds delay{0};
+  switch (phase_) {
+    case Phase::http:
+      delay = opened_http_request_ ? options.http_keepalive_timeout : options.handshake_timeout;
+      break;
+    case Phase::websocket:
+      if (session_.state() != protocol::Session::State::open) {
+        delay = options.close_timeout;
+      } else if (awaiting_pong_) {
+        delay = options.pong_timeout;
+      } else {
+        delay = options.ping_interval.count() > 0 ? options.ping_interval : options.idle_timeout;
+      }
+      break;
+    case Phase::draining:
+      delay = options.close_timeout;
+      break;
+    case Phase::closed:
+      return;
+  }
+  if (delay.count() > 0) {
+    loop_->loop().arm_timer(*this, delay);
+  } else {
+    loop_->loop().cancel_timer(*this);
+  }
+}
+
+void Connection::on_timer() {
+  const ServerOptions& options = loop_->server().options;
+  switch (phase_) {
+    case Phase::http:
+      finish({close_code::abnormal, {},
+              opened_http_request_ ? "HTTP keep-alive timeout" : "handshake timeout"});
+      return;
+    case Phase::websocket:
+      if (session_.state() != protocol::Session::State::open) {
+        finish({close_code::abnormal, {}, "close handshake timed out"});
+      } else if (awaiting_pong_) {
+        finish({close_code::abnormal, {}, "no pong within the pong timeout"});
+      } else if (options.ping_interval.count() > 0) {
+        send_ping({});
+        awaiting_pong_ = true;
+        arm_phase_timer();
+      } else {
+        send_close(close_code::going_away, "idle timeout");
+      }
+      return;
+    case Phase::draining:
+      finish(extras_ ? std::move(extras_->close_status) : CloseStatus{});
+      return;
+    case Phase::closed:
+      return;
+  }
+}
+
+void Connection::begin_drain() {
+  if (phase_ == Phase::draining || phase_ == Phase::closed) return;
+  phase_ = Phase::draining;
+  arm_phase_timer();
+  flush_cork();
+  if (backlog_size() == 0) shutdown_output();
+  // Otherwise on_writable() shuts the output down once the backlog is out.
+}
+
+void Connection::shutdown_output() {
+  // Our side is done. Closing at once could turn unread input into a reset that destroys the
+  // bytes we just sent (RFC 7230 6.6 "lingering close"): send FIN and wait for the peer's.
+  ::shutdown(fd_.get(), SHUT_WR);
+}
+
+void Connection::finish(CloseStatus status) {
+  if (phase_ == Phase::closed) return;
+  if (loop_->cork_owner() == this) flush_cork();
+  phase_ = Phase::closed;
+  open_.store(false, std::memory_order_release);
+  loop_->loop().cancel_timer(*this);
+  loop_->loop().remove(fd_.get(), *this);
+  fd_.reset();
+  loop_->remove_connection(*this);
+  partial_head_.reset();
+  if (backlog_) {
+    if (backlog_size() > 0) LoopStats::bump(loop_->stats().backpressured, std::uint64_t(-1));
+    backlog_.reset();
+  }
+  Server::Impl& server = loop_->server();
+  server.open_connections.fetch_sub(1, std::memory_order_relaxed);
+  if (opened_) {
+    LoopStats::bump(loop_->stats().connections, std::uint64_t(-1));
+    if (server.handlers.close) server.handlers.close(handle(), status);
+  }
+  // The loop's own reference goes last, after the current callback chain has unwound: a task
+  // holds a handle, and dropping the task (run or not) drops the last loop-side reference.
+  loop_->loop().post([keep = handle()] {});
+  release();
+}
+
+void Connection::terminate(std::uint16_t code, std::string error) {
+  finish({code, {}, std::move(error)});
+}
+
+SendStatus Connection::send_close(std::uint16_t code, std::string_view reason) {
+  if (phase_ == Phase::http) {
+    finish({code, std::string(reason), "closed before the upgrade"});
+    return SendStatus::written;
+  }
+  if (phase_ != Phase::websocket) return SendStatus::closed;
+  OutputSink sink(*this);
+  if (!session_.send_close(code, reason, sink)) return SendStatus::closed;
+  extras().close_status = CloseStatus{code, std::string(reason), {}};
+  arm_phase_timer();  // now the close timeout
+  return status_after_send();
+}
+
+SendStatus Connection::send_ping(std::span<const std::byte> payload) {
+  if (phase_ != Phase::websocket) return SendStatus::closed;
+  OutputSink sink(*this);
+  if (!session_.send_ping(payload, sink)) {
+    return session_.state() == protocol::Session::State::open ? SendStatus::dropped
+                                                              : SendStatus::closed;
+  }
+  return status_after_send();
+}
+
+SendStatus Connection::send_frame(const Frame& frame) {
+  if (phase_ != Phase::websocket) return SendStatus::closed;
+  if (auto refused = apply_backpressure_limit(frame.payload.size())) return *refused;
+  OutputSink sink(*this);
+  if (!session_.send_raw(frame, sink)) return SendStatus::closed;
+  return status_after_send();
+}
+
+SendStatus Connection::send_message(Opcode opcode, std::span<const std::byte> payload) {
+  if (phase_ != Phase::websocket || session_.state() != protocol::Session::State::open) {
+    return SendStatus::closed;
+  }
+  if (auto refused = apply_backpressure_limit(payload.size())) return *refused;
+  if (extras_ && extras_->active_stream != 0) {
+    // A streamed message is going out: this one waits for its end (RFC 6455 5.4: data frames
+    // of two messages must not interleave).
+    extras_->deferred.push_back({0, opcode, true, {payload.begin(), payload.end()}});
+    return SendStatus::queued;
+  }
+  OutputSink sink(*this);
+  if (!session_.send_message(opcode, payload, sink)) return SendStatus::closed;
+  LoopStats::bump(loop_->stats().messages_out);
+  LoopStats::bump(loop_->stats().bytes_out, payload.size());
+  return status_after_send();
+}
+
+SendStatus Connection::send_fragment(std::uint64_t stream, Opcode opcode,
+                                     std::span<const std::byte> payload, bool fin) {
+  if (phase_ != Phase::websocket || session_.state() != protocol::Session::State::open) {
+    return SendStatus::closed;
+  }
+  if (auto refused = apply_backpressure_limit(payload.size())) return *refused;
+  Extras& state = extras();
+  if (state.active_stream != 0 && state.active_stream != stream) {
+    state.deferred.push_back({stream, opcode, fin, {payload.begin(), payload.end()}});
+    return SendStatus::queued;
+  }
+  state.active_stream = fin ? 0 : stream;
+  OutputSink sink(*this);
+  if (!session_.send_fragment(opcode, payload, fin, sink)) return SendStatus::closed;
+  LoopStats::bump(loop_->stats().bytes_out, payload.size());
+  if (fin) {
+    LoopStats::bump(loop_->stats().messages_out);
+    drain_deferred();
+  }
+  return status_after_send();
+}
+
+void Connection::drain_deferred() {
+  // Sends that waited for a streamed message, in their order, until another stream opens.
+  Extras& state = extras();
+  std::size_t index = 0;
+  while (index < state.deferred.size() && state.active_stream == 0) {
+    DeferredSend send = std::move(state.deferred[index++]);
+    if (send.stream == 0) {
+      send_message(send.opcode, send.bytes);
+    } else {
+      send_fragment(send.stream, send.opcode, send.bytes, send.fin);
+    }
+  }
+  state.deferred.erase(state.deferred.begin(),
+                       state.deferred.begin() + static_cast<std::ptrdiff_t>(index));
+}
+
+void Connection::run_outgoing(OutgoingSend& send) {
+  unreserve_queued(send.reserved);
+  if (phase_ == Phase::closed) return;
+  using Kind = OutgoingSend::Kind;
+  switch (send.kind) {
+    case Kind::message:
+      send_message(send.opcode, send.bytes);
+      break;
+    case Kind::shared:
+      send_message(send.opcode, *send.shared);
+      break;
+    case Kind::fragment:
+      send_fragment(send.stream, send.opcode, send.bytes, send.fin);
+      break;
+    case Kind::frame:
+      send_frame(send.frame);
+      break;
+    case Kind::ping:
+      send_ping(send.bytes);
+      break;
+    case Kind::close:
+      send_close(send.close_code, {reinterpret_cast<const char*>(send.bytes.data()),
+                                   send.bytes.size()});
+      break;
+    case Kind::terminate:
+      if (limit_closed_.load(std::memory_order_relaxed)) {
+        terminate(close_code::policy_violation, "slow consumer: send buffer limit reached");
+      } else {
+        terminate(close_code::abnormal, "terminated by the application");
+      }
+      break;
+  }
+}
+
+}  // namespace fastws::detail

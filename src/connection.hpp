@@ -1,0 +1,159 @@
+// One server-side connection: the glue between a socket on an event loop and the sans-I/O
+// protocol core. It starts as an HTTP connection (plain requests, or the upgrade handshake) and
+// becomes a WebSocket connection.
+//
+// Memory: an idle open WebSocket connection is this object alone (no read buffer: reads go to
+// the loop's buffer; no timer allocation: the TimerNode is embedded; output buffers, reassembly
+// and compression state exist only while in use).
+//
+// Threading: everything except the atomics and the reference count belongs to the loop thread.
+// Conn handles (any thread) read the atomics and hand work to the loop through its mailbox.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "fastws/close_code.hpp"
+#include "fastws/conn.hpp"
+#include "net/event_loop.hpp"
+#include "net/timer_wheel.hpp"
+#include "net/unique_fd.hpp"
+#include "loop_context.hpp"
+#include "peer_address.hpp"
+#include "protocol/session.hpp"
+
+namespace fastws::detail {
+
+
+class Connection final : public net::IoHandler, public net::TimerNode, public LoopListLink {
+ public:
+  enum class Phase : std::uint8_t {
+    http,       // reading request heads (plain HTTP or the upgrade)
+    websocket,  // upgraded: frames flow
+    draining,   // the last bytes (close frame, rejection) are leaving; then the socket closes
+    closed,     // socket closed; only handles keep the object alive
+  };
+
+  Connection(LoopContext& loop, net::UniqueFd fd, const PeerAddress& remote,
+             const PeerAddress& local, std::uint64_t id);
+  ~Connection() override;
+
+  // Reference counting for Conn handles (any thread). The loop holds one reference while the
+  // socket is open.
+  void acquire() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  // Starts serving: registers the socket and arms the handshake timeout. `initial` holds request
+  // bytes already read by someone else (hand-over).
+  void start(std::span<const std::byte> initial = {});
+
+  // --- any thread ---
+  Conn handle() noexcept { return Conn(this); }
+  std::uint64_t id() const noexcept { return id_; }
+  bool is_open() const noexcept { return open_.load(std::memory_order_acquire); }
+  std::size_t buffered_amount() const noexcept {
+    return buffered_.load(std::memory_order_relaxed);
+  }
+  const PeerAddress& remote() const noexcept { return remote_; }
+  const PeerAddress& local() const noexcept { return local_; }
+  LoopContext& loop() const noexcept { return *loop_; }
+  // Accounts bytes queued from another thread against the backpressure limit; false when the
+  // limit refuses them (the policy was applied).
+  bool reserve_queued(std::size_t bytes) noexcept;
+  // What a send would report before doing anything: closed, dropped (after the slow-consumer
+  // policy closed the connection) or nothing (go ahead).
+  std::optional<SendStatus> send_gate() const noexcept;
+  void unreserve_queued(std::size_t bytes) noexcept {
+    buffered_.fetch_sub(bytes, std::memory_order_relaxed);
+  }
+
+  // --- loop thread ---
+  SendStatus send_message(Opcode opcode, std::span<const std::byte> payload);
+  SendStatus send_fragment(std::uint64_t stream, Opcode opcode, std::span<const std::byte> payload,
+                           bool fin);
+  SendStatus send_frame(const Frame& frame);
+  SendStatus send_ping(std::span<const std::byte> payload);
+  SendStatus send_close(std::uint16_t code, std::string_view reason);
+  void terminate(std::uint16_t code, std::string error);
+  void run_outgoing(OutgoingSend& send);
+
+  // Writes the loop's cork buffer out if it holds this connection's bytes.
+  void flush_cork();
+
+  std::string_view subprotocol() const noexcept;
+  std::string_view extensions() const noexcept;
+  std::any* user_data();                      // loop thread: creates the slot
+  std::any* user_data_if_set() const noexcept;  // any thread, after on_open
+  Phase phase() const noexcept { return phase_; }
+
+ private:
+  class SessionEvents;
+  class OutputSink;
+  struct Extras;
+  struct Backlog;
+  struct PartialHead;
+
+  void on_io(std::uint32_t events) override;
+  void on_timer() override;
+
+  void on_readable();
+  void on_writable();
+  void finish_after_input_end(std::string error);
+  void process_input(std::span<std::byte> input);
+  // HTTP phase (connection_http.cpp): returns the number of bytes used.
+  std::size_t process_http(std::span<std::byte> input);
+  std::size_t handle_request_head(std::string_view head);
+  void upgrade(const Request& request);
+  void serve_http(const Request& request);
+  void refuse(int status, std::string_view reason);
+  void send_refusal(std::string_view response);
+
+  // Output (connection_output.cpp).
+  void write_frame(std::span<const std::byte> header, std::span<const std::byte> payload,
+                   const MaskKey* mask);
+  void write_raw(std::span<const std::byte> bytes);  // HTTP responses
+  void write_to_socket(std::span<const std::byte> first, std::span<const std::byte> second);
+  void append_backlog(std::span<const std::byte> bytes);
+  void append_backlog_masked(std::span<const std::byte> bytes, const MaskKey& mask);
+  std::size_t backlog_size() const noexcept;
+  void publish_buffered() noexcept;
+  std::optional<SendStatus> apply_backpressure_limit(std::size_t bytes);
+  SendStatus status_after_send() const noexcept;
+  void drain_deferred();
+
+  void arm_phase_timer();
+  void begin_drain();
+  void shutdown_output();
+  void finish(CloseStatus status);
+  Extras& extras();
+
+  std::atomic<std::uint32_t> refs_{1};
+  std::atomic<bool> open_{true};
+  std::atomic<std::size_t> buffered_{0};  // backlog + bytes queued by other threads
+  std::atomic<bool> limit_closed_{false};  // closed by the slow-consumer policy: drop sends
+  Phase phase_ = Phase::http;
+  bool opened_ = false;          // on_open ran: on_close is owed
+  bool write_interest_ = false;  // EPOLLOUT registered
+  bool opened_http_request_ = false;  // served a plain HTTP request: keep-alive timing applies
+  std::size_t published_backlog_ = 0;  // the backlog size last added to buffered_
+  bool awaiting_pong_ = false;
+  net::UniqueFd fd_;
+  LoopContext* loop_;
+  std::uint64_t id_;
+  PeerAddress remote_;
+  PeerAddress local_;
+  protocol::Session session_;
+  std::unique_ptr<PartialHead> partial_head_;  // only while a request head arrives in pieces
+  std::unique_ptr<Backlog> backlog_;           // only while the kernel refuses bytes
+  std::unique_ptr<Extras> extras_;             // rarely used state
+};
+
+}  // namespace fastws::detail

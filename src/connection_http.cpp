@@ -1,0 +1,211 @@
+// The HTTP phase of a connection: request heads, the upgrade handshake, plain requests.
+#include <array>
+#include <cstring>
+#include <string>
+
+#include "connection.hpp"
+#include "connection_parts.hpp"
+#include "origin_policy.hpp"
+#include "protocol/handshake_server.hpp"
+#include "protocol/http_parser.hpp"
+#include "protocol/permessage_deflate.hpp"
+#include "server_impl.hpp"
+
+namespace fastws::detail {
+
+namespace {
+
+std::span<const std::byte> bytes_of(std::string_view text) {
+  return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
+}
+
+// Most requests have far fewer; the limit (ServerOptions has none, HttpLimits' default is 100)
+// makes a flood of header lines a 431 without any allocation.
+constexpr std::size_t max_request_headers = 100;
+
+}  // namespace
+
+std::size_t Connection::process_http(std::span<std::byte> input) {
+  const protocol::HttpLimits limits{loop_->server().options.max_header_size, max_request_headers};
+  if (!partial_head_) {
+    std::size_t used = 0;
+    // Requests that arrived whole (the common case) are parsed in place, one after another.
+    while (phase_ == Phase::http && used < input.size()) {
+      std::string_view data(reinterpret_cast<const char*>(input.data()) + used,
+                            input.size() - used);
+      protocol::HeadScanner scanner(limits);
+      protocol::HeadParseResult scan = scanner.scan(data);
+      if (scan.partial()) {
+        partial_head_ = std::make_unique<PartialHead>(limits);
+        partial_head_->bytes.assign(data);
+        partial_head_->scanner = scanner;
+        return input.size();
+      }
+      if (scan.failed()) {
+        refuse(scan.http_status, scan.error);
+        return input.size();
+      }
+      used += handle_request_head(data.substr(0, scan.consumed));
+    }
+    return used;
+  }
+  PartialHead& partial = *partial_head_;
+  partial.bytes.append(reinterpret_cast<const char*>(input.data()), input.size());
+  protocol::HeadParseResult scan = partial.scanner.scan(partial.bytes);
+  if (scan.partial()) return input.size();
+  if (scan.failed()) {
+    refuse(scan.http_status, scan.error);
+    return input.size();
+  }
+  // The head is complete. Whatever follows it arrived in the same pieces: keep it apart, since
+  // the head's views point into `partial.bytes` until the callbacks are done.
+  std::vector<std::byte> rest(partial.bytes.size() - scan.consumed);
+  std::memcpy(rest.data(), partial.bytes.data() + scan.consumed, rest.size());
+  handle_request_head(std::string_view(partial.bytes).substr(0, scan.consumed));
+  partial_head_.reset();
+  if (!rest.empty()) process_input(rest);
+  return input.size();
+}
+
+std::size_t Connection::handle_request_head(std::string_view head) {
+  std::array<HttpHeader, max_request_headers> storage;
+  Request request;
+  const protocol::HttpLimits limits{loop_->server().options.max_header_size, max_request_headers};
+  protocol::HeadParseResult parsed = protocol::parse_request_head(head, request, storage, limits);
+  if (!parsed.complete()) {
+    refuse(parsed.failed() ? parsed.http_status : 400, parsed.error);
+    return head.size();
+  }
+  if (protocol::is_websocket_upgrade(request)) {
+    upgrade(request);
+  } else {
+    serve_http(request);
+  }
+  return parsed.consumed;
+}
+
+void Connection::upgrade(const Request& request) {
+  Server::Impl& server = loop_->server();
+  const ServerOptions& options = server.options;
+  protocol::UpgradeCheck check = protocol::check_upgrade_request(request);
+  if (!check.ok()) {
+    std::string response;
+    protocol::append_rejection(response, check);
+    send_refusal(response);
+    return;
+  }
+  if (!check.origin.empty() &&
+      !origin_allowed(options.origin, check.origin, request.header("host"))) {
+    refuse(403, "origin not allowed");
+    return;
+  }
+
+  Upgrade decision;
+  decision.offered_.assign(check.subprotocols.begin(), check.subprotocols.end());
+  decision.subprotocol_ = protocol::choose_subprotocol(options.subprotocols, check.subprotocols);
+  if (server.handlers.upgrade) {
+    loop_->set_current_request(this, &request);
+    server.handlers.upgrade(request, decision);
+    loop_->set_current_request(nullptr, nullptr);
+  }
+  if (decision.rejected()) {
+    std::string response;
+    if (!protocol::append_rejection(response, decision.status_, decision.body_,
+                                    decision.headers_)) {
+      protocol::append_rejection(response, 500, "invalid rejection from on_upgrade");
+    }
+    send_refusal(response);
+    return;
+  }
+
+  std::optional<protocol::DeflateParams> deflate;
+  std::string extensions;
+  if (options.compression.enabled && !check.extensions.empty()) {
+    deflate = protocol::negotiate_deflate_offer(check.extensions, server.deflate_config,
+                                                extensions);
+  }
+  std::string response;
+  if (!protocol::append_switching_protocols(response, check.key, decision.subprotocol_,
+                                            extensions, decision.headers_)) {
+    refuse(500, "on_upgrade added an invalid header");
+    return;
+  }
+  write_raw(bytes_of(response));
+
+  session_ = protocol::Session(server.session_config, deflate);
+  phase_ = Phase::websocket;
+  opened_ = true;
+  LoopStats::bump(loop_->stats().connections);
+  if (!decision.subprotocol_.empty() || !extensions.empty() || decision.user_data_.has_value()) {
+    Extras& state = extras();
+    state.subprotocol = std::move(decision.subprotocol_);
+    state.extensions = std::move(extensions);
+    state.user_data = std::move(decision.user_data_);
+  }
+  arm_phase_timer();
+  if (server.handlers.open) {
+    loop_->set_current_request(this, &request);
+    server.handlers.open(handle());
+    loop_->set_current_request(nullptr, nullptr);
+  }
+}
+
+void Connection::serve_http(const Request& request) {
+  Server::Impl& server = loop_->server();
+  // Request bodies are not served; refusing is safer than misreading a body as the next request.
+  if (!request.header("content-length").empty() && request.header("content-length") != "0") {
+    refuse(413, "request bodies are not supported");
+    return;
+  }
+  if (!request.header("transfer-encoding").empty()) {
+    refuse(501, "transfer codings are not supported");
+    return;
+  }
+  Response response;
+  if (server.handlers.http) {
+    loop_->set_current_request(this, &request);
+    server.handlers.http(request, response);
+    loop_->set_current_request(nullptr, nullptr);
+  }
+  if (!response.sent()) response.send(404, "text/plain", "not found\n");
+  const bool keep_alive = request.keep_alive() && !response.close_;
+
+  std::string out = "HTTP/1.1 " + std::to_string(response.status_) + " ";
+  out += protocol::reason_phrase(response.status_);
+  out += "\r\n";
+  if (protocol::check_user_headers(response.headers_, protocol::UserHeaderRules::rejection)) {
+    refuse(500, "on_http added an invalid header");
+    return;
+  }
+  for (const auto& [name, value] : response.headers_) protocol::append_field(out, name, value);
+  protocol::append_field(out, "Content-Type", response.content_type_);
+  protocol::append_field(out, "Content-Length", std::to_string(response.body_.size()));
+  if (!keep_alive) protocol::append_field(out, "Connection", "close");
+  out += "\r\n";
+  if (request.method() != "HEAD") out += response.body_;
+  write_raw(bytes_of(out));
+
+  if (keep_alive) {
+    opened_http_request_ = true;
+    arm_phase_timer();
+  } else {
+    begin_drain();
+  }
+}
+
+void Connection::refuse(int status, std::string_view reason) {
+  std::string response;
+  if (!protocol::append_rejection(response, status, std::string(reason) + "\n")) {
+    protocol::append_rejection(response, 400, "bad request\n");
+  }
+  send_refusal(response);
+}
+
+void Connection::send_refusal(std::string_view response) {
+  // Connection: close is in the response; nothing pipelined behind the request is parsed.
+  write_raw(bytes_of(response));
+  extras().close_status = CloseStatus{close_code::abnormal, {}, "upgrade refused"};
+  begin_drain();
+}
+
+}  // namespace fastws::detail

@@ -1,0 +1,250 @@
+// The output path of a connection: cork buffer, socket writes, backlog, backpressure.
+//
+// Bytes go to the loop's cork buffer while this connection owns it; the cork leaves in one
+// write when another connection takes it over or at the end of the loop iteration, so all the
+// replies one read causes leave together. A large payload is not copied: it leaves with the cork
+// in one writev. What the kernel refuses goes to the backlog, written on EPOLLOUT.
+#include <sys/epoll.h>
+#include <sys/uio.h>
+
+#include <cstring>
+
+#include "connection.hpp"
+#include "connection_parts.hpp"
+#include "net/socket_io.hpp"
+#include "protocol/mask.hpp"
+#include "server_impl.hpp"
+
+namespace fastws::detail {
+
+namespace {
+
+bool is_pong(std::span<const std::byte> header) {
+  return !header.empty() && (static_cast<unsigned>(header[0]) & 0x0F) == 0xA;
+}
+
+}  // namespace
+
+std::size_t Connection::backlog_size() const noexcept { return backlog_ ? backlog_->size() : 0; }
+
+void Connection::publish_buffered() noexcept {
+  // buffered_ = backlog + queued; only the backlog part changes here.
+  const std::size_t now = backlog_size();
+  if (now > published_backlog_) {
+    buffered_.fetch_add(now - published_backlog_, std::memory_order_relaxed);
+  } else {
+    buffered_.fetch_sub(published_backlog_ - now, std::memory_order_relaxed);
+  }
+  published_backlog_ = now;
+}
+
+void Connection::write_frame(std::span<const std::byte> header, std::span<const std::byte> payload,
+                             const MaskKey* mask) {
+  if (phase_ == Phase::closed) return;
+  if (backlog_size() > 0) {
+    if (is_pong(header)) {
+      // The peer is not reading: keep only the latest pong instead of queueing one per ping.
+      backlog_->pending_pong.assign(header.begin(), header.end());
+      backlog_->pending_pong.insert(backlog_->pending_pong.end(), payload.begin(), payload.end());
+      backlog_->has_pending_pong = true;
+      return;
+    }
+    append_backlog(header);
+    if (mask) {
+      append_backlog_masked(payload, *mask);
+    } else {
+      append_backlog(payload);
+    }
+    publish_buffered();
+    return;
+  }
+  std::vector<std::byte>* cork = &loop_->cork_for(*this);
+  if (cork->size() + header.size() > LoopContext::cork_capacity) {
+    flush_cork();
+    if (phase_ == Phase::closed || backlog_size() > 0) {
+      write_frame(header, payload, mask);  // now goes to the backlog (or nowhere)
+      return;
+    }
+    cork = &loop_->cork_for(*this);
+  }
+  cork->insert(cork->end(), header.begin(), header.end());
+  if (mask == nullptr && cork->size() + payload.size() > LoopContext::cork_capacity) {
+    // Large payload: the corked bytes and the payload leave in one writev, without a copy.
+    write_to_socket(*cork, payload);
+    cork->clear();
+    return;
+  }
+  std::size_t offset = 0;
+  while (offset < payload.size()) {
+    const std::size_t room = LoopContext::cork_capacity - cork->size();
+    if (room == 0) {
+      flush_cork();
+      if (phase_ == Phase::closed) return;
+      if (backlog_size() > 0) {
+        // The kernel is full: the rest of the payload (masked from the right key byte) waits.
+        auto rest = payload.subspan(offset);
+        if (mask) {
+          MaskKey rotated;
+          for (std::size_t i = 0; i < 4; ++i) rotated[i] = (*mask)[(offset + i) % 4];
+          append_backlog_masked(rest, rotated);
+        } else {
+          append_backlog(rest);
+        }
+        publish_buffered();
+        return;
+      }
+      cork = &loop_->cork_for(*this);
+      continue;
+    }
+    const std::size_t take = std::min(room, payload.size() - offset);
+    const std::size_t at = cork->size();
+    cork->resize(at + take);
+    if (mask) {
+      protocol::copy_masked(cork->data() + at, payload.data() + offset, take, *mask, offset % 4);
+    } else {
+      std::memcpy(cork->data() + at, payload.data() + offset, take);
+    }
+    offset += take;
+  }
+}
+
+void Connection::write_raw(std::span<const std::byte> bytes) { write_frame(bytes, {}, nullptr); }
+
+void Connection::flush_cork() {
+  if (loop_->cork_owner() != this) return;
+  std::vector<std::byte>& cork = loop_->cork();
+  if (!cork.empty() && phase_ != Phase::closed) write_to_socket(cork, {});
+  loop_->release_cork(*this);
+}
+
+void Connection::write_to_socket(std::span<const std::byte> first,
+                                 std::span<const std::byte> second) {
+  if (backlog_size() > 0) {
+    append_backlog(first);
+    append_backlog(second);
+    publish_buffered();
+    return;
+  }
+  iovec buffers[2] = {{const_cast<std::byte*>(first.data()), first.size()},
+                      {const_cast<std::byte*>(second.data()), second.size()}};
+  net::IoResult result = net::write_vectored(fd_.get(), buffers);
+  std::size_t written = 0;
+  if (result.status == net::IoStatus::done) {
+    written = result.bytes;
+  } else if (result.status == net::IoStatus::failed) {
+    // The peer is gone. Stop writing; reading will see the end and close the connection.
+    ::shutdown(fd_.get(), SHUT_RDWR);
+    return;
+  }
+  if (written == first.size() + second.size()) return;
+  if (written < first.size()) {
+    append_backlog(first.subspan(written));
+    append_backlog(second);
+  } else {
+    append_backlog(second.subspan(written - first.size()));
+  }
+  publish_buffered();
+}
+
+void Connection::append_backlog(std::span<const std::byte> bytes) {
+  if (bytes.empty()) return;
+  if (!backlog_) backlog_ = std::make_unique<Backlog>();
+  if (backlog_->size() == 0) {
+    LoopStats::bump(loop_->stats().backpressured);
+    if (!write_interest_) {
+      loop_->loop().modify(fd_.get(), EPOLLIN | EPOLLRDHUP | EPOLLOUT, *this);
+      write_interest_ = true;
+    }
+  }
+  backlog_->bytes.insert(backlog_->bytes.end(), bytes.begin(), bytes.end());
+}
+
+void Connection::append_backlog_masked(std::span<const std::byte> bytes, const MaskKey& mask) {
+  append_backlog(bytes);
+  std::byte* tail = backlog_->bytes.data() + backlog_->bytes.size() - bytes.size();
+  protocol::apply_mask(tail, bytes.size(), mask);
+}
+
+void Connection::on_writable() {
+  if (!backlog_ || phase_ == Phase::closed) return;
+  while (backlog_->size() > 0) {
+    const iovec buffer = {backlog_->bytes.data() + backlog_->offset, backlog_->size()};
+    net::IoResult result = net::write_vectored(fd_.get(), {&buffer, 1});
+    if (result.status == net::IoStatus::failed) {
+      finish({close_code::abnormal, {}, result.error.message()});
+      return;
+    }
+    if (result.status != net::IoStatus::done || result.bytes == 0) break;
+    backlog_->offset += result.bytes;
+    if (backlog_->size() > 0) break;  // short write: the socket is full again
+  }
+  if (backlog_->size() > 0) {
+    // Compact now and then so the buffer does not only grow.
+    if (backlog_->offset > backlog_->bytes.size() / 2) {
+      backlog_->bytes.erase(backlog_->bytes.begin(),
+                            backlog_->bytes.begin() + static_cast<std::ptrdiff_t>(backlog_->offset));
+      backlog_->offset = 0;
+    }
+    publish_buffered();
+    return;
+  }
+  // Drained.
+  LoopStats::bump(loop_->stats().backpressured, std::uint64_t(-1));
+  std::vector<std::byte> pong;
+  if (backlog_->has_pending_pong) pong = std::move(backlog_->pending_pong);
+  backlog_.reset();
+  publish_buffered();
+  loop_->loop().modify(fd_.get(), EPOLLIN | EPOLLRDHUP, *this);
+  write_interest_ = false;
+  if (!pong.empty()) write_to_socket(pong, {});
+  if (phase_ == Phase::draining) {
+    if (backlog_size() == 0) shutdown_output();
+    return;
+  }
+  if (backlog_size() == 0 && loop_->server().handlers.drain) loop_->server().handlers.drain(handle());
+}
+
+std::optional<SendStatus> Connection::send_gate() const noexcept {
+  if (limit_closed_.load(std::memory_order_relaxed)) return SendStatus::dropped;
+  if (!is_open()) return SendStatus::closed;
+  return std::nullopt;
+}
+
+std::optional<SendStatus> Connection::apply_backpressure_limit(std::size_t bytes) {
+  if (limit_closed_.load(std::memory_order_relaxed)) return SendStatus::dropped;
+  const ServerOptions& options = loop_->server().options;
+  if (buffered_.load(std::memory_order_relaxed) + bytes <= options.max_buffered_bytes) {
+    return std::nullopt;
+  }
+  loop_->stats().dropped_sends.fetch_add(1, std::memory_order_relaxed);
+  if (options.slow_consumer == SlowConsumerPolicy::close) {
+    limit_closed_.store(true, std::memory_order_relaxed);
+    finish({close_code::policy_violation, {}, "slow consumer: send buffer limit reached"});
+  }
+  return SendStatus::dropped;
+}
+
+bool Connection::reserve_queued(std::size_t bytes) noexcept {
+  const ServerOptions& options = loop_->server().options;
+  const std::size_t now = buffered_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  if (now <= options.max_buffered_bytes) return true;
+  buffered_.fetch_sub(bytes, std::memory_order_relaxed);
+  loop_->stats().dropped_sends.fetch_add(1, std::memory_order_relaxed);
+  if (options.slow_consumer == SlowConsumerPolicy::close &&
+      !limit_closed_.exchange(true, std::memory_order_relaxed)) {
+    // The loop closes it; every later send from any thread is dropped.
+    acquire();
+    OutgoingSend send;
+    send.connection = this;
+    send.kind = OutgoingSend::Kind::terminate;
+    loop_->post_send(std::move(send));
+  }
+  return false;
+}
+
+SendStatus Connection::status_after_send() const noexcept {
+  if (phase_ == Phase::closed) return SendStatus::closed;
+  return backlog_size() > 0 ? SendStatus::backpressure : SendStatus::written;
+}
+
+}  // namespace fastws::detail

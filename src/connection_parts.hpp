@@ -1,0 +1,65 @@
+// The pieces of a Connection that exist only while needed, and the sink its session writes to.
+#pragma once
+
+#include <any>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "connection.hpp"
+#include "fastws/close_code.hpp"
+#include "protocol/http_parser.hpp"
+
+namespace fastws::detail {
+
+// A data send waiting for a streamed message (Writer) to finish.
+struct DeferredSend {
+  std::uint64_t stream = 0;  // 0: a whole message; otherwise a piece of that Writer's message
+  Opcode opcode = Opcode::binary;
+  bool fin = true;
+  std::vector<std::byte> bytes;
+};
+
+// Rarely used state, allocated on first use so that a plain idle connection does not pay for it.
+struct Connection::Extras {
+  std::string subprotocol;
+  std::string extensions;
+  std::any user_data;
+  CloseStatus close_status;  // what on_close will report once the socket is closed
+  std::uint64_t active_stream = 0;
+  std::vector<DeferredSend> deferred;
+};
+
+// Bytes the kernel did not take yet. Exists only while the peer is slower than we send.
+struct Connection::Backlog {
+  std::vector<std::byte> bytes;
+  std::size_t offset = 0;  // bytes[offset..] are still to be written
+  // Pongs are not queued behind a backlog: only the latest one waits (ping flood defence).
+  std::vector<std::byte> pending_pong;
+  bool has_pending_pong = false;
+
+  std::size_t size() const noexcept { return bytes.size() - offset; }
+};
+
+// A request head arriving in pieces: the bytes so far and where the scan for its end stopped,
+// so that a peer sending one byte at a time costs linear time.
+struct Connection::PartialHead {
+  explicit PartialHead(const protocol::HttpLimits& limits) : scanner(limits) {}
+  std::string bytes;
+  protocol::HeadScanner scanner;
+};
+
+// Where the session's frames go: the connection's output path.
+class Connection::OutputSink final : public protocol::FrameSink {
+ public:
+  explicit OutputSink(Connection& connection) noexcept : connection_(connection) {}
+  void write_frame(std::span<const std::byte> header, std::span<const std::byte> payload,
+                   const MaskKey* mask) override {
+    connection_.write_frame(header, payload, mask);
+  }
+
+ private:
+  Connection& connection_;
+};
+
+}  // namespace fastws::detail

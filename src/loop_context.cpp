@@ -1,0 +1,178 @@
+#include "loop_context.hpp"
+
+#include <sys/epoll.h>
+
+#include "connection.hpp"
+#include "net/socket.hpp"
+#include "server_impl.hpp"
+
+namespace fastws::detail {
+
+void LoopStats::add_to(ServerStats& total) const noexcept {
+  total.connections += connections.load(std::memory_order_relaxed);
+  total.messages_in += messages_in.load(std::memory_order_relaxed);
+  total.messages_out += messages_out.load(std::memory_order_relaxed);
+  total.bytes_in += bytes_in.load(std::memory_order_relaxed);
+  total.bytes_out += bytes_out.load(std::memory_order_relaxed);
+  total.dropped_sends += dropped_sends.load(std::memory_order_relaxed);
+  total.backpressured_connections += backpressured.load(std::memory_order_relaxed);
+}
+
+LoopContext::LoopContext(Server::Impl& server, std::unique_ptr<net::EventLoop> loop)
+    : server_(server), loop_(std::move(loop)) {
+  cork_.reserve(cork_capacity);
+}
+
+LoopContext::~LoopContext() {
+  // Sends still queued hold references to their connections.
+  for (auto* queue : {&mailbox_, &running_}) {
+    for (auto& send : *queue) send.connection->release();
+    queue->clear();
+  }
+}
+
+std::vector<std::byte>& LoopContext::cork_for(Connection& owner) {
+  if (cork_owner_ != &owner) {
+    if (cork_owner_ != nullptr) cork_owner_->flush_cork();
+    cork_owner_ = &owner;
+    loop_->defer_flush(*this);
+  }
+  return cork_;
+}
+
+void LoopContext::release_cork(Connection& owner) noexcept {
+  if (cork_owner_ == &owner) {
+    cork_owner_ = nullptr;
+    cork_.clear();
+  }
+}
+
+void LoopContext::on_flush() {
+  if (cork_owner_ != nullptr) cork_owner_->flush_cork();
+}
+
+void LoopContext::post_send(OutgoingSend send) {
+  bool post_drain = false;
+  {
+    std::lock_guard lock(mailbox_mutex_);
+    mailbox_.push_back(std::move(send));
+    post_drain = !std::exchange(mailbox_posted_, true);
+  }
+  // One drain task per burst: the loop takes the whole mailbox at once.
+  if (post_drain) loop_->post([this] { run_mailbox(); });
+}
+
+void LoopContext::run_mailbox() {
+  {
+    std::lock_guard lock(mailbox_mutex_);
+    running_.swap(mailbox_);
+    mailbox_posted_ = false;
+  }
+  for (auto& send : running_) {
+    send.connection->run_outgoing(send);
+    send.connection->release();
+  }
+  running_.clear();
+}
+
+void LoopContext::add_connection(Connection& connection) noexcept {
+  connections_.push_back(connection);
+  ++connection_count_;
+}
+
+void LoopContext::remove_connection(Connection& connection) noexcept {
+  if (!connection.linked()) return;
+  connection.unlink();
+  --connection_count_;
+  if (shutting_down_) stop_if_done();
+}
+
+void LoopContext::on_accept(net::UniqueFd socket, const net::SocketAddress& peer) {
+  Server::Impl& server = server_;
+  if (shutting_down_) return;
+  // max_connections: over the limit the socket is closed at once, before any byte is read.
+  if (server.open_connections.fetch_add(1, std::memory_order_relaxed) >=
+      server.options.max_connections) {
+    server.open_connections.fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+  net::SocketAddress local;
+  net::local_address(socket.get(), local);
+  auto* connection =
+      new Connection(*this, std::move(socket), PeerAddress(peer), PeerAddress(local),
+                     server.next_connection_id.fetch_add(1, std::memory_order_relaxed));
+  connection->start();
+}
+
+void LoopContext::serve(net::UniqueFd socket, std::span<const std::byte> initial) {
+  Server::Impl& server = server_;
+  if (shutting_down_) return;
+  server.open_connections.fetch_add(1, std::memory_order_relaxed);
+  net::SocketAddress local, peer;
+  net::local_address(socket.get(), local);
+  net::remote_address(socket.get(), peer);
+  net::set_tcp_nodelay(socket.get());
+  auto* connection =
+      new Connection(*this, std::move(socket), PeerAddress(peer), PeerAddress(local),
+                     server.next_connection_id.fetch_add(1, std::memory_order_relaxed));
+  connection->start(initial);
+}
+
+void LoopContext::add_listener(std::unique_ptr<net::Listener> listener) {
+  listeners_.push_back(std::move(listener));
+}
+
+std::error_code LoopContext::watch_shutdown(int shutdown_fd) {
+  shutdown_fd_ = shutdown_fd;
+  return loop_->add(shutdown_fd, EPOLLIN, *this);
+}
+
+void LoopContext::on_io(std::uint32_t) {
+  // The eventfd stays readable for every loop (nobody reads it); each loop acts once.
+  loop_->remove(shutdown_fd_, *this);
+  begin_shutdown();
+}
+
+void LoopContext::begin_shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  listeners_.clear();  // closes the listening sockets: no new connections
+  close_all(close_code::going_away, "server shutting down");
+  const auto deadline = server_.options.close_timeout;
+  loop_->arm_timer(*this, deadline.count() > 0 ? deadline : std::chrono::milliseconds(1));
+  stop_if_done();
+}
+
+void LoopContext::on_timer() {
+  // Peers that did not finish the close handshake in time are cut off.
+  terminate_all();
+  stop_if_done();
+}
+
+void LoopContext::stop_if_done() {
+  if (connection_count_ == 0) {
+    loop_->cancel_timer(*this);
+    loop_->stop();
+  }
+}
+
+std::vector<Conn> LoopContext::all_connections() {
+  // Handles, so that closing one (which unlinks it) cannot invalidate the walk.
+  std::vector<Conn> all;
+  all.reserve(connection_count_);
+  net::ListLink* link = connections_.empty() ? nullptr : &connections_.front();
+  for (std::size_t i = 0; i < connection_count_; ++i, link = link->next) {
+    all.push_back(static_cast<Connection*>(static_cast<LoopListLink*>(link))->handle());
+  }
+  return all;
+}
+
+void LoopContext::close_all(std::uint16_t code, std::string_view reason) {
+  for (const Conn& conn : all_connections()) conn.close(code, reason);
+}
+
+void LoopContext::terminate_all() {
+  for (const Conn& conn : all_connections()) conn.terminate();
+}
+
+}  // namespace fastws::detail

@@ -1,0 +1,129 @@
+// The server's state for one event loop: the loop itself, the cork buffer, the mailbox for sends
+// from other threads, the list of connections, and counters.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "fastws/request.hpp"
+#include "net/event_loop.hpp"
+#include "net/intrusive_list.hpp"
+#include "net/listener.hpp"
+#include "outgoing_send.hpp"
+
+#include "fastws/server.hpp"
+
+namespace fastws::detail {
+
+class Connection;
+
+// The link that puts a connection on its loop's list.
+struct LoopListLink : net::ListLink {};
+
+// Counters written by the loop thread only and read by stats() from any thread: relaxed
+// load+store instead of locked increments, since there is a single writer.
+struct LoopStats {
+  std::atomic<std::uint64_t> connections{0};
+  std::atomic<std::uint64_t> messages_in{0};
+  std::atomic<std::uint64_t> messages_out{0};
+  std::atomic<std::uint64_t> bytes_in{0};
+  std::atomic<std::uint64_t> bytes_out{0};
+  std::atomic<std::uint64_t> dropped_sends{0};  // also written by other threads: fetch_add
+  std::atomic<std::uint64_t> backpressured{0};
+
+  static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
+    counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
+  void add_to(ServerStats& total) const noexcept;
+};
+
+class LoopContext final : public net::AcceptHandler,
+                          private net::FlushHandler,
+                          private net::IoHandler,
+                          private net::TimerNode {
+ public:
+  LoopContext(Server::Impl& server, std::unique_ptr<net::EventLoop> loop);
+  ~LoopContext();
+
+  // Accepted sockets become connections on this loop (AcceptHandler).
+  void on_accept(net::UniqueFd socket, const net::SocketAddress& peer) override;
+  // Serves a socket handed over from elsewhere, with request bytes already read (loop thread).
+  void serve(net::UniqueFd socket, std::span<const std::byte> initial);
+  // Listeners feeding this loop; stopped when the server shuts down.
+  void add_listener(std::unique_ptr<net::Listener> listener);
+  // Watches the server's shutdown eventfd (written by Server::stop(), also from signal
+  // handlers): when it fires, stop accepting, close everyone with 1001, then end the loop.
+  std::error_code watch_shutdown(int shutdown_fd);
+
+  net::EventLoop& loop() noexcept { return *loop_; }
+  Server::Impl& server() noexcept { return server_; }
+  bool in_loop_thread() const noexcept { return loop_->is_in_loop_thread(); }
+  LoopStats& stats() noexcept { return stats_; }
+  const LoopStats& stats() const noexcept { return stats_; }
+
+  // --- cork: one buffer per loop, owned by the connection written last ---
+  // Bytes for `owner` go here until the owner changes or the batch ends; then they leave in
+  // one write. Returns the buffer after making `owner` its owner (flushing another owner).
+  std::vector<std::byte>& cork_for(Connection& owner);
+  Connection* cork_owner() const noexcept { return cork_owner_; }
+  std::vector<std::byte>& cork() noexcept { return cork_; }
+  void release_cork(Connection& owner) noexcept;
+  static constexpr std::size_t cork_capacity = 64 * 1024;
+
+  // --- mailbox: sends from other threads (any thread) ---
+  void post_send(OutgoingSend send);
+
+  // --- connections of this loop ---
+  void add_connection(Connection& connection) noexcept;
+  void remove_connection(Connection& connection) noexcept;
+  std::size_t connection_count() const noexcept { return connection_count_; }
+  // Starts the graceful close of every connection (on the loop thread).
+  void close_all(std::uint16_t code, std::string_view reason);
+  void terminate_all();
+
+  // --- the request being upgraded, visible through Conn::request() during the callbacks ---
+  void set_current_request(const Connection* owner, const Request* request) noexcept {
+    request_owner_ = owner;
+    current_request_ = request;
+  }
+  const Request* request_of(const Connection& connection) const noexcept {
+    return request_owner_ == &connection ? current_request_ : nullptr;
+  }
+
+ private:
+  void on_flush() override;
+  void on_io(std::uint32_t events) override;  // the shutdown eventfd
+  void on_timer() override;                   // the shutdown deadline
+  std::vector<Conn> all_connections();
+  void begin_shutdown();
+  void stop_if_done();
+  void run_mailbox();
+
+  Server::Impl& server_;
+  std::unique_ptr<net::EventLoop> loop_;
+  LoopStats stats_;
+
+  std::vector<std::byte> cork_;
+  Connection* cork_owner_ = nullptr;
+
+  std::mutex mailbox_mutex_;
+  std::vector<OutgoingSend> mailbox_;  // guarded by mailbox_mutex_
+  bool mailbox_posted_ = false;        // guarded by mailbox_mutex_: a drain task is queued
+  std::vector<OutgoingSend> running_;  // loop thread only
+
+  net::ListHead connections_;
+  std::size_t connection_count_ = 0;
+
+  std::vector<std::unique_ptr<net::Listener>> listeners_;
+  int shutdown_fd_ = -1;
+  bool shutting_down_ = false;
+
+  const Connection* request_owner_ = nullptr;
+  const Request* current_request_ = nullptr;
+};
+
+}  // namespace fastws::detail

@@ -1,0 +1,209 @@
+#include "net/event_loop.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <utility>
+
+namespace fastws::net {
+
+namespace {
+
+// The loop whose iteration the calling thread is running (is_in_loop_thread() and current()).
+thread_local EventLoop* current_loop = nullptr;
+
+std::error_code last_error() noexcept { return {errno, std::system_category()}; }
+
+}  // namespace
+
+// Handles the eventfd that post() and stop() write to.
+class EventLoop::Waker final : public IoHandler {
+ public:
+  explicit Waker(EventLoop& loop) noexcept : loop_(loop) {}
+  void on_io(std::uint32_t /*events*/) override { loop_.run_posted_tasks(); }
+
+ private:
+  EventLoop& loop_;
+};
+
+std::unique_ptr<EventLoop> EventLoop::create(std::error_code& error,
+                                             const EventLoopOptions& options) {
+  UniqueFd epoll_fd(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_fd) {
+    error = last_error();
+    return nullptr;
+  }
+  UniqueFd wake_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wake_fd) {
+    error = last_error();
+    return nullptr;
+  }
+  std::unique_ptr<EventLoop> loop(new EventLoop(options, std::move(epoll_fd), std::move(wake_fd)));
+  error = loop->add(loop->wake_fd_.get(), EPOLLIN, *loop->waker_);
+  if (error) return nullptr;
+  return loop;
+}
+
+EventLoop::EventLoop(const EventLoopOptions& options, UniqueFd epoll_fd, UniqueFd wake_fd)
+    : epoll_fd_(std::move(epoll_fd)),
+      wake_fd_(std::move(wake_fd)),
+      waker_(std::make_unique<Waker>(*this)),
+      events_(std::make_unique<epoll_event[]>(std::max<std::size_t>(options.max_events, 1))),
+      max_events_(std::max<std::size_t>(options.max_events, 1)),
+      read_buffer_(std::make_unique_for_overwrite<std::byte[]>(options.read_buffer_size)),
+      read_buffer_size_(options.read_buffer_size),
+      timers_(options.timer_slots),
+      tick_(std::max(options.timer_tick, std::chrono::milliseconds{1})),
+      start_(std::chrono::steady_clock::now()) {}
+
+EventLoop::~EventLoop() {
+  // Handlers may outlive the loop; leave them unlinked so their destructors touch nothing here.
+  while (!flushes_.empty()) flushes_.front().unlink();
+}
+
+EventLoop* EventLoop::current() noexcept { return current_loop; }
+
+bool EventLoop::is_in_loop_thread() const noexcept { return current_loop == this; }
+
+void EventLoop::run() {
+  for (;;) {
+    if (stop_requested_.load(std::memory_order_acquire) &&
+        stop_requested_.exchange(false, std::memory_order_acq_rel)) {
+      return;
+    }
+    run_once(std::chrono::milliseconds{-1});
+  }
+}
+
+void EventLoop::run_once(std::chrono::milliseconds max_wait) {
+  EventLoop* const outer = std::exchange(current_loop, this);
+
+  const int ready = ::epoll_wait(epoll_fd_.get(), events_.get(), static_cast<int>(max_events_),
+                                 epoll_timeout(max_wait));
+  update_clock();
+  // A failure can only be EINTR here (the arguments are ours); the iteration goes on with
+  // timers and flushes.
+  batch_size_ = ready > 0 ? static_cast<std::size_t>(ready) : 0;
+  for (batch_next_ = 0; batch_next_ < batch_size_;) {
+    const epoll_event& event = events_[batch_next_++];
+    if (event.data.ptr != nullptr) static_cast<IoHandler*>(event.data.ptr)->on_io(event.events);
+  }
+  batch_size_ = batch_next_ = 0;
+
+  timers_.advance(static_cast<std::uint64_t>(elapsed_ / tick_));
+  run_deferred_flushes();
+
+  current_loop = outer;
+}
+
+int EventLoop::epoll_timeout(std::chrono::milliseconds max_wait) const noexcept {
+  std::int64_t timeout = max_wait.count() < 0 ? -1 : max_wait.count();
+  if (const auto tick = timers_.next_wakeup()) {
+    // elapsed_ was read after the previous epoll_wait, so this errs on the late side by the
+    // time the last batch took, never early.
+    const std::int64_t due_ms = static_cast<std::int64_t>(*tick) * tick_.count();
+    const std::int64_t until = std::max<std::int64_t>(due_ms - elapsed_.count(), 0);
+    timeout = timeout < 0 ? until : std::min(timeout, until);
+  }
+  return static_cast<int>(std::min<std::int64_t>(timeout, INT_MAX));
+}
+
+void EventLoop::update_clock() noexcept {
+  // steady_clock is a vDSO call, not a system call.
+  elapsed_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start_);
+}
+
+void EventLoop::stop() {
+  stop_requested_.store(true, std::memory_order_release);
+  wake();
+}
+
+void EventLoop::post(Task task) {
+  bool was_empty;
+  {
+    std::lock_guard lock(posted_mutex_);
+    was_empty = posted_.empty();
+    posted_.push_back(std::move(task));
+  }
+  // A non-empty queue already has a wakeup on its way (run_posted_tasks() drains the eventfd
+  // before it takes the queue), so only the first post of a burst writes.
+  if (was_empty) {
+    wakeups_.fetch_add(1, std::memory_order_relaxed);
+    wake();
+  }
+}
+
+void EventLoop::wake() noexcept {
+  const std::uint64_t one = 1;
+  // Cannot fail short of the counter overflowing, and then the loop is awake anyway.
+  [[maybe_unused]] const auto written = ::write(wake_fd_.get(), &one, sizeof one);
+}
+
+void EventLoop::run_posted_tasks() {
+  // Drain the eventfd before taking the queue: a post that lands after the swap then leaves the
+  // eventfd readable and is picked up by the next iteration instead of being stranded.
+  std::uint64_t count;
+  [[maybe_unused]] const auto read = ::read(wake_fd_.get(), &count, sizeof count);
+  {
+    std::lock_guard lock(posted_mutex_);
+    posted_.swap(running_);
+  }
+  // Both vectors keep their capacity, so steady cross-thread traffic allocates nothing here.
+  for (Task& task : running_) task();
+  running_.clear();
+}
+
+std::error_code EventLoop::add(int fd, std::uint32_t events, IoHandler& handler) {
+  epoll_event event{};
+  event.events = events;
+  event.data.ptr = &handler;
+  if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event) != 0) return last_error();
+  return {};
+}
+
+std::error_code EventLoop::modify(int fd, std::uint32_t events, IoHandler& handler) {
+  epoll_event event{};
+  event.events = events;
+  event.data.ptr = &handler;
+  if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, fd, &event) != 0) return last_error();
+  return {};
+}
+
+std::error_code EventLoop::remove(int fd, IoHandler& handler) {
+  // The kernel already handed out this batch; forget what is left of it for `handler`.
+  for (std::size_t i = batch_next_; i < batch_size_; ++i) {
+    if (events_[i].data.ptr == &handler) events_[i].data.ptr = nullptr;
+  }
+  if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr) != 0) return last_error();
+  return {};
+}
+
+void EventLoop::defer_flush(FlushHandler& handler) noexcept {
+  if (!handler.link.linked()) flushes_.push_back(handler.link);
+}
+
+void EventLoop::cancel_flush(FlushHandler& handler) noexcept {
+  if (handler.link.linked()) handler.link.unlink();
+}
+
+void EventLoop::run_deferred_flushes() {
+  while (!flushes_.empty()) {
+    auto& handler =
+        static_cast<FlushHandler&>(ListNode<FlushHandler>::from_link(flushes_.front()));
+    handler.link.unlink();
+    handler.on_flush();
+  }
+}
+
+void EventLoop::arm_timer(TimerNode& node, std::chrono::milliseconds delay) noexcept {
+  // A tick fires once the clock reaches its start; rounding down and adding one tick keeps the
+  // deadline from coming early even though elapsed_ is as old as the current batch.
+  const auto deadline = elapsed_ + std::max(delay, std::chrono::milliseconds{0});
+  timers_.arm_at(node, static_cast<std::uint64_t>(deadline / tick_) + 1);
+}
+
+}  // namespace fastws::net

@@ -1,0 +1,178 @@
+// One epoll instance driven by one thread: I/O readiness, cross-thread tasks, timers and
+// end-of-batch flushes.
+//
+// Threading (DESIGN.md "Threading contract"): every connection lives on one loop for its life,
+// and everything a loop calls (IoHandler, FlushHandler, TimerNode, posted tasks) runs on the
+// loop thread, one at a time. Only post(), stop() and wakeups() may be called from any thread;
+// every other method belongs to the loop thread (or to setup before run() starts).
+//
+// One iteration of run():
+//   1. epoll_wait, sleeping until I/O, a post(), stop() or the next timer tick;
+//   2. on_io() for every ready handler of the batch (posted tasks run here too, when the
+//      wakeup eventfd is part of the batch);
+//   3. timers that came due fire;
+//   4. every FlushHandler that called defer_flush() during 1-3 flushes, once.
+// Step 4 is the cork: all the frames one read brings (and all sends queued by other threads)
+// are handled before anything is written, and the replies leave in one write per connection.
+//
+// Costs: a connection costs the loop nothing but its epoll registration and the links embedded
+// in it (FlushHandler, TimerNode). Reads go into the loop's one read_buffer(), so connections
+// own no read buffer. After warm-up an iteration allocates nothing and takes no lock unless
+// another thread posted.
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <system_error>
+#include <vector>
+
+#include "net/intrusive_list.hpp"
+#include "net/task.hpp"
+#include "net/timer_wheel.hpp"
+#include "net/unique_fd.hpp"
+
+namespace fastws::net {
+
+// Something registered for I/O readiness (a connection, a listener). The loop stores the
+// pointer in epoll_event.data.ptr: no lookup table, no per-fd allocation.
+class IoHandler {
+ public:
+  // `events`: the epoll bits that are ready (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLHUP, EPOLLERR).
+  virtual void on_io(std::uint32_t events) = 0;
+
+ protected:
+  ~IoHandler() = default;
+};
+
+// Something that wants to write once at the end of the batch (see defer_flush()).
+class FlushHandler : private ListNode<FlushHandler> {
+ public:
+  FlushHandler() noexcept = default;
+  FlushHandler(const FlushHandler&) = delete;
+  FlushHandler& operator=(const FlushHandler&) = delete;
+
+  bool flush_deferred() const noexcept { return link.linked(); }
+
+  virtual void on_flush() = 0;
+
+ protected:
+  // Leaves the flush list, so a handler destroyed with a pending flush is never called.
+  // Virtual because the loop, a friend, could otherwise delete through this type.
+  virtual ~FlushHandler() {
+    if (link.linked()) link.unlink();
+  }
+
+ private:
+  friend class EventLoop;
+};
+
+struct EventLoopOptions {
+  // The shared read buffer. One read takes at most this much from a socket.
+  std::size_t read_buffer_size = 256 * 1024;
+  // Timer resolution and wheel size: deadlines up to tick * slots (100 s) cost nothing per tick.
+  std::chrono::milliseconds timer_tick{100};
+  std::size_t timer_slots = 1024;
+  // Events taken from the kernel per epoll_wait.
+  std::size_t max_events = 512;
+};
+
+class EventLoop {
+ public:
+  // Returns null (and the reason in `error`) when epoll or eventfd cannot be created.
+  static std::unique_ptr<EventLoop> create(std::error_code& error,
+                                           const EventLoopOptions& options = {});
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Runs iterations until stop(). A stop() that comes before run() makes it return at once;
+  // each stop() ends one run().
+  void run();
+  // One iteration, waiting at most `max_wait` for something to happen (negative: no limit
+  // other than timers). For tests and for embedding the loop into another one.
+  void run_once(std::chrono::milliseconds max_wait);
+  // Any thread. Makes run() return after the current iteration.
+  void stop();
+
+  // Any thread. Runs `task` on the loop thread during a later iteration; tasks posted by one
+  // thread run in posting order. The loop is woken only when the queue goes from empty to
+  // non-empty, so a burst of posts costs one wakeup. Tasks still queued when the loop is
+  // destroyed are destroyed without running.
+  void post(Task task);
+  // Any thread. How many eventfd writes post() made (tests prove the coalescing with it).
+  std::uint64_t wakeups() const noexcept { return wakeups_.load(std::memory_order_relaxed); }
+
+  // True when called from inside run() / run_once() of this loop.
+  bool is_in_loop_thread() const noexcept;
+  // The loop whose run() the calling thread is inside, or null.
+  static EventLoop* current() noexcept;
+
+  // Registration. `events` are epoll bits (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLET, ...); the
+  // handler must outlive its registration. remove() also drops any event of the current batch
+  // still pending for `handler`, so after it the handler may be destroyed at once, even from
+  // inside an on_io() of the same batch.
+  std::error_code add(int fd, std::uint32_t events, IoHandler& handler);
+  std::error_code modify(int fd, std::uint32_t events, IoHandler& handler);
+  std::error_code remove(int fd, IoHandler& handler);
+
+  // Scratch space for reads: valid to use inside a callback of this loop, its contents are
+  // garbage afterwards. Read, process in place, and keep only what must survive.
+  std::span<std::byte> read_buffer() noexcept { return {read_buffer_.get(), read_buffer_size_}; }
+
+  // Asks for handler.on_flush() at the end of this iteration (step 4 above). Calling it again
+  // before then does nothing; a handler deferring from inside its own on_flush() runs again in
+  // the same step.
+  void defer_flush(FlushHandler& handler) noexcept;
+  void cancel_flush(FlushHandler& handler) noexcept;
+
+  // Fires node.on_timer() on this loop no earlier than `delay` from now (measured from the
+  // start of the current batch) and at most about one tick later. Re-arming replaces the deadline; pushing it later is a single store.
+  void arm_timer(TimerNode& node, std::chrono::milliseconds delay) noexcept;
+  void cancel_timer(TimerNode& node) noexcept { timers_.cancel(node); }
+  std::chrono::milliseconds timer_tick() const noexcept { return tick_; }
+
+ private:
+  class Waker;
+
+  EventLoop(const EventLoopOptions& options, UniqueFd epoll_fd, UniqueFd wake_fd);
+  int epoll_timeout(std::chrono::milliseconds max_wait) const noexcept;
+  void update_clock() noexcept;
+  void run_posted_tasks();
+  void run_deferred_flushes();
+  void wake() noexcept;
+
+  UniqueFd epoll_fd_;
+  UniqueFd wake_fd_;
+  std::unique_ptr<Waker> waker_;
+
+  // The current batch, so remove() can drop events for a handler that is gone.
+  std::unique_ptr<epoll_event[]> events_;
+  std::size_t max_events_;
+  std::size_t batch_size_ = 0;
+  std::size_t batch_next_ = 0;
+
+  std::unique_ptr<std::byte[]> read_buffer_;
+  std::size_t read_buffer_size_;
+
+  ListHead flushes_;
+
+  TimerWheel timers_;
+  std::chrono::milliseconds tick_;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::milliseconds elapsed_{0};  // since start_, read once per iteration
+
+  std::mutex posted_mutex_;
+  std::vector<Task> posted_;   // guarded by posted_mutex_
+  std::vector<Task> running_;  // loop thread only; swapped with posted_ to run outside the lock
+  std::atomic<std::uint64_t> wakeups_{0};
+  std::atomic<bool> stop_requested_{false};
+};
+
+}  // namespace fastws::net

@@ -1,0 +1,55 @@
+#include "net/socket_io.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+
+namespace fastws::net {
+
+namespace {
+
+IoResult failure() noexcept {
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return {IoStatus::would_block, 0, {}};
+  return {IoStatus::failed, 0, {errno, std::system_category()}};
+}
+
+}  // namespace
+
+IoResult read_some(int fd, std::span<std::byte> buffer) noexcept {
+  for (;;) {
+    const ssize_t received = ::read(fd, buffer.data(), buffer.size());
+    if (received > 0) return {IoStatus::done, static_cast<std::size_t>(received), {}};
+    if (received == 0) return {buffer.empty() ? IoStatus::done : IoStatus::end_of_file, 0, {}};
+    if (errno != EINTR) return failure();
+  }
+}
+
+IoResult write_vectored(int fd, std::span<const iovec> buffers) noexcept {
+  std::size_t total = 0;
+  while (!buffers.empty()) {
+    const std::size_t count = std::min<std::size_t>(buffers.size(), IOV_MAX);
+    msghdr message{};
+    // sendmsg takes a non-const iovec* but does not write through it.
+    message.msg_iov = const_cast<iovec*>(buffers.data());
+    message.msg_iovlen = count;
+    const ssize_t sent = ::sendmsg(fd, &message, MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      // Bytes already sent count as success; the error will show again on the next write.
+      if (total > 0) return {IoStatus::done, total, {}};
+      return failure();
+    }
+    total += static_cast<std::size_t>(sent);
+    std::size_t offered = 0;
+    for (std::size_t i = 0; i < count; ++i) offered += buffers[i].iov_len;
+    // Short: the socket buffer is full, another call would only say EAGAIN.
+    if (static_cast<std::size_t>(sent) < offered) break;
+    buffers = buffers.subspan(count);
+  }
+  return {IoStatus::done, total, {}};
+}
+
+}  // namespace fastws::net

@@ -1,0 +1,37 @@
+// One non-blocking read or write on a socket, with the outcomes an event loop acts on.
+//
+// Each call makes as few system calls as possible: a short write is reported, not retried
+// (the socket buffer is full, a retry would only return EAGAIN); EINTR is retried.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+
+namespace fastws::net {
+
+enum class IoStatus : std::uint8_t {
+  done,         // `bytes` moved (a write may be short: wait for EPOLLOUT for the rest)
+  would_block,  // nothing to read / no room to write now
+  end_of_file,  // read only: the peer closed its side
+  failed,       // `error` says why (ECONNRESET, EPIPE, ...)
+};
+
+struct IoResult {
+  IoStatus status = IoStatus::done;
+  std::size_t bytes = 0;
+  std::error_code error;
+};
+
+// Reads what is there, up to buffer.size() bytes.
+IoResult read_some(int fd, std::span<std::byte> buffer) noexcept;
+
+// Writes the buffers in order with as few sendmsg calls as the kernel allows (more than one only
+// when there are more than IOV_MAX buffers). Uses MSG_NOSIGNAL: a peer that is gone gives EPIPE
+// instead of killing the process with SIGPIPE.
+IoResult write_vectored(int fd, std::span<const iovec> buffers) noexcept;
+
+}  // namespace fastws::net

@@ -1,0 +1,110 @@
+#include "net/timer_wheel.hpp"
+
+#include <algorithm>
+#include <bit>
+
+namespace fastws::net {
+
+namespace {
+constexpr std::size_t bits_per_word = 64;
+}  // namespace
+
+TimerNode::~TimerNode() {
+  if (armed()) link.unlink();
+}
+
+TimerWheel::TimerWheel(std::size_t slot_count)
+    // At least one bitmap word, so next_wakeup() scans whole words.
+    : slot_count_(std::bit_ceil(std::max(slot_count, bits_per_word))),
+      slots_(std::make_unique<ListHead[]>(slot_count_)),
+      occupied_(std::make_unique<std::uint64_t[]>(slot_count_ / bits_per_word)) {}
+
+TimerWheel::~TimerWheel() {
+  for (std::size_t slot = 0; slot < slot_count_; ++slot) {
+    while (!slots_[slot].empty()) slots_[slot].front().unlink();
+  }
+}
+
+void TimerWheel::insert(TimerNode& node, std::uint64_t slot_tick) noexcept {
+  const std::size_t slot = slot_of(slot_tick);
+  slots_[slot].push_back(node.link);
+  occupied_[slot / bits_per_word] |= std::uint64_t{1} << (slot % bits_per_word);
+}
+
+void TimerWheel::arm_at(TimerNode& node, std::uint64_t expiry) noexcept {
+  expiry = std::max(expiry, now_ + 1);
+  if (node.armed()) {
+    // The node sits in a slot that comes up no later than its old deadline; when it does, the
+    // later deadline is seen and the node moves on. So a later deadline needs no list update.
+    if (expiry >= node.expiry_) {
+      node.expiry_ = expiry;
+      return;
+    }
+    node.link.unlink();
+  }
+  node.expiry_ = expiry;
+  insert(node, expiry);
+}
+
+void TimerWheel::cancel(TimerNode& node) noexcept {
+  if (node.armed()) node.link.unlink();
+}
+
+std::size_t TimerWheel::advance(std::uint64_t tick) {
+  if (tick <= now_) return 0;
+  const std::uint64_t from = now_;
+  // Time moves first: a callback arming a node now lands after `tick`, never in a slot this
+  // call already passed (where it would wait a whole turn).
+  now_ = tick;
+  const std::uint64_t steps = std::min<std::uint64_t>(tick - from, slot_count_);
+  std::size_t fired = 0;
+  for (std::uint64_t step = 1; step <= steps; ++step) {
+    const std::size_t slot = slot_of(from + step);
+    if ((occupied_[slot / bits_per_word] >> (slot % bits_per_word)) & 1U) {
+      process_slot(slot, fired);
+    }
+  }
+  return fired;
+}
+
+void TimerWheel::process_slot(std::size_t slot, std::size_t& fired) {
+  // Move the whole list aside first: nodes that must wait another turn go back into the (now
+  // empty) slot without being seen twice, and callbacks may cancel, re-arm or destroy any node
+  // still waiting in `pending`, since each node is taken off before its callback runs.
+  ListHead pending;
+  pending.splice(slots_[slot]);
+  while (!pending.empty()) {
+    auto& node = static_cast<TimerNode&>(ListNode<TimerNode>::from_link(pending.front()));
+    node.link.unlink();
+    if (node.expiry_ <= now_) {
+      ++fired;
+      node.on_timer();
+    } else {
+      insert(node, node.expiry_);
+    }
+  }
+  if (slots_[slot].empty()) {
+    occupied_[slot / bits_per_word] &= ~(std::uint64_t{1} << (slot % bits_per_word));
+  }
+}
+
+std::optional<std::uint64_t> TimerWheel::next_wakeup() const noexcept {
+  const std::size_t start = slot_of(now_ + 1);
+  const std::size_t words = slot_count_ / bits_per_word;
+  std::size_t index = start / bits_per_word;
+  std::uint64_t word = occupied_[index] & (~std::uint64_t{0} << (start % bits_per_word));
+  // words + 1 looks: the last one revisits the starting word for the slots before `start`.
+  for (std::size_t look = 0; look <= words; ++look) {
+    if (word != 0) {
+      const std::size_t slot =
+          index * bits_per_word + static_cast<std::size_t>(std::countr_zero(word));
+      const std::size_t distance = (slot - start) & (slot_count_ - 1);
+      return now_ + 1 + distance;
+    }
+    index = (index + 1) % words;
+    word = occupied_[index];
+  }
+  return std::nullopt;
+}
+
+}  // namespace fastws::net

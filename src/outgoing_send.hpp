@@ -1,0 +1,29 @@
+// A send made on another thread, travelling through the loop's mailbox to the connection's loop.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "fastws/conn.hpp"
+#include "fastws/frame.hpp"
+
+namespace fastws::detail {
+
+class Connection;
+
+struct OutgoingSend {
+  enum class Kind : std::uint8_t { message, shared, fragment, frame, ping, close, terminate };
+
+  Connection* connection = nullptr;  // holds a reference until the loop ran the send
+  Kind kind = Kind::message;
+  Opcode opcode = Opcode::binary;
+  bool fin = true;                   // fragment: last piece of the streamed message
+  std::uint16_t close_code = 0;      // close
+  std::uint64_t stream = 0;          // fragment: which Writer
+  std::size_t reserved = 0;          // bytes counted against the backpressure limit
+  std::vector<std::byte> bytes;      // payload, close reason
+  SharedPayload shared;              // Kind::shared
+  Frame frame;                       // Kind::frame
+};
+
+}  // namespace fastws::detail

@@ -1,0 +1,220 @@
+// Frame header codec (RFC 6455 section 5.2):
+//
+//   byte 0: FIN, RSV1, RSV2, RSV3, opcode (4 bits)
+//   byte 1: MASK, payload length (7 bits: 0-125, or 126 / 127 for a 16 / 64-bit length)
+//   then the 16- or 64-bit length (network byte order), then the 4-byte mask key if MASK is set.
+//
+// One function, scan_header(), checks and decodes a contiguous prefix of a header. The parser runs
+// it on the caller's input when no bytes are buffered (the common case, no copy), otherwise on its
+// 14-byte buffer; so every split of the input reaches the same verdict at the same byte.
+#include "protocol/frame_header.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "fastws/close_code.hpp"
+
+namespace fastws::protocol {
+namespace {
+
+constexpr std::uint8_t fin_bit = 0x80;
+constexpr std::uint8_t rsv1_bit = 0x40;
+constexpr std::uint8_t rsv2_bit = 0x20;
+constexpr std::uint8_t rsv3_bit = 0x10;
+constexpr std::uint8_t rsv_bits = rsv1_bit | rsv2_bit | rsv3_bit;  // >> 4: allowed_rsv_bits form
+constexpr std::uint8_t opcode_bits = 0x0F;
+constexpr std::uint8_t mask_bit = 0x80;
+constexpr std::uint8_t length_bits = 0x7F;
+constexpr std::uint8_t length_16 = 126;
+constexpr std::uint8_t length_64 = 127;
+constexpr std::size_t mask_key_size = 4;
+
+// buffered_size_ once a header is complete, until reset().
+constexpr std::uint8_t header_complete = 0xFF;
+
+constexpr ProtocolError protocol_error(const char* reason) noexcept {
+  return {close_code::protocol_error, reason};
+}
+
+Opcode opcode_of(std::uint8_t byte0) noexcept {
+  return static_cast<Opcode>(byte0 & opcode_bits);
+}
+
+ProtocolError check_byte0(std::uint8_t byte0, const FrameHeaderRules& rules) noexcept {
+  const Opcode opcode = opcode_of(byte0);
+  // 5.2: "If an unknown opcode is received, the receiving endpoint MUST _Fail_".
+  if (is_reserved(opcode)) return protocol_error("reserved opcode");
+  // 5.2: RSV1-3 "MUST be 0 unless an extension is negotiated that defines meanings".
+  const auto rsv = static_cast<std::uint8_t>((byte0 & rsv_bits) >> 4);
+  if ((rsv & ~rules.allowed_rsv_bits) != 0)
+    return protocol_error("reserved bit set without an extension");
+  // 5.5: "Control frames MUST NOT be fragmented."
+  if (is_control(opcode) && (byte0 & fin_bit) == 0)
+    return protocol_error("fragmented control frame");
+  return {};
+}
+
+ProtocolError check_byte1(std::uint8_t byte0, std::uint8_t byte1,
+                          const FrameHeaderRules& rules) noexcept {
+  // 5.1: a server MUST close on an unmasked frame, a client on a masked one.
+  const bool masked = (byte1 & mask_bit) != 0;
+  if (rules.role == Role::server && !masked) return protocol_error("unmasked frame from client");
+  if (rules.role == Role::client && masked) return protocol_error("masked frame from server");
+  // 5.5: control payloads are at most 125 bytes, so the 16/64-bit length codes are already wrong.
+  if (is_control(opcode_of(byte0)) && (byte1 & length_bits) > max_control_payload) {
+    return protocol_error("control frame too long");
+  }
+  return {};
+}
+
+ProtocolError check_length(std::uint64_t length, const FrameHeaderRules& rules) noexcept {
+  // 5.2: "the most significant bit MUST be 0".
+  if ((length >> 63) != 0) return protocol_error("payload length with the top bit set");
+  // Refused on the declared length alone, before the mask key or any payload arrives.
+  if (length > rules.max_payload_length) return {close_code::message_too_big, "frame too big"};
+  return {};
+}
+
+std::size_t extended_length_size(std::uint8_t byte1) noexcept {
+  switch (byte1 & length_bits) {
+    case length_16:
+      return 2;
+    case length_64:
+      return 8;
+    default:
+      return 0;
+  }
+}
+
+std::uint64_t read_big_endian(const std::uint8_t* bytes, std::size_t size) noexcept {
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < size; ++i) value = (value << 8) | bytes[i];
+  return value;
+}
+
+void write_big_endian(std::byte* out, std::uint64_t value, std::size_t size) noexcept {
+  for (std::size_t i = size; i-- > 0; value >>= 8) out[i] = static_cast<std::byte>(value & 0xFF);
+}
+
+struct Scan {
+  FrameHeaderParser::Status status = FrameHeaderParser::Status::need_more;
+  std::size_t used = 0;  // done: header size; error: bytes up to and including the faulty one
+  ProtocolError error{};
+};
+
+Scan fail_at(std::size_t used, ProtocolError error) noexcept {
+  return {FrameHeaderParser::Status::error, used, error};
+}
+
+// Checks the first `size` bytes of a header in wire order and, once all of it is there, decodes
+// it into `out`. Each check runs as soon as the bytes it needs are present.
+Scan scan_header(const std::uint8_t* bytes, std::size_t size, const FrameHeaderRules& rules,
+                 FrameHeader& out) noexcept {
+  if (size < 1) return {};
+  if (auto error = check_byte0(bytes[0], rules)) return fail_at(1, error);
+  if (size < 2) return {};
+  if (auto error = check_byte1(bytes[0], bytes[1], rules)) return fail_at(2, error);
+
+  const std::size_t extended = extended_length_size(bytes[1]);
+  const std::size_t length_end = 2 + extended;
+  if (size < length_end) return {};
+  const std::uint64_t length = extended == 0 ? static_cast<std::uint64_t>(bytes[1] & length_bits)
+                                             : read_big_endian(bytes + 2, extended);
+  if (auto error = check_length(length, rules)) return fail_at(length_end, error);
+
+  const bool masked = (bytes[1] & mask_bit) != 0;
+  const std::size_t header_end = length_end + (masked ? mask_key_size : 0);
+  if (size < header_end) return {};
+
+  out.fin = (bytes[0] & fin_bit) != 0;
+  out.rsv1 = (bytes[0] & rsv1_bit) != 0;
+  out.rsv2 = (bytes[0] & rsv2_bit) != 0;
+  out.rsv3 = (bytes[0] & rsv3_bit) != 0;
+  out.opcode = opcode_of(bytes[0]);
+  out.masked = masked;
+  if (masked) std::memcpy(out.mask.data(), bytes + length_end, mask_key_size);
+  out.payload_length = length;
+  return {FrameHeaderParser::Status::done, header_end, {}};
+}
+
+}  // namespace
+
+FrameHeaderParser::Status FrameHeaderParser::parse(const std::byte* data, std::size_t size,
+                                                   std::size_t& consumed,
+                                                   const FrameHeaderRules& rules) noexcept {
+  consumed = 0;
+  if (error_) return Status::error;
+  if (buffered_size_ == header_complete) return Status::done;
+
+  const std::size_t before = buffered_size_;
+  Scan scan;
+  if (before == 0) {
+    scan = scan_header(reinterpret_cast<const std::uint8_t*>(data), size, rules, header_);
+    if (scan.status == Status::need_more) {
+      // size < header size <= 14 here.
+      std::memcpy(buffered_, data, size);
+      buffered_size_ = static_cast<std::uint8_t>(size);
+      consumed = size;
+      return Status::need_more;
+    }
+  } else {
+    // Copy what may still belong to the header; the bytes past its end are given back below.
+    const std::size_t take = std::min(size, max_frame_header_size - before);
+    std::memcpy(buffered_ + before, data, take);
+    scan = scan_header(buffered_, before + take, rules, header_);
+    if (scan.status == Status::need_more) {
+      buffered_size_ = static_cast<std::uint8_t>(before + take);
+      consumed = take;
+      return Status::need_more;
+    }
+  }
+  // Earlier calls passed every check on the `before` bytes, so the verdict lies past them (the
+  // guard only matters if a caller changed the rules in the middle of a header).
+  consumed = scan.used > before ? scan.used - before : 0;
+  if (scan.status == Status::error) {
+    error_ = scan.error;
+  } else {
+    buffered_size_ = header_complete;
+  }
+  return scan.status;
+}
+
+void FrameHeaderParser::reset() noexcept {
+  header_ = {};
+  error_ = {};
+  buffered_size_ = 0;
+}
+
+std::size_t write_frame_header(std::byte* out, const FrameHeader& header) noexcept {
+  std::uint8_t byte0 = static_cast<std::uint8_t>(header.opcode) & opcode_bits;
+  if (header.fin) byte0 |= fin_bit;
+  if (header.rsv1) byte0 |= rsv1_bit;
+  if (header.rsv2) byte0 |= rsv2_bit;
+  if (header.rsv3) byte0 |= rsv3_bit;
+  out[0] = static_cast<std::byte>(byte0);
+
+  // 5.2: "the minimal number of bytes MUST be used to encode the length".
+  const std::uint64_t length = header.payload_length;
+  std::uint8_t byte1 = header.masked ? mask_bit : 0;
+  std::size_t size = 2;
+  if (length <= max_control_payload) {
+    byte1 |= static_cast<std::uint8_t>(length);
+  } else if (length <= 0xFFFF) {
+    byte1 |= length_16;
+    write_big_endian(out + 2, length, 2);
+    size += 2;
+  } else {
+    byte1 |= length_64;
+    write_big_endian(out + 2, length, 8);
+    size += 8;
+  }
+  out[1] = static_cast<std::byte>(byte1);
+
+  if (header.masked) {
+    std::memcpy(out + size, header.mask.data(), mask_key_size);
+    size += mask_key_size;
+  }
+  return size;
+}
+
+}  // namespace fastws::protocol

@@ -1,0 +1,425 @@
+#include "protocol/session.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "fastws/close_code.hpp"
+#include "protocol/close_payload.hpp"
+#include "protocol/mask.hpp"
+#include "protocol/mask_key.hpp"
+
+namespace fastws::protocol {
+
+// Default handlers: a user who only wants messages overrides on_message alone.
+void SessionHandler::on_fragment(Opcode, std::span<const std::byte>, bool, bool) {}
+void SessionHandler::on_ping(std::span<const std::byte>) {}
+void SessionHandler::on_pong(std::span<const std::byte>) {}
+void SessionHandler::on_close(std::uint16_t, std::string_view) {}
+void SessionHandler::on_error(ProtocolError) {}
+void SessionHandler::on_frame(const FrameHeader&, std::span<const std::byte>) {}
+
+namespace {
+
+// Reassembly buffers above this size are released after the message so that a connection that
+// once received a large message does not keep the memory while idle.
+constexpr std::size_t kept_buffer_capacity = 64 * 1024;
+
+}  // namespace
+
+// permessage-deflate state of one connection (RFC 7692); zlib memory is taken lazily inside.
+struct Session::Compression {
+  Compression(const DeflateParams& params, Role role, const DeflateConfig& config)
+      : deflater(
+            role == Role::server ? params.server_max_window_bits : params.client_max_window_bits,
+            role == Role::server ? params.server_no_context_takeover
+                                 : params.client_no_context_takeover,
+            config.compression_level, config.mem_level),
+        inflater(
+            role == Role::server ? params.client_max_window_bits : params.server_max_window_bits,
+            role == Role::server ? params.client_no_context_takeover
+                                 : params.server_no_context_takeover) {}
+
+  Deflater deflater;
+  Inflater inflater;
+  std::vector<std::byte> compressed;  // output of the deflater for one send
+  bool sending_compressed = false;    // the streaming send in progress is compressed
+};
+
+// A control frame whose payload arrived in pieces (at most 125 bytes, RFC 6455 5.5).
+struct Session::ControlBuffer {
+  std::array<std::byte, max_control_payload> bytes{};
+  std::size_t size = 0;
+};
+
+Session::Session(const SessionConfig& config, std::optional<DeflateParams> deflate)
+    : config_(&config) {
+  if (deflate) compression_ = std::make_unique<Compression>(*deflate, config.role, config.deflate);
+}
+
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+
+bool Session::deflate_enabled() const noexcept {
+  return compression_ != nullptr;
+}
+
+std::size_t Session::receive(std::span<std::byte> input, SessionHandler& handler, FrameSink& sink) {
+  const FrameHeaderRules rules{config_->role, compression_ ? std::uint8_t{0x4} : std::uint8_t{0},
+                               config_->max_message_size};
+  std::size_t pos = 0;
+  while (state_ != State::closed) {
+    if (!in_payload_) {
+      if (pos == input.size()) break;
+      std::size_t used = 0;
+      auto status = parser_.parse(input.data() + pos, input.size() - pos, used, rules);
+      pos += used;
+      if (status == FrameHeaderParser::Status::need_more) break;
+      if (status == FrameHeaderParser::Status::error) {
+        fail(parser_.error(), handler, sink);
+        break;
+      }
+      if (!handle_header(handler, sink)) break;
+      // A zero-length payload completes the frame at once, even at the end of the input.
+      if (payload_remaining_ != 0) continue;
+    } else if (pos == input.size()) {
+      break;
+    }
+    auto take =
+        static_cast<std::size_t>(std::min<std::uint64_t>(payload_remaining_, input.size() - pos));
+    consume_payload(input.subspan(pos, take), handler, sink);
+    pos += take;
+  }
+  return pos;
+}
+
+bool Session::handle_header(SessionHandler& handler, FrameSink& sink) {
+  const FrameHeader& header = parser_.header();
+  if (!config_->raw_frames) {
+    if (is_control(header.opcode)) {
+      if (header.rsv1) {
+        fail({close_code::protocol_error, "RSV1 set on a control frame"}, handler, sink);
+        return false;
+      }
+    } else if (header.opcode == Opcode::continuation) {
+      if (message_opcode_ == Opcode::continuation) {
+        fail({close_code::protocol_error, "continuation frame without a message to continue"},
+             handler, sink);
+        return false;
+      }
+      if (header.rsv1) {
+        fail({close_code::protocol_error, "RSV1 set on a continuation frame"}, handler, sink);
+        return false;
+      }
+    } else {
+      if (message_opcode_ != Opcode::continuation) {
+        fail({close_code::protocol_error, "new data frame inside a fragmented message"}, handler,
+             sink);
+        return false;
+      }
+      message_opcode_ = header.opcode;
+      message_compressed_ = header.rsv1;
+      message_size_ = 0;
+      message_fragments_ = 0;
+      message_delivered_first_ = false;
+      utf8_.reset();
+    }
+    if (!is_control(header.opcode)) {
+      // Every frame counts, empty ones too: a flood of empty continuations is refused.
+      if (++message_fragments_ > config_->max_fragments_per_message()) {
+        fail({close_code::message_too_big, "too many fragments in one message"}, handler, sink);
+        return false;
+      }
+      // Checked on the declared length, before any payload arrives (CVE-2020-27813: the sum
+      // over fragments matters, not each fragment alone). Compressed messages are checked on
+      // their decompressed size as it is produced.
+      if (!message_compressed_ &&
+          header.payload_length > config_->max_message_size - message_size_) {
+        fail({close_code::message_too_big, "message too big"}, handler, sink);
+        return false;
+      }
+    }
+  }
+  in_payload_ = true;
+  payload_remaining_ = header.payload_length;
+  mask_offset_ = 0;
+  return true;
+}
+
+void Session::consume_payload(std::span<std::byte> chunk, SessionHandler& handler,
+                              FrameSink& sink) {
+  const FrameHeader& header = parser_.header();
+  if (header.masked) {
+    mask_offset_ = static_cast<std::uint8_t>(
+        apply_mask(chunk.data(), chunk.size(), header.mask, mask_offset_));
+  }
+  payload_remaining_ -= chunk.size();
+  const bool frame_done = payload_remaining_ == 0;
+
+  if (config_->raw_frames) {
+    if (frame_done && message_.empty()) {
+      if (state_ == State::open) handler.on_frame(header, chunk);
+    } else {
+      message_.insert(message_.end(), chunk.begin(), chunk.end());
+      if (frame_done) {
+        if (state_ == State::open) handler.on_frame(header, message_);
+        finish_message();
+      }
+    }
+  } else if (is_control(header.opcode)) {
+    if (frame_done && !control_buffer_) {
+      handle_control(chunk, handler, sink);
+    } else {
+      if (!control_buffer_) control_buffer_ = std::make_unique<ControlBuffer>();
+      std::memcpy(control_buffer_->bytes.data() + control_buffer_->size, chunk.data(),
+                  chunk.size());
+      control_buffer_->size += chunk.size();
+      if (frame_done) {
+        auto buffer = std::move(control_buffer_);
+        handle_control({buffer->bytes.data(), buffer->size}, handler, sink);
+      }
+    }
+  } else {
+    handle_data_chunk(chunk, frame_done, handler, sink);
+  }
+
+  if (frame_done) {
+    in_payload_ = false;
+    parser_.reset();
+  }
+}
+
+void Session::handle_data_chunk(std::span<std::byte> chunk, bool frame_done,
+                                SessionHandler& handler, FrameSink& sink) {
+  const FrameHeader& header = parser_.header();
+  const bool message_done = frame_done && header.fin;
+  if (message_compressed_) {
+    handle_compressed_chunk(chunk, message_done, handler, sink);
+    return;
+  }
+  if (message_opcode_ == Opcode::text && !accept_text(chunk, handler, sink)) return;
+  message_size_ += chunk.size();
+  if (message_done && message_opcode_ == Opcode::text && !utf8_.at_boundary()) {
+    fail({close_code::invalid_payload, "text message ends inside a UTF-8 sequence"}, handler, sink);
+    return;
+  }
+  if (config_->stream_fragments) {
+    deliver(chunk, message_done, handler);
+  } else if (message_done && message_.empty()) {
+    // The common case: the whole message is in the read buffer; hand it over without a copy.
+    deliver(chunk, true, handler);
+  } else {
+    message_.insert(message_.end(), chunk.begin(), chunk.end());
+    if (message_done) deliver(message_, true, handler);
+  }
+  if (message_done) finish_message();
+}
+
+void Session::handle_compressed_chunk(std::span<const std::byte> chunk, bool message_done,
+                                      SessionHandler& handler, FrameSink& sink) {
+  const std::size_t before = message_.size();
+  const auto budget = static_cast<std::size_t>(config_->max_message_size - message_size_);
+  auto status = compression_->inflater.decompress(chunk, message_done, message_, budget);
+  if (status == Inflater::Status::too_big) {
+    fail({close_code::message_too_big, "message too big after decompression"}, handler, sink);
+    return;
+  }
+  if (status == Inflater::Status::error) {
+    fail({close_code::invalid_payload, "invalid compressed data"}, handler, sink);
+    return;
+  }
+  std::span<const std::byte> produced(message_.data() + before, message_.size() - before);
+  message_size_ += produced.size();
+  if (message_opcode_ == Opcode::text && !accept_text(produced, handler, sink)) return;
+  if (message_done && message_opcode_ == Opcode::text && !utf8_.at_boundary()) {
+    fail({close_code::invalid_payload, "text message ends inside a UTF-8 sequence"}, handler, sink);
+    return;
+  }
+  if (config_->stream_fragments) {
+    deliver(produced, message_done, handler);
+    message_.clear();
+  } else if (message_done) {
+    deliver(message_, true, handler);
+  }
+  if (message_done) finish_message();
+}
+
+bool Session::accept_text(std::span<const std::byte> data, SessionHandler& handler,
+                          FrameSink& sink) {
+  if (utf8_.feed(data)) return true;
+  fail({close_code::invalid_payload, "invalid UTF-8 in text message"}, handler, sink);
+  return false;
+}
+
+void Session::deliver(std::span<const std::byte> data, bool last, SessionHandler& handler) {
+  // Once we sent a close, incoming data is still checked but no longer delivered.
+  if (state_ != State::open) return;
+  if (!config_->stream_fragments) {
+    handler.on_message(message_opcode_, data);
+    return;
+  }
+  // Stream mode: empty pieces are skipped, except that every message has a first and a last.
+  if (data.empty() && message_delivered_first_ && !last) return;
+  handler.on_fragment(message_opcode_, data, !message_delivered_first_, last);
+  message_delivered_first_ = true;
+}
+
+void Session::handle_control(std::span<const std::byte> payload, SessionHandler& handler,
+                             FrameSink& sink) {
+  switch (parser_.header().opcode) {
+    case Opcode::ping:
+      if (state_ != State::open) return;
+      if (config_->auto_pong) send_pong(payload, sink);
+      handler.on_ping(payload);
+      return;
+    case Opcode::pong:
+      if (state_ == State::open) handler.on_pong(payload);
+      return;
+    case Opcode::close: {
+      ClosePayload close = parse_close_payload(payload.data(), payload.size());
+      if (close.error) {
+        fail(close.error, handler, sink);
+        return;
+      }
+      if (state_ == State::open) {
+        // Answer once, echoing the code (RFC 6455 5.5.1); an empty close is answered empty.
+        send_close(close.code, {}, sink);
+      }
+      state_ = State::closed;
+      handler.on_close(close.code, close.reason);
+      return;
+    }
+    default:
+      return;  // the header parser refuses reserved control opcodes
+  }
+}
+
+void Session::finish_message() {
+  message_opcode_ = Opcode::continuation;
+  message_compressed_ = false;
+  message_.clear();
+  if (message_.capacity() > kept_buffer_capacity || !compression_) {
+    std::vector<std::byte>().swap(message_);
+  }
+}
+
+void Session::fail(ProtocolError error, SessionHandler& handler, FrameSink& sink) {
+  if (state_ == State::open) send_close(error.close_code, error.reason, sink);
+  state_ = State::closed;
+  handler.on_error(error);
+}
+
+void Session::write(const FrameHeader& header, std::span<const std::byte> payload,
+                    FrameSink& sink) {
+  FrameHeader out = header;
+  if (config_->role == Role::client && !out.masked) {
+    out.masked = true;
+    out.mask = random_mask_key();
+  }
+  std::array<std::byte, max_frame_header_size> bytes;
+  const std::size_t size = write_frame_header(bytes.data(), out);
+  sink.write_frame({bytes.data(), size}, payload, out.masked ? &out.mask : nullptr);
+}
+
+bool Session::send_data_frame(Opcode opcode, std::span<const std::byte> payload, bool fin,
+                              bool compress, bool first, FrameSink& sink) {
+  FrameHeader header;
+  header.fin = fin;
+  header.opcode = opcode;
+  if (compress) {
+    // RSV1 marks the first frame of a compressed message (RFC 7692 6).
+    header.rsv1 = first;
+    auto& out = compression_->compressed;
+    out.clear();
+    if (!compression_->deflater.compress(payload, fin, out)) return false;
+    header.payload_length = out.size();
+    write(header, out, sink);
+    if (out.capacity() > kept_buffer_capacity) std::vector<std::byte>().swap(out);
+    return true;
+  }
+  header.payload_length = payload.size();
+  write(header, payload, sink);
+  return true;
+}
+
+bool Session::send_message(Opcode opcode, std::span<const std::byte> payload, FrameSink& sink,
+                           bool compress) {
+  if (state_ != State::open || sending_fragmented() || is_control(opcode) ||
+      opcode == Opcode::continuation) {
+    return false;
+  }
+  const bool use_deflate =
+      compress && compression_ && payload.size() >= config_->deflate.min_compress_size;
+  return send_data_frame(opcode, payload, true, use_deflate, true, sink);
+}
+
+bool Session::send_fragment(Opcode opcode, std::span<const std::byte> payload, bool fin,
+                            FrameSink& sink, bool compress) {
+  if (state_ != State::open) return false;
+  const bool first = !sending_fragmented();
+  if (first) {
+    if (opcode != Opcode::text && opcode != Opcode::binary) return false;
+    send_opcode_ = opcode;
+    if (compression_) compression_->sending_compressed = compress;
+  }
+  const bool use_deflate = compression_ && compression_->sending_compressed;
+  const bool sent = send_data_frame(first ? opcode : Opcode::continuation, payload, fin,
+                                    use_deflate, first, sink);
+  if (fin) send_opcode_ = Opcode::continuation;
+  return sent;
+}
+
+bool Session::send_ping(std::span<const std::byte> payload, FrameSink& sink) {
+  if (state_ != State::open || payload.size() > max_control_payload) return false;
+  FrameHeader header;
+  header.fin = true;
+  header.opcode = Opcode::ping;
+  header.payload_length = payload.size();
+  write(header, payload, sink);
+  return true;
+}
+
+bool Session::send_pong(std::span<const std::byte> payload, FrameSink& sink) {
+  if (state_ != State::open || payload.size() > max_control_payload) return false;
+  FrameHeader header;
+  header.fin = true;
+  header.opcode = Opcode::pong;
+  header.payload_length = payload.size();
+  write(header, payload, sink);
+  return true;
+}
+
+bool Session::send_close(std::uint16_t code, std::string_view reason, FrameSink& sink) {
+  if (state_ != State::open) return false;
+  std::array<std::byte, max_control_payload> payload;
+  std::size_t size = 0;
+  if (code != close_code::no_status) size = write_close_payload(payload.data(), code, reason);
+  FrameHeader header;
+  header.fin = true;
+  header.opcode = Opcode::close;
+  header.payload_length = size;
+  write(header, {payload.data(), size}, sink);
+  state_ = State::closing;
+  return true;
+}
+
+bool Session::send_raw(const Frame& frame, FrameSink& sink) {
+  if (state_ == State::closed) return false;
+  FrameHeader header;
+  header.fin = frame.fin;
+  header.rsv1 = frame.rsv1;
+  header.rsv2 = frame.rsv2;
+  header.rsv3 = frame.rsv3;
+  header.opcode = frame.opcode;
+  header.payload_length = frame.payload.size();
+  if (frame.mask) {
+    header.masked = true;
+    header.mask = *frame.mask;
+  }
+  write(header, frame.payload, sink);
+  if (frame.opcode == Opcode::close && state_ == State::open) state_ = State::closing;
+  return true;
+}
+
+}  // namespace fastws::protocol

@@ -1,0 +1,165 @@
+// The WebSocket session state machine (RFC 6455 sections 5-7, RFC 7692), for either role.
+//
+// Sans-I/O: bytes in, events and bytes out. The session never touches a socket, a thread or a
+// clock. The owner (a server or client connection, a test, a fuzzer) feeds received bytes with
+// receive() and gets events through a SessionHandler; every frame the session wants to send
+// (automatic pongs, close replies, the user's messages) goes to a FrameSink.
+//
+// Not thread-safe: one session belongs to one connection, driven from one thread at a time.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "fastws/frame.hpp"
+#include "protocol/frame_header.hpp"
+#include "protocol/permessage_deflate.hpp"
+#include "protocol/role.hpp"
+#include "protocol/utf8.hpp"
+
+namespace fastws::protocol {
+
+inline constexpr std::size_t default_max_message_size = 16u << 20;
+
+// Settings shared by many sessions (one object per server or client; it must outlive them).
+struct SessionConfig {
+  Role role = Role::server;
+  // Largest message accepted, after decompression; also the largest frame. Larger -> 1009.
+  std::size_t max_message_size = default_max_message_size;
+  // Deliver data as it arrives (on_fragment) instead of whole messages (on_message).
+  bool stream_fragments = false;
+  // Answer pings with pongs (RFC 6455 5.5.2) without the user's help.
+  bool auto_pong = true;
+  // Hand every frame to on_frame and do nothing else with it (no reassembly, no automatic
+  // replies). Header rules (masking, reserved bits and opcodes, sizes) are still enforced.
+  bool raw_frames = false;
+  // Compression settings when permessage-deflate was negotiated (level, memory, min size).
+  DeflateConfig deflate;
+
+  // Frames one message may have: fragment floods are refused while a large message in small
+  // fragments (4 MiB in 64-byte pieces) still passes; scales with the message limit.
+  std::size_t max_fragments_per_message() const noexcept {
+    return std::max<std::size_t>(1024, max_message_size / 64);
+  }
+};
+
+// Receives the frames the session sends. `payload` is unmasked; when `mask` is not null the sink
+// must mask the payload with it while copying (copy_masked). Header and payload are separate so
+// a sink can send both with one writev without copying the payload.
+class FrameSink {
+ public:
+  virtual void write_frame(std::span<const std::byte> header, std::span<const std::byte> payload,
+                           const MaskKey* mask) = 0;
+
+ protected:
+  ~FrameSink() = default;
+};
+
+// Events of a session. Data spans are valid only during the call.
+class SessionHandler {
+ public:
+  // A whole data message (text already validated as UTF-8, decompressed if it was compressed).
+  virtual void on_message(Opcode opcode, std::span<const std::byte> data) = 0;
+  // stream_fragments mode: a piece of a message; `first` on the first piece (opcode text or
+  // binary), `last` on the final one. Pieces follow the wire, not the sender's fragment sizes.
+  virtual void on_fragment(Opcode opcode, std::span<const std::byte> data, bool first, bool last);
+  virtual void on_ping(std::span<const std::byte> data);
+  virtual void on_pong(std::span<const std::byte> data);
+  // The peer's close frame arrived (code 1005 when it carried none). The reply, if one is due,
+  // was already written to the sink. Nothing is delivered after this.
+  virtual void on_close(std::uint16_t code, std::string_view reason);
+  // The peer broke the protocol or a limit: a close frame with error.close_code was written to
+  // the sink (unless one was already sent). The owner should flush and close the transport.
+  virtual void on_error(ProtocolError error);
+  // raw_frames mode: every frame, payload unmasked (not decompressed).
+  virtual void on_frame(const FrameHeader& header, std::span<const std::byte> payload);
+
+ protected:
+  ~SessionHandler() = default;
+};
+
+class Session {
+ public:
+  enum class State : std::uint8_t {
+    open,         // messages flow both ways
+    closing,      // we sent a close frame and wait for the peer's
+    closed,       // close handshake done, or failed: nothing more is sent or delivered
+  };
+
+  // `config` must outlive the session. `deflate` is set when permessage-deflate was negotiated.
+  explicit Session(const SessionConfig& config, std::optional<DeflateParams> deflate = {});
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+
+  // Feeds received bytes, any split. The buffer is modified (payloads are unmasked in place).
+  // Returns the number of bytes used; after a close or an error the rest is ignored.
+  std::size_t receive(std::span<std::byte> input, SessionHandler& handler, FrameSink& sink);
+
+  // Sends a whole message; it is compressed when permessage-deflate is on, `compress` allows it
+  // and the message is not shorter than the configured minimum. Returns false once closing.
+  bool send_message(Opcode opcode, std::span<const std::byte> payload, FrameSink& sink,
+                    bool compress = true);
+  // Streaming send: the first call gives the message opcode, later ones continue it; `fin` ends
+  // the message. Data messages cannot interleave; control frames can go in between.
+  bool send_fragment(Opcode opcode, std::span<const std::byte> payload, bool fin, FrameSink& sink,
+                     bool compress = true);
+  bool send_ping(std::span<const std::byte> payload, FrameSink& sink);
+  bool send_pong(std::span<const std::byte> payload, FrameSink& sink);
+  // Starts the close handshake (or answers nothing if it is already closing). Code 1005 sends an
+  // empty close frame. State becomes closing.
+  bool send_close(std::uint16_t code, std::string_view reason, FrameSink& sink);
+  // Any frame exactly as crafted (mask added on the client side when the frame has none).
+  // Bypasses the state rules except "nothing after close".
+  bool send_raw(const Frame& frame, FrameSink& sink);
+
+  State state() const noexcept { return state_; }
+  bool deflate_enabled() const noexcept;
+  // True while a streaming send has begun and not finished.
+  bool sending_fragmented() const noexcept { return send_opcode_ != Opcode::continuation; }
+
+ private:
+  struct Compression;
+  struct ControlBuffer;
+
+  bool handle_header(SessionHandler& handler, FrameSink& sink);
+  void consume_payload(std::span<std::byte> chunk, SessionHandler& handler, FrameSink& sink);
+  void handle_data_chunk(std::span<std::byte> chunk, bool frame_done, SessionHandler& handler,
+                         FrameSink& sink);
+  void handle_compressed_chunk(std::span<const std::byte> chunk, bool message_done,
+                               SessionHandler& handler, FrameSink& sink);
+  bool accept_text(std::span<const std::byte> data, SessionHandler& handler, FrameSink& sink);
+  void deliver(std::span<const std::byte> data, bool last, SessionHandler& handler);
+  void handle_control(std::span<const std::byte> payload, SessionHandler& handler,
+                      FrameSink& sink);
+  void finish_message();
+  void fail(ProtocolError error, SessionHandler& handler, FrameSink& sink);
+  void write(const FrameHeader& header, std::span<const std::byte> payload, FrameSink& sink);
+  bool send_data_frame(Opcode opcode, std::span<const std::byte> payload, bool fin, bool compress,
+                       bool first, FrameSink& sink);
+
+  const SessionConfig* config_;
+  std::unique_ptr<Compression> compression_;      // null unless permessage-deflate is on
+  std::unique_ptr<ControlBuffer> control_buffer_;  // only while a control frame arrives in pieces
+  std::vector<std::byte> message_;                 // reassembly; empty when idle
+  FrameHeaderParser parser_;
+  Utf8Validator utf8_;
+  std::uint64_t payload_remaining_ = 0;
+  std::uint64_t message_size_ = 0;       // payload bytes of the current message (after inflate)
+  std::uint32_t message_fragments_ = 0;  // frames of the current message
+  std::uint8_t mask_offset_ = 0;
+  bool in_payload_ = false;
+  bool message_compressed_ = false;
+  bool message_delivered_first_ = false;   // stream mode: the first piece went out
+  Opcode message_opcode_ = Opcode::continuation;  // continuation: no message in progress
+  Opcode send_opcode_ = Opcode::continuation;     // continuation: no streaming send open
+  State state_ = State::open;
+};
+
+}  // namespace fastws::protocol

@@ -1,0 +1,246 @@
+// Server: options, handlers, listening sockets, the loop threads, shutdown, hand-over.
+#include "fastws/server.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "net/accept_distributor.hpp"
+#include "net/socket.hpp"
+#include "origin_policy.hpp"
+#include "protocol/handshake_server.hpp"
+#include "protocol/http_parser.hpp"
+#include "server_impl.hpp"
+
+namespace fastws {
+
+namespace {
+
+protocol::DeflateConfig deflate_config_from(const CompressionOptions& options) {
+  protocol::DeflateConfig config;
+  config.server_no_context_takeover = options.server_no_context_takeover;
+  config.client_no_context_takeover = options.client_no_context_takeover;
+  config.server_max_window_bits = options.server_max_window_bits;
+  config.client_max_window_bits = options.client_max_window_bits;
+  config.compression_level = options.level;
+  config.mem_level = options.mem_level;
+  config.min_compress_size = options.min_size;
+  return config;
+}
+
+unsigned loop_count(unsigned requested) {
+  if (requested != 0) return requested;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : cores;
+}
+
+}  // namespace
+
+Server::Impl::Impl(ServerOptions opts)
+    : options(std::move(opts)),
+      deflate_config(deflate_config_from(options.compression)),
+      shutdown_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  session_config.role = protocol::Role::server;
+  session_config.max_message_size = options.max_message_size;
+  session_config.stream_fragments = options.stream_fragments;
+  session_config.auto_pong = options.auto_pong;
+  session_config.deflate = deflate_config;
+}
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
+  if (!impl_->shutdown_fd) throw std::system_error(errno, std::system_category(), "eventfd");
+  const unsigned count = loop_count(impl_->options.threads);
+  for (unsigned i = 0; i < count; ++i) {
+    std::error_code error;
+    auto loop = net::EventLoop::create(error);
+    if (!loop) throw std::system_error(error, "fastws: cannot create an event loop");
+    impl_->loops.push_back(std::make_unique<detail::LoopContext>(*impl_, std::move(loop)));
+    if (auto watch = impl_->loops.back()->watch_shutdown(impl_->shutdown_fd.get())) {
+      throw std::system_error(watch, "fastws: cannot watch the shutdown event");
+    }
+  }
+}
+
+Server::~Server() {
+  // Loops first (their connections use the handlers and options), then the rest.
+  impl_->loops.clear();
+}
+
+void Server::on_upgrade(std::function<void(const Request&, Upgrade&)> handler) {
+  impl_->handlers.upgrade = std::move(handler);
+}
+void Server::on_open(std::function<void(const Conn&)> handler) {
+  impl_->handlers.open = std::move(handler);
+}
+void Server::on_message(std::function<void(const Conn&, Message)> handler) {
+  impl_->handlers.message = std::move(handler);
+}
+void Server::on_fragment(
+    std::function<void(const Conn&, Opcode, std::span<const std::byte>, bool, bool)> handler) {
+  impl_->handlers.fragment = std::move(handler);
+}
+void Server::on_ping(std::function<void(const Conn&, std::span<const std::byte>)> handler) {
+  impl_->handlers.ping = std::move(handler);
+}
+void Server::on_pong(std::function<void(const Conn&, std::span<const std::byte>)> handler) {
+  impl_->handlers.pong = std::move(handler);
+}
+void Server::on_close(std::function<void(const Conn&, const CloseStatus&)> handler) {
+  impl_->handlers.close = std::move(handler);
+}
+void Server::on_error(std::function<void(const Conn&, const CloseStatus&)> handler) {
+  impl_->handlers.error = std::move(handler);
+}
+void Server::on_frame(std::function<void(const Conn&, const Frame&)> handler) {
+  // Raw mode: every frame goes to the handler instead of the default handling.
+  impl_->session_config.raw_frames = static_cast<bool>(handler);
+  impl_->handlers.frame = std::move(handler);
+}
+void Server::on_http(std::function<void(const Request&, Response&)> handler) {
+  impl_->handlers.http = std::move(handler);
+}
+void Server::on_drain(std::function<void(const Conn&)> handler) {
+  impl_->handlers.drain = std::move(handler);
+}
+
+std::error_code Server::listen() {
+  Impl& impl = *impl_;
+  if (impl.listening) return {};
+  const ServerOptions& options = impl.options;
+  net::ListenOptions listen_options;
+  listen_options.v6_only = options.ipv6_only;
+
+  if (!options.unix_path.empty()) {
+    // No SO_REUSEPORT balancing for Unix sockets: one listener hands connections round-robin.
+    net::SocketAddress address;
+    if (auto error = net::SocketAddress::from_unix_path(options.unix_path, address)) return error;
+    net::UniqueFd socket;
+    if (auto error = net::listen_on(address, listen_options, socket)) return error;
+    std::vector<net::AcceptTarget> targets;
+    for (auto& loop : impl.loops) targets.push_back({&loop->loop(), loop.get()});
+    impl.distributor = std::make_unique<net::AcceptDistributor>(std::move(targets));
+    auto listener = std::make_unique<net::Listener>(impl.loops[0]->loop(), std::move(socket),
+                                                    *impl.distributor);
+    if (auto error = listener->start()) return error;
+    impl.loops[0]->add_listener(std::move(listener));
+    impl.listening = true;
+    return {};
+  }
+
+  std::vector<net::SocketAddress> addresses;
+  const std::string host = options.host.empty() ? "0.0.0.0" : options.host;
+  if (auto error = net::resolve(host, options.port, addresses)) return error;
+  net::SocketAddress address = addresses.front();
+  // One listening socket per loop on the same port; the kernel spreads the connections.
+  listen_options.reuse_port = true;
+  std::vector<std::unique_ptr<net::Listener>> listeners;
+  for (auto& loop : impl.loops) {
+    net::UniqueFd socket;
+    if (auto error = net::listen_on(address, listen_options, socket)) return error;
+    if (listeners.empty()) {
+      // With port 0 the kernel chose a port: the other loops listen on the same one.
+      net::SocketAddress bound;
+      if (auto error = net::local_address(socket.get(), bound)) return error;
+      address = bound;
+      impl.bound_port.store(bound.port(), std::memory_order_release);
+    }
+    listeners.push_back(
+        std::make_unique<net::Listener>(loop->loop(), std::move(socket), *loop));
+  }
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    if (auto error = listeners[i]->start()) return error;
+    impl.loops[i]->add_listener(std::move(listeners[i]));
+  }
+  impl.listening = true;
+  return {};
+}
+
+std::uint16_t Server::port() const noexcept {
+  return impl_->bound_port.load(std::memory_order_acquire);
+}
+
+void Server::run() {
+  Impl& impl = *impl_;
+  if (auto error = listen()) {
+    std::fprintf(stderr, "fastws: cannot listen: %s\n", error.message().c_str());
+    return;
+  }
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < impl.loops.size(); ++i) {
+    threads.emplace_back([&loop = impl.loops[i]->loop()] { loop.run(); });
+  }
+  impl.loops[0]->loop().run();
+  for (auto& thread : threads) thread.join();
+}
+
+void Server::stop() noexcept {
+  // Only a write to an eventfd: safe from any thread and from a signal handler.
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const auto written = ::write(impl_->shutdown_fd.get(), &one, sizeof one);
+}
+
+ServerStats Server::stats() const noexcept {
+  ServerStats total;
+  for (const auto& loop : impl_->loops) loop->stats().add_to(total);
+  return total;
+}
+
+HandoverResult Server::handover(int fd, std::string_view request_bytes) {
+  // The checks that need no user code run here, so a refusal can go back to the host server
+  // as a ready response. on_upgrade runs later on the connection's loop, like for any upgrade.
+  HandoverResult result;
+  Request request;
+  std::array<HttpHeader, 100> storage;
+  const protocol::HttpLimits limits{impl_->options.max_header_size, storage.size()};
+  protocol::HeadParseResult parsed =
+      protocol::parse_request_head(request_bytes, request, storage, limits);
+  if (!parsed.complete()) {
+    const int status = parsed.failed() ? parsed.http_status : 400;
+    result.error = parsed.failed() ? parsed.error : "incomplete request head";
+    protocol::append_rejection(result.response, status, result.error + "\n");
+    return result;
+  }
+  protocol::UpgradeCheck check = protocol::check_upgrade_request(request);
+  if (!check.ok()) {
+    result.error = check.reason;
+    protocol::append_rejection(result.response, check);
+    return result;
+  }
+  if (!check.origin.empty() &&
+      !detail::origin_allowed(impl_->options.origin, check.origin, request.header("host"))) {
+    result.error = "origin not allowed";
+    protocol::append_rejection(result.response, 403, "origin not allowed\n");
+    return result;
+  }
+  net::SocketInfo info;
+  if (auto error = net::adopt_socket(fd, info)) {
+    result.error = "cannot adopt the socket: " + error.message();
+    protocol::append_rejection(result.response, 500, result.error + "\n");
+    return result;
+  }
+  std::vector<std::byte> bytes(request_bytes.size());
+  std::memcpy(bytes.data(), request_bytes.data(), bytes.size());
+  detail::LoopContext& loop = impl_->pick_loop();
+  loop.loop().post([&loop, socket = net::UniqueFd(fd), bytes = std::move(bytes)]() mutable {
+    loop.serve(std::move(socket), bytes);
+  });
+  result.accepted = true;
+  return result;
+}
+
+std::error_code Server::adopt(int fd) {
+  net::SocketInfo info;
+  if (auto error = net::adopt_socket(fd, info)) return error;
+  if (info.listening) return std::make_error_code(std::errc::invalid_argument);
+  detail::LoopContext& loop = impl_->pick_loop();
+  loop.loop().post([&loop, socket = net::UniqueFd(fd)]() mutable {
+    loop.serve(std::move(socket), {});
+  });
+  return {};
+}
+
+}  // namespace fastws

@@ -1,0 +1,277 @@
+// fastws_bench against real servers on 127.0.0.1: the plain TCP echo server (tcp mode, and ws
+// mode to see a failed upgrade), and a Python `websockets` echo server (ws mode, with faults
+// switched on to see that a wrong echo or a closed connection fails the run).
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+extern char** environ;
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+const std::string bench_binary = FASTWS_BINARY_DIR "/tools/fastws_bench";
+const std::string tcp_echo_binary = FASTWS_BINARY_DIR "/bench/tcp_echo_server";
+const std::string python = "/usr/bin/python3";
+const std::string ws_echo_script = FASTWS_TEST_DATA_DIR "/interop/ws_echo_server.py";
+
+bool is_executable(const std::string& path) {
+  return access(path.c_str(), X_OK) == 0;
+}
+
+// A child process with stdout and stderr in one pipe. The destructor kills it (by its PID) and
+// reaps it, so a failed assertion never leaves a server running.
+class Child {
+ public:
+  explicit Child(const std::vector<std::string>& argv) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+    std::vector<char*> args;
+    for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    args.push_back(nullptr);
+    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    out_ = fds[0];
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() {
+    if (pid_ > 0 && !exit_status_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (out_ >= 0) close(out_);
+  }
+
+  pid_t pid() const { return pid_; }
+  const std::string& output() const { return output_; }
+
+  // Reads output until a whole line contains `text`, and returns that line; nothing if
+  // `timeout` passes first.
+  std::optional<std::string> wait_for_line(const std::string& text,
+                                           std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      const auto at = output_.find(text);
+      const auto end = at == std::string::npos ? at : output_.find('\n', at);
+      if (end != std::string::npos) {
+        const auto newline_before = output_.rfind('\n', at);
+        const auto begin = newline_before == std::string::npos ? 0 : newline_before + 1;
+        return output_.substr(begin, end - begin);
+      }
+      if (!read_some(deadline)) return std::nullopt;
+    }
+  }
+
+  // Reads all output and waits for the exit; returns the exit code, or nothing (the child is
+  // then killed by the destructor) if it did not exit within `timeout`.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (read_some(deadline)) {
+    }
+    if (Clock::now() >= deadline) return std::nullopt;
+    int status = 0;
+    if (waitpid(pid_, &status, 0) != pid_) return std::nullopt;
+    exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return exit_status_;
+  }
+
+ private:
+  // Appends what the pipe holds; false at end of output or at the deadline.
+  bool read_some(Clock::time_point deadline) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (out_ < 0 || left.count() <= 0) return false;
+    pollfd ready{out_, POLLIN, 0};
+    if (poll(&ready, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buffer[4096];
+    const ssize_t n = read(out_, buffer, sizeof buffer);
+    if (n <= 0) return false;
+    output_.append(buffer, static_cast<std::size_t>(n));
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int out_ = -1;
+  std::string output_;
+  std::optional<int> exit_status_;
+};
+
+// The port in a server's "listening on 127.0.0.1:PORT" line, once it printed one.
+std::string wait_until_listening(Child& server) {
+  const std::string marker = "listening on 127.0.0.1:";
+  const auto line = server.wait_for_line(marker, 10s);
+  if (!line) return {};
+  const auto begin = line->find(marker) + marker.size();
+  return line->substr(begin, line->find_first_not_of("0123456789", begin) - begin);
+}
+
+// A port that was free a moment ago, for servers that must be told one.
+std::string free_port() {
+  Child probe({python, "-c",
+               "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); "
+               "print(s.getsockname()[1])"});
+  probe.wait_exit(10s);
+  return probe.output().substr(0, probe.output().find('\n'));
+}
+
+bool python_has_websockets() {
+  if (!is_executable(python)) return false;
+  Child check({python, "-c", "import websockets"});
+  return check.wait_exit(10s) == 0;
+}
+
+// The value of `key=` in fastws_bench's result line, or -1.
+double result_value(const std::string& output, const std::string& key) {
+  const auto at = output.find(" " + key + "=");
+  if (at == std::string::npos) return -1;
+  return std::strtod(output.c_str() + at + key.size() + 2, nullptr);
+}
+
+struct BenchRun {
+  std::optional<int> exit_code;
+  std::string output;
+};
+
+BenchRun run_bench(std::vector<std::string> args) {
+  args.insert(args.begin(), bench_binary);
+  Child bench(args);
+  BenchRun run;
+  run.exit_code = bench.wait_exit(30s);
+  run.output = bench.output();
+  return run;
+}
+
+class TcpEchoServer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!is_executable(bench_binary) || !is_executable(tcp_echo_binary)) {
+      GTEST_SKIP() << "build fastws_bench and tcp_echo_server first";
+    }
+    if (!is_executable(python)) GTEST_SKIP() << "no /usr/bin/python3 to find a free port";
+    server_.emplace(std::vector<std::string>{tcp_echo_binary, "--port", free_port()});
+    port_ = wait_until_listening(*server_);
+    ASSERT_FALSE(port_.empty()) << "tcp_echo_server did not start: " << server_->output();
+  }
+
+  std::optional<Child> server_;
+  std::string port_;
+};
+
+TEST_F(TcpEchoServer, PingPongInTcpModeMeasuresEchoes) {
+  const BenchRun run =
+      run_bench({"echo", "--mode", "tcp", "--port", port_, "--connections", "10", "--duration", "1",
+                 "--warmup", "0", "--server-pid", std::to_string(server_->pid())});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_GT(result_value(run.output, "msgs_per_s"), 0) << run.output;
+  EXPECT_GT(result_value(run.output, "messages"), 0) << run.output;
+  EXPECT_GE(result_value(run.output, "server_cpu_s"), 0) << run.output;
+}
+
+TEST_F(TcpEchoServer, UnlimitedPipelineInTcpModeMeasuresEchoes) {
+  const BenchRun run = run_bench({"echo", "--mode", "tcp", "--port", port_, "--connections", "10",
+                                  "--pipeline", "0", "--duration", "1", "--warmup", "0"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_GT(result_value(run.output, "msgs_per_s"), 0) << run.output;
+}
+
+// A TCP echo server sends the upgrade request back: its first line is not "HTTP/1.1 101".
+TEST_F(TcpEchoServer, WsModeFailsWithoutUpgrade) {
+  const BenchRun run = run_bench({"echo", "--mode", "ws", "--port", port_, "--connections", "2",
+                                  "--duration", "1", "--warmup", "0"});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("did not answer the upgrade with 101"), std::string::npos)
+      << run.output;
+}
+
+TEST_F(TcpEchoServer, IdleReportsMemoryPerConnection) {
+  const BenchRun run = run_bench({"idle", "--mode", "tcp", "--port", port_, "--connections", "200",
+                                  "--settle", "0", "--server-pid", std::to_string(server_->pid())});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(result_value(run.output, "connections"), 200) << run.output;
+  EXPECT_GT(result_value(run.output, "rss_after"), 0) << run.output;
+  EXPECT_NE(run.output.find("bytes_per_conn="), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("NOT included"), std::string::npos) << run.output;
+}
+
+class PythonWsEchoServer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!is_executable(bench_binary)) GTEST_SKIP() << "build fastws_bench first";
+    if (!python_has_websockets()) GTEST_SKIP() << "/usr/bin/python3 cannot import websockets";
+  }
+
+  // Starts tests/interop/ws_echo_server.py with `faults` and returns its port.
+  std::string start(std::vector<std::string> faults = {}) {
+    std::vector<std::string> argv{python, ws_echo_script, "--port", "0"};
+    argv.insert(argv.end(), faults.begin(), faults.end());
+    server_.emplace(argv);
+    const std::string port = wait_until_listening(*server_);
+    EXPECT_FALSE(port.empty()) << "ws_echo_server.py did not start: " << server_->output();
+    return port;
+  }
+
+  BenchRun ping_pong(const std::string& port) {
+    return run_bench({"echo", "--mode", "ws", "--pipeline", "1", "--port", port, "--connections",
+                      "10", "--duration", "1", "--warmup", "0"});
+  }
+
+  std::optional<Child> server_;
+};
+
+TEST_F(PythonWsEchoServer, PingPongInWsModeMeasuresEchoes) {
+  const BenchRun run = ping_pong(start());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_GT(result_value(run.output, "msgs_per_s"), 0) << run.output;
+}
+
+TEST_F(PythonWsEchoServer, PipelinedWsModeMeasuresEchoes) {
+  const BenchRun run =
+      run_bench({"echo", "--mode", "ws", "--pipeline", "16", "--size", "300", "--port", start(),
+                 "--connections", "4", "--duration", "1", "--warmup", "0"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_GT(result_value(run.output, "msgs_per_s"), 0) << run.output;
+}
+
+// The server flips the last byte of every 50th message: the payload check must catch it.
+TEST_F(PythonWsEchoServer, WrongEchoFailsTheRun) {
+  const BenchRun run = ping_pong(start({"--corrupt-every", "50"}));
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("byte 17 is"), std::string::npos) << run.output;  // 2 + 16 - 1
+}
+
+// Every 30th echo repeats the message before it: the sequence number in the payload (its first
+// bytes, right after the 2-byte header) must catch a stale echo whose length and bytes are right.
+TEST_F(PythonWsEchoServer, StaleEchoFailsTheRun) {
+  const BenchRun run = ping_pong(start({"--stale-every", "30"}));
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("message 29, byte 2 is 0x1c, expected 0x1d"), std::string::npos)
+      << run.output;
+}
+
+// The server closes each connection after 20 echoes.
+TEST_F(PythonWsEchoServer, ClosedConnectionFailsTheRun) {
+  const BenchRun run = ping_pong(start({"--close-after", "20"}));
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("the server sent a close frame"), std::string::npos) << run.output;
+}
+
+}  // namespace

@@ -1,0 +1,80 @@
+// Test support for HTTP heads: parse helpers and the "every split" check shared by the parser and
+// handshake tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/http_parser.hpp"
+
+namespace fastws::protocol::test {
+
+// A parsed request with the header storage it points into.
+struct ParsedRequest {
+  explicit ParsedRequest(std::string_view input, const HttpLimits& limits = {})
+      : storage(limits.max_headers) {
+    result = parse_request_head(input, request, storage, limits);
+  }
+  std::vector<HttpHeader> storage;
+  Request request;
+  HeadParseResult result;
+};
+
+inline HeadParseResult parse_request(std::string_view input, const HttpLimits& limits = {}) {
+  return ParsedRequest(input, limits).result;
+}
+
+inline HeadParseResult parse_response(std::string_view input, const HttpLimits& limits = {}) {
+  std::vector<HttpHeader> storage(limits.max_headers);
+  ResponseHead head;
+  return parse_response_head(input, head, storage, limits);
+}
+
+inline void expect_same(const HeadParseResult& actual, const HeadParseResult& expected,
+                        std::size_t split) {
+  EXPECT_EQ(actual.status, expected.status) << "split at " << split;
+  EXPECT_EQ(actual.consumed, expected.consumed) << "split at " << split;
+  EXPECT_EQ(actual.http_status, expected.http_status) << "split at " << split;
+}
+
+// Delivers `input` in two pieces, at every split point (every `stride`-th for big inputs):
+//  - parsing the first piece alone gives partial, or (a strict parser fails early) exactly the
+//    error parsing all of it gives;
+//  - a HeadScanner that scanned the first piece, then scans everything, agrees with a fresh
+//    scanner that sees everything at once.
+// Returns the result of parsing the whole input.
+template <class Parse>
+HeadParseResult expect_same_in_every_split(std::string_view input, Parse parse,
+                                           const HttpLimits& limits = {}, std::size_t stride = 1) {
+  const HeadParseResult whole = parse(input);
+  const HeadParseResult scanned_whole = HeadScanner(limits).scan(input);
+  for (std::size_t split = 0; split < input.size(); split += stride) {
+    const std::string_view first = input.substr(0, split);
+    const HeadParseResult part = parse(first);
+    if (!part.partial()) expect_same(part, whole, split);
+
+    HeadScanner scanner(limits);
+    if (scanner.scan(first).partial()) expect_same(scanner.scan(input), scanned_whole, split);
+  }
+  return whole;
+}
+
+inline HeadParseResult expect_request_in_every_split(std::string_view input,
+                                                     const HttpLimits& limits = {},
+                                                     std::size_t stride = 1) {
+  return expect_same_in_every_split(
+      input, [&](std::string_view part) { return parse_request(part, limits); }, limits, stride);
+}
+
+inline HeadParseResult expect_response_in_every_split(std::string_view input,
+                                                      const HttpLimits& limits = {},
+                                                      std::size_t stride = 1) {
+  return expect_same_in_every_split(
+      input, [&](std::string_view part) { return parse_response(part, limits); }, limits, stride);
+}
+
+}  // namespace fastws::protocol::test

@@ -1,0 +1,313 @@
+// Session behaviour that byte-level spec cases do not show well: sending, both roles talking to
+// each other (with and without permessage-deflate), close states, raw mode, memory bounds.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+#include <zlib.h>
+
+#include "fastws/close_code.hpp"
+#include "protocol/session.hpp"
+
+namespace fastws::protocol {
+namespace {
+
+std::span<const std::byte> bytes_of(std::string_view s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+std::string text_of(std::span<const std::byte> b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+// Collects what a session sends, masking it as a real sink would, and what it delivers.
+class Peer final : public SessionHandler, public FrameSink {
+ public:
+  std::vector<std::byte> wire;
+  std::vector<std::pair<Opcode, std::string>> messages;
+  std::vector<std::string> pings, pongs;
+  std::vector<std::uint16_t> closes;
+  std::vector<ProtocolError> errors;
+
+  void write_frame(std::span<const std::byte> header, std::span<const std::byte> payload,
+                   const MaskKey* mask) override {
+    wire.insert(wire.end(), header.begin(), header.end());
+    std::size_t at = wire.size();
+    wire.insert(wire.end(), payload.begin(), payload.end());
+    if (mask) {
+      for (std::size_t i = 0; i < payload.size(); ++i) wire[at + i] ^= (*mask)[i % 4];
+    }
+  }
+  void on_message(Opcode op, std::span<const std::byte> data) override {
+    messages.emplace_back(op, text_of(data));
+  }
+  void on_ping(std::span<const std::byte> data) override { pings.push_back(text_of(data)); }
+  void on_pong(std::span<const std::byte> data) override { pongs.push_back(text_of(data)); }
+  void on_close(std::uint16_t code, std::string_view) override { closes.push_back(code); }
+  void on_error(ProtocolError error) override { errors.push_back(error); }
+};
+
+// Moves everything `from` wrote into `to_session`, which reports to `to`.
+void deliver(Peer& from, Session& to_session, Peer& to) {
+  std::vector<std::byte> bytes;
+  bytes.swap(from.wire);
+  to_session.receive(bytes, to, to);
+}
+
+SessionConfig config_for(Role role, std::size_t min_compress) {
+  SessionConfig config{.role = role};
+  config.deflate.min_compress_size = min_compress;
+  return config;
+}
+
+// A server and a client session wired to each other through their Peers.
+struct Pair {
+  SessionConfig server_config;
+  SessionConfig client_config;
+  Session server;
+  Session client;
+  Peer server_peer, client_peer;  // what each side delivered / wrote
+
+  explicit Pair(std::optional<DeflateParams> deflate = {}, std::size_t min_compress = 0)
+      : server_config(config_for(Role::server, min_compress)),
+        client_config(config_for(Role::client, min_compress)),
+        server(server_config, deflate),
+        client(client_config, deflate) {}
+
+  void client_to_server() { deliver(client_peer, server, server_peer); }
+  void server_to_client() { deliver(server_peer, client, client_peer); }
+};
+
+TEST(Session, ClientFramesAreMaskedServerFramesAreNot) {
+  Pair pair;
+  ASSERT_TRUE(pair.client.send_message(Opcode::text, bytes_of("Hello"), pair.client_peer));
+  ASSERT_GE(pair.client_peer.wire.size(), 11u);
+  EXPECT_EQ(pair.client_peer.wire[1], std::byte{0x85});  // mask bit set, length 5
+  pair.client_to_server();
+  ASSERT_EQ(pair.server_peer.messages.size(), 1u);
+  EXPECT_EQ(pair.server_peer.messages[0].second, "Hello");
+
+  ASSERT_TRUE(pair.server.send_message(Opcode::binary, bytes_of("Hi"), pair.server_peer));
+  EXPECT_EQ(pair.server_peer.wire[1], std::byte{0x02});  // no mask bit
+  pair.server_to_client();
+  ASSERT_EQ(pair.client_peer.messages.size(), 1u);
+  EXPECT_EQ(pair.client_peer.messages[0], std::make_pair(Opcode::binary, std::string("Hi")));
+}
+
+TEST(Session, ClientMaskKeysDiffer) {
+  Pair pair;
+  pair.client.send_message(Opcode::text, bytes_of("a"), pair.client_peer);
+  std::vector<std::byte> first(pair.client_peer.wire.begin() + 2, pair.client_peer.wire.begin() + 6);
+  pair.client_peer.wire.clear();
+  pair.client.send_message(Opcode::text, bytes_of("a"), pair.client_peer);
+  std::vector<std::byte> second(pair.client_peer.wire.begin() + 2,
+                                pair.client_peer.wire.begin() + 6);
+  EXPECT_NE(first, second);
+}
+
+TEST(Session, CloseHandshakeInitiatedByServer) {
+  Pair pair;
+  ASSERT_TRUE(pair.server.send_close(close_code::going_away, "bye", pair.server_peer));
+  EXPECT_EQ(pair.server.state(), Session::State::closing);
+  // Once closing, nothing else is sent.
+  EXPECT_FALSE(pair.server.send_message(Opcode::text, bytes_of("x"), pair.server_peer));
+  EXPECT_FALSE(pair.server.send_ping({}, pair.server_peer));
+  EXPECT_FALSE(pair.server.send_close(close_code::normal, "", pair.server_peer));
+  pair.server_to_client();
+  EXPECT_EQ(pair.client_peer.closes, std::vector<std::uint16_t>{1001});
+  EXPECT_EQ(pair.client.state(), Session::State::closed);
+  pair.client_to_server();  // the echoed close
+  EXPECT_EQ(pair.server_peer.closes, std::vector<std::uint16_t>{1001});
+  EXPECT_EQ(pair.server.state(), Session::State::closed);
+  EXPECT_TRUE(pair.server_peer.wire.empty());  // the server does not answer the answer
+}
+
+TEST(Session, MessagesArrivingWhileClosingAreNotDelivered) {
+  Pair pair;
+  pair.client.send_message(Opcode::text, bytes_of("late"), pair.client_peer);
+  pair.server.send_close(close_code::normal, "", pair.server_peer);
+  pair.client_to_server();
+  EXPECT_TRUE(pair.server_peer.messages.empty());
+  EXPECT_EQ(pair.server.state(), Session::State::closing);
+}
+
+TEST(Session, PingAndPongRoundTrip) {
+  Pair pair;
+  ASSERT_TRUE(pair.server.send_ping(bytes_of("t1"), pair.server_peer));
+  pair.server_to_client();
+  EXPECT_EQ(pair.client_peer.pings, std::vector<std::string>{"t1"});
+  pair.client_to_server();  // the automatic pong
+  EXPECT_EQ(pair.server_peer.pongs, std::vector<std::string>{"t1"});
+  std::string big(126, 'x');
+  EXPECT_FALSE(pair.server.send_ping(bytes_of(big), pair.server_peer));
+}
+
+TEST(Session, AutoPongCanBeTurnedOff) {
+  SessionConfig config{.role = Role::server, .auto_pong = false};
+  Session server(config);
+  Peer peer;
+  std::vector<std::byte> ping = {std::byte{0x89}, std::byte{0x80}, std::byte{1}, std::byte{2},
+                                 std::byte{3}, std::byte{4}};
+  server.receive(ping, peer, peer);
+  EXPECT_EQ(peer.pings.size(), 1u);
+  EXPECT_TRUE(peer.wire.empty());
+}
+
+TEST(Session, StreamingSendFragments) {
+  Pair pair;
+  ASSERT_TRUE(pair.client.send_fragment(Opcode::text, bytes_of("Hel"), false, pair.client_peer));
+  EXPECT_TRUE(pair.client.sending_fragmented());
+  // Another message may not start inside the streamed one, but a ping may go in between.
+  EXPECT_FALSE(pair.client.send_message(Opcode::text, bytes_of("x"), pair.client_peer));
+  ASSERT_TRUE(pair.client.send_ping(bytes_of("p"), pair.client_peer));
+  ASSERT_TRUE(pair.client.send_fragment(Opcode::text, bytes_of("lo"), true, pair.client_peer));
+  EXPECT_FALSE(pair.client.sending_fragmented());
+  pair.client_to_server();
+  EXPECT_EQ(pair.server_peer.pings, std::vector<std::string>{"p"});
+  ASSERT_EQ(pair.server_peer.messages.size(), 1u);
+  EXPECT_EQ(pair.server_peer.messages[0].second, "Hello");
+}
+
+std::string random_text(std::mt19937& rng, std::size_t size) {
+  static const char* words[] = {"socket ", "frame ", "deflate ", "κόσμε ", "message ", "€ ", "x"};
+  std::string out;
+  while (out.size() < size) out += words[rng() % 7];
+  out.resize(size);
+  // keep it valid UTF-8: cut back to a boundary
+  while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
+  if (!out.empty() && (static_cast<unsigned char>(out.back()) & 0x80)) out.pop_back();
+  return out;
+}
+
+void round_trip_many(const DeflateParams& params) {
+  Pair pair(params);
+  std::mt19937 rng(7);
+  for (int i = 0; i < 300; ++i) {
+    std::size_t size = i % 10 == 0 ? 0 : rng() % 3000;
+    std::string text = random_text(rng, size);
+    ASSERT_TRUE(pair.client.send_message(Opcode::text, bytes_of(text), pair.client_peer));
+    if (!text.empty() && text.size() > 4) {
+      EXPECT_EQ(pair.client_peer.wire[0] & std::byte{0x40}, std::byte{0x40}) << "RSV1 expected";
+    }
+    pair.client_to_server();
+    ASSERT_EQ(pair.server_peer.messages.size(), 1u) << i;
+    EXPECT_EQ(pair.server_peer.messages[0].second, text);
+    pair.server_peer.messages.clear();
+    ASSERT_TRUE(pair.server.send_message(Opcode::binary, bytes_of(text), pair.server_peer));
+    pair.server_to_client();
+    ASSERT_EQ(pair.client_peer.messages.size(), 1u);
+    EXPECT_EQ(pair.client_peer.messages[0].second, text);
+    pair.client_peer.messages.clear();
+  }
+  EXPECT_TRUE(pair.server_peer.errors.empty());
+  EXPECT_TRUE(pair.client_peer.errors.empty());
+}
+
+TEST(Session, DeflateRoundTripWithContextTakeover) { round_trip_many(DeflateParams{}); }
+
+TEST(Session, DeflateRoundTripWithoutContextTakeover) {
+  round_trip_many(DeflateParams{.server_no_context_takeover = true,
+                                .client_no_context_takeover = true,
+                                .server_max_window_bits = 10,
+                                .client_max_window_bits = 9});
+}
+
+TEST(Session, DeflateStreamingSendRoundTrip) {
+  Pair pair(DeflateParams{});
+  std::string whole;
+  for (int i = 0; i < 10; ++i) {
+    std::string piece = "piece " + std::to_string(i) + " of a streamed message; ";
+    whole += piece;
+    ASSERT_TRUE(pair.server.send_fragment(Opcode::text, bytes_of(piece), i == 9, pair.server_peer));
+  }
+  pair.server_to_client();
+  ASSERT_EQ(pair.client_peer.messages.size(), 1u);
+  EXPECT_EQ(pair.client_peer.messages[0].second, whole);
+}
+
+TEST(Session, SmallMessagesStayUncompressed) {
+  Pair pair(DeflateParams{}, /*min_compress=*/64);
+  pair.server.send_message(Opcode::text, bytes_of("short"), pair.server_peer);
+  EXPECT_EQ(pair.server_peer.wire[0], std::byte{0x81});  // no RSV1
+  pair.server_peer.wire.clear();
+  pair.server.send_message(Opcode::text, bytes_of(std::string(100, 'a')), pair.server_peer, false);
+  EXPECT_EQ(pair.server_peer.wire[0], std::byte{0x81});  // per-message opt-out
+  pair.server_peer.wire.clear();
+  pair.server.send_message(Opcode::text, bytes_of(std::string(100, 'a')), pair.server_peer);
+  EXPECT_EQ(pair.server_peer.wire[0], std::byte{0xC1});
+}
+
+// ANCHORS 1: a small compressed frame that inflates past the limit -> 1009, memory bounded.
+TEST(Session, CompressionBombIsRefusedWithBoundedMemory) {
+  const std::size_t limit = 1 << 20;
+  std::vector<unsigned char> zeros(64 << 20, 0);
+  std::vector<unsigned char> packed(compressBound(static_cast<uLong>(zeros.size())));
+  z_stream z{};
+  ASSERT_EQ(deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY), Z_OK);
+  z.next_in = zeros.data();
+  z.avail_in = static_cast<uInt>(zeros.size());
+  z.next_out = packed.data();
+  z.avail_out = static_cast<uInt>(packed.size());
+  ASSERT_EQ(deflate(&z, Z_SYNC_FLUSH), Z_OK);
+  packed.resize(packed.size() - z.avail_out - 4);  // drop 00 00 ff ff
+  deflateEnd(&z);
+  ASSERT_LT(packed.size(), 100'000u);
+
+  SessionConfig config{.role = Role::client, .max_message_size = limit};
+  Session client(config, DeflateParams{});
+  Peer peer;
+  std::vector<std::byte> frame = {std::byte{0xC2}, std::byte{127}};
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    frame.push_back(static_cast<std::byte>((packed.size() >> shift) & 0xFF));
+  }
+  for (auto c : packed) frame.push_back(static_cast<std::byte>(c));
+  client.receive(frame, peer, peer);
+  ASSERT_EQ(peer.errors.size(), 1u);
+  EXPECT_EQ(peer.errors[0].close_code, close_code::message_too_big);
+  EXPECT_TRUE(peer.messages.empty());
+}
+
+TEST(Session, RawFramesModeHandsOverEveryFrame) {
+  SessionConfig config{.role = Role::server, .raw_frames = true};
+  Session server(config);
+  struct RawPeer final : SessionHandler, FrameSink {
+    std::vector<std::pair<Opcode, std::string>> frames;
+    std::vector<std::byte> wire;
+    void on_message(Opcode, std::span<const std::byte>) override { ADD_FAILURE(); }
+    void on_frame(const FrameHeader& h, std::span<const std::byte> p) override {
+      frames.emplace_back(h.opcode, text_of(p));
+    }
+    void write_frame(std::span<const std::byte> h, std::span<const std::byte> p,
+                     const MaskKey*) override {
+      wire.insert(wire.end(), h.begin(), h.end());
+      wire.insert(wire.end(), p.begin(), p.end());
+    }
+  } peer;
+  Pair helper;  // use a client session to produce masked frames
+  helper.client.send_fragment(Opcode::text, bytes_of("a"), false, helper.client_peer);
+  helper.client.send_ping(bytes_of("p"), helper.client_peer);
+  helper.client.send_fragment(Opcode::text, bytes_of("b"), true, helper.client_peer);
+  helper.client.send_close(1000, "", helper.client_peer);
+  server.receive(helper.client_peer.wire, peer, peer);
+  ASSERT_EQ(peer.frames.size(), 4u);
+  EXPECT_EQ(peer.frames[0], std::make_pair(Opcode::text, std::string("a")));
+  EXPECT_EQ(peer.frames[1], std::make_pair(Opcode::ping, std::string("p")));
+  EXPECT_EQ(peer.frames[2], std::make_pair(Opcode::continuation, std::string("b")));
+  EXPECT_EQ(peer.frames[3].first, Opcode::close);
+  EXPECT_TRUE(peer.wire.empty());  // no automatic pong or close reply in raw mode
+}
+
+TEST(Session, SendRawFrameExactlyAsCrafted) {
+  SessionConfig config{.role = Role::server};
+  Session server(config);
+  Peer peer;
+  Frame frame = Frame::text("hi", false);
+  frame.rsv2 = true;
+  ASSERT_TRUE(server.send_raw(frame, peer));
+  ASSERT_EQ(peer.wire.size(), 4u);
+  EXPECT_EQ(peer.wire[0], std::byte{0x21});  // FIN=0 RSV2=1 opcode=1
+  EXPECT_EQ(peer.wire[1], std::byte{0x02});
+}
+
+}  // namespace
+}  // namespace fastws::protocol
