@@ -2,7 +2,10 @@
 function(fastws_set_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
     -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual -Wconversion -Wsign-conversion
-    -Wnull-dereference -Wdouble-promotion -Wimplicit-fallthrough)
+    -Wnull-dereference -Wdouble-promotion -Wimplicit-fallthrough
+    # Options are meant for designated initializers ({.port = 8080}); g++ 12 warns on every
+    # field left out of one.
+    -Wno-missing-field-initializers)
   if(FASTWS_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

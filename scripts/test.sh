@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds fastws and runs every test: unit and integration tests (Release, warnings as errors),
-# the unit tests again under ASan+UBSan, and each fuzz target for FUZZ_SECONDS (default 20).
+# the tests again under ASan+UBSan, the threading tests under TSan, and each fuzz target for FUZZ_SECONDS (default 20).
 # Usage: scripts/test.sh            (FUZZ_SECONDS=60 scripts/test.sh for longer fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,14 @@ cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFASTWS_WERROR=ON \
   -DFASTWS_SANITIZE=address,undefined -DFASTWS_BUILD_BENCH=OFF -DFASTWS_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 600
+
+step "TSan build, threading tests"
+cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFASTWS_WERROR=ON \
+  -DFASTWS_SANITIZE=thread -DFASTWS_BUILD_BENCH=OFF -DFASTWS_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build/tsan -j "$jobs"
+# Tests whose name says they exercise threads (cross-thread sends, loops, shutdown).
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -j "$jobs" \
+  --timeout 600 -R 'Thread|Concurrent|EventLoop|Shutdown|Broadcast|Publish'
 
 step "Fuzz targets, ${fuzz_seconds}s each (clang, libFuzzer, ASan+UBSan)"
 scripts/fuzz.sh "$fuzz_seconds"

@@ -239,6 +239,7 @@ void Connection::on_timer() {
 void Connection::begin_drain() {
   if (phase_ == Phase::draining || phase_ == Phase::closed) return;
   phase_ = Phase::draining;
+  open_.store(false, std::memory_order_release);
   arm_phase_timer();
   flush_cork();
   if (backlog_size() == 0) shutdown_output();
@@ -289,6 +290,8 @@ SendStatus Connection::send_close(std::uint16_t code, std::string_view reason) {
   if (phase_ != Phase::websocket) return SendStatus::closed;
   OutputSink sink(*this);
   if (!session_.send_close(code, reason, sink)) return SendStatus::closed;
+  // Closing: from now on sends report closed, from every thread.
+  open_.store(false, std::memory_order_release);
   extras().close_status = CloseStatus{code, std::string(reason), {}};
   arm_phase_timer();  // now the close timeout
   return status_after_send();

@@ -15,7 +15,9 @@ namespace {
 // The loop whose iteration the calling thread is running (is_in_loop_thread() and current()).
 thread_local EventLoop* current_loop = nullptr;
 
-std::error_code last_error() noexcept { return {errno, std::system_category()}; }
+std::error_code last_error() noexcept {
+  return {errno, std::system_category()};
+}
 
 }  // namespace
 
@@ -64,9 +66,13 @@ EventLoop::~EventLoop() {
   while (!flushes_.empty()) flushes_.front().unlink();
 }
 
-EventLoop* EventLoop::current() noexcept { return current_loop; }
+EventLoop* EventLoop::current() noexcept {
+  return current_loop;
+}
 
-bool EventLoop::is_in_loop_thread() const noexcept { return current_loop == this; }
+bool EventLoop::is_in_loop_thread() const noexcept {
+  return current_loop == this;
+}
 
 void EventLoop::run() {
   for (;;) {
@@ -192,8 +198,7 @@ void EventLoop::cancel_flush(FlushHandler& handler) noexcept {
 
 void EventLoop::run_deferred_flushes() {
   while (!flushes_.empty()) {
-    auto& handler =
-        static_cast<FlushHandler&>(ListNode<FlushHandler>::from_link(flushes_.front()));
+    auto& handler = static_cast<FlushHandler&>(ListNode<FlushHandler>::from_link(flushes_.front()));
     handler.link.unlink();
     handler.on_flush();
   }

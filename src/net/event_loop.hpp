@@ -133,7 +133,8 @@ class EventLoop {
   void cancel_flush(FlushHandler& handler) noexcept;
 
   // Fires node.on_timer() on this loop no earlier than `delay` from now (measured from the
-  // start of the current batch) and at most about one tick later. Re-arming replaces the deadline; pushing it later is a single store.
+  // start of the current batch) and at most about one tick later. Re-arming replaces the deadline;
+  // pushing it later is a single store.
   void arm_timer(TimerNode& node, std::chrono::milliseconds delay) noexcept;
   void cancel_timer(TimerNode& node) noexcept { timers_.cancel(node); }
   std::chrono::milliseconds timer_tick() const noexcept { return tick_; }

@@ -40,7 +40,9 @@ Listener::Listener(EventLoop& loop, UniqueFd socket, AcceptHandler& handler,
                    const ListenerOptions& options)
     : loop_(loop), socket_(std::move(socket)), handler_(handler), options_(options) {}
 
-Listener::~Listener() { stop(); }
+Listener::~Listener() {
+  stop();
+}
 
 std::error_code Listener::start() {
   if (registered_) return {};

@@ -14,7 +14,9 @@ namespace fastws::net {
 
 namespace {
 
-std::error_code last_error() noexcept { return {errno, std::system_category()}; }
+std::error_code last_error() noexcept {
+  return {errno, std::system_category()};
+}
 
 std::error_code set_option(int fd, int level, int name, int value) {
   if (::setsockopt(fd, level, name, &value, sizeof value) != 0) return last_error();

@@ -52,8 +52,7 @@ std::error_code set_tcp_nodelay(int fd, bool enabled = true);
 
 // Starts connecting to `address`. On success `in_progress` tells whether the connection is
 // still being set up: then wait for EPOLLOUT and ask connect_result().
-std::error_code connect_nonblocking(const SocketAddress& address, UniqueFd& out,
-                                    bool& in_progress);
+std::error_code connect_nonblocking(const SocketAddress& address, UniqueFd& out, bool& in_progress);
 // The outcome of a connection that was in progress (SO_ERROR): empty when it is established.
 std::error_code connect_result(int fd);
 

@@ -47,8 +47,7 @@ class SocketAddress {
 // Addresses for `host` and `port`, for a TCP socket. `host` is a numeric IPv4 or IPv6 address
 // (brackets allowed: "[::1]") or "localhost"; other names are refused rather than sent to DNS,
 // which would block the calling loop. Errors from getaddrinfo use resolve_category().
-std::error_code resolve(std::string_view host, std::uint16_t port,
-                        std::vector<SocketAddress>& out);
+std::error_code resolve(std::string_view host, std::uint16_t port, std::vector<SocketAddress>& out);
 const std::error_category& resolve_category() noexcept;
 
 // The address a socket is bound to, or the peer it is connected to.

@@ -21,9 +21,9 @@ class Task {
 
   // Implicit so that `loop.post([&] { ... })` reads naturally.
   template <typename F>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, Task> &&
-             std::is_invocable_r_v<void, std::decay_t<F>&>)
-  Task(F&& callable) {  // NOLINT(google-explicit-constructor)
+  requires(!std::is_same_v<std::remove_cvref_t<F>, Task> &&
+           std::is_invocable_r_v<void, std::decay_t<F>&>)
+      Task(F&& callable) {  // NOLINT(google-explicit-constructor)
     using Stored = std::decay_t<F>;
     if constexpr (stored_inline<Stored>) {
       ::new (static_cast<void*>(storage_)) Stored(std::forward<F>(callable));
@@ -53,9 +53,9 @@ class Task {
 
   // True when a callable of type F is stored without allocating.
   template <typename F>
-  static constexpr bool stored_inline = sizeof(F) <= inline_size &&
-                                        alignof(F) <= alignof(std::max_align_t) &&
-                                        std::is_nothrow_move_constructible_v<F>;
+  static constexpr bool stored_inline =
+      sizeof(F) <= inline_size &&
+      alignof(F) <= alignof(std::max_align_t) && std::is_nothrow_move_constructible_v<F>;
 
  private:
   struct Ops {

@@ -20,8 +20,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <memory>
+#include <optional>
 
 #include "net/intrusive_list.hpp"
 

@@ -145,6 +145,7 @@ FrameHeaderParser::Status FrameHeaderParser::parse(const std::byte* data, std::s
   consumed = 0;
   if (error_) return Status::error;
   if (buffered_size_ == header_complete) return Status::done;
+  if (size == 0) return Status::need_more;  // `data` may be null then
 
   const std::size_t before = buffered_size_;
   Scan scan;

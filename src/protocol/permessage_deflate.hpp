@@ -20,8 +20,8 @@ struct DeflateConfig {
   bool client_no_context_takeover = false;
   std::uint8_t server_max_window_bits = 15;  // 8..15; the largest window we allow
   std::uint8_t client_max_window_bits = 15;
-  int compression_level = 6;   // zlib level 1..9 (or -1 default)
-  int mem_level = 8;           // zlib memLevel 1..9; lower costs less memory per connection
+  int compression_level = 6;           // zlib level 1..9 (or -1 default)
+  int mem_level = 8;                   // zlib memLevel 1..9; lower costs less memory per connection
   std::size_t min_compress_size = 64;  // messages shorter than this go uncompressed
 };
 
@@ -31,6 +31,8 @@ struct DeflateParams {
   bool client_no_context_takeover = false;
   std::uint8_t server_max_window_bits = 15;
   std::uint8_t client_max_window_bits = 15;
+
+  bool operator==(const DeflateParams&) const = default;
 };
 
 // Server side: picks the first acceptable permessage-deflate offer in a Sec-WebSocket-Extensions
@@ -52,30 +54,50 @@ std::optional<DeflateParams> accept_deflate_response(std::string_view extensions
                                                      std::string& error);
 
 // Compresses whole messages, or a message in pieces, for one connection.
+//
+// Memory: nothing but this object until the first compress(); then zlib's deflate state, which
+// is about (1 << (window_bits + 2)) + (1 << (mem_level + 9)) bytes plus ~6 KiB: 262 KiB for
+// window 15 and memLevel 8 (the defaults), 134 KiB with memLevel 7 (bench_deflate prints it).
+// Thread safety: none; one connection's loop thread uses it.
 class Deflater {
  public:
-  // window_bits 8..15 (as negotiated for our sending direction); no_context_takeover resets the
-  // dictionary after every message.
+  // window_bits 9..15 (as negotiated for our sending direction): zlib cannot write a raw deflate
+  // stream with an 8-bit window, and negotiation never agrees to one (see permessage_deflate.cpp);
+  // with 8 every compress() fails. no_context_takeover resets the dictionary after every message.
   Deflater(int window_bits, bool no_context_takeover, int level, int mem_level);
   ~Deflater();
   Deflater(const Deflater&) = delete;
   Deflater& operator=(const Deflater&) = delete;
 
-  // Appends the compressed form of `in` to `out`. With end_of_message, the output is flushed and
-  // the trailing 00 00 ff ff removed (RFC 7692 7.2.1). Returns false on a zlib failure.
+  // Appends the compressed form of `in` to `out`. Every call is flushed (Z_SYNC_FLUSH), so each
+  // fragment of a streamed message carries all of its data. With end_of_message the trailing
+  // 00 00 ff ff is removed (RFC 7692 7.2.1); an empty message gives the single byte 00.
+  // Returns false on a zlib failure.
   bool compress(std::span<const std::byte> in, bool end_of_message, std::vector<std::byte>& out);
 
  private:
   struct State;
-  std::unique_ptr<State> state_;
+  bool ensure_state();
+
+  std::unique_ptr<State> state_;  // null until the first compress()
   bool no_context_takeover_;
+  int window_bits_;
+  int level_;
+  int mem_level_;
 };
 
 // Decompresses messages for one connection, never producing more than it is allowed to.
+//
+// Memory: nothing but this object until the first decompress(); then zlib's inflate state
+// (~7 KiB) and its 32 KiB window. Thread safety: none; one connection's loop thread uses it.
 class Inflater {
  public:
   enum class Status : std::uint8_t { ok, too_big, error };
 
+  // Always inflates with a 15-bit window, whatever `window_bits` says: a larger window decodes
+  // any stream written with a smaller one, and it spares us a peer that uses a window of 9 when
+  // 8 was agreed (as zlib does). no_context_takeover: the peer resets its dictionary after
+  // every message, so we reset ours too.
   Inflater(int window_bits, bool no_context_takeover);
   ~Inflater();
   Inflater(const Inflater&) = delete;
@@ -83,16 +105,25 @@ class Inflater {
 
   // Appends the decompressed form of `in` to `out`, working in bounded chunks: if the output
   // would grow by more than `max_output` bytes, stops and returns too_big (nothing near the
-  // bomb's full size is ever allocated). With end_of_message, the 00 00 ff ff tail is fed too.
-  // Returns error for data zlib rejects (the session closes with 1007).
-  Status decompress(std::span<const std::byte> in, bool end_of_message,
-                    std::vector<std::byte>& out, std::size_t max_output);
+  // bomb's full size is ever allocated: `out` grows by at most max_output + 1 bytes, and its
+  // capacity is never raised past that). With end_of_message, the 00 00 ff ff tail is fed too.
+  // A message that ends with a final (BFINAL) block instead is accepted (RFC 7692 7.2.3.4), and
+  // an empty payload is an empty message. Returns error for data zlib rejects (the session
+  // closes with 1007); last_error() then holds zlib's reason.
+  Status decompress(std::span<const std::byte> in, bool end_of_message, std::vector<std::byte>& out,
+                    std::size_t max_output);
 
   const char* last_error() const noexcept { return last_error_; }
 
  private:
   struct State;
-  std::unique_ptr<State> state_;
+  bool ensure_state();
+  Status inflate_bytes(std::span<const std::byte> in, std::vector<std::byte>& out,
+                       std::size_t start, std::size_t max_output);
+  Status inflate_piece(std::vector<std::byte>& out, std::size_t start, std::size_t max_output);
+  void finish_message();
+
+  std::unique_ptr<State> state_;  // null until the first decompress()
   bool no_context_takeover_;
   const char* last_error_ = "";
 };

@@ -134,7 +134,8 @@ std::uint64_t run_dfa_split(std::uint64_t state, const unsigned char* bytes,
 constexpr std::size_t ascii_block = 16;
 
 // Returns the offset of the first non-ASCII byte of [bytes, bytes + size), or, when there is none
-// among the whole 16-byte blocks, the offset where fewer than 16 bytes remain.
+// among the whole 16-byte blocks, the offset where fewer than 16 bytes remain (the automaton
+// takes that tail).
 std::size_t ascii_prefix(const unsigned char* bytes, std::size_t size) noexcept {
   std::size_t i = 0;
 #if defined(__SSE2__)
@@ -152,8 +153,9 @@ std::size_t ascii_prefix(const unsigned char* bytes, std::size_t size) noexcept 
   }
   for (; size - i >= ascii_block; i += ascii_block) {
     const int high_bits = _mm_movemask_epi8(load(i));
-    if (high_bits != 0)
+    if (high_bits != 0) {
       return i + static_cast<std::size_t>(std::countr_zero(static_cast<unsigned>(high_bits)));
+    }
   }
 #else
   constexpr std::uint64_t high_bit_of_each_byte = 0x8080808080808080;

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -191,6 +192,18 @@ TEST_F(TcpEchoServer, UnlimitedPipelineInTcpModeMeasuresEchoes) {
                                   "--pipeline", "0", "--duration", "1", "--warmup", "0"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_GT(result_value(run.output, "msgs_per_s"), 0) << run.output;
+}
+
+// The server dies in the middle of the run: the connections end, and so must the run, with an
+// error instead of a figure.
+TEST_F(TcpEchoServer, ServerExitFailsTheRun) {
+  Child bench({bench_binary, "echo", "--mode", "tcp", "--port", port_, "--connections", "10",
+               "--duration", "10", "--warmup", "0"});
+  std::this_thread::sleep_for(500ms);
+  server_.reset();  // kills the server (SIGKILL) and reaps it
+  EXPECT_EQ(bench.wait_exit(10s), 1) << bench.output();
+  EXPECT_NE(bench.output().find("echo: connection "), std::string::npos) << bench.output();
+  EXPECT_EQ(bench.output().find("msgs_per_s="), std::string::npos) << bench.output();
 }
 
 // A TCP echo server sends the upgrade request back: its first line is not "HTTP/1.1 101".

@@ -28,7 +28,9 @@ void* operator new(std::size_t size) {
   if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
   throw std::bad_alloc();
 }
-void* operator new[](std::size_t size) { return ::operator new(size); }
+void* operator new[](std::size_t size) {
+  return ::operator new(size);
+}
 void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
   ++fastws::test::allocations_on_this_thread;
   return std::malloc(size == 0 ? 1 : size);
@@ -38,7 +40,15 @@ void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept {
 }
 // Not inlined: g++ would otherwise see free() meet a pointer from operator new at the call site
 // and warn (-Wmismatched-new-delete) about a pairing that is right here.
-[[gnu::noinline]] void operator delete(void* memory) noexcept { std::free(memory); }
-[[gnu::noinline]] void operator delete[](void* memory) noexcept { std::free(memory); }
-[[gnu::noinline]] void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
-[[gnu::noinline]] void operator delete[](void* memory, std::size_t) noexcept { std::free(memory); }
+[[gnu::noinline]] void operator delete(void* memory) noexcept {
+  std::free(memory);
+}
+[[gnu::noinline]] void operator delete[](void* memory) noexcept {
+  std::free(memory);
+}
+[[gnu::noinline]] void operator delete(void* memory, std::size_t) noexcept {
+  std::free(memory);
+}
+[[gnu::noinline]] void operator delete[](void* memory, std::size_t) noexcept {
+  std::free(memory);
+}

@@ -149,7 +149,9 @@ TEST(WriteClosePayload, LongReasonIsCutAtACodePointBoundary) {
   for (int i = 0; i < 41; ++i) ideographs += "\xe4\xb8\xad";
   EXPECT_EQ(written_reason(1000, ideographs), ideographs);
   // One more ASCII byte in front: the 41st code point would end at byte 124, so it is dropped.
-  EXPECT_EQ(written_reason(1000, "x" + ideographs), "x" + ideographs.substr(0, 120));
+  std::string prefixed = "x";
+  prefixed += ideographs;
+  EXPECT_EQ(written_reason(1000, prefixed), prefixed.substr(0, 121));
   // 4-byte code points after 121 ASCII bytes: none fits in the 2 bytes left.
   EXPECT_EQ(written_reason(1000, std::string(121, 'a') + "\xf0\x9f\x98\x80"),
             std::string(121, 'a'));

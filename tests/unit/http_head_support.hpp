@@ -13,12 +13,16 @@
 
 namespace fastws::protocol::test {
 
-// A parsed request with the header storage it points into.
+// A parsed request with its own copy of the bytes and the header storage it points into.
 struct ParsedRequest {
   explicit ParsedRequest(std::string_view input, const HttpLimits& limits = {})
-      : storage(limits.max_headers) {
-    result = parse_request_head(input, request, storage, limits);
+      : bytes(input), storage(limits.max_headers) {
+    result = parse_request_head(bytes, request, storage, limits);
   }
+  ParsedRequest(const ParsedRequest&) = delete;
+  ParsedRequest& operator=(const ParsedRequest&) = delete;
+
+  std::string bytes;
   std::vector<HttpHeader> storage;
   Request request;
   HeadParseResult result;

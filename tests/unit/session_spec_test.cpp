@@ -12,6 +12,10 @@
 #include "spec/session_spec.hpp"
 
 namespace fastws::spec {
+
+// gtest prints parameters on failure: show the case's name, not its bytes.
+void PrintTo(const SessionCase& c, std::ostream* out) { *out << c.name << " (line " << c.line << ")"; }
+
 namespace {
 
 std::vector<SessionCase> load_cases() {

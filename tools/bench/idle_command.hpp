@@ -1,0 +1,114 @@
+// `fastws_bench idle`: the server's resident memory per idle open connection. Opens N
+// connections (finishing the handshake in ws mode), lets the server settle, and divides the
+// growth of its VmRSS by N.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "connector.hpp"
+#include "flags.hpp"
+#include "proc_stats.hpp"
+#include "socket.hpp"
+
+namespace fastws::bench {
+
+struct IdleOptions {
+  Target target;
+  std::size_t connections = 10'000;
+  std::size_t batch = 500;
+  unsigned settle_s = 2;
+  pid_t server_pid = 0;  // 0: only open the connections, no memory figure
+};
+
+inline std::vector<Flag> idle_flags(IdleOptions& o) {
+  return {
+      string_flag("host", o.target.host, "server IPv4 address (127.0.0.1)"),
+      uint_flag("port", o.target.port, 1, 65535, "server port (required)"),
+      string_flag("path", o.target.path, "request path in ws mode (/)"),
+      {"mode", [&o](std::string_view v) { return parse_mode(v, o.target.mode); },
+       "ws (finish the WebSocket handshake) or tcp (connect only) (ws)"},
+      uint_flag("connections", o.connections, 1, 1'000'000, "connections to hold open (10000)"),
+      uint_flag("batch", o.batch, 1, 100'000, "connections opened at once (500)"),
+      uint_flag("settle", o.settle_s, 0, 600, "seconds to wait after the last one opened (2)"),
+      uint_flag("server-pid", o.server_pid, 1, 1u << 22, "server PID, for its VmRSS"),
+  };
+}
+
+namespace detail {
+
+// Connections the server closed while they sat idle: recv() says 0 (end of stream) or an error
+// without blocking. Data from the server (a keep-alive ping) leaves a connection open.
+inline std::size_t count_closed(const std::vector<Fd>& fds) {
+  std::size_t closed = 0;
+  char byte = 0;
+  for (const Fd& fd : fds) {
+    const ssize_t n = ::recv(fd.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN)) ++closed;
+  }
+  return closed;
+}
+
+inline void print_memory(const IdleOptions& options, unsigned long long before,
+                         unsigned long long after) {
+  const double per_connection = (static_cast<double>(after) - static_cast<double>(before)) /
+                                static_cast<double>(options.connections);
+  std::printf(
+      "mode=%s connections=%zu rss_before=%llu rss_after=%llu bytes_per_conn=%.0f\n"
+      "%.0f bytes of server RSS per idle connection (%.1f MiB -> %.1f MiB for %zu connections)\n"
+      "note: user-space RSS only; the kernel's socket memory (buffers, TCP state) is NOT "
+      "included\n",
+      mode_name(options.target.mode), options.connections, before, after, per_connection,
+      per_connection, static_cast<double>(before) / 1048576.0,
+      static_cast<double>(after) / 1048576.0, options.connections);
+}
+
+}  // namespace detail
+
+inline int run_idle(const IdleOptions& options) {
+  if (options.target.port == 0) {
+    std::fprintf(stderr, "idle: --port is required\n");
+    return 2;
+  }
+  std::string error;
+  if (!raise_fd_limit(options.connections + 64, error)) {
+    std::fprintf(stderr, "idle: %s\n", error.c_str());
+    return 1;
+  }
+  std::optional<unsigned long long> before;
+  if (options.server_pid != 0 && !(before = process_rss_bytes(options.server_pid))) {
+    std::fprintf(stderr, "idle: cannot read VmRSS of PID %d\n", options.server_pid);
+    return 1;
+  }
+  std::vector<Fd> fds;
+  if (!open_connections(options.target, options.connections, options.batch, fds, error)) {
+    std::fprintf(stderr, "idle: %s\n", error.c_str());
+    return 1;
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(options.settle_s));
+  const auto after = options.server_pid != 0 ? process_rss_bytes(options.server_pid) : std::nullopt;
+  if (const std::size_t closed = detail::count_closed(fds); closed != 0) {
+    std::fprintf(stderr, "idle: the server closed %zu of %zu connections\n", closed, fds.size());
+    return 1;
+  }
+  if (options.server_pid == 0) {
+    std::printf("mode=%s connections=%zu opened (no --server-pid: no memory figure)\n",
+                mode_name(options.target.mode), options.connections);
+    return 0;
+  }
+  if (!after) {
+    std::fprintf(stderr, "idle: cannot read VmRSS of PID %d\n", options.server_pid);
+    return 1;
+  }
+  detail::print_memory(options, *before, *after);
+  return 0;
+}
+
+}  // namespace fastws::bench
