@@ -119,6 +119,8 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   // Output (connection_output.cpp).
   void write_frame(std::span<const std::byte> header, std::span<const std::byte> payload,
                    const MaskKey* mask);
+  void append_to_backlog(std::span<const std::byte> header, std::span<const std::byte> payload,
+                         const MaskKey* mask);
   void write_raw(std::span<const std::byte> bytes);  // HTTP responses
   void write_to_socket(std::span<const std::byte> first, std::span<const std::byte> second);
   void append_backlog(std::span<const std::byte> bytes);

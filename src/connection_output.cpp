@@ -42,78 +42,82 @@ void Connection::write_frame(std::span<const std::byte> header, std::span<const 
                              const MaskKey* mask) {
   if (phase_ == Phase::closed) return;
   if (backlog_size() > 0) {
-    if (is_pong(header)) {
-      // The peer is not reading: keep only the latest pong instead of queueing one per ping.
-      backlog_->pending_pong.assign(header.begin(), header.end());
-      backlog_->pending_pong.insert(backlog_->pending_pong.end(), payload.begin(), payload.end());
-      backlog_->has_pending_pong = true;
-      return;
-    }
-    append_backlog(header);
-    if (mask) {
-      append_backlog_masked(payload, *mask);
-    } else {
-      append_backlog(payload);
-    }
-    publish_buffered();
+    append_to_backlog(header, payload, mask);
     return;
   }
-  std::vector<std::byte>* cork = &loop_->cork_for(*this);
-  if (cork->size() + header.size() > LoopContext::cork_capacity) {
+  CorkBuffer* cork = &loop_->cork_for(*this);
+  if (header.size() + payload.size() <= cork->room()) {
+    // The common case: header and payload join the cork.
+    cork->append(header);
+    if (mask) {
+      protocol::copy_masked(cork->tail(), payload.data(), payload.size(), *mask);
+      cork->grow(payload.size());
+    } else {
+      cork->append(payload);
+    }
+    return;
+  }
+  if (header.size() > cork->room()) {
     flush_cork();
-    if (phase_ == Phase::closed || backlog_size() > 0) {
-      write_frame(header, payload, mask);  // now goes to the backlog (or nowhere)
+    if (phase_ == Phase::closed) return;
+    if (backlog_size() > 0) {
+      append_to_backlog(header, payload, mask);
       return;
     }
     cork = &loop_->cork_for(*this);
   }
-  cork->insert(cork->end(), header.begin(), header.end());
-  if (mask == nullptr && cork->size() + payload.size() > LoopContext::cork_capacity) {
+  cork->append(header);
+  if (mask == nullptr) {
     // Large payload: the corked bytes and the payload leave in one writev, without a copy.
-    write_to_socket(*cork, payload);
+    write_to_socket(cork->bytes(), payload);
     cork->clear();
     return;
   }
+  // Masked (client) payloads are copied anyway: through the cork, in cork-sized pieces.
   std::size_t offset = 0;
   while (offset < payload.size()) {
-    const std::size_t room = LoopContext::cork_capacity - cork->size();
-    if (room == 0) {
+    if (cork->room() == 0) {
       flush_cork();
       if (phase_ == Phase::closed) return;
       if (backlog_size() > 0) {
-        // The kernel is full: the rest of the payload (masked from the right key byte) waits.
-        auto rest = payload.subspan(offset);
-        if (mask) {
-          MaskKey rotated;
-          for (std::size_t i = 0; i < 4; ++i) rotated[i] = (*mask)[(offset + i) % 4];
-          append_backlog_masked(rest, rotated);
-        } else {
-          append_backlog(rest);
-        }
-        publish_buffered();
+        MaskKey rotated;  // the key as it stands at `offset`
+        for (std::size_t i = 0; i < 4; ++i) rotated[i] = (*mask)[(offset + i) % 4];
+        append_to_backlog({}, payload.subspan(offset), &rotated);
         return;
       }
       cork = &loop_->cork_for(*this);
-      continue;
     }
-    const std::size_t take = std::min(room, payload.size() - offset);
-    const std::size_t at = cork->size();
-    cork->resize(at + take);
-    if (mask) {
-      protocol::copy_masked(cork->data() + at, payload.data() + offset, take, *mask, offset % 4);
-    } else {
-      std::memcpy(cork->data() + at, payload.data() + offset, take);
-    }
+    const std::size_t take = std::min(cork->room(), payload.size() - offset);
+    protocol::copy_masked(cork->tail(), payload.data() + offset, take, *mask, offset % 4);
+    cork->grow(take);
     offset += take;
   }
+}
+
+void Connection::append_to_backlog(std::span<const std::byte> header,
+                                   std::span<const std::byte> payload, const MaskKey* mask) {
+  if (!header.empty() && is_pong(header)) {
+    // The peer is not reading: keep only the latest pong instead of queueing one per ping.
+    backlog_->pending_pong.assign(header.begin(), header.end());
+    backlog_->pending_pong.insert(backlog_->pending_pong.end(), payload.begin(), payload.end());
+    backlog_->has_pending_pong = true;
+    return;
+  }
+  append_backlog(header);
+  if (mask) {
+    append_backlog_masked(payload, *mask);
+  } else {
+    append_backlog(payload);
+  }
+  publish_buffered();
 }
 
 void Connection::write_raw(std::span<const std::byte> bytes) { write_frame(bytes, {}, nullptr); }
 
 void Connection::flush_cork() {
   if (loop_->cork_owner() != this) return;
-  std::vector<std::byte>& cork = loop_->cork();
-  if (!cork.empty() && phase_ != Phase::closed) write_to_socket(cork, {});
+  CorkBuffer& cork = loop_->cork();
+  if (!cork.empty() && phase_ != Phase::closed) write_to_socket(cork.bytes(), {});
   loop_->release_cork(*this);
 }
 

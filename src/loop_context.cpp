@@ -19,9 +19,7 @@ void LoopStats::add_to(ServerStats& total) const noexcept {
 }
 
 LoopContext::LoopContext(Server::Impl& server, std::unique_ptr<net::EventLoop> loop)
-    : server_(server), loop_(std::move(loop)) {
-  cork_.reserve(cork_capacity);
-}
+    : server_(server), loop_(std::move(loop)) {}
 
 LoopContext::~LoopContext() {
   // Sends still queued hold references to their connections.
@@ -31,13 +29,10 @@ LoopContext::~LoopContext() {
   }
 }
 
-std::vector<std::byte>& LoopContext::cork_for(Connection& owner) {
-  if (cork_owner_ != &owner) {
-    if (cork_owner_ != nullptr) cork_owner_->flush_cork();
-    cork_owner_ = &owner;
-    loop_->defer_flush(*this);
-  }
-  return cork_;
+void LoopContext::take_cork(Connection& owner) {
+  if (cork_owner_ != nullptr) cork_owner_->flush_cork();
+  cork_owner_ = &owner;
+  loop_->defer_flush(*this);
 }
 
 void LoopContext::release_cork(Connection& owner) noexcept {

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <span>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -20,6 +22,30 @@
 namespace fastws::detail {
 
 class Connection;
+
+// The loop's cork: a fixed buffer that one connection's output collects in until it leaves in one
+// write. Plain pointer arithmetic: appending a frame header is a few stores.
+class CorkBuffer {
+ public:
+  static constexpr std::size_t capacity = 64 * 1024;
+
+  CorkBuffer() : bytes_(std::make_unique<std::byte[]>(capacity)) {}
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t room() const noexcept { return capacity - size_; }
+  std::span<const std::byte> bytes() const noexcept { return {bytes_.get(), size_}; }
+  std::byte* tail() noexcept { return bytes_.get() + size_; }
+  void grow(std::size_t n) noexcept { size_ += n; }
+  void append(std::span<const std::byte> data) noexcept {
+    std::memcpy(tail(), data.data(), data.size());
+    size_ += data.size();
+  }
+  void clear() noexcept { size_ = 0; }
+
+ private:
+  std::unique_ptr<std::byte[]> bytes_;
+  std::size_t size_ = 0;
+};
 
 // The link that puts a connection on its loop's list.
 struct LoopListLink : net::ListLink {};
@@ -68,11 +94,13 @@ class LoopContext final : public net::AcceptHandler,
   // --- cork: one buffer per loop, owned by the connection written last ---
   // Bytes for `owner` go here until the owner changes or the batch ends; then they leave in
   // one write. Returns the buffer after making `owner` its owner (flushing another owner).
-  std::vector<std::byte>& cork_for(Connection& owner);
+  CorkBuffer& cork_for(Connection& owner) {
+    if (cork_owner_ != &owner) take_cork(owner);
+    return cork_;
+  }
   Connection* cork_owner() const noexcept { return cork_owner_; }
-  std::vector<std::byte>& cork() noexcept { return cork_; }
+  CorkBuffer& cork() noexcept { return cork_; }
   void release_cork(Connection& owner) noexcept;
-  static constexpr std::size_t cork_capacity = 64 * 1024;
 
   // --- mailbox: sends from other threads (any thread) ---
   void post_send(OutgoingSend send);
@@ -107,7 +135,9 @@ class LoopContext final : public net::AcceptHandler,
   std::unique_ptr<net::EventLoop> loop_;
   LoopStats stats_;
 
-  std::vector<std::byte> cork_;
+  void take_cork(Connection& owner);
+
+  CorkBuffer cork_;
   Connection* cork_owner_ = nullptr;
 
   std::mutex mailbox_mutex_;

@@ -107,9 +107,11 @@ Scan fail_at(std::size_t used, ProtocolError error) noexcept {
 }
 
 // Checks the first `size` bytes of a header in wire order and, once all of it is there, decodes
-// it into `out`. Each check runs as soon as the bytes it needs are present.
-Scan scan_header(const std::uint8_t* bytes, std::size_t size, const FrameHeaderRules& rules,
-                 FrameHeader& out) noexcept {
+// it into `out`. Each check runs as soon as the bytes it needs are present. Forced inline: on the
+// fast path a call and a returned struct cost a third of the time of a small frame's header.
+[[gnu::always_inline]] inline Scan scan_header(const std::uint8_t* bytes, std::size_t size,
+                                               const FrameHeaderRules& rules,
+                                               FrameHeader& out) noexcept {
   if (size < 1) return {};
   if (auto error = check_byte0(bytes[0], rules)) return fail_at(1, error);
   if (size < 2) return {};

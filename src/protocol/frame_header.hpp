@@ -48,6 +48,8 @@ class FrameHeaderParser {
                const FrameHeaderRules& rules) noexcept;
 
   const FrameHeader& header() const noexcept { return header_; }
+  // No header bytes are buffered and no error is pending: the next byte starts a header.
+  bool idle() const noexcept { return buffered_size_ == 0 && !error_; }
   ProtocolError error() const noexcept { return error_; }
   void reset() noexcept;
 

@@ -42,7 +42,7 @@ std::uint8_t clamp_window_bits(std::uint8_t bits, std::uint8_t lowest) {
 // The window limits a client configured with `config` puts in its offer (make_deflate_offer) and
 // later holds the server's answer to (accept_deflate_response).
 std::uint8_t offered_server_window(const DeflateConfig& config) {
-  return clamp_window_bits(config.server_max_window_bits, 8);
+  return clamp_window_bits(config.server_max_window_bits, min_compress_window_bits);
 }
 std::uint8_t offered_client_window(const DeflateConfig& config) {
   return clamp_window_bits(config.client_max_window_bits, min_compress_window_bits);

@@ -18,7 +18,10 @@ namespace fastws::protocol {
 struct DeflateConfig {
   bool server_no_context_takeover = false;  // ask for / accept it
   bool client_no_context_takeover = false;
-  std::uint8_t server_max_window_bits = 15;  // 8..15; the largest window we allow
+  // 8..15, the largest window we allow. Our own compressor's window (the server's on a server,
+  // the client's on a client) is at least 9, and we never ask a peer for 8: zlib cannot
+  // compress with an 8-bit window, so 8 means 9 there.
+  std::uint8_t server_max_window_bits = 15;
   std::uint8_t client_max_window_bits = 15;
   int compression_level = 6;           // zlib level 1..9 (or -1 default)
   int mem_level = 8;                   // zlib memLevel 1..9; lower costs less memory per connection
@@ -37,8 +40,10 @@ struct DeflateParams {
 
 // Server side: picks the first acceptable permessage-deflate offer in a Sec-WebSocket-Extensions
 // value (several headers joined with ", "), falling back offer by offer. Offers with unknown,
-// duplicate or invalid parameters are declined. Returns the agreed parameters and sets
-// `response` to the extension value to send back, or nullopt (decline: no extension).
+// duplicate or invalid parameters are declined, and so is one asking for server_max_window_bits=8
+// (zlib cannot compress with it). A malformed header declines everything. Returns the agreed
+// parameters and sets `response` to the extension value to send back, or nullopt (decline: no
+// extension, `response` empty). Linear in the header's length.
 std::optional<DeflateParams> negotiate_deflate_offer(std::string_view extensions_header,
                                                      const DeflateConfig& config,
                                                      std::string& response);
@@ -48,7 +53,7 @@ std::string make_deflate_offer(const DeflateConfig& config);
 
 // Client side: checks the server's answer against what was offered. On success returns the
 // agreed parameters; on failure returns nullopt and sets `error` (e.g. "server_max_window_bits
-// above what was offered").
+// above what was offered"). client_max_window_bits=8 is refused: zlib cannot compress with it.
 std::optional<DeflateParams> accept_deflate_response(std::string_view extensions_header,
                                                      const DeflateConfig& offered,
                                                      std::string& error);

@@ -69,8 +69,13 @@ std::size_t Session::receive(std::span<std::byte> input, SessionHandler& handler
   const FrameHeaderRules rules{config_->role, compression_ ? std::uint8_t{0x4} : std::uint8_t{0},
                                config_->max_message_size};
   std::size_t pos = 0;
+  const bool fast_path_allowed = !config_->raw_frames && !config_->stream_fragments;
   while (state_ != State::closed) {
     if (!in_payload_) {
+      if (fast_path_allowed && message_opcode_ == Opcode::continuation && parser_.idle()) {
+        pos += receive_whole_frames(input.subspan(pos), handler, sink);
+        if (state_ == State::closed) break;
+      }
       if (pos == input.size()) break;
       std::size_t used = 0;
       auto status = parser_.parse(input.data() + pos, input.size() - pos, used, rules);
@@ -90,6 +95,50 @@ std::size_t Session::receive(std::span<std::byte> input, SessionHandler& handler
         static_cast<std::size_t>(std::min<std::uint64_t>(payload_remaining_, input.size() - pos));
     consume_payload(input.subspan(pos, take), handler, sink);
     pos += take;
+  }
+  return pos;
+}
+
+// The common case of small messages, without the incremental parser: whole, unfragmented,
+// uncompressed text or binary frames of up to 64 KiB that lie complete in the input, while no
+// message is in progress. Anything else (fragments, control frames, reserved bits, 64-bit
+// lengths, partial frames, rule violations) stops this loop and goes the general way, which
+// reaches the same verdicts; so this path only ever accepts what the general one would.
+std::size_t Session::receive_whole_frames(std::span<std::byte> input, SessionHandler& handler,
+                                          FrameSink& sink) {
+  const bool masked = config_->role == Role::server;
+  const std::size_t size = input.size();
+  std::size_t pos = 0;
+  while (state_ == State::open && size - pos >= 2) {
+    const auto byte0 = static_cast<std::uint8_t>(input[pos]);
+    const auto byte1 = static_cast<std::uint8_t>(input[pos + 1]);
+    if (byte0 != 0x81 && byte0 != 0x82) break;      // FIN, no RSV bit, text or binary
+    if (((byte1 & 0x80) != 0) != masked) break;      // mask bit as the role requires (5.1)
+    std::size_t length = byte1 & 0x7Fu;
+    std::size_t header = 2;
+    if (length == 127) break;
+    if (length == 126) {
+      if (size - pos < 4) break;
+      length = static_cast<std::size_t>(input[pos + 2]) << 8 |
+               static_cast<std::size_t>(input[pos + 3]);
+      header = 4;
+    }
+    const std::size_t key_at = pos + header;
+    if (masked) header += 4;
+    if (size - pos < header + length || length > config_->max_message_size) break;
+    std::span<std::byte> payload = input.subspan(pos + header, length);
+    if (masked) {
+      MaskKey key;
+      std::memcpy(key.data(), input.data() + key_at, key.size());
+      apply_mask(payload.data(), length, key);
+    }
+    pos += header + length;
+    const auto opcode = static_cast<Opcode>(byte0 & 0x0F);
+    if (opcode == Opcode::text && !is_valid_utf8(payload.data(), length)) {
+      fail({close_code::invalid_payload, "invalid UTF-8 in text message"}, handler, sink);
+      break;
+    }
+    handler.on_message(opcode, payload);
   }
   return pos;
 }
@@ -299,7 +348,7 @@ void Session::finish_message() {
   message_opcode_ = Opcode::continuation;
   message_compressed_ = false;
   message_.clear();
-  if (message_.capacity() > kept_buffer_capacity || !compression_) {
+  if (message_.capacity() > (compression_ ? kept_buffer_capacity : 0)) {
     std::vector<std::byte>().swap(message_);
   }
 }
@@ -312,14 +361,18 @@ void Session::fail(ProtocolError error, SessionHandler& handler, FrameSink& sink
 
 void Session::write(const FrameHeader& header, std::span<const std::byte> payload,
                     FrameSink& sink) {
-  FrameHeader out = header;
-  if (config_->role == Role::client && !out.masked) {
-    out.masked = true;
-    out.mask = random_mask_key();
-  }
   std::array<std::byte, max_frame_header_size> bytes;
-  const std::size_t size = write_frame_header(bytes.data(), out);
-  sink.write_frame({bytes.data(), size}, payload, out.masked ? &out.mask : nullptr);
+  if (config_->role == Role::server || header.masked) {
+    const std::size_t size = write_frame_header(bytes.data(), header);
+    sink.write_frame({bytes.data(), size}, payload, header.masked ? &header.mask : nullptr);
+    return;
+  }
+  // Client frames are masked with a fresh key each (RFC 6455 5.3).
+  FrameHeader masked = header;
+  masked.masked = true;
+  masked.mask = random_mask_key();
+  const std::size_t size = write_frame_header(bytes.data(), masked);
+  sink.write_frame({bytes.data(), size}, payload, &masked.mask);
 }
 
 bool Session::send_data_frame(Opcode opcode, std::span<const std::byte> payload, bool fin,

@@ -128,6 +128,8 @@ class Session {
   struct Compression;
   struct ControlBuffer;
 
+  std::size_t receive_whole_frames(std::span<std::byte> input, SessionHandler& handler,
+                                   FrameSink& sink);
   bool handle_header(SessionHandler& handler, FrameSink& sink);
   void consume_payload(std::span<std::byte> chunk, SessionHandler& handler, FrameSink& sink);
   void handle_data_chunk(std::span<std::byte> chunk, bool frame_done, SessionHandler& handler,

@@ -290,10 +290,13 @@ TEST(MakeDeflateOffer, EveryParameter) {
             "server_max_window_bits=10; client_max_window_bits=11");
 }
 
-TEST(MakeDeflateOffer, OwnWindowEightIsOfferedAsNine) {
+// An 8-bit window is neither used by our compressor nor asked of the server (zlib cannot).
+TEST(MakeDeflateOffer, WindowEightIsOfferedAsNine) {
   DeflateConfig config;
+  config.server_max_window_bits = 8;
   config.client_max_window_bits = 8;
-  EXPECT_EQ(make_deflate_offer(config), "permessage-deflate; client_max_window_bits=9");
+  EXPECT_EQ(make_deflate_offer(config),
+            "permessage-deflate; server_max_window_bits=9; client_max_window_bits=9");
 }
 
 struct Accepted {
@@ -399,12 +402,10 @@ TEST(AcceptDeflateResponse, RefusalsSayWhy) {
   }
 }
 
-// Our client against our server over a grid of settings: every accepted answer is accepted by
-// the client, both sides agree on the parameters, and only an offer asking for an 8-bit server
-// window is declined.
+// Our client against our server over a grid of settings: every offer is accepted, the answer is
+// accepted by the client, and both sides agree on the parameters.
 TEST(DeflateNegotiation, ClientAndServerAgreeOverAGridOfSettings) {
   const std::uint8_t windows[] = {8, 9, 12, 15};
-  int accepted = 0;
   for (int flags = 0; flags < 16; ++flags) {
     for (std::uint8_t client_server_bits : windows) {
       for (std::uint8_t client_client_bits : windows) {
@@ -418,21 +419,18 @@ TEST(DeflateNegotiation, ClientAndServerAgreeOverAGridOfSettings) {
             std::string response;
             const auto agreed = negotiate_deflate_offer(offer, server, response);
             SCOPED_TRACE(offer + " -> " + response);
-            ASSERT_EQ(agreed.has_value(), client_server_bits != 8);
-            if (!agreed) continue;
+            ASSERT_TRUE(agreed);
             std::string error;
             const auto confirmed = accept_deflate_response(response, client, error);
             ASSERT_TRUE(confirmed) << error;
             EXPECT_EQ(*confirmed, *agreed);
             EXPECT_GE(agreed->server_max_window_bits, 9);
             EXPECT_GE(agreed->client_max_window_bits, 9);
-            ++accepted;
           }
         }
       }
     }
   }
-  EXPECT_EQ(accepted, 16 * 3 * 4 * 4 * 4);
 }
 
 // ---------------------------------------------------------------- RFC 7692 7.2.3 byte examples
@@ -665,17 +663,20 @@ TEST(PermessageDeflate, EveryCompressWindowRoundTrips) {
 
 // ---------------------------------------------------------------- bombs and limits (ANCHORS 1)
 
-// 100 MiB of zeros, compressed in 1 MiB pieces to about 100 KiB.
-Bytes zero_bomb() {
-  Deflater deflater(15, false, 9, 9);
-  const Bytes zeros(1 << 20);
-  Bytes payload;
-  for (int i = 0; i < 100; ++i) EXPECT_TRUE(deflater.compress(zeros, i == 99, payload));
-  return payload;
+// 100 MiB of zeros, compressed in 1 MiB pieces to about 100 KiB (built once, it takes a while).
+const Bytes& zero_bomb() {
+  static const Bytes bomb = [] {
+    Deflater deflater(15, false, 6, 9);
+    const Bytes zeros(1 << 20);
+    Bytes payload;
+    for (int i = 0; i < 100; ++i) EXPECT_TRUE(deflater.compress(zeros, i == 99, payload));
+    return payload;
+  }();
+  return bomb;
 }
 
 TEST(Inflater, CompressionBombIsRefusedWithinTheLimit) {
-  const Bytes bomb = zero_bomb();
+  const Bytes& bomb = zero_bomb();
   EXPECT_LT(bomb.size(), 200u * 1024);
   constexpr std::size_t limit = 1 << 20;
   Inflater inflater(15, false);
@@ -688,7 +689,7 @@ TEST(Inflater, CompressionBombIsRefusedWithinTheLimit) {
 // As the session feeds it: frame by frame, each call with what is left of the message budget,
 // behind bytes already in the buffer.
 TEST(Inflater, CompressionBombInFramesIsRefusedWithinTheLimit) {
-  const Bytes bomb = zero_bomb();
+  const Bytes& bomb = zero_bomb();
   constexpr std::size_t limit = 1 << 20;
   constexpr std::size_t frame = 4096;
   Inflater inflater(15, false);
