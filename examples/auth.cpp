@@ -18,7 +18,9 @@ int main(int argc, char** argv) {
     upgrade.set_user_data(std::string(request.path()));
   });
   server.on_open([](const fastws::Conn& conn) {
-    conn.send("welcome, you asked for " + *conn.user_data<std::string>());
+    if (const auto* path = conn.user_data<std::string>()) {
+      conn.send("welcome, you asked for " + *path);
+    }
   });
   server.on_message([](const fastws::Conn& conn, fastws::Message message) {
     conn.send(message.data(), message.opcode());

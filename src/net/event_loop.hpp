@@ -3,8 +3,8 @@
 //
 // Threading (DESIGN.md "Threading contract"): every connection lives on one loop for its life,
 // and everything a loop calls (IoHandler, FlushHandler, TimerNode, posted tasks) runs on the
-// loop thread, one at a time. Only post(), stop() and wakeups() may be called from any thread;
-// every other method belongs to the loop thread (or to setup before run() starts).
+// loop thread, one at a time. post(), stop(), wakeups() and is_in_loop_thread() may be called
+// from any thread; every other method belongs to the loop thread (or to setup before run()).
 //
 // One iteration of run():
 //   1. epoll_wait, sleeping until I/O, a post(), stop() or the next timer tick;

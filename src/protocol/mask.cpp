@@ -5,6 +5,7 @@
 // and as fast as aligned ones on current x86 cores when the data happens to be aligned.
 #include "protocol/mask.hpp"
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -17,11 +18,11 @@ namespace {
 
 // The four key bytes starting at `key_offset`, as they lie in memory over the next four bytes.
 std::uint32_t rotated_key(const MaskKey& key, std::size_t key_offset) noexcept {
-  std::byte rotated[4];
-  for (std::size_t i = 0; i < 4; ++i) rotated[i] = key[(key_offset + i) & 3];
   std::uint32_t word;
-  std::memcpy(&word, rotated, sizeof word);
-  return word;
+  std::memcpy(&word, key.data(), sizeof word);
+  const auto shift = static_cast<int>(8 * key_offset);
+  if constexpr (std::endian::native == std::endian::little) return std::rotr(word, shift);
+  return std::rotl(word, shift);
 }
 
 #if defined(__SSE2__)

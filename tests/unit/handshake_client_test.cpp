@@ -263,6 +263,12 @@ TEST(WebSocketUrl, RefusesWhatCannotBeDialedSafely) {
   }
 }
 
+TEST(WebSocketUrl, SaysWhyUserInfoIsRefused) {
+  std::string error;
+  EXPECT_FALSE(parse_websocket_url("ws://user@example.com/", error).has_value());
+  EXPECT_EQ(error, "user info is not supported");
+}
+
 TEST(ClientResponse, AcceptsTheRfc6455ExampleAndLeavesTheFramesAfterIt) {
   const ClientHandshakeRequest request = make_request(rfc_parts());
   const std::string head = switching(valid_fields + "Sec-WebSocket-Protocol: chat\r\n");
