@@ -13,6 +13,8 @@ source bench/lib.sh
 
 RUNS=${RUNS:-1}
 CONNECTIONS=${CONNECTIONS:-10000}
+# Held open before the first reading: one-time costs (library code pages, arenas) stay out.
+WARMUP_CONNECTIONS=${WARMUP_CONNECTIONS:-1000}
 
 build_targets
 # Each connection is a file descriptor in the server and in the client; both inherit this.
@@ -33,7 +35,8 @@ for server in "${SERVERS[@]}"; do
     # shellcheck disable=SC2086  # args is a word list on purpose
     start_server "$binary" --port "$(free_port)" $args
     line=$(run_bench idle --mode "$mode" --port "$SERVER_PORT" \
-      --connections "$CONNECTIONS" --server-pid "$SERVER_PID")
+      --connections "$CONNECTIONS" --warmup-connections "$WARMUP_CONNECTIONS" \
+      --server-pid "$SERVER_PID")
     echo "$name run $run: $line"
     results+=("$(value bytes_per_conn "$line")")
     stop_started

@@ -9,10 +9,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <map>
 #include <string>
 #include <vector>
 
+#include "micro/timing_reporter.hpp"
 #include "protocol/utf8.hpp"
 
 namespace {
@@ -73,39 +73,6 @@ void copy(benchmark::State& state, const Text& text) {
                           static_cast<std::int64_t>(text.bytes.size()));
 }
 
-// Prints as usual and keeps the CPU time per iteration of each benchmark (what bytes_per_second is
-// computed from; on a shared machine it is steadier than wall time): the median when repetitions
-// are aggregated, otherwise the last run.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  RatioReporter() : ConsoleReporter(OO_Tabular) {}  // no colour codes: the output goes to logs
-
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& run : runs) {
-      if (run.error_occurred) continue;
-      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
-      if (run.run_type == Run::RT_Iteration || median) {
-        seconds_[run.run_name.function_name] =
-            run.GetAdjustedCPUTime() / benchmark::GetTimeUnitMultiplier(run.time_unit);
-      }
-    }
-  }
-
-  void print_ratios() const {
-    std::printf("\nvalidation throughput / memcpy throughput (same buffer, same run):\n");
-    for (const Text& text : texts()) {
-      const auto validation = seconds_.find("validate/" + text.name);
-      const auto copying = seconds_.find("memcpy/" + text.name);
-      if (validation == seconds_.end() || copying == seconds_.end()) continue;
-      std::printf("  %-6s %.3fx\n", text.name.c_str(), copying->second / validation->second);
-    }
-  }
-
- private:
-  std::map<std::string, double> seconds_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -115,9 +82,14 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("validate/" + text.name).c_str(), validate, text);
     benchmark::RegisterBenchmark(("memcpy/" + text.name).c_str(), copy, text);
   }
-  RatioReporter reporter;
+  fastws::bench::TimingReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.print_ratios();
+  std::printf("\nvalidation throughput / memcpy throughput (same buffer, same run):\n");
+  for (const Text& text : texts()) {
+    if (auto ratio = reporter.speed_ratio("validate/" + text.name, "memcpy/" + text.name)) {
+      std::printf("  %-6s %.3fx\n", text.name.c_str(), *ratio);
+    }
+  }
   benchmark::Shutdown();
   return 0;
 }

@@ -38,7 +38,8 @@ class Request {
   // The request-target as sent: "/chat?room=1", or the absolute form "http://host/chat".
   std::string_view target() const noexcept { return target_; }
   // The path of the target, percent-encoding left as is: "/chat". For an absolute-form target
-  // the scheme and authority are skipped; an empty path there reads as "/".
+  // the scheme and authority are skipped; an empty path there reads as "/". Targets in
+  // authority-form (CONNECT) and asterisk-form ("*") come back whole.
   std::string_view path() const noexcept;
   // What follows the first '?' of the target, without it ("" when there is none).
   std::string_view query() const noexcept;

@@ -64,7 +64,8 @@ bool append_switching_protocols(std::string& out, std::string_view key,
 // Content-Type: text/plain (unless `extra` has one), Content-Length and the body. Returns false
 // and appends nothing for a status outside 200..599 or fields check_user_headers refuses.
 bool append_rejection(std::string& out, int status, std::string_view body, HeaderPairs extra = {});
-// The refusal for a failed check: its status and required field, its reason as the body.
+// The refusal for a failed check (!failed.ok()): its status and required field, its reason as
+// the body.
 void append_rejection(std::string& out, const UpgradeCheck& failed);
 
 }  // namespace fastws::protocol

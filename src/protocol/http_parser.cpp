@@ -140,7 +140,8 @@ bool header_has_token(std::span<const HttpHeader> headers, std::string_view name
 HeadParseResult HeadScanner::scan(std::string_view buffer) noexcept {
   const std::size_t limit = limits_.max_head_size;
   const std::size_t end = buffer.size() < limit ? buffer.size() : limit;
-  std::size_t i = scanned_;
+  // Progress is kept on every return, so that scanning again gives the same answer.
+  std::size_t& i = scanned_;
   while (i < end) {
     const char c = buffer[i];
     if (c == '\r') {
@@ -159,7 +160,6 @@ HeadParseResult HeadScanner::scan(std::string_view buffer) noexcept {
     if (c == '\0') return fail(400, "NUL byte in the head");
     ++i;
   }
-  scanned_ = i;
   if (i >= limit) return fail(431, "head larger than the limit");
   return {HeadStatus::partial};
 }

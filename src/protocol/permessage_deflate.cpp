@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
-#include <climits>
+#include <cstdint>
+#include <optional>
+#include <string>
 
 #define ZLIB_CONST
 #include <zlib.h>
@@ -35,17 +37,9 @@ constexpr std::size_t max_zlib_piece = std::size_t{1} << 30;
 // Output is produced in steps of this size so a bomb is caught after one step beyond the limit.
 constexpr std::size_t inflate_step = 16 * 1024;
 
-std::uint8_t clamp_window_bits(std::uint8_t bits, std::uint8_t lowest) {
-  return std::clamp(bits, lowest, max_window_bits);
-}
-
-// The window limits a client configured with `config` puts in its offer (make_deflate_offer) and
-// later holds the server's answer to (accept_deflate_response).
-std::uint8_t offered_server_window(const DeflateConfig& config) {
-  return clamp_window_bits(config.server_max_window_bits, min_compress_window_bits);
-}
-std::uint8_t offered_client_window(const DeflateConfig& config) {
-  return clamp_window_bits(config.client_max_window_bits, min_compress_window_bits);
+// A configured window (whichever side's) as one zlib can compress with: 9..15.
+std::uint8_t compressible_window(std::uint8_t configured) {
+  return std::clamp(configured, min_compress_window_bits, max_window_bits);
 }
 
 // RFC 7692 7.1.2.1: a decimal integer 8..15 without leading zeroes ("8" / "9" / "1" %x30-35).
@@ -138,8 +132,7 @@ void append_window_bits(std::string& out, std::string_view name, std::uint8_t bi
 std::optional<DeflateParams> answer_offer(const DeflateElement& offer, const DeflateConfig& config,
                                           std::string& response) {
   // RFC 7692 7.1.2.1: the answer may be smaller than the request, never larger.
-  const std::uint8_t own_window =
-      clamp_window_bits(config.server_max_window_bits, min_compress_window_bits);
+  const std::uint8_t own_window = compressible_window(config.server_max_window_bits);
   const std::uint8_t server_window =
       std::min(own_window, offer.server_max_window_bits.value_or(max_window_bits));
   if (server_window < min_compress_window_bits) return std::nullopt;  // 8 requested: see above
@@ -164,8 +157,7 @@ std::optional<DeflateParams> answer_offer(const DeflateElement& offer, const Def
   }
   // 7.1.2.2: only an offer with client_max_window_bits may get it back, and no larger than
   // offered. We send it only when it lowers what the client would use anyway.
-  const std::uint8_t wanted_client_window =
-      clamp_window_bits(config.client_max_window_bits, min_compress_window_bits);
+  const std::uint8_t wanted_client_window = compressible_window(config.client_max_window_bits);
   if (offer.has_client_max_window_bits && wanted_client_window < params.client_max_window_bits) {
     params.client_max_window_bits = wanted_client_window;
     append_window_bits(response, "client_max_window_bits", wanted_client_window);
@@ -184,7 +176,7 @@ std::optional<DeflateParams> check_answer(const DeflateElement& answer,
     error = "server_no_context_takeover was requested but not granted";  // RFC 7692 7.1.1.1
     return std::nullopt;
   }
-  const std::uint8_t server_window = offered_server_window(offered);
+  const std::uint8_t server_window = compressible_window(offered.server_max_window_bits);
   if (server_window < max_window_bits) {  // 7.1.2.1: a requested limit must be answered
     if (!answer.server_max_window_bits) {
       error = "server_max_window_bits was requested but not granted";
@@ -197,7 +189,7 @@ std::optional<DeflateParams> check_answer(const DeflateElement& answer,
   }
   // We always offer client_max_window_bits (our compressor supports 9..15), so the server may
   // always answer it: with a value (7.1.2.2) no larger than ours.
-  const std::uint8_t client_window = offered_client_window(offered);
+  const std::uint8_t client_window = compressible_window(offered.client_max_window_bits);
   if (answer.has_client_max_window_bits) {
     if (!answer.client_max_window_bits) {
       error = "client_max_window_bits without a value in the response";
@@ -232,14 +224,14 @@ std::optional<DeflateParams> negotiate_deflate_offer(std::string_view extensions
   if (parse_extension_header(extensions_header, parsed) != ExtensionHeaderError::none) {
     return std::nullopt;
   }
-  // RFC 7692 5: offers come in the client's order of preference; take the first we can honour.
+  // RFC 7692 5 and RFC 6455 9.1: offers come in the client's order of preference; take the first
+  // we can honour (answer_offer writes `response` only when it accepts).
   for (const Extension& extension : parsed.extensions()) {
     if (!iequals(extension.name, extension_name)) continue;
     DeflateElement offer;
     if (read_element(extension.params, offer).reason != nullptr) continue;
     if (auto params = answer_offer(offer, config, response)) return params;
   }
-  response.clear();
   return std::nullopt;
 }
 
@@ -247,13 +239,13 @@ std::string make_deflate_offer(const DeflateConfig& config) {
   std::string offer(extension_name);
   if (config.server_no_context_takeover) offer.append("; server_no_context_takeover");
   if (config.client_no_context_takeover) offer.append("; client_no_context_takeover");
-  const std::uint8_t server_window = offered_server_window(config);
+  const std::uint8_t server_window = compressible_window(config.server_max_window_bits);
   if (server_window < max_window_bits) {
     append_window_bits(offer, "server_max_window_bits", server_window);
   }
   // Offered always, so that the server may limit our window (RFC 7692 7.1.2.2); without a value
   // when we would use the full 15 bits.
-  const std::uint8_t client_window = offered_client_window(config);
+  const std::uint8_t client_window = compressible_window(config.client_max_window_bits);
   if (client_window < max_window_bits) {
     append_window_bits(offer, "client_max_window_bits", client_window);
   } else {

@@ -62,7 +62,8 @@ std::optional<DeflateParams> accept_deflate_response(std::string_view extensions
 //
 // Memory: nothing but this object until the first compress(); then zlib's deflate state, which
 // is about (1 << (window_bits + 2)) + (1 << (mem_level + 9)) bytes plus ~6 KiB: 262 KiB for
-// window 15 and memLevel 8 (the defaults), 134 KiB with memLevel 7 (bench_deflate prints it).
+// window 15 and memLevel 8 (the defaults), 198 KiB with memLevel 7, 135 KiB with memLevel 1
+// (measured by bench_deflate).
 // Thread safety: none; one connection's loop thread uses it.
 class Deflater {
  public:

@@ -277,6 +277,21 @@ TEST(HttpRequestHead, ScannerStartsOverAfterReset) {
   EXPECT_EQ(second.consumed, rest.size());
 }
 
+TEST(HttpRequestHead, ScanningAgainGivesTheSameAnswer) {
+  using namespace std::string_literals;
+  for (const std::string& input :
+       {std::string(rfc_request), "GET /\0 HTTP/1.1\r\n"s, "GET / HTTP/1.1\r\n" + with_fields(101),
+        std::string(16u << 10, 'a')}) {
+    HeadScanner scanner;
+    const HeadParseResult first = scanner.scan(input);
+    ASSERT_FALSE(first.partial());
+    const HeadParseResult again = scanner.scan(input);
+    EXPECT_EQ(again.status, first.status);
+    EXPECT_EQ(again.consumed, first.consumed);
+    EXPECT_EQ(again.http_status, first.http_status);
+  }
+}
+
 TEST(HttpRequestHead, FindsTokensInCommaListsCaseInsensitively) {
   const std::string input =
       request_with("GET / HTTP/1.1",

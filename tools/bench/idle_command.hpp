@@ -23,6 +23,10 @@ namespace fastws::bench {
 struct IdleOptions {
   Target target;
   std::size_t connections = 10'000;
+  // Opened (and kept) before the first RSS reading, so one-time costs of the first connections
+  // (code pages of the TLS/SHA-1 library, allocator arenas, the loop's buffers) stay out of the
+  // per-connection figure.
+  std::size_t warmup_connections = 0;
   std::size_t batch = 500;
   unsigned settle_s = 2;
   pid_t server_pid = 0;  // 0: only open the connections, no memory figure
@@ -36,6 +40,8 @@ inline std::vector<Flag> idle_flags(IdleOptions& o) {
       {"mode", [&o](std::string_view v) { return parse_mode(v, o.target.mode); },
        "ws (finish the WebSocket handshake) or tcp (connect only) (ws)"},
       uint_flag("connections", o.connections, 1, 1'000'000, "connections to hold open (10000)"),
+      uint_flag("warmup-connections", o.warmup_connections, 0, 1'000'000,
+                "connections opened before the first RSS reading (0)"),
       uint_flag("batch", o.batch, 1, 100'000, "connections opened at once (500)"),
       uint_flag("settle", o.settle_s, 0, 600, "seconds to wait after the last one opened (2)"),
       uint_flag("server-pid", o.server_pid, 1, 1u << 22, "server PID, for its VmRSS"),
@@ -78,9 +84,18 @@ inline int run_idle(const IdleOptions& options) {
     return 2;
   }
   std::string error;
-  if (!raise_fd_limit(options.connections + 64, error)) {
+  if (!raise_fd_limit(options.connections + options.warmup_connections + 64, error)) {
     std::fprintf(stderr, "idle: %s\n", error.c_str());
     return 1;
+  }
+  std::vector<Fd> warmup;
+  if (options.warmup_connections != 0) {
+    if (!open_connections(options.target, options.warmup_connections, options.batch, warmup,
+                          error)) {
+      std::fprintf(stderr, "idle: warm-up: %s\n", error.c_str());
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(options.settle_s));
   }
   std::optional<unsigned long long> before;
   if (options.server_pid != 0 && !(before = process_rss_bytes(options.server_pid))) {
