@@ -59,8 +59,10 @@ std::size_t Connection::process_http(std::span<std::byte> input) {
   }
   // The head is complete. Whatever follows it arrived in the same pieces: keep it apart, since
   // the head's views point into `partial.bytes` until the callbacks are done.
-  std::vector<std::byte> rest(partial.bytes.size() - scan.consumed);
-  std::memcpy(rest.data(), partial.bytes.data() + scan.consumed, rest.size());
+  const auto* after_head = reinterpret_cast<const std::byte*>(partial.bytes.data()) + scan.consumed;
+  std::vector<std::byte> rest(after_head,
+                              reinterpret_cast<const std::byte*>(partial.bytes.data()) +
+                                  partial.bytes.size());
   handle_request_head(std::string_view(partial.bytes).substr(0, scan.consumed));
   partial_head_.reset();
   if (!rest.empty()) process_input(rest);

@@ -37,6 +37,7 @@ class CorkBuffer {
   std::byte* tail() noexcept { return bytes_.get() + size_; }
   void grow(std::size_t n) noexcept { size_ += n; }
   void append(std::span<const std::byte> data) noexcept {
+    if (data.empty()) return;  // an empty span may carry a null pointer: memcpy must not see it
     std::memcpy(tail(), data.data(), data.size());
     size_ += data.size();
   }

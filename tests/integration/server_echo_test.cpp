@@ -43,9 +43,10 @@ class EchoServer : public ::testing::Test {
     return options;
   }
 
-  TestServer server_{options()};
+  // Declared before the server, so the server (and its callbacks) is gone before they are.
   std::mutex mutex_;
   std::vector<CloseStatus> closes_;
+  TestServer server_{options()};
 };
 
 TEST_F(EchoServer, EchoesEveryLengthClass) {
