@@ -15,5 +15,8 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/fastwsConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/fastwsConfig.cmake ${PROJECT_BINARY_DIR}/fastwsConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/fastws)
 
+# The .pc file finds the prefix relative to itself, so `cmake --install --prefix DIR` works too.
+file(RELATIVE_PATH FASTWS_PC_TO_PREFIX "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig"
+     "${CMAKE_INSTALL_PREFIX}")
 configure_file(cmake/fastws.pc.in ${PROJECT_BINARY_DIR}/fastws.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/fastws.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

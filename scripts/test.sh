@@ -15,6 +15,18 @@ cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DFASTWS_WERROR=
 cmake --build build/release -j "$jobs"
 ctest --test-dir build/release --output-on-failure -j "$jobs" --timeout 300
 
+step "Install, then build a consumer with find_package(fastws) and with pkg-config"
+rm -rf build/install-test
+cmake --install build/release --prefix "$PWD/build/install-test" >/dev/null
+cmake -S tests/install -B build/install-test/consumer -G Ninja \
+  -DCMAKE_PREFIX_PATH="$PWD/build/install-test" >/dev/null
+cmake --build build/install-test/consumer
+build/install-test/consumer/consumer
+PKG_CONFIG_PATH="$PWD/build/install-test/lib/pkgconfig" \
+  c++ tests/install/consumer.cpp -o build/install-test/consumer-pkg-config \
+  $(PKG_CONFIG_PATH="$PWD/build/install-test/lib/pkgconfig" pkg-config --cflags --libs --static fastws)
+build/install-test/consumer-pkg-config
+
 step "ASan + UBSan build, unit and integration tests"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFASTWS_WERROR=ON \
   -DFASTWS_SANITIZE=address,undefined -DFASTWS_BUILD_BENCH=OFF -DFASTWS_BUILD_EXAMPLES=OFF >/dev/null
