@@ -167,6 +167,30 @@ void Conn::terminate() const {
 
 Writer Conn::writer(Opcode op) const { return Writer(*this, op); }
 
+void Conn::subscribe(std::string_view topic) const {
+  if (!is_open()) return;
+  if (connection_->loop().in_loop_thread()) {
+    connection_->subscribe(std::string(topic));
+    return;
+  }
+  detail::OutgoingSend send;
+  send.kind = detail::OutgoingSend::Kind::subscribe;
+  send.bytes.assign(bytes_of(topic).begin(), bytes_of(topic).end());
+  post(*connection_, std::move(send), 0);
+}
+
+void Conn::unsubscribe(std::string_view topic) const {
+  if (!connection_) return;
+  if (connection_->loop().in_loop_thread()) {
+    connection_->unsubscribe(std::string(topic));
+    return;
+  }
+  detail::OutgoingSend send;
+  send.kind = detail::OutgoingSend::Kind::unsubscribe;
+  send.bytes.assign(bytes_of(topic).begin(), bytes_of(topic).end());
+  post(*connection_, std::move(send), 0);
+}
+
 Writer::Writer(Writer&& other) noexcept
     : conn_(std::move(other.conn_)),
       opcode_(other.opcode_),

@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "connection_parts.hpp"
@@ -261,6 +262,10 @@ void Connection::finish(CloseStatus status) {
   loop_->loop().remove(fd_.get(), *this);
   fd_.reset();
   loop_->remove_connection(*this);
+  if (extras_) {
+    for (const std::string& topic : extras_->topics) loop_->unsubscribe(*this, topic);
+    extras_->topics.clear();
+  }
   partial_head_.reset();
   if (backlog_) {
     if (backlog_size() > 0) LoopStats::bump(loop_->stats().backpressured, std::uint64_t(-1));
@@ -361,7 +366,9 @@ void Connection::drain_deferred() {
   std::size_t index = 0;
   while (index < state.deferred.size() && state.active_stream == 0) {
     DeferredSend send = std::move(state.deferred[index++]);
-    if (send.stream == 0) {
+    if (send.frame) {
+      send_prepared(send.frame, send.frame_payload_size);
+    } else if (send.stream == 0) {
       send_message(send.opcode, send.bytes);
     } else {
       send_fragment(send.stream, send.opcode, send.bytes, send.fin);
@@ -369,6 +376,39 @@ void Connection::drain_deferred() {
   }
   state.deferred.erase(state.deferred.begin(),
                        state.deferred.begin() + static_cast<std::ptrdiff_t>(index));
+}
+
+SendStatus Connection::send_prepared(const SharedPayload& frame, std::size_t payload_size) {
+  if (phase_ != Phase::websocket || session_.state() != protocol::Session::State::open) {
+    return SendStatus::closed;
+  }
+  if (auto refused = apply_backpressure_limit(frame->size())) return *refused;
+  if (extras_ && extras_->active_stream != 0) {
+    extras_->deferred.push_back({0, Opcode::binary, true, {}, frame, payload_size});
+    return SendStatus::queued;
+  }
+  // Straight to the output: the frame is complete and unmasked (server role), and the session
+  // has no state to update for an uncompressed whole message.
+  write_frame(*frame, {}, nullptr);
+  LoopStats::bump(loop_->stats().messages_out);
+  LoopStats::bump(loop_->stats().bytes_out, payload_size);
+  return status_after_send();
+}
+
+void Connection::subscribe(std::string topic) {
+  if (phase_ == Phase::closed) return;
+  loop_->subscribe(*this, topic);
+  auto& topics = extras().topics;
+  if (std::find(topics.begin(), topics.end(), topic) == topics.end()) {
+    topics.push_back(std::move(topic));
+  }
+}
+
+void Connection::unsubscribe(const std::string& topic) {
+  if (!extras_) return;
+  loop_->unsubscribe(*this, topic);
+  auto& topics = extras_->topics;
+  topics.erase(std::remove(topics.begin(), topics.end(), topic), topics.end());
 }
 
 void Connection::run_outgoing(OutgoingSend& send) {
@@ -395,6 +435,15 @@ void Connection::run_outgoing(OutgoingSend& send) {
       send_close(send.close_code, {reinterpret_cast<const char*>(send.bytes.data()),
                                    send.bytes.size()});
       break;
+    case Kind::subscribe:
+      subscribe(std::string(reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()));
+      break;
+    case Kind::unsubscribe:
+      unsubscribe(std::string(reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()));
+      break;
+    case Kind::broadcast:
+    case Kind::publish:
+      break;  // loop-wide: LoopContext::run_mailbox delivers them
     case Kind::terminate:
       if (limit_closed_.load(std::memory_order_relaxed)) {
         terminate(close_code::policy_violation, "slow consumer: send buffer limit reached");

@@ -57,6 +57,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
 
   // --- any thread ---
   Conn handle() noexcept { return Conn(this); }
+  static Connection& of(const Conn& conn) noexcept { return *conn.connection_; }
   std::uint64_t id() const noexcept { return id_; }
   bool is_open() const noexcept { return open_.load(std::memory_order_acquire); }
   std::size_t buffered_amount() const noexcept {
@@ -80,6 +81,10 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   SendStatus send_fragment(std::uint64_t stream, Opcode opcode, std::span<const std::byte> payload,
                            bool fin);
   SendStatus send_frame(const Frame& frame);
+  // A message framed once for many connections (broadcast, publish): the bytes are shared.
+  SendStatus send_prepared(const SharedPayload& frame, std::size_t payload_size);
+  void subscribe(std::string topic);
+  void unsubscribe(const std::string& topic);
   SendStatus send_ping(std::span<const std::byte> payload);
   SendStatus send_close(std::uint16_t code, std::string_view reason);
   void terminate(std::uint16_t code, std::string error);

@@ -18,6 +18,8 @@ struct DeferredSend {
   Opcode opcode = Opcode::binary;
   bool fin = true;
   std::vector<std::byte> bytes;
+  SharedPayload frame;  // set: an already framed message (broadcast), `bytes` unused
+  std::size_t frame_payload_size = 0;
 };
 
 // Rarely used state, allocated on first use so that a plain idle connection does not pay for it.
@@ -28,6 +30,7 @@ struct Connection::Extras {
   CloseStatus close_status;  // what on_close will report once the socket is closed
   std::uint64_t active_stream = 0;
   std::vector<DeferredSend> deferred;
+  std::vector<std::string> topics;  // left automatically when the connection closes
 };
 
 // Bytes the kernel did not take yet. Exists only while the peer is slower than we send.

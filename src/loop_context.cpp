@@ -2,6 +2,8 @@
 
 #include <sys/epoll.h>
 
+#include <algorithm>
+
 #include "connection.hpp"
 #include "net/socket.hpp"
 #include "server_impl.hpp"
@@ -24,7 +26,9 @@ LoopContext::LoopContext(Server::Impl& server, std::unique_ptr<net::EventLoop> l
 LoopContext::~LoopContext() {
   // Sends still queued hold references to their connections.
   for (auto* queue : {&mailbox_, &running_}) {
-    for (auto& send : *queue) send.connection->release();
+    for (auto& send : *queue) {
+      if (send.connection != nullptr) send.connection->release();
+    }
     queue->clear();
   }
 }
@@ -64,10 +68,55 @@ void LoopContext::run_mailbox() {
     mailbox_posted_ = false;
   }
   for (auto& send : running_) {
-    send.connection->run_outgoing(send);
-    send.connection->release();
+    if (send.kind == OutgoingSend::Kind::broadcast) {
+      deliver_to_all(send.shared, send.payload_size, send.connection);
+    } else if (send.kind == OutgoingSend::Kind::publish) {
+      deliver_to_topic(std::string(reinterpret_cast<const char*>(send.bytes.data()),
+                                   send.bytes.size()),
+                       send.shared, send.payload_size, send.connection);
+    } else {
+      send.connection->run_outgoing(send);
+    }
+    if (send.connection != nullptr) send.connection->release();
   }
   running_.clear();
+}
+
+void LoopContext::subscribe(Connection& connection, const std::string& topic) {
+  auto& members = topics_[topic];
+  if (std::find(members.begin(), members.end(), &connection) == members.end()) {
+    members.push_back(&connection);
+  }
+}
+
+void LoopContext::unsubscribe(Connection& connection, const std::string& topic) {
+  auto found = topics_.find(topic);
+  if (found == topics_.end()) return;
+  auto& members = found->second;
+  members.erase(std::remove(members.begin(), members.end(), &connection), members.end());
+  if (members.empty()) topics_.erase(found);
+}
+
+void LoopContext::deliver_to_all(const SharedPayload& frame, std::size_t payload_size,
+                                 const Connection* except) {
+  for (const Conn& conn : all_connections()) {
+    Connection& connection = Connection::of(conn);
+    if (&connection != except) connection.send_prepared(frame, payload_size);
+  }
+}
+
+void LoopContext::deliver_to_topic(const std::string& topic, const SharedPayload& frame,
+                                   std::size_t payload_size, const Connection* except) {
+  auto found = topics_.find(topic);
+  if (found == topics_.end()) return;
+  // Handles first: a send may close a connection (slow-consumer policy), which unsubscribes it
+  // and changes the member list under our feet.
+  std::vector<Conn> members;
+  members.reserve(found->second.size());
+  for (Connection* member : found->second) {
+    if (member != except) members.push_back(member->handle());
+  }
+  for (const Conn& conn : members) Connection::of(conn).send_prepared(frame, payload_size);
 }
 
 void LoopContext::add_connection(Connection& connection) noexcept {

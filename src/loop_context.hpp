@@ -9,6 +9,8 @@
 #include <span>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "fastws/request.hpp"
@@ -106,6 +108,15 @@ class LoopContext final : public net::AcceptHandler,
   // --- mailbox: sends from other threads (any thread) ---
   void post_send(OutgoingSend send);
 
+  // --- topics: per loop, so subscribing and publishing need no lock ---
+  void subscribe(Connection& connection, const std::string& topic);
+  void unsubscribe(Connection& connection, const std::string& topic);
+  // A framed message to every open connection of this loop, or of one topic, but `except`.
+  void deliver_to_all(const SharedPayload& frame, std::size_t payload_size,
+                      const Connection* except);
+  void deliver_to_topic(const std::string& topic, const SharedPayload& frame,
+                        std::size_t payload_size, const Connection* except);
+
   // --- connections of this loop ---
   void add_connection(Connection& connection) noexcept;
   void remove_connection(Connection& connection) noexcept;
@@ -148,6 +159,8 @@ class LoopContext final : public net::AcceptHandler,
 
   net::ListHead connections_;
   std::size_t connection_count_ = 0;
+
+  std::unordered_map<std::string, std::vector<Connection*>> topics_;
 
   std::vector<std::unique_ptr<net::Listener>> listeners_;
   int shutdown_fd_ = -1;

@@ -12,6 +12,8 @@
 #include "net/accept_distributor.hpp"
 #include "net/socket.hpp"
 #include "origin_policy.hpp"
+#include "connection.hpp"
+#include "protocol/frame_header.hpp"
 #include "protocol/handshake_server.hpp"
 #include "protocol/http_parser.hpp"
 #include "server_impl.hpp"
@@ -187,6 +189,62 @@ ServerStats Server::stats() const noexcept {
   ServerStats total;
   for (const auto& loop : impl_->loops) loop->stats().add_to(total);
   return total;
+}
+
+namespace {
+
+// A whole unmasked server frame, header and payload, to be shared by many connections.
+SharedPayload frame_once(Opcode op, std::span<const std::byte> payload) {
+  protocol::FrameHeader header;
+  header.fin = true;
+  header.opcode = op;
+  header.payload_length = payload.size();
+  std::byte head[protocol::max_frame_header_size];
+  const std::size_t head_size = protocol::write_frame_header(head, header);
+  auto frame = std::make_shared<std::vector<std::byte>>(head, head + head_size);
+  frame->insert(frame->end(), payload.begin(), payload.end());
+  return frame;
+}
+
+std::span<const std::byte> bytes_of(std::string_view text) {
+  return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
+}
+
+}  // namespace
+
+void Server::broadcast(std::string_view text) { broadcast(bytes_of(text), Opcode::text); }
+
+void Server::broadcast(std::span<const std::byte> data, Opcode op) {
+  SharedPayload frame = frame_once(op, data);
+  for (auto& loop : impl_->loops) {
+    detail::OutgoingSend send;
+    send.kind = detail::OutgoingSend::Kind::broadcast;
+    send.shared = frame;
+    send.payload_size = data.size();
+    loop->post_send(std::move(send));
+  }
+}
+
+void Server::publish(std::string_view topic, std::string_view text, const Conn& except) {
+  publish(topic, bytes_of(text), Opcode::text, except);
+}
+
+void Server::publish(std::string_view topic, std::span<const std::byte> data, Opcode op,
+                     const Conn& except) {
+  SharedPayload frame = frame_once(op, data);
+  detail::Connection* skip = except ? &detail::Connection::of(except) : nullptr;
+  for (auto& loop : impl_->loops) {
+    detail::OutgoingSend send;
+    send.kind = detail::OutgoingSend::Kind::publish;
+    send.shared = frame;
+    send.payload_size = data.size();
+    send.bytes.assign(bytes_of(topic).begin(), bytes_of(topic).end());
+    if (skip != nullptr) {
+      skip->acquire();  // released by the loop after delivery
+      send.connection = skip;
+    }
+    loop->post_send(std::move(send));
+  }
 }
 
 HandoverResult Server::handover(int fd, std::string_view request_bytes) {

@@ -127,6 +127,12 @@ class Conn {
   // Streaming send of one message: each write may leave as a fragment; finish() ends it.
   Writer writer(Opcode op = Opcode::binary) const;
 
+  // Topics (the seed's broadcast groups): Server::publish(topic, ...) reaches every subscriber.
+  // Any thread; takes effect on the connection's loop, in order with this thread's sends. A
+  // closed connection leaves all its topics by itself.
+  void subscribe(std::string_view topic) const;
+  void unsubscribe(std::string_view topic) const;
+
  private:
   friend class detail::Connection;
   friend class Writer;

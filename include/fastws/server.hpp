@@ -138,6 +138,16 @@ class Server {
 
   ServerStats stats() const noexcept;
 
+  // Sends one message to every open connection (broadcast) or to the subscribers of a topic
+  // (publish; `except` skips one connection, e.g. the sender). Any thread. The message is framed
+  // once and each loop gets the shared bytes once; connections that cannot keep up follow the
+  // slow-consumer policy without holding up the others. Messages go out uncompressed.
+  void broadcast(std::string_view text);
+  void broadcast(std::span<const std::byte> data, Opcode op = Opcode::binary);
+  void publish(std::string_view topic, std::string_view text, const Conn& except = {});
+  void publish(std::string_view topic, std::span<const std::byte> data,
+               Opcode op = Opcode::binary, const Conn& except = {});
+
   // Takes over a socket another HTTP server accepted, with the request bytes it already read
   // (Go's Hijack). On success fastws owns the fd; when refused, the host sends `response`.
   HandoverResult handover(int fd, std::string_view request_bytes);
