@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
   std::atomic<bool> done{false};
   std::thread pinger([&] {
     while (!done) {
-      for (int i = 0; i < 20 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      for (int i = 0; i < 20 && !done; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
       std::int64_t stamp = now_ns();
       std::lock_guard lock(clients.mutex);
       for (auto& [id, conn] : clients.by_id) {
