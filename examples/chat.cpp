@@ -1,0 +1,110 @@
+// Chat: an HTML page on "/" and the WebSocket on "/ws"; rooms are topics, and everyone in a room
+// sees who is present. Open http://127.0.0.1:8080/ in two browser tabs (?name=ann&room=lobby).
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "chat_page.hpp"
+#include "example_support.hpp"
+#include "fastws/fastws.hpp"
+
+namespace {
+
+// Who is in which room. Connections live on several loops, so this one map has a lock; sends
+// and publishes need none.
+class Presence {
+ public:
+  // Returns the room's "who" line after the change.
+  std::string enter(const std::string& room, const std::string& name) {
+    std::lock_guard lock(mutex_);
+    rooms_[room].insert(name);
+    return who_line(room);
+  }
+  std::string leave(const std::string& room, const std::string& name) {
+    std::lock_guard lock(mutex_);
+    auto found = rooms_.find(room);
+    if (found != rooms_.end()) {
+      if (auto one = found->second.find(name); one != found->second.end()) found->second.erase(one);
+      if (found->second.empty()) rooms_.erase(found);
+    }
+    return who_line(room);
+  }
+
+ private:
+  std::string who_line(const std::string& room) const {
+    std::string line = "who " + room + " ";
+    auto found = rooms_.find(room);
+    if (found == rooms_.end()) return line;
+    for (const std::string& name : found->second) line += name + ",";
+    line.pop_back();
+    return line;
+  }
+
+  std::mutex mutex_;
+  std::map<std::string, std::multiset<std::string>> rooms_;
+};
+
+// Per connection, changed only on its loop thread (its own callbacks).
+struct ChatUser {
+  std::string name = "guest";
+  std::string room;
+};
+
+// Names and rooms are short words: the protocol separates fields with spaces and commas.
+std::string word(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 24)) {
+    out += (c == ' ' || c == ',' || static_cast<unsigned char>(c) < 0x20) ? '_' : c;
+  }
+  return out.empty() ? "_" : out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ExampleArgs args(argc, argv);
+  fastws::Server server({.host = args.host,
+                         .port = args.port,
+                         .threads = args.threads,
+                         .max_message_size = 64 * 1024});
+  Presence presence;
+
+  server.on_http([](const fastws::Request& request, fastws::Response& response) {
+    if (request.path() == "/") response.send(200, "text/html; charset=utf-8", chat_page);
+  });
+  server.on_upgrade([](const fastws::Request& request, fastws::Upgrade& upgrade) {
+    if (request.path() != "/ws") upgrade.reject(404, "the chat socket is on /ws\n");
+  });
+  server.on_open([](const fastws::Conn& conn) { conn.set_user_data(ChatUser{}); });
+
+  auto leave_room = [&](const fastws::Conn& conn, ChatUser& user) {
+    if (user.room.empty()) return;
+    conn.unsubscribe(user.room);
+    server.publish(user.room, presence.leave(user.room, user.name));
+    user.room.clear();
+  };
+  server.on_message([&](const fastws::Conn& conn, fastws::Message message) {
+    auto* user = conn.user_data<ChatUser>();
+    const std::string_view text = message.text();
+    if (user == nullptr || !message.is_text()) return;
+    if (text.starts_with("name ")) {
+      user->name = word(text.substr(5));
+    } else if (text.starts_with("join ")) {
+      leave_room(conn, *user);
+      user->room = word(text.substr(5));
+      conn.subscribe(user->room);
+      // Published after subscribing: the newcomer sees the list too.
+      server.publish(user->room, presence.enter(user->room, user->name));
+    } else if (text.starts_with("say ") && !user->room.empty()) {
+      server.publish(user->room,
+                     "msg " + user->room + " " + user->name + ": " + std::string(text.substr(4)));
+    }
+  });
+  server.on_close([&](const fastws::Conn& conn, const fastws::CloseStatus&) {
+    if (auto* user = conn.user_data<ChatUser>()) leave_room(conn, *user);
+  });
+  const std::string page =
+      " - chat page on http://" + args.host + ":" + std::to_string(args.port) + "/";
+  return serve(server, "chat", args, page.c_str());
+}
