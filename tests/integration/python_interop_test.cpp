@@ -1,0 +1,57 @@
+// fastws against a real peer: the python3-websockets client from Debian (tests/interop/
+// python_peer.py) runs echo checks of every length class, ping, subprotocol, and both close
+// directions, with and without permessage-deflate.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "test_peer.hpp"
+
+namespace fastws::testing {
+namespace {
+
+bool python_websockets_available() {
+  return std::system("/usr/bin/python3 -c 'import websockets' >/dev/null 2>&1") == 0;
+}
+
+// Runs the peer script and returns its exit status, with its output in `output`.
+int run_peer(std::uint16_t port, bool compress, std::string& output) {
+  const std::string command = "/usr/bin/python3 " FASTWS_TEST_DATA_DIR
+                              "/interop/python_peer.py " +
+                              std::to_string(port) + (compress ? " --compress" : "") + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  char line[512];
+  while (std::fgets(line, sizeof line, pipe) != nullptr) output += line;
+  const int status = ::pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void run_against_echo(bool compress) {
+  if (!python_websockets_available()) GTEST_SKIP() << "/usr/bin/python3 has no websockets module";
+  ServerOptions options = TestServer::default_options();
+  options.compression.enabled = compress;
+  options.subprotocols = {"chat.v1", "chat.v3"};
+  TestServer server(options);
+  server.server().on_message([](const Conn& conn, Message message) {
+    if (message.text() == "close please") {
+      conn.close(4001, "as you asked");
+      return;
+    }
+    conn.send(message.data(), message.opcode());
+  });
+  server.start();
+  std::string output;
+  const int status = run_peer(server.port(), compress, output);
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_EQ(output.find("FAIL"), std::string::npos) << output;
+  EXPECT_NE(output.find("ok   clean close 1000"), std::string::npos) << output;
+}
+
+TEST(PythonInterop, EchoPingSubprotocolAndCloseWithoutCompression) { run_against_echo(false); }
+
+TEST(PythonInterop, EchoPingSubprotocolAndCloseWithPermessageDeflate) { run_against_echo(true); }
+
+}  // namespace
+}  // namespace fastws::testing
