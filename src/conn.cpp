@@ -101,8 +101,14 @@ std::size_t Conn::buffered_amount() const noexcept {
 
 SendStatus Conn::send(std::string_view text) const { return send(bytes_of(text), Opcode::text); }
 
+// Closed handles report closed; after the slow-consumer policy closed a connection, dropped.
+std::optional<SendStatus> Conn::refuse_send() const noexcept {
+  if (!connection_) return SendStatus::closed;
+  return connection_->send_gate();
+}
+
 SendStatus Conn::send(std::span<const std::byte> data, Opcode op) const {
-  if (!is_open()) return SendStatus::closed;
+  if (auto refused = refuse_send()) return *refused;
   if (!is_data_opcode(op)) return SendStatus::dropped;
   if (connection_->loop().in_loop_thread()) return connection_->send_message(op, data);
   detail::OutgoingSend send;
@@ -113,7 +119,7 @@ SendStatus Conn::send(std::span<const std::byte> data, Opcode op) const {
 }
 
 SendStatus Conn::send(const SharedPayload& data, Opcode op) const {
-  if (!is_open()) return SendStatus::closed;
+  if (auto refused = refuse_send()) return *refused;
   if (!data || !is_data_opcode(op)) return SendStatus::dropped;
   if (connection_->loop().in_loop_thread()) return connection_->send_message(op, *data);
   detail::OutgoingSend send;
@@ -124,7 +130,7 @@ SendStatus Conn::send(const SharedPayload& data, Opcode op) const {
 }
 
 SendStatus Conn::send_frame(const Frame& frame) const {
-  if (!is_open()) return SendStatus::closed;
+  if (auto refused = refuse_send()) return *refused;
   if (connection_->loop().in_loop_thread()) return connection_->send_frame(frame);
   detail::OutgoingSend send;
   send.kind = detail::OutgoingSend::Kind::frame;
@@ -135,7 +141,7 @@ SendStatus Conn::send_frame(const Frame& frame) const {
 SendStatus Conn::ping(std::string_view data) const { return ping(bytes_of(data)); }
 
 SendStatus Conn::ping(std::span<const std::byte> data) const {
-  if (!is_open()) return SendStatus::closed;
+  if (auto refused = refuse_send()) return *refused;
   if (data.size() > 125) return SendStatus::dropped;
   if (connection_->loop().in_loop_thread()) return connection_->send_ping(data);
   detail::OutgoingSend send;
@@ -145,7 +151,7 @@ SendStatus Conn::ping(std::span<const std::byte> data) const {
 }
 
 SendStatus Conn::close(std::uint16_t code, std::string_view reason) const {
-  if (!is_open()) return SendStatus::closed;
+  if (auto refused = refuse_send()) return *refused;
   if (connection_->loop().in_loop_thread()) return connection_->send_close(code, reason);
   detail::OutgoingSend send;
   send.kind = detail::OutgoingSend::Kind::close;
@@ -220,7 +226,7 @@ SendStatus Writer::finish(std::string_view data) { return write_piece(bytes_of(d
 SendStatus Writer::write_piece(std::span<const std::byte> data, bool fin) {
   if (finished_) return SendStatus::dropped;
   if (fin) finished_ = true;
-  if (!conn_.is_open()) return SendStatus::closed;
+  if (auto refused = conn_.refuse_send()) return *refused;
   if (!is_data_opcode(opcode_)) return SendStatus::dropped;
   if (stream_ == 0) stream_ = next_stream_id.fetch_add(1, std::memory_order_relaxed);
   detail::Connection& connection = *conn_.connection_;

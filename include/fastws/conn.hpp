@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -138,6 +139,7 @@ class Conn {
   friend class Writer;
   explicit Conn(detail::Connection* connection) noexcept;  // takes a new reference
   std::any* user_data_slot() const noexcept;
+  std::optional<SendStatus> refuse_send() const noexcept;
 
   detail::Connection* connection_ = nullptr;
 };
