@@ -171,7 +171,13 @@ void Connection::process_input(std::span<std::byte> input) {
       SessionEvents events(*this);
       OutputSink sink(*this);
       session_.receive(input, events, sink);
-      if (session_.state() == protocol::Session::State::closed) begin_drain();
+      if (session_.state() == protocol::Session::State::closed) {
+        // After a completed close handshake the peer sends nothing more: close as soon as our
+        // last bytes are out (RFC 6455 7.1.1: the server closes first). After a protocol error
+        // the peer may still be sending: linger, so our close frame is not lost to a reset.
+        begin_drain(extras_ && extras_->close_status.error.empty() ? Drain::close_when_flushed
+                                                                    : Drain::linger);
+      }
       return;
     }
     case Phase::draining:
@@ -237,19 +243,24 @@ void Connection::on_timer() {
   }
 }
 
-void Connection::begin_drain() {
+void Connection::begin_drain(Drain how) {
   if (phase_ == Phase::draining || phase_ == Phase::closed) return;
   phase_ = Phase::draining;
+  drain_ = how;
   open_.store(false, std::memory_order_release);
   arm_phase_timer();
   flush_cork();
-  if (backlog_size() == 0) shutdown_output();
-  // Otherwise on_writable() shuts the output down once the backlog is out.
+  if (backlog_size() == 0) end_output();
+  // Otherwise on_writable() ends the output once the backlog is out.
 }
 
-void Connection::shutdown_output() {
-  // Our side is done. Closing at once could turn unread input into a reset that destroys the
-  // bytes we just sent (RFC 7230 6.6 "lingering close"): send FIN and wait for the peer's.
+void Connection::end_output() {
+  if (drain_ == Drain::close_when_flushed) {
+    finish(extras_ ? std::move(extras_->close_status) : CloseStatus{});
+    return;
+  }
+  // Closing at once could turn unread input into a reset that destroys the bytes we just sent
+  // (RFC 7230 6.6 "lingering close"): send FIN and wait for the peer's, up to close_timeout.
   ::shutdown(fd_.get(), SHUT_WR);
 }
 

@@ -137,8 +137,13 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   void drain_deferred();
 
   void arm_phase_timer();
-  void begin_drain();
-  void shutdown_output();
+  // How a connection whose last bytes are leaving ends.
+  enum class Drain : std::uint8_t {
+    linger,              // send FIN, wait for the peer's (or close_timeout), then close
+    close_when_flushed,  // close as soon as the output is out
+  };
+  void begin_drain(Drain how = Drain::linger);
+  void end_output();
   void finish(CloseStatus status);
   Extras& extras();
 
@@ -147,6 +152,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   std::atomic<std::size_t> buffered_{0};  // backlog + bytes queued by other threads
   std::atomic<bool> limit_closed_{false};  // closed by the slow-consumer policy: drop sends
   Phase phase_ = Phase::http;
+  Drain drain_ = Drain::linger;
   bool opened_ = false;          // on_open ran: on_close is owed
   bool write_interest_ = false;  // EPOLLOUT registered
   bool opened_http_request_ = false;  // served a plain HTTP request: keep-alive timing applies

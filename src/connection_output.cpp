@@ -202,7 +202,7 @@ void Connection::on_writable() {
   write_interest_ = false;
   if (!pong.empty()) write_to_socket(pong, {});
   if (phase_ == Phase::draining) {
-    if (backlog_size() == 0) shutdown_output();
+    if (backlog_size() == 0) end_output();
     return;
   }
   if (backlog_size() == 0 && loop_->server().handlers.drain) loop_->server().handlers.drain(handle());
