@@ -425,6 +425,14 @@ void Connection::unsubscribe(const std::string& topic) {
 void Connection::run_outgoing(OutgoingSend& send) {
   unreserve_queued(send.reserved);
   if (phase_ == Phase::closed) return;
+  // Sends from other threads were admitted against the buffer limit when they were queued (and
+  // told so: "queued"); they are not judged a second time.
+  admitted_ = true;
+  run_admitted(send);
+  admitted_ = false;
+}
+
+void Connection::run_admitted(OutgoingSend& send) {
   using Kind = OutgoingSend::Kind;
   switch (send.kind) {
     case Kind::message:

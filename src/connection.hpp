@@ -89,6 +89,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   SendStatus send_close(std::uint16_t code, std::string_view reason);
   void terminate(std::uint16_t code, std::string error);
   void run_outgoing(OutgoingSend& send);
+  void run_admitted(OutgoingSend& send);
 
   // Writes the loop's cork buffer out if it holds this connection's bytes.
   void flush_cork();
@@ -154,6 +155,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   Phase phase_ = Phase::http;
   Drain drain_ = Drain::linger;
   bool opened_ = false;          // on_open ran: on_close is owed
+  bool admitted_ = false;        // running a send another thread queued (already admitted)
   bool write_interest_ = false;  // EPOLLOUT registered
   bool opened_http_request_ = false;  // served a plain HTTP request: keep-alive timing applies
   std::size_t published_backlog_ = 0;  // the backlog size last added to buffered_

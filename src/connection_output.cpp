@@ -216,6 +216,7 @@ std::optional<SendStatus> Connection::send_gate() const noexcept {
 
 std::optional<SendStatus> Connection::apply_backpressure_limit(std::size_t bytes) {
   if (limit_closed_.load(std::memory_order_relaxed)) return SendStatus::dropped;
+  if (admitted_) return std::nullopt;
   const ServerOptions& options = loop_->server().options;
   if (buffered_.load(std::memory_order_relaxed) + bytes <= options.max_buffered_bytes) {
     return std::nullopt;
