@@ -17,7 +17,9 @@ std::span<const std::byte> bytes_of(std::string_view text) {
   return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
 }
 
-bool is_data_opcode(Opcode op) { return op == Opcode::text || op == Opcode::binary; }
+bool is_data_opcode(Opcode op) {
+  return op == Opcode::text || op == Opcode::binary;
+}
 
 std::atomic<std::uint64_t> next_stream_id{1};
 
@@ -36,11 +38,16 @@ SendStatus post(detail::Connection& connection, detail::OutgoingSend send, std::
 
 const char* to_string(SendStatus status) noexcept {
   switch (status) {
-    case SendStatus::written: return "written";
-    case SendStatus::queued: return "queued";
-    case SendStatus::backpressure: return "backpressure";
-    case SendStatus::dropped: return "dropped";
-    case SendStatus::closed: return "closed";
+    case SendStatus::written:
+      return "written";
+    case SendStatus::queued:
+      return "queued";
+    case SendStatus::backpressure:
+      return "backpressure";
+    case SendStatus::dropped:
+      return "dropped";
+    case SendStatus::closed:
+      return "closed";
   }
   return "unknown";
 }
@@ -65,7 +72,9 @@ Conn::~Conn() {
   if (connection_) connection_->release();
 }
 
-std::uint64_t Conn::id() const noexcept { return connection_ ? connection_->id() : 0; }
+std::uint64_t Conn::id() const noexcept {
+  return connection_ ? connection_->id() : 0;
+}
 
 std::string Conn::remote_address() const {
   return connection_ ? connection_->remote().to_string() : std::string();
@@ -94,12 +103,16 @@ void Conn::set_user_data(std::any value) const {
   if (connection_) *connection_->user_data() = std::move(value);
 }
 
-bool Conn::is_open() const noexcept { return connection_ && connection_->is_open(); }
+bool Conn::is_open() const noexcept {
+  return connection_ && connection_->is_open();
+}
 std::size_t Conn::buffered_amount() const noexcept {
   return connection_ ? connection_->buffered_amount() : 0;
 }
 
-SendStatus Conn::send(std::string_view text) const { return send(bytes_of(text), Opcode::text); }
+SendStatus Conn::send(std::string_view text) const {
+  return send(bytes_of(text), Opcode::text);
+}
 
 // Closed handles report closed; after the slow-consumer policy closed a connection, dropped.
 std::optional<SendStatus> Conn::refuse_send() const noexcept {
@@ -138,7 +151,9 @@ SendStatus Conn::send_frame(const Frame& frame) const {
   return post(*connection_, std::move(send), frame.payload.size());
 }
 
-SendStatus Conn::ping(std::string_view data) const { return ping(bytes_of(data)); }
+SendStatus Conn::ping(std::string_view data) const {
+  return ping(bytes_of(data));
+}
 
 SendStatus Conn::ping(std::span<const std::byte> data) const {
   if (auto refused = refuse_send()) return *refused;
@@ -171,7 +186,9 @@ void Conn::terminate() const {
   post(*connection_, std::move(send), 0);
 }
 
-Writer Conn::writer(Opcode op) const { return Writer(*this, op); }
+Writer Conn::writer(Opcode op) const {
+  return Writer(*this, op);
+}
 
 void Conn::subscribe(std::string_view topic) const {
   if (!is_open()) return;
@@ -218,10 +235,18 @@ Writer::~Writer() {
   if (!finished_) finish();
 }
 
-SendStatus Writer::write(std::span<const std::byte> data) { return write_piece(data, false); }
-SendStatus Writer::write(std::string_view data) { return write_piece(bytes_of(data), false); }
-SendStatus Writer::finish(std::span<const std::byte> data) { return write_piece(data, true); }
-SendStatus Writer::finish(std::string_view data) { return write_piece(bytes_of(data), true); }
+SendStatus Writer::write(std::span<const std::byte> data) {
+  return write_piece(data, false);
+}
+SendStatus Writer::write(std::string_view data) {
+  return write_piece(bytes_of(data), false);
+}
+SendStatus Writer::finish(std::span<const std::byte> data) {
+  return write_piece(data, true);
+}
+SendStatus Writer::finish(std::string_view data) {
+  return write_piece(bytes_of(data), true);
+}
 
 SendStatus Writer::write_piece(std::span<const std::byte> data, bool fin) {
   if (finished_) return SendStatus::dropped;

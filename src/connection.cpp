@@ -26,8 +26,7 @@ class Connection::SessionEvents final : public protocol::SessionHandler {
     if (closed()) return;
     if (handlers().message) handlers().message(conn_, Message(opcode, data));
   }
-  void on_fragment(Opcode opcode, std::span<const std::byte> data, bool first,
-                   bool last) override {
+  void on_fragment(Opcode opcode, std::span<const std::byte> data, bool first, bool last) override {
     if (last) count_in(0);
     LoopStats::bump(connection_.loop_->stats().bytes_in, data.size());
     if (closed()) return;
@@ -50,8 +49,7 @@ class Connection::SessionEvents final : public protocol::SessionHandler {
     if (handlers().error) handlers().error(conn_, status);
     connection_.extras().close_status = std::move(status);
   }
-  void on_frame(const protocol::FrameHeader& header,
-                std::span<const std::byte> payload) override {
+  void on_frame(const protocol::FrameHeader& header, std::span<const std::byte> payload) override {
     if (closed() || !handlers().frame) return;
     Frame frame;
     frame.fin = header.fin;
@@ -100,7 +98,9 @@ std::string_view Connection::subprotocol() const noexcept {
 std::string_view Connection::extensions() const noexcept {
   return extras_ ? std::string_view(extras_->extensions) : std::string_view();
 }
-std::any* Connection::user_data() { return &extras().user_data; }
+std::any* Connection::user_data() {
+  return &extras().user_data;
+}
 std::any* Connection::user_data_if_set() const noexcept {
   return extras_ ? &extras_->user_data : nullptr;
 }
@@ -176,7 +176,7 @@ void Connection::process_input(std::span<std::byte> input) {
         // last bytes are out (RFC 6455 7.1.1: the server closes first). After a protocol error
         // the peer may still be sending: linger, so our close frame is not lost to a reset.
         begin_drain(extras_ && extras_->close_status.error.empty() ? Drain::close_when_flushed
-                                                                    : Drain::linger);
+                                                                   : Drain::linger);
       }
       return;
     }
@@ -219,7 +219,8 @@ void Connection::on_timer() {
   const ServerOptions& options = loop_->server().options;
   switch (phase_) {
     case Phase::http:
-      finish({close_code::abnormal, {},
+      finish({close_code::abnormal,
+              {},
               opened_http_request_ ? "HTTP keep-alive timeout" : "handshake timeout"});
       return;
     case Phase::websocket:
@@ -451,8 +452,8 @@ void Connection::run_admitted(OutgoingSend& send) {
       send_ping(send.bytes);
       break;
     case Kind::close:
-      send_close(send.close_code, {reinterpret_cast<const char*>(send.bytes.data()),
-                                   send.bytes.size()});
+      send_close(send.close_code,
+                 {reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()});
       break;
     case Kind::subscribe:
       subscribe(std::string(reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()));

@@ -21,15 +21,14 @@
 
 #include "fastws/close_code.hpp"
 #include "fastws/conn.hpp"
+#include "loop_context.hpp"
 #include "net/event_loop.hpp"
 #include "net/timer_wheel.hpp"
 #include "net/unique_fd.hpp"
-#include "loop_context.hpp"
 #include "peer_address.hpp"
 #include "protocol/session.hpp"
 
 namespace fastws::detail {
-
 
 class Connection final : public net::IoHandler, public net::TimerNode, public LoopListLink {
  public:
@@ -60,9 +59,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   static Connection& of(const Conn& conn) noexcept { return *conn.connection_; }
   std::uint64_t id() const noexcept { return id_; }
   bool is_open() const noexcept { return open_.load(std::memory_order_acquire); }
-  std::size_t buffered_amount() const noexcept {
-    return buffered_.load(std::memory_order_relaxed);
-  }
+  std::size_t buffered_amount() const noexcept { return buffered_.load(std::memory_order_relaxed); }
   const PeerAddress& remote() const noexcept { return remote_; }
   const PeerAddress& local() const noexcept { return local_; }
   LoopContext& loop() const noexcept { return *loop_; }
@@ -96,7 +93,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
 
   std::string_view subprotocol() const noexcept;
   std::string_view extensions() const noexcept;
-  std::any* user_data();                      // loop thread: creates the slot
+  std::any* user_data();                        // loop thread: creates the slot
   std::any* user_data_if_set() const noexcept;  // any thread, after on_open
   Phase phase() const noexcept { return phase_; }
 
@@ -150,14 +147,14 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
 
   std::atomic<std::uint32_t> refs_{1};
   std::atomic<bool> open_{true};
-  std::atomic<std::size_t> buffered_{0};  // backlog + bytes queued by other threads
+  std::atomic<std::size_t> buffered_{0};   // backlog + bytes queued by other threads
   std::atomic<bool> limit_closed_{false};  // closed by the slow-consumer policy: drop sends
   Phase phase_ = Phase::http;
   Drain drain_ = Drain::linger;
-  bool opened_ = false;          // on_open ran: on_close is owed
-  bool admitted_ = false;        // running a send another thread queued (already admitted)
-  bool write_interest_ = false;  // EPOLLOUT registered
-  bool opened_http_request_ = false;  // served a plain HTTP request: keep-alive timing applies
+  bool opened_ = false;                // on_open ran: on_close is owed
+  bool admitted_ = false;              // running a send another thread queued (already admitted)
+  bool write_interest_ = false;        // EPOLLOUT registered
+  bool opened_http_request_ = false;   // served a plain HTTP request: keep-alive timing applies
   std::size_t published_backlog_ = 0;  // the backlog size last added to buffered_
   bool awaiting_pong_ = false;
   net::UniqueFd fd_;

@@ -60,9 +60,8 @@ std::size_t Connection::process_http(std::span<std::byte> input) {
   // The head is complete. Whatever follows it arrived in the same pieces: keep it apart, since
   // the head's views point into `partial.bytes` until the callbacks are done.
   const auto* after_head = reinterpret_cast<const std::byte*>(partial.bytes.data()) + scan.consumed;
-  std::vector<std::byte> rest(after_head,
-                              reinterpret_cast<const std::byte*>(partial.bytes.data()) +
-                                  partial.bytes.size());
+  std::vector<std::byte> rest(
+      after_head, reinterpret_cast<const std::byte*>(partial.bytes.data()) + partial.bytes.size());
   handle_request_head(std::string_view(partial.bytes).substr(0, scan.consumed));
   partial_head_.reset();
   if (!rest.empty()) process_input(rest);
@@ -123,12 +122,12 @@ void Connection::upgrade(const Request& request) {
   std::optional<protocol::DeflateParams> deflate;
   std::string extensions;
   if (options.compression.enabled && !check.extensions.empty()) {
-    deflate = protocol::negotiate_deflate_offer(check.extensions, server.deflate_config,
-                                                extensions);
+    deflate =
+        protocol::negotiate_deflate_offer(check.extensions, server.deflate_config, extensions);
   }
   std::string response;
-  if (!protocol::append_switching_protocols(response, check.key, decision.subprotocol_,
-                                            extensions, decision.headers_)) {
+  if (!protocol::append_switching_protocols(response, check.key, decision.subprotocol_, extensions,
+                                            decision.headers_)) {
     refuse(500, "on_upgrade added an invalid header");
     return;
   }

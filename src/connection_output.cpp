@@ -25,7 +25,9 @@ bool is_pong(std::span<const std::byte> header) {
 
 }  // namespace
 
-std::size_t Connection::backlog_size() const noexcept { return backlog_ ? backlog_->size() : 0; }
+std::size_t Connection::backlog_size() const noexcept {
+  return backlog_ ? backlog_->size() : 0;
+}
 
 void Connection::publish_buffered() noexcept {
   // buffered_ = backlog + queued; only the backlog part changes here.
@@ -112,7 +114,9 @@ void Connection::append_to_backlog(std::span<const std::byte> header,
   publish_buffered();
 }
 
-void Connection::write_raw(std::span<const std::byte> bytes) { write_frame(bytes, {}, nullptr); }
+void Connection::write_raw(std::span<const std::byte> bytes) {
+  write_frame(bytes, {}, nullptr);
+}
 
 void Connection::flush_cork() {
   if (loop_->cork_owner() != this) return;
@@ -185,8 +189,9 @@ void Connection::on_writable() {
   if (backlog_->size() > 0) {
     // Compact now and then so the buffer does not only grow.
     if (backlog_->offset > backlog_->bytes.size() / 2) {
-      backlog_->bytes.erase(backlog_->bytes.begin(),
-                            backlog_->bytes.begin() + static_cast<std::ptrdiff_t>(backlog_->offset));
+      backlog_->bytes.erase(
+          backlog_->bytes.begin(),
+          backlog_->bytes.begin() + static_cast<std::ptrdiff_t>(backlog_->offset));
       backlog_->offset = 0;
     }
     publish_buffered();
@@ -205,7 +210,8 @@ void Connection::on_writable() {
     if (backlog_size() == 0) end_output();
     return;
   }
-  if (backlog_size() == 0 && loop_->server().handlers.drain) loop_->server().handlers.drain(handle());
+  if (backlog_size() == 0 && loop_->server().handlers.drain)
+    loop_->server().handlers.drain(handle());
 }
 
 std::optional<SendStatus> Connection::send_gate() const noexcept {

@@ -71,9 +71,9 @@ void LoopContext::run_mailbox() {
     if (send.kind == OutgoingSend::Kind::broadcast) {
       deliver_to_all(send.shared, send.payload_size, send.connection);
     } else if (send.kind == OutgoingSend::Kind::publish) {
-      deliver_to_topic(std::string(reinterpret_cast<const char*>(send.bytes.data()),
-                                   send.bytes.size()),
-                       send.shared, send.payload_size, send.connection);
+      deliver_to_topic(
+          std::string(reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()),
+          send.shared, send.payload_size, send.connection);
     } else {
       send.connection->run_outgoing(send);
     }

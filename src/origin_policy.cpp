@@ -55,10 +55,9 @@ bool origin_allowed(const OriginPolicy& policy, std::string_view origin, std::st
       return same_origin(origin, host);
     case OriginPolicy::Mode::allow_list:
       // Whole-string comparison: "https://app.example.com.evil.com" is not a prefix match.
-      return std::any_of(policy.allowed.begin(), policy.allowed.end(),
-                         [&](const std::string& allowed) {
-                           return protocol::iequals(allowed, origin);
-                         });
+      return std::any_of(
+          policy.allowed.begin(), policy.allowed.end(),
+          [&](const std::string& allowed) { return protocol::iequals(allowed, origin); });
     case OriginPolicy::Mode::custom:
       return policy.check && policy.check(origin, host);
   }

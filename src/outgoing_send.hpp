@@ -14,22 +14,31 @@ class Connection;
 struct OutgoingSend {
   enum class Kind : std::uint8_t {
     // For one connection:
-    message, shared, fragment, frame, ping, close, terminate, subscribe, unsubscribe,
+    message,
+    shared,
+    fragment,
+    frame,
+    ping,
+    close,
+    terminate,
+    subscribe,
+    unsubscribe,
     // For every connection of the loop (or of a topic); `connection` is the one to skip, if any:
-    broadcast, publish,
+    broadcast,
+    publish,
   };
 
   Connection* connection = nullptr;  // holds a reference until the loop ran the send
   Kind kind = Kind::message;
   Opcode opcode = Opcode::binary;
-  bool fin = true;                   // fragment: last piece of the streamed message
-  std::uint16_t close_code = 0;      // close
-  std::uint64_t stream = 0;          // fragment: which Writer
-  std::size_t reserved = 0;          // bytes counted against the backpressure limit
-  std::vector<std::byte> bytes;      // payload, close reason, topic name
-  SharedPayload shared;              // Kind::shared: the payload; broadcast, publish: the frame
-  std::size_t payload_size = 0;      // broadcast, publish: payload bytes inside the frame
-  Frame frame;                       // Kind::frame
+  bool fin = true;               // fragment: last piece of the streamed message
+  std::uint16_t close_code = 0;  // close
+  std::uint64_t stream = 0;      // fragment: which Writer
+  std::size_t reserved = 0;      // bytes counted against the backpressure limit
+  std::vector<std::byte> bytes;  // payload, close reason, topic name
+  SharedPayload shared;          // Kind::shared: the payload; broadcast, publish: the frame
+  std::size_t payload_size = 0;  // broadcast, publish: payload bytes inside the frame
+  Frame frame;                   // Kind::frame
 };
 
 }  // namespace fastws::detail

@@ -9,10 +9,10 @@
 #include <cstring>
 #include <thread>
 
+#include "connection.hpp"
 #include "net/accept_distributor.hpp"
 #include "net/socket.hpp"
 #include "origin_policy.hpp"
-#include "connection.hpp"
 #include "protocol/frame_header.hpp"
 #include "protocol/handshake_server.hpp"
 #include "protocol/http_parser.hpp"
@@ -150,8 +150,7 @@ std::error_code Server::listen() {
       address = bound;
       impl.bound_port.store(bound.port(), std::memory_order_release);
     }
-    listeners.push_back(
-        std::make_unique<net::Listener>(loop->loop(), std::move(socket), *loop));
+    listeners.push_back(std::make_unique<net::Listener>(loop->loop(), std::move(socket), *loop));
   }
   for (std::size_t i = 0; i < listeners.size(); ++i) {
     if (auto error = listeners[i]->start()) return error;
@@ -212,7 +211,9 @@ std::span<const std::byte> bytes_of(std::string_view text) {
 
 }  // namespace
 
-void Server::broadcast(std::string_view text) { broadcast(bytes_of(text), Opcode::text); }
+void Server::broadcast(std::string_view text) {
+  broadcast(bytes_of(text), Opcode::text);
+}
 
 void Server::broadcast(std::span<const std::byte> data, Opcode op) {
   SharedPayload frame = frame_once(op, data);
@@ -295,9 +296,8 @@ std::error_code Server::adopt(int fd) {
   if (auto error = net::adopt_socket(fd, info)) return error;
   if (info.listening) return std::make_error_code(std::errc::invalid_argument);
   detail::LoopContext& loop = impl_->pick_loop();
-  loop.loop().post([&loop, socket = net::UniqueFd(fd)]() mutable {
-    loop.serve(std::move(socket), {});
-  });
+  loop.loop().post(
+      [&loop, socket = net::UniqueFd(fd)]() mutable { loop.serve(std::move(socket), {}); });
   return {};
 }
 

@@ -46,7 +46,7 @@ struct Server::Impl {
   std::atomic<std::uint16_t> bound_port{0};
   std::atomic<std::uint64_t> next_connection_id{1};
   std::atomic<std::uint64_t> open_connections{0};  // for max_connections
-  std::atomic<unsigned> next_loop{0};               // round-robin for hand-overs
+  std::atomic<unsigned> next_loop{0};              // round-robin for hand-overs
 
   detail::LoopContext& pick_loop() noexcept {
     return *loops[next_loop.fetch_add(1, std::memory_order_relaxed) % loops.size()];

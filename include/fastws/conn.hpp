@@ -52,8 +52,7 @@ const char* to_string(SendStatus status) noexcept;
 // A received data message. Valid only during the callback (zero copy): copy what you keep.
 class Message {
  public:
-  Message(Opcode opcode, std::span<const std::byte> data) noexcept
-      : opcode_(opcode), data_(data) {}
+  Message(Opcode opcode, std::span<const std::byte> data) noexcept : opcode_(opcode), data_(data) {}
   Opcode opcode() const noexcept { return opcode_; }
   bool is_binary() const noexcept { return opcode_ == Opcode::binary; }
   bool is_text() const noexcept { return opcode_ == Opcode::text; }
@@ -114,7 +113,7 @@ class Conn {
   // threads). Readable from any thread.
   std::size_t buffered_amount() const noexcept;
 
-  SendStatus send(std::string_view text) const;                       // a text message
+  SendStatus send(std::string_view text) const;  // a text message
   SendStatus send(std::span<const std::byte> data, Opcode op = Opcode::binary) const;
   SendStatus send(const SharedPayload& data, Opcode op = Opcode::binary) const;
   SendStatus send_frame(const Frame& frame) const;  // any frame, exactly as crafted

@@ -1,8 +1,8 @@
 // Server: an embedded epoll HTTP/1.1 + WebSocket server (RFC 6455, RFC 7692).
 //
 //   fastws::Server server({.port = 8080});
-//   server.on_message([](const fastws::Conn& c, fastws::Message m) { c.send(m.data(), m.opcode()); });
-//   server.run();
+//   server.on_message([](const fastws::Conn& c, fastws::Message m) { c.send(m.data(), m.opcode());
+//   }); server.run();
 //
 // Threading: set the handlers before run(). run() blocks the calling thread and drives N event
 // loops (ServerOptions::threads, default one per core); each connection stays on one loop and
@@ -145,8 +145,8 @@ class Server {
   void broadcast(std::string_view text);
   void broadcast(std::span<const std::byte> data, Opcode op = Opcode::binary);
   void publish(std::string_view topic, std::string_view text, const Conn& except = {});
-  void publish(std::string_view topic, std::span<const std::byte> data,
-               Opcode op = Opcode::binary, const Conn& except = {});
+  void publish(std::string_view topic, std::span<const std::byte> data, Opcode op = Opcode::binary,
+               const Conn& except = {});
 
   // Takes over a socket another HTTP server accepted, with the request bytes it already read
   // (Go's Hijack). On success fastws owns the fd; when refused, the host sends `response`.

@@ -15,8 +15,8 @@ struct KeyPool {
   std::size_t next = bytes.size();
 
   void refill() noexcept {
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(bytes.size())) !=
-        1) {
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()),
+                   static_cast<int>(bytes.size())) != 1) {
       // OpenSSL's generator failed (it should not): fall back to the OS source rather than
       // sending predictable masks.
       std::random_device device;

@@ -112,15 +112,15 @@ std::size_t Session::receive_whole_frames(std::span<std::byte> input, SessionHan
   while (state_ == State::open && size - pos >= 2) {
     const auto byte0 = static_cast<std::uint8_t>(input[pos]);
     const auto byte1 = static_cast<std::uint8_t>(input[pos + 1]);
-    if (byte0 != 0x81 && byte0 != 0x82) break;      // FIN, no RSV bit, text or binary
-    if (((byte1 & 0x80) != 0) != masked) break;      // mask bit as the role requires (5.1)
+    if (byte0 != 0x81 && byte0 != 0x82) break;   // FIN, no RSV bit, text or binary
+    if (((byte1 & 0x80) != 0) != masked) break;  // mask bit as the role requires (5.1)
     std::size_t length = byte1 & 0x7Fu;
     std::size_t header = 2;
     if (length == 127) break;
     if (length == 126) {
       if (size - pos < 4) break;
-      length = static_cast<std::size_t>(input[pos + 2]) << 8 |
-               static_cast<std::size_t>(input[pos + 3]);
+      length =
+          static_cast<std::size_t>(input[pos + 2]) << 8 | static_cast<std::size_t>(input[pos + 3]);
       header = 4;
     }
     const std::size_t key_at = pos + header;

@@ -87,9 +87,9 @@ class SessionHandler {
 class Session {
  public:
   enum class State : std::uint8_t {
-    open,         // messages flow both ways
-    closing,      // we sent a close frame and wait for the peer's
-    closed,       // close handshake done, or failed: nothing more is sent or delivered
+    open,     // messages flow both ways
+    closing,  // we sent a close frame and wait for the peer's
+    closed,   // close handshake done, or failed: nothing more is sent or delivered
   };
 
   // `config` must outlive the session. `deflate` is set when permessage-deflate was negotiated.
@@ -138,8 +138,7 @@ class Session {
                                SessionHandler& handler, FrameSink& sink);
   bool accept_text(std::span<const std::byte> data, SessionHandler& handler, FrameSink& sink);
   void deliver(std::span<const std::byte> data, bool last, SessionHandler& handler);
-  void handle_control(std::span<const std::byte> payload, SessionHandler& handler,
-                      FrameSink& sink);
+  void handle_control(std::span<const std::byte> payload, SessionHandler& handler, FrameSink& sink);
   void finish_message();
   void fail(ProtocolError error, SessionHandler& handler, FrameSink& sink);
   void write(const FrameHeader& header, std::span<const std::byte> payload, FrameSink& sink);
@@ -147,7 +146,7 @@ class Session {
                        bool first, FrameSink& sink);
 
   const SessionConfig* config_;
-  std::unique_ptr<Compression> compression_;      // null unless permessage-deflate is on
+  std::unique_ptr<Compression> compression_;       // null unless permessage-deflate is on
   std::unique_ptr<ControlBuffer> control_buffer_;  // only while a control frame arrives in pieces
   std::vector<std::byte> message_;                 // reassembly; empty when idle
   FrameHeaderParser parser_;
@@ -158,7 +157,7 @@ class Session {
   std::uint8_t mask_offset_ = 0;
   bool in_payload_ = false;
   bool message_compressed_ = false;
-  bool message_delivered_first_ = false;   // stream mode: the first piece went out
+  bool message_delivered_first_ = false;          // stream mode: the first piece went out
   Opcode message_opcode_ = Opcode::continuation;  // continuation: no message in progress
   Opcode send_opcode_ = Opcode::continuation;     // continuation: no streaming send open
   State state_ = State::open;

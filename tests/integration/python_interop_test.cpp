@@ -17,8 +17,7 @@ bool python_websockets_available() {
 
 // Runs the peer script and returns its exit status, with its output in `output`.
 int run_peer(std::uint16_t port, bool compress, std::string& output) {
-  const std::string command = "/usr/bin/python3 " FASTWS_TEST_DATA_DIR
-                              "/interop/python_peer.py " +
+  const std::string command = "/usr/bin/python3 " FASTWS_TEST_DATA_DIR "/interop/python_peer.py " +
                               std::to_string(port) + (compress ? " --compress" : "") + " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return -1;
@@ -49,9 +48,13 @@ void run_against_echo(bool compress) {
   EXPECT_NE(output.find("ok   clean close 1000"), std::string::npos) << output;
 }
 
-TEST(PythonInterop, EchoPingSubprotocolAndCloseWithoutCompression) { run_against_echo(false); }
+TEST(PythonInterop, EchoPingSubprotocolAndCloseWithoutCompression) {
+  run_against_echo(false);
+}
 
-TEST(PythonInterop, EchoPingSubprotocolAndCloseWithPermessageDeflate) { run_against_echo(true); }
+TEST(PythonInterop, EchoPingSubprotocolAndCloseWithPermessageDeflate) {
+  run_against_echo(true);
+}
 
 }  // namespace
 }  // namespace fastws::testing

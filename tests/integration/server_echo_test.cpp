@@ -10,9 +10,8 @@ namespace {
 class EchoServer : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_.server().on_message([](const Conn& conn, Message message) {
-      conn.send(message.data(), message.opcode());
-    });
+    server_.server().on_message(
+        [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
     server_.server().on_close([this](const Conn&, const CloseStatus& status) {
       std::lock_guard lock(mutex_);
       closes_.push_back(status);

@@ -11,9 +11,9 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -155,8 +155,8 @@ class RawPeer {
 
   bool send_frame(const Frame& frame) {
     Frame masked = frame;
-    if (!masked.mask) masked.mask = MaskKey{std::byte{0x12}, std::byte{0x34}, std::byte{0x56},
-                                            std::byte{0x78}};
+    if (!masked.mask)
+      masked.mask = MaskKey{std::byte{0x12}, std::byte{0x34}, std::byte{0x56}, std::byte{0x78}};
     return send_raw(masked.serialize());
   }
   bool send_text(std::string_view text) { return send_frame(Frame::text(text)); }

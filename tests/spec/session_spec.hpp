@@ -68,12 +68,18 @@ inline std::string canonical_payload(const std::byte* data, std::size_t size) {
 
 inline std::string opcode_name(Opcode op) {
   switch (op) {
-    case Opcode::continuation: return "continuation";
-    case Opcode::text: return "text";
-    case Opcode::binary: return "binary";
-    case Opcode::close: return "close";
-    case Opcode::ping: return "ping";
-    case Opcode::pong: return "pong";
+    case Opcode::continuation:
+      return "continuation";
+    case Opcode::text:
+      return "text";
+    case Opcode::binary:
+      return "binary";
+    case Opcode::close:
+      return "close";
+    case Opcode::ping:
+      return "ping";
+    case Opcode::pong:
+      return "pong";
   }
   return "op" + std::to_string(static_cast<int>(op));
 }
@@ -342,9 +348,9 @@ class TraceRecorder final : public protocol::SessionHandler, public protocol::Fr
     trace.push_back("pong " + canonical_payload(data.data(), data.size()));
   }
   void on_close(std::uint16_t code, std::string_view reason) override {
-    trace.push_back("close " + std::to_string(code) + " " +
-                    canonical_payload(reinterpret_cast<const std::byte*>(reason.data()),
-                                      reason.size()));
+    trace.push_back(
+        "close " + std::to_string(code) + " " +
+        canonical_payload(reinterpret_cast<const std::byte*>(reason.data()), reason.size()));
   }
   void on_error(protocol::ProtocolError error) override {
     trace.push_back("error " + std::to_string(error.close_code));
@@ -369,9 +375,8 @@ class TraceRecorder final : public protocol::SessionHandler, public protocol::Fr
       if (payload.empty()) {
         trace.push_back("sent close");
       } else {
-        std::uint16_t code =
-            static_cast<std::uint16_t>(static_cast<unsigned>(payload[0]) << 8 |
-                                       static_cast<unsigned>(payload[1]));
+        std::uint16_t code = static_cast<std::uint16_t>(static_cast<unsigned>(payload[0]) << 8 |
+                                                        static_cast<unsigned>(payload[1]));
         trace.push_back("sent close " + std::to_string(code));
       }
       return;

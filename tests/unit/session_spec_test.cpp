@@ -14,7 +14,9 @@
 namespace fastws::spec {
 
 // gtest prints parameters on failure: show the case's name, not its bytes.
-void PrintTo(const SessionCase& c, std::ostream* out) { *out << c.name << " (line " << c.line << ")"; }
+void PrintTo(const SessionCase& c, std::ostream* out) {
+  *out << c.name << " (line " << c.line << ")";
+}
 
 namespace {
 
@@ -50,7 +52,8 @@ TEST_P(SessionSpec, WholeInput) {
   const SessionCase& c = GetParam();
   auto trace = run(c, {});
   EXPECT_EQ(trace, c.expected) << "case " << c.name << " (line " << c.line << ")\ngot:\n"
-                               << show(trace) << "expected:\n" << show(c.expected);
+                               << show(trace) << "expected:\n"
+                               << show(c.expected);
 }
 
 TEST_P(SessionSpec, EverySplitPoint) {

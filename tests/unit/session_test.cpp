@@ -2,10 +2,10 @@
 // each other (with and without permessage-deflate), close states, raw mode, memory bounds.
 #include <gtest/gtest.h>
 
+#include <zlib.h>
 #include <random>
 #include <string>
 #include <vector>
-#include <zlib.h>
 
 #include "fastws/close_code.hpp"
 #include "protocol/session.hpp"
@@ -97,7 +97,8 @@ TEST(Session, ClientFramesAreMaskedServerFramesAreNot) {
 TEST(Session, ClientMaskKeysDiffer) {
   Pair pair;
   pair.client.send_message(Opcode::text, bytes_of("a"), pair.client_peer);
-  std::vector<std::byte> first(pair.client_peer.wire.begin() + 2, pair.client_peer.wire.begin() + 6);
+  std::vector<std::byte> first(pair.client_peer.wire.begin() + 2,
+                               pair.client_peer.wire.begin() + 6);
   pair.client_peer.wire.clear();
   pair.client.send_message(Opcode::text, bytes_of("a"), pair.client_peer);
   std::vector<std::byte> second(pair.client_peer.wire.begin() + 2,
@@ -146,8 +147,8 @@ TEST(Session, AutoPongCanBeTurnedOff) {
   SessionConfig config{.role = Role::server, .auto_pong = false};
   Session server(config);
   Peer peer;
-  std::vector<std::byte> ping = {std::byte{0x89}, std::byte{0x80}, std::byte{1}, std::byte{2},
-                                 std::byte{3}, std::byte{4}};
+  std::vector<std::byte> ping = {std::byte{0x89}, std::byte{0x80}, std::byte{1},
+                                 std::byte{2},    std::byte{3},    std::byte{4}};
   server.receive(ping, peer, peer);
   EXPECT_EQ(peer.pings.size(), 1u);
   EXPECT_TRUE(peer.wire.empty());
@@ -203,7 +204,9 @@ void round_trip_many(const DeflateParams& params) {
   EXPECT_TRUE(pair.client_peer.errors.empty());
 }
 
-TEST(Session, DeflateRoundTripWithContextTakeover) { round_trip_many(DeflateParams{}); }
+TEST(Session, DeflateRoundTripWithContextTakeover) {
+  round_trip_many(DeflateParams{});
+}
 
 TEST(Session, DeflateRoundTripWithoutContextTakeover) {
   round_trip_many(DeflateParams{.server_no_context_takeover = true,
