@@ -83,9 +83,11 @@ Connection::Connection(LoopContext& loop, net::UniqueFd fd, const PeerAddress& r
       id_(id),
       remote_(remote),
       local_(local),
-      session_(loop.server().session_config) {}
+      session_(loop.server().session_config) {
+  loop.hold();
+}
 
-Connection::~Connection() = default;
+Connection::~Connection() { loop_->let_go(); }
 
 Connection::Extras& Connection::extras() {
   if (!extras_) extras_ = std::make_unique<Extras>();

@@ -236,12 +236,12 @@ std::optional<SendStatus> Connection::apply_backpressure_limit(std::size_t bytes
 }
 
 bool Connection::reserve_queued(std::size_t bytes) noexcept {
-  const ServerOptions& options = loop_->server().options;
+  // Any thread, possibly after the server is gone: only the loop context is used here.
   const std::size_t now = buffered_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
-  if (now <= options.max_buffered_bytes) return true;
+  if (now <= loop_->max_buffered_bytes()) return true;
   buffered_.fetch_sub(bytes, std::memory_order_relaxed);
   loop_->stats().dropped_sends.fetch_add(1, std::memory_order_relaxed);
-  if (options.slow_consumer == SlowConsumerPolicy::close &&
+  if (loop_->closes_slow_consumers() &&
       !limit_closed_.exchange(true, std::memory_order_relaxed)) {
     // The loop closes it; every later send from any thread is dropped.
     acquire();

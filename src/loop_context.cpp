@@ -21,16 +21,31 @@ void LoopStats::add_to(ServerStats& total) const noexcept {
 }
 
 LoopContext::LoopContext(Server::Impl& server, std::unique_ptr<net::EventLoop> loop)
-    : server_(server), loop_(std::move(loop)) {}
+    : server_(server),
+      loop_(std::move(loop)),
+      max_buffered_bytes_(server.options.max_buffered_bytes),
+      closes_slow_consumers_(server.options.slow_consumer == SlowConsumerPolicy::close) {}
 
-LoopContext::~LoopContext() {
-  // Sends still queued hold references to their connections.
-  for (auto* queue : {&mailbox_, &running_}) {
-    for (auto& send : *queue) {
-      if (send.connection != nullptr) send.connection->release();
-    }
-    queue->clear();
+LoopContext::~LoopContext() = default;
+
+void LoopContext::detach() noexcept {
+  // Tasks still queued on the stopped loop (the last reference of a finished connection, a
+  // mailbox drain) run now, on this thread: nothing else will run them.
+  loop_->run_once(std::chrono::milliseconds(0));
+  std::vector<OutgoingSend> queued;
+  {
+    std::lock_guard lock(mailbox_mutex_);
+    detached_ = true;
+    queued.swap(mailbox_);
   }
+  // Released outside the lock: the last reference to a connection may let go of this context.
+  hold();
+  for (auto& send : queued) {
+    if (send.connection != nullptr) send.connection->release();
+  }
+  queued.clear();
+  let_go();  // the hold just above
+  let_go();  // the server's
 }
 
 void LoopContext::take_cork(Connection& owner) {
@@ -52,11 +67,18 @@ void LoopContext::on_flush() {
 
 void LoopContext::post_send(OutgoingSend send) {
   bool post_drain = false;
+  bool queued = false;
+  Connection* const connection = send.connection;
   {
     std::lock_guard lock(mailbox_mutex_);
-    mailbox_.push_back(std::move(send));
-    post_drain = !std::exchange(mailbox_posted_, true);
+    if (!detached_) {
+      mailbox_.push_back(std::move(send));
+      queued = true;
+      post_drain = !std::exchange(mailbox_posted_, true);
+    }
   }
+  // After the server is gone nobody runs the mailbox: the send is dropped here.
+  if (!queued && connection != nullptr) connection->release();
   // One drain task per burst: the loop takes the whole mailbox at once.
   if (post_drain) loop_->post([this] { run_mailbox(); });
 }

@@ -76,7 +76,21 @@ class LoopContext final : public net::AcceptHandler,
                           private net::TimerNode {
  public:
   LoopContext(Server::Impl& server, std::unique_ptr<net::EventLoop> loop);
-  ~LoopContext();
+
+  // Lifetime: the server and every connection of this loop hold the context, so a Conn handle
+  // kept by the user after the server is gone still points at a live (if idle) context. The
+  // server lets go with detach(); the last holder deletes the context.
+  void hold() noexcept { holders_.fetch_add(1, std::memory_order_relaxed); }
+  void let_go() noexcept {
+    if (holders_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+  // The server is going away: from now on sends posted here are dropped, and what is queued is
+  // released. Then the server's hold is let go. Call after the loop stopped running.
+  void detach() noexcept;
+
+  // The limits a user thread checks before queueing a send (copied: readable without the server).
+  std::size_t max_buffered_bytes() const noexcept { return max_buffered_bytes_; }
+  bool closes_slow_consumers() const noexcept { return closes_slow_consumers_; }
 
   // Accepted sockets become connections on this loop (AcceptHandler).
   void on_accept(net::UniqueFd socket, const net::SocketAddress& peer) override;
@@ -143,8 +157,13 @@ class LoopContext final : public net::AcceptHandler,
   void stop_if_done();
   void run_mailbox();
 
-  Server::Impl& server_;
+  ~LoopContext();  // through let_go() only
+
+  Server::Impl& server_;  // valid while the server holds the context
   std::unique_ptr<net::EventLoop> loop_;
+  std::atomic<std::size_t> holders_{1};
+  const std::size_t max_buffered_bytes_;
+  const bool closes_slow_consumers_;
   LoopStats stats_;
 
   void take_cork(Connection& owner);
@@ -155,6 +174,7 @@ class LoopContext final : public net::AcceptHandler,
   std::mutex mailbox_mutex_;
   std::vector<OutgoingSend> mailbox_;  // guarded by mailbox_mutex_
   bool mailbox_posted_ = false;        // guarded by mailbox_mutex_: a drain task is queued
+  bool detached_ = false;              // guarded by mailbox_mutex_: the server is gone
   std::vector<OutgoingSend> running_;  // loop thread only
 
   net::ListHead connections_;

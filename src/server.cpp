@@ -60,7 +60,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
     std::error_code error;
     auto loop = net::EventLoop::create(error);
     if (!loop) throw std::system_error(error, "fastws: cannot create an event loop");
-    impl_->loops.push_back(std::make_unique<detail::LoopContext>(*impl_, std::move(loop)));
+    impl_->loops.emplace_back(new detail::LoopContext(*impl_, std::move(loop)));
     if (auto watch = impl_->loops.back()->watch_shutdown(impl_->shutdown_fd.get())) {
       throw std::system_error(watch, "fastws: cannot watch the shutdown event");
     }
@@ -68,7 +68,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
 }
 
 Server::~Server() {
-  // Loops first (their connections use the handlers and options), then the rest.
+  // Loops first (their connections use the handlers and options), then the rest. A loop
+  // context lives on while Conn handles of its connections exist.
   impl_->loops.clear();
 }
 

@@ -40,7 +40,11 @@ struct Server::Impl {
   protocol::SessionConfig session_config;  // shared by every connection's session
   protocol::DeflateConfig deflate_config;
   net::UniqueFd shutdown_fd;  // an eventfd every loop watches; stop() writes it
-  std::vector<std::unique_ptr<detail::LoopContext>> loops;
+  // Contexts are detached, not deleted, when the server goes: Conn handles may still use them.
+  struct DetachLoop {
+    void operator()(detail::LoopContext* loop) const noexcept { loop->detach(); }
+  };
+  std::vector<std::unique_ptr<detail::LoopContext, DetachLoop>> loops;
   std::unique_ptr<net::AcceptDistributor> distributor;  // Unix sockets: one listener for all
   bool listening = false;
   std::atomic<std::uint16_t> bound_port{0};
