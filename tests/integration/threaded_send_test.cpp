@@ -161,9 +161,53 @@ TEST(ThreadedSend, EightThreadsToHundredConnectionsWhileSomeClose) {
   for (auto& thread : senders) thread.join();
   closer.join();
 
+  // Which handle belongs to which client: the server's remote port is the client's local port.
+  std::map<std::string, std::size_t> client_by_port;
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    sockaddr_in local{};
+    socklen_t size = sizeof local;
+    ::getsockname(clients[i].peer->fd(), reinterpret_cast<sockaddr*>(&local), &size);
+    client_by_port[":" + std::to_string(ntohs(local.sin_port))] = i;
+  }
+  std::vector<const Conn*> handle_of(clients.size(), nullptr);
+  for (const Conn& conn : handles) {
+    const std::string address = conn.remote_address();
+    auto found = client_by_port.find(address.substr(address.rfind(':')));
+    ASSERT_NE(found, client_by_port.end()) << address;
+    handle_of[found->second] = &conn;
+  }
+
+  // What each client that stays open must receive in the end.
+  auto expected_total = [&](std::size_t i) {
+    int total = 0;
+    for (const auto& per_connection : sent) {
+      auto found = per_connection.find(handle_of[i]->id());
+      if (found != per_connection.end()) total += found->second;
+    }
+    return total;
+  };
+  auto received_total = [&](std::size_t i) {
+    int total = 0;
+    for (const auto& [thread, count] : clients[i].received) total += count;
+    return total;
+  };
+  auto stays_open = [&](std::size_t i) {
+    return !closed_ids.count(handle_of[i]->id()) && !dropped_by_peer.count(i);
+  };
+  auto all_arrived = [&] {
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+      if (stays_open(i) && !clients[i].broken && received_total(i) < expected_total(i)) {
+        return false;
+      }
+    }
+    return true;
+  };
+
   const auto deadline = std::chrono::steady_clock::now() + 60s;
+  // Read until everything owed has arrived (bounded): the machine may be busy, so no "quiet
+  // for a while" guess decides when the data is complete.
   int quiet_rounds = 0;
-  while (std::chrono::steady_clock::now() < deadline && quiet_rounds < 10) {
+  while (std::chrono::steady_clock::now() < deadline && (!all_arrived() || quiet_rounds < 2)) {
     std::vector<pollfd> fds;
     for (auto& client : clients) fds.push_back({client.peer->fd(), POLLIN, 0});
     const int ready = ::poll(fds.data(), fds.size(), 50);
@@ -183,22 +227,6 @@ TEST(ThreadedSend, EightThreadsToHundredConnectionsWhileSomeClose) {
     quiet_rounds = any ? 0 : quiet_rounds + 1;
   }
 
-  // Which handle belongs to which client: the server's remote port is the client's local port.
-  std::map<std::string, std::size_t> client_by_port;
-  for (std::size_t i = 0; i < clients.size(); ++i) {
-    sockaddr_in local{};
-    socklen_t size = sizeof local;
-    ::getsockname(clients[i].peer->fd(), reinterpret_cast<sockaddr*>(&local), &size);
-    client_by_port[":" + std::to_string(ntohs(local.sin_port))] = i;
-  }
-  std::vector<const Conn*> handle_of(clients.size(), nullptr);
-  for (const Conn& conn : handles) {
-    const std::string address = conn.remote_address();
-    auto found = client_by_port.find(address.substr(address.rfind(':')));
-    ASSERT_NE(found, client_by_port.end()) << address;
-    handle_of[found->second] = &conn;
-  }
-
   int checked = 0;
   for (std::size_t i = 0; i < clients.size(); ++i) {
     const Client& client = clients[i];
@@ -206,7 +234,7 @@ TEST(ThreadedSend, EightThreadsToHundredConnectionsWhileSomeClose) {
     EXPECT_FALSE(client.out_of_order) << "connection " << i;
     ASSERT_NE(handle_of[i], nullptr);
     const std::uint64_t id = handle_of[i]->id();
-    if (closed_ids.count(id) || dropped_by_peer.count(i)) continue;
+    if (!stays_open(i)) continue;
     // Still open: exactly what was reported sent arrived.
     for (int t = 0; t < kSenders; ++t) {
       auto expected = sent[static_cast<std::size_t>(t)][id];
