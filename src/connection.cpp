@@ -114,11 +114,13 @@ void Connection::start(std::span<const std::byte> initial) {
     return;
   }
   arm_phase_timer();
-  if (!initial.empty()) {
-    // Hand-over: the bytes another server read are processed as if they came from the socket.
-    auto buffer = loop_->loop().read_buffer();
+  // Hand-over: the bytes another server read are processed as if they came from the socket,
+  // through the loop's read buffer (the session unmasks in place), a buffer-full at a time.
+  auto buffer = loop_->loop().read_buffer();
+  while (!initial.empty() && phase_ != Phase::closed) {
     const std::size_t size = std::min(initial.size(), buffer.size());
     std::memcpy(buffer.data(), initial.data(), size);
+    initial = initial.subspan(size);
     process_input(buffer.first(size));
   }
 }
@@ -339,17 +341,8 @@ SendStatus Connection::send_message(Opcode opcode, std::span<const std::byte> pa
     return SendStatus::closed;
   }
   if (auto refused = apply_backpressure_limit(payload.size())) return *refused;
-  if (extras_ && extras_->active_stream != 0) {
-    // A streamed message is going out: this one waits for its end (RFC 6455 5.4: data frames
-    // of two messages must not interleave).
-    extras_->deferred.push_back({0, opcode, true, {payload.begin(), payload.end()}});
-    return SendStatus::queued;
-  }
-  OutputSink sink(*this);
-  if (!session_.send_message(opcode, payload, sink)) return SendStatus::closed;
-  LoopStats::bump(loop_->stats().messages_out);
-  LoopStats::bump(loop_->stats().bytes_out, payload.size());
-  return status_after_send();
+  if (must_wait(0)) return defer({0, opcode, true, {payload.begin(), payload.end()}});
+  return write_message(opcode, payload);
 }
 
 SendStatus Connection::send_fragment(std::uint64_t stream, Opcode opcode,
@@ -358,38 +351,8 @@ SendStatus Connection::send_fragment(std::uint64_t stream, Opcode opcode,
     return SendStatus::closed;
   }
   if (auto refused = apply_backpressure_limit(payload.size())) return *refused;
-  Extras& state = extras();
-  if (state.active_stream != 0 && state.active_stream != stream) {
-    state.deferred.push_back({stream, opcode, fin, {payload.begin(), payload.end()}});
-    return SendStatus::queued;
-  }
-  state.active_stream = fin ? 0 : stream;
-  OutputSink sink(*this);
-  if (!session_.send_fragment(opcode, payload, fin, sink)) return SendStatus::closed;
-  LoopStats::bump(loop_->stats().bytes_out, payload.size());
-  if (fin) {
-    LoopStats::bump(loop_->stats().messages_out);
-    drain_deferred();
-  }
-  return status_after_send();
-}
-
-void Connection::drain_deferred() {
-  // Sends that waited for a streamed message, in their order, until another stream opens.
-  Extras& state = extras();
-  std::size_t index = 0;
-  while (index < state.deferred.size() && state.active_stream == 0) {
-    DeferredSend send = std::move(state.deferred[index++]);
-    if (send.frame) {
-      send_prepared(send.frame, send.frame_payload_size);
-    } else if (send.stream == 0) {
-      send_message(send.opcode, send.bytes);
-    } else {
-      send_fragment(send.stream, send.opcode, send.bytes, send.fin);
-    }
-  }
-  state.deferred.erase(state.deferred.begin(),
-                       state.deferred.begin() + static_cast<std::ptrdiff_t>(index));
+  if (must_wait(stream)) return defer({stream, opcode, fin, {payload.begin(), payload.end()}});
+  return write_fragment(stream, opcode, payload, fin);
 }
 
 SendStatus Connection::send_prepared(const SharedPayload& frame, std::size_t payload_size) {
@@ -397,13 +360,78 @@ SendStatus Connection::send_prepared(const SharedPayload& frame, std::size_t pay
     return SendStatus::closed;
   }
   if (auto refused = apply_backpressure_limit(frame->size())) return *refused;
-  if (extras_ && extras_->active_stream != 0) {
-    extras_->deferred.push_back({0, Opcode::binary, true, {}, frame, payload_size});
-    return SendStatus::queued;
+  if (must_wait(0)) return defer({0, Opcode::binary, true, {}, frame, payload_size});
+  return write_prepared(*frame, payload_size);
+}
+
+// RFC 6455 5.4: the data frames of two messages must not interleave. While a Writer's message
+// is open, other data waits; and once anything waits, everything after it waits too, so that
+// nothing overtakes what was sent before it.
+bool Connection::must_wait(std::uint64_t stream) const noexcept {
+  if (!extras_) return false;
+  if (!extras_->deferred.empty()) return true;
+  return extras_->active_stream != 0 && extras_->active_stream != stream;
+}
+
+SendStatus Connection::defer(DeferredSend send) {
+  extras().deferred.push_back(std::move(send));
+  drain_deferred();
+  return SendStatus::queued;
+}
+
+void Connection::drain_deferred() {
+  if (draining_) return;  // the outer call goes on with the list
+  draining_ = true;
+  Extras& state = extras();
+  // Take, in order, the first waiting send that may go now: anything when no streamed message
+  // is open, else the next piece of the open one.
+  while (!state.deferred.empty() && phase_ == Phase::websocket) {
+    auto chosen = state.deferred.begin();
+    if (state.active_stream != 0) {
+      chosen = std::find_if(state.deferred.begin(), state.deferred.end(),
+                          [&](const DeferredSend& send) {
+                            return send.stream == state.active_stream;
+                          });
+      if (chosen == state.deferred.end()) break;
+    }
+    DeferredSend send = std::move(*chosen);
+    state.deferred.erase(chosen);
+    if (send.frame) {
+      write_prepared(*send.frame, send.frame_payload_size);
+    } else if (send.stream == 0) {
+      write_message(send.opcode, send.bytes);
+    } else {
+      write_fragment(send.stream, send.opcode, send.bytes, send.fin);
+    }
   }
+  draining_ = false;
+}
+
+SendStatus Connection::write_message(Opcode opcode, std::span<const std::byte> payload) {
+  OutputSink sink(*this);
+  if (!session_.send_message(opcode, payload, sink)) return SendStatus::closed;
+  LoopStats::bump(loop_->stats().messages_out);
+  LoopStats::bump(loop_->stats().bytes_out, payload.size());
+  return status_after_send();
+}
+
+SendStatus Connection::write_fragment(std::uint64_t stream, Opcode opcode,
+                                      std::span<const std::byte> payload, bool fin) {
+  extras().active_stream = fin ? 0 : stream;
+  OutputSink sink(*this);
+  if (!session_.send_fragment(opcode, payload, fin, sink)) return SendStatus::closed;
+  LoopStats::bump(loop_->stats().bytes_out, payload.size());
+  if (fin) {
+    LoopStats::bump(loop_->stats().messages_out);
+    drain_deferred();  // what waited for this message may go now
+  }
+  return status_after_send();
+}
+
+SendStatus Connection::write_prepared(std::span<const std::byte> frame, std::size_t payload_size) {
   // Straight to the output: the frame is complete and unmasked (server role), and the session
   // has no state to update for an uncompressed whole message.
-  write_frame(*frame, {}, nullptr);
+  write_frame(frame, {}, nullptr);
   LoopStats::bump(loop_->stats().messages_out);
   LoopStats::bump(loop_->stats().bytes_out, payload_size);
   return status_after_send();

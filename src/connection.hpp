@@ -30,6 +30,8 @@
 
 namespace fastws::detail {
 
+struct DeferredSend;
+
 class Connection final : public net::IoHandler, public net::TimerNode, public LoopListLink {
  public:
   enum class Phase : std::uint8_t {
@@ -132,7 +134,13 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   void publish_buffered() noexcept;
   std::optional<SendStatus> apply_backpressure_limit(std::size_t bytes);
   SendStatus status_after_send() const noexcept;
+  bool must_wait(std::uint64_t stream) const noexcept;
+  SendStatus defer(DeferredSend send);
   void drain_deferred();
+  SendStatus write_message(Opcode opcode, std::span<const std::byte> payload);
+  SendStatus write_fragment(std::uint64_t stream, Opcode opcode,
+                            std::span<const std::byte> payload, bool fin);
+  SendStatus write_prepared(std::span<const std::byte> frame, std::size_t payload_size);
 
   void arm_phase_timer();
   // How a connection whose last bytes are leaving ends.
@@ -153,6 +161,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   Drain drain_ = Drain::linger;
   bool opened_ = false;                // on_open ran: on_close is owed
   bool admitted_ = false;              // running a send another thread queued (already admitted)
+  bool draining_ = false;  // drain_deferred() is running
   bool write_interest_ = false;        // EPOLLOUT registered
   bool opened_http_request_ = false;   // served a plain HTTP request: keep-alive timing applies
   std::size_t published_backlog_ = 0;  // the backlog size last added to buffered_

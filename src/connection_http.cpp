@@ -153,6 +153,12 @@ void Connection::upgrade(const Request& request) {
 
 void Connection::serve_http(const Request& request) {
   Server::Impl& server = loop_->server();
+  // RFC 7230 5.4: an HTTP/1.1 request carries exactly one Host (HTTP/1.0 at most one).
+  const std::size_t hosts = request.header_count("host");
+  if (hosts > 1 || (request.minor_version() >= 1 && hosts == 0)) {
+    refuse(400, "exactly one Host header is required");
+    return;
+  }
   // Request bodies are not served; refusing is safer than misreading a body as the next request.
   if (!request.header("content-length").empty() && request.header("content-length") != "0") {
     refuse(413, "request bodies are not supported");

@@ -36,7 +36,8 @@ enum class SlowConsumerPolicy : std::uint8_t {
 };
 
 // Which browser origins may open WebSockets (the Origin header, RFC 6455 10.2). Requests without
-// an Origin header (non-browser clients) are always allowed unless `check` says otherwise.
+// an Origin header come from non-browser clients and are always allowed (decide about those in
+// on_upgrade); the policy, `check` included, judges requests that carry one.
 struct OriginPolicy {
   enum class Mode : std::uint8_t {
     same_origin,  // Origin's host[:port] must equal the Host header (default)

@@ -84,6 +84,12 @@ UpgradeCheck check_upgrade_request(const Request& request) {
   }
   // Two origins would let a policy check one and the application trust the other.
   if (request.header_count("origin") > 1) return refused(400, "more than one Origin header");
+  // A GET upgrade has no body (RFC 6455 4.1). A proxy would read one as the body while we would
+  // read it as frames: refuse rather than disagree on where the WebSocket stream starts.
+  const std::string_view length = request.header("content-length");
+  if ((!length.empty() && length != "0") || request.header_count("transfer-encoding") != 0) {
+    return refused(400, "the WebSocket handshake has no body");
+  }
 
   UpgradeCheck check;
   check.key = key;
