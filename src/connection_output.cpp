@@ -140,7 +140,10 @@ void Connection::write_to_socket(std::span<const std::byte> first,
   if (result.status == net::IoStatus::done) {
     written = result.bytes;
   } else if (result.status == net::IoStatus::failed) {
-    // The peer is gone. Stop writing; reading will see the end and close the connection.
+    // The peer is gone. Stop writing; reading will see the end and close the connection. If a
+    // close handshake was under way, on_close still says that its last bytes were lost.
+    CloseStatus& status = extras().close_status;
+    if (status.error.empty()) status.error = "write failed: " + result.error.message();
     ::shutdown(fd_.get(), SHUT_RDWR);
     return;
   }

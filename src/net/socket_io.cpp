@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <climits>
+
+#include "net/io_fault_injection.hpp"
 
 namespace fastws::net {
 
@@ -19,6 +22,11 @@ IoResult failure() noexcept {
 }  // namespace
 
 IoResult read_some(int fd, std::span<std::byte> buffer) noexcept {
+  if (const auto hook = testing::io_fault_hook()) [[unlikely]] {
+    const testing::IoFault fault = hook(testing::IoOperation::read, fd);
+    if (fault.error != 0) return {IoStatus::failed, 0, {fault.error, std::system_category()}};
+    buffer = buffer.first(std::min(buffer.size(), fault.max_bytes));
+  }
   for (;;) {
     const ssize_t received = ::read(fd, buffer.data(), buffer.size());
     if (received > 0) return {IoStatus::done, static_cast<std::size_t>(received), {}};
@@ -28,6 +36,12 @@ IoResult read_some(int fd, std::span<std::byte> buffer) noexcept {
 }
 
 IoResult write_vectored(int fd, std::span<const iovec> buffers) noexcept {
+  std::array<iovec, 4> shortened;
+  if (const auto hook = testing::io_fault_hook()) [[unlikely]] {
+    const testing::IoFault fault = hook(testing::IoOperation::write, fd);
+    if (fault.error != 0) return {IoStatus::failed, 0, {fault.error, std::system_category()}};
+    buffers = testing::first_bytes(buffers, fault.max_bytes, shortened);
+  }
   std::size_t total = 0;
   while (!buffers.empty()) {
     const std::size_t count = std::min<std::size_t>(buffers.size(), IOV_MAX);
