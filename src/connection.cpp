@@ -159,6 +159,8 @@ void Connection::finish_after_input_end(std::string error) {
     finish(extras_ ? std::move(extras_->close_status) : CloseStatus{});
     return;
   }
+  // A write that failed earlier is the better explanation of why the input ended.
+  if (extras_ && !extras_->close_status.error.empty()) error = extras_->close_status.error;
   finish({close_code::abnormal, {}, std::move(error)});
 }
 

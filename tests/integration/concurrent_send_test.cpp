@@ -51,19 +51,31 @@ std::uint16_t user_close_code(std::size_t client) {
   return static_cast<std::uint16_t>(4000 + client);  // 4000-4999: private use (RFC 6455 7.4.2)
 }
 
-// The payload of send number `seq` of thread `thread`: a header naming it, then filler whose
-// every byte depends on its position, thread and seq. Every 16th is over 64 KiB (the 64-bit
-// length form, and larger than the loop's cork buffer).
+// Payloads: a header naming the send ("thread T seq N|"), then letters whose every byte depends
+// on its position, thread and seq, so foreign bytes inside a payload show. Every 16th is over
+// 64 KiB (the 64-bit length form, and larger than the loop's cork buffer).
+std::size_t payload_length(int thread, int seq) {
+  return seq % 16 == 15 ? 65'537 + static_cast<std::size_t>((seq * 131 + thread * 17) % 30'000)
+                        : 24 + static_cast<std::size_t>((seq * 97 + thread * 31) % 2'000);
+}
+
+std::string payload_head(int thread, int seq) {
+  return "thread " + std::to_string(thread) + " seq " + std::to_string(seq) + "|";
+}
+
+// The filler from `position` on, up to 26 bytes: a slice of the alphabet twice over.
+std::string_view filler_at(std::size_t position, int thread, int seq, std::size_t max) {
+  static constexpr std::string_view alphabet_twice =
+      "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz";
+  const std::size_t start = (position + static_cast<std::size_t>(thread * 7 + seq)) % 26;
+  return alphabet_twice.substr(start, std::min<std::size_t>(26, max));
+}
+
 std::string sent_payload(int thread, int seq) {
-  const std::size_t length =
-      seq % 16 == 15 ? 65'537 + static_cast<std::size_t>((seq * 131 + thread * 17) % 30'000)
-                     : 24 + static_cast<std::size_t>((seq * 97 + thread * 31) % 2'000);
-  char head[48];
-  const int head_size = std::snprintf(head, sizeof head, "thread %d seq %d|", thread, seq);
-  std::string payload(head, static_cast<std::size_t>(head_size));
-  for (std::size_t i = payload.size(); i < length; ++i) {
-    payload.push_back(
-        static_cast<char>('a' + (i + static_cast<std::size_t>(thread * 7 + seq)) % 26));
+  const std::size_t length = payload_length(thread, seq);
+  std::string payload = payload_head(thread, seq);
+  while (payload.size() < length) {
+    payload += filler_at(payload.size(), thread, seq, length - payload.size());
   }
   return payload;
 }
@@ -71,10 +83,18 @@ std::string sent_payload(int thread, int seq) {
 // Thread and seq named by a received payload, if the payload is exactly what that send sent.
 bool identify_payload(std::string_view payload, int& thread, int& seq) {
   if (std::sscanf(std::string(payload.substr(0, 40)).c_str(), "thread %d seq %d|", &thread, &seq) !=
-      2) {
+          2 ||
+      thread < 0 || thread >= kSenders || seq < 0) {
     return false;
   }
-  return thread >= 0 && thread < kSenders && seq >= 0 && payload == sent_payload(thread, seq);
+  const std::string head = payload_head(thread, seq);
+  if (payload.size() != payload_length(thread, seq) || !payload.starts_with(head)) return false;
+  for (std::size_t at = head.size(); at < payload.size();) {
+    const std::string_view expected = filler_at(at, thread, seq, payload.size() - at);
+    if (payload.substr(at, expected.size()) != expected) return false;
+    at += expected.size();
+  }
+  return true;
 }
 
 bool send_all(int fd, std::span<const std::byte> bytes) {
@@ -246,6 +266,23 @@ bool is_prefix(const std::vector<int>& prefix, const std::vector<int>& whole) {
 std::size_t client_index(const Conn& conn) {
   const std::string_view path = conn.request()->path();
   return static_cast<std::size_t>(std::stoul(std::string(path.substr(path.rfind('/') + 1))));
+}
+
+// The checker itself: it must see one foreign byte, a missing byte and a swapped header.
+TEST(ConcurrentSend, PayloadCheckerRejectsForeignBytes) {
+  int thread = -1, seq = -1;
+  const std::string large = sent_payload(5, 15);
+  ASSERT_GT(large.size(), 65'536u);
+  EXPECT_TRUE(identify_payload(large, thread, seq));
+  EXPECT_EQ(thread, 5);
+  EXPECT_EQ(seq, 15);
+  std::string foreign = large;
+  foreign[40'000] = '\x82';  // e.g. the first byte of another frame's header
+  EXPECT_FALSE(identify_payload(foreign, thread, seq));
+  EXPECT_FALSE(identify_payload(std::string_view(large).substr(0, large.size() - 1), thread, seq));
+  std::string other_header = sent_payload(4, 15);
+  other_header.replace(0, payload_head(5, 15).size(), payload_head(5, 15));
+  EXPECT_FALSE(identify_payload(other_header, thread, seq));
 }
 
 TEST(ConcurrentSend, EightThreadsToHundredReadingClientsWhileConnectionsCloseAndReset) {
