@@ -87,7 +87,9 @@ Connection::Connection(LoopContext& loop, net::UniqueFd fd, const PeerAddress& r
   loop.hold();
 }
 
-Connection::~Connection() { loop_->let_go(); }
+Connection::~Connection() {
+  loop_->let_go();
+}
 
 Connection::Extras& Connection::extras() {
   if (!extras_) extras_ = std::make_unique<Extras>();
@@ -390,10 +392,9 @@ void Connection::drain_deferred() {
   while (!state.deferred.empty() && phase_ == Phase::websocket) {
     auto chosen = state.deferred.begin();
     if (state.active_stream != 0) {
-      chosen = std::find_if(state.deferred.begin(), state.deferred.end(),
-                          [&](const DeferredSend& send) {
-                            return send.stream == state.active_stream;
-                          });
+      chosen = std::find_if(
+          state.deferred.begin(), state.deferred.end(),
+          [&](const DeferredSend& send) { return send.stream == state.active_stream; });
       if (chosen == state.deferred.end()) break;
     }
     DeferredSend send = std::move(*chosen);

@@ -138,8 +138,8 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   SendStatus defer(DeferredSend send);
   void drain_deferred();
   SendStatus write_message(Opcode opcode, std::span<const std::byte> payload);
-  SendStatus write_fragment(std::uint64_t stream, Opcode opcode,
-                            std::span<const std::byte> payload, bool fin);
+  SendStatus write_fragment(std::uint64_t stream, Opcode opcode, std::span<const std::byte> payload,
+                            bool fin);
   SendStatus write_prepared(std::span<const std::byte> frame, std::size_t payload_size);
 
   void arm_phase_timer();
@@ -161,7 +161,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   Drain drain_ = Drain::linger;
   bool opened_ = false;                // on_open ran: on_close is owed
   bool admitted_ = false;              // running a send another thread queued (already admitted)
-  bool draining_ = false;  // drain_deferred() is running
+  bool draining_ = false;              // drain_deferred() is running
   bool write_interest_ = false;        // EPOLLOUT registered
   bool opened_http_request_ = false;   // served a plain HTTP request: keep-alive timing applies
   std::size_t published_backlog_ = 0;  // the backlog size last added to buffered_

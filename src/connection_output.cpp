@@ -244,8 +244,7 @@ bool Connection::reserve_queued(std::size_t bytes) noexcept {
   if (now <= loop_->max_buffered_bytes()) return true;
   buffered_.fetch_sub(bytes, std::memory_order_relaxed);
   loop_->stats().dropped_sends.fetch_add(1, std::memory_order_relaxed);
-  if (loop_->closes_slow_consumers() &&
-      !limit_closed_.exchange(true, std::memory_order_relaxed)) {
+  if (loop_->closes_slow_consumers() && !limit_closed_.exchange(true, std::memory_order_relaxed)) {
     // The loop closes it; every later send from any thread is dropped.
     acquire();
     OutgoingSend send;
