@@ -17,15 +17,6 @@
 namespace fastws::testing {
 namespace {
 
-// TSan (g++ says so with a macro, clang with __has_feature).
-#if defined(__SANITIZE_THREAD__)
-#define FASTWS_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define FASTWS_UNDER_TSAN 1
-#endif
-#endif
-
 #if defined(FASTWS_UNDER_TSAN)
 constexpr int kEchoPeers = 60;  // TSan runs the server ~10x slower
 #else

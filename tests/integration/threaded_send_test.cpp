@@ -12,12 +12,13 @@
 #include <random>
 #include <set>
 
+#include "server_test_support.hpp"
 #include "test_peer.hpp"
 
 namespace fastws::testing {
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
+#if defined(FASTWS_UNDER_TSAN)
 constexpr int kMessagesPerThread = 30;  // TSan is ~10x slower
 #else
 constexpr int kMessagesPerThread = 150;
