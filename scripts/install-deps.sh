@@ -5,6 +5,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-dev
   zlib1g-dev libssl-dev openssl libgtest-dev libgmock-dev libbenchmark-dev
   python3-websockets
+  chromium chromium-driver firefox-esr
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -109,8 +109,15 @@ std::any* Connection::user_data_if_set() const noexcept {
   return extras_ ? &extras_->user_data : nullptr;
 }
 
-void Connection::start(std::span<const std::byte> initial) {
+void Connection::start(const net::TlsContext* tls, std::span<const std::byte> initial) {
   loop_->add_connection(*this);
+  if (tls != nullptr) {
+    extras().tls = net::TlsStream::accept(*tls, fd_.get());
+    if (!extras_->tls) {
+      finish({close_code::abnormal, {}, "cannot start a TLS session: out of memory"});
+      return;
+    }
+  }
   if (auto error = loop_->loop().add(fd_.get(), EPOLLIN | EPOLLRDHUP, *this)) {
     finish({close_code::abnormal, {}, "cannot register the socket: " + error.message()});
     return;
@@ -128,6 +135,14 @@ void Connection::start(std::span<const std::byte> initial) {
 }
 
 void Connection::on_io(std::uint32_t events) {
+  if (net::TlsStream* secure = tls()) [[unlikely]] {
+    if (!secure->established()) {
+      if (!advance_tls_handshake()) return;
+      events |= EPOLLIN;  // the request may have come with the handshake's last flight
+    } else if (secure->needs_writable() && (events & EPOLLOUT)) {
+      events |= EPOLLIN;  // a read waited for room to write: retry it
+    }
+  }
   if (events & EPOLLOUT) on_writable();
   if (phase_ == Phase::closed) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable();
@@ -137,7 +152,7 @@ void Connection::on_readable() {
   auto buffer = loop_->loop().read_buffer();
   // Level-triggered: a few reads per readiness, then other connections get their turn.
   for (int round = 0; round < 4 && phase_ != Phase::closed; ++round) {
-    net::IoResult result = net::read_some(fd_.get(), buffer);
+    net::IoResult result = read_input(buffer);
     switch (result.status) {
       case net::IoStatus::done:
         process_input(buffer.first(result.bytes));
@@ -229,7 +244,9 @@ void Connection::on_timer() {
     case Phase::http:
       finish({close_code::abnormal,
               {},
-              opened_http_request_ ? "HTTP keep-alive timeout" : "handshake timeout"});
+              opened_http_request_             ? "HTTP keep-alive timeout"
+              : tls() && !tls()->established() ? "TLS handshake timeout"
+                                               : "handshake timeout"});
       return;
     case Phase::websocket:
       if (session_.state() != protocol::Session::State::open) {
@@ -270,6 +287,7 @@ void Connection::end_output() {
   }
   // Closing at once could turn unread input into a reset that destroys the bytes we just sent
   // (RFC 7230 6.6 "lingering close"): send FIN and wait for the peer's, up to close_timeout.
+  if (net::TlsStream* secure = tls()) secure->close_notify();
   ::shutdown(fd_.get(), SHUT_WR);
 }
 
@@ -285,6 +303,7 @@ void Connection::finish(CloseStatus status) {
   if (extras_) {
     for (const std::string& topic : extras_->topics) loop_->unsubscribe(*this, topic);
     extras_->topics.clear();
+    extras_->tls.reset();  // its memory goes now, not when the last handle does
   }
   partial_head_.reset();
   if (backlog_) {
@@ -434,7 +453,7 @@ SendStatus Connection::write_fragment(std::uint64_t stream, Opcode opcode,
 SendStatus Connection::write_prepared(std::span<const std::byte> frame, std::size_t payload_size) {
   // Straight to the output: the frame is complete and unmasked (server role), and the session
   // has no state to update for an uncompressed whole message.
-  write_frame(frame, {}, nullptr);
+  write_frame({}, frame, nullptr);
   LoopStats::bump(loop_->stats().messages_out);
   LoopStats::bump(loop_->stats().bytes_out, payload_size);
   return status_after_send();

@@ -23,10 +23,16 @@
 #include "fastws/conn.hpp"
 #include "loop_context.hpp"
 #include "net/event_loop.hpp"
+#include "net/socket_io.hpp"
 #include "net/timer_wheel.hpp"
 #include "net/unique_fd.hpp"
 #include "peer_address.hpp"
 #include "protocol/session.hpp"
+
+namespace fastws::net {
+class TlsContext;
+class TlsStream;
+}  // namespace fastws::net
 
 namespace fastws::detail {
 
@@ -52,9 +58,10 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 
-  // Starts serving: registers the socket and arms the handshake timeout. `initial` holds request
-  // bytes already read by someone else (hand-over).
-  void start(std::span<const std::byte> initial = {});
+  // Starts serving: registers the socket and arms the handshake timeout. With `tls` the
+  // connection begins with a TLS handshake. `initial` holds request bytes already read by
+  // someone else (hand-over).
+  void start(const net::TlsContext* tls, std::span<const std::byte> initial = {});
 
   // --- any thread ---
   Conn handle() noexcept { return Conn(this); }
@@ -111,6 +118,14 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
 
   void on_readable();
   void on_writable();
+  // The transport: the socket itself, or TLS over it (connection_tls.cpp).
+  net::TlsStream* tls() const noexcept;
+  net::IoResult read_input(std::span<std::byte> buffer);
+  net::IoResult write_output(std::span<const iovec> buffers);
+  // False when the handshake is not done (yet, or ever: the connection is then finished).
+  bool advance_tls_handshake();
+  // EPOLLOUT is wanted while bytes wait in the backlog or TLS waits for room to write.
+  void update_write_interest();
   void finish_after_input_end(std::string error);
   void process_input(std::span<std::byte> input);
   // HTTP phase (connection_http.cpp): returns the number of bytes used.
@@ -121,7 +136,8 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   void refuse(int status, std::string_view reason);
   void send_refusal(std::string_view response);
 
-  // Output (connection_output.cpp).
+  // Output (connection_output.cpp). `header` is a frame header (at most 14 bytes: it must fit the
+  // cork); `payload` may be of any size. Pre-framed bytes go as a payload with no header.
   void write_frame(std::span<const std::byte> header, std::span<const std::byte> payload,
                    const MaskKey* mask);
   void append_to_backlog(std::span<const std::byte> header, std::span<const std::byte> payload,

@@ -115,7 +115,7 @@ void Connection::append_to_backlog(std::span<const std::byte> header,
 }
 
 void Connection::write_raw(std::span<const std::byte> bytes) {
-  write_frame(bytes, {}, nullptr);
+  write_frame({}, bytes, nullptr);  // as a payload: the header part must fit the cork
 }
 
 void Connection::flush_cork() {
@@ -135,7 +135,7 @@ void Connection::write_to_socket(std::span<const std::byte> first,
   }
   iovec buffers[2] = {{const_cast<std::byte*>(first.data()), first.size()},
                       {const_cast<std::byte*>(second.data()), second.size()}};
-  net::IoResult result = net::write_vectored(fd_.get(), buffers);
+  net::IoResult result = write_output(buffers);
   std::size_t written = 0;
   if (result.status == net::IoStatus::done) {
     written = result.bytes;
@@ -160,14 +160,12 @@ void Connection::write_to_socket(std::span<const std::byte> first,
 void Connection::append_backlog(std::span<const std::byte> bytes) {
   if (bytes.empty()) return;
   if (!backlog_) backlog_ = std::make_unique<Backlog>();
-  if (backlog_->size() == 0) {
-    LoopStats::bump(loop_->stats().backpressured);
-    if (!write_interest_) {
-      loop_->loop().modify(fd_.get(), EPOLLIN | EPOLLRDHUP | EPOLLOUT, *this);
-      write_interest_ = true;
-    }
-  }
+  const bool was_empty = backlog_->size() == 0;
   backlog_->bytes.insert(backlog_->bytes.end(), bytes.begin(), bytes.end());
+  if (was_empty) {
+    LoopStats::bump(loop_->stats().backpressured);
+    update_write_interest();
+  }
 }
 
 void Connection::append_backlog_masked(std::span<const std::byte> bytes, const MaskKey& mask) {
@@ -180,7 +178,7 @@ void Connection::on_writable() {
   if (!backlog_ || phase_ == Phase::closed) return;
   while (backlog_->size() > 0) {
     const iovec buffer = {backlog_->bytes.data() + backlog_->offset, backlog_->size()};
-    net::IoResult result = net::write_vectored(fd_.get(), {&buffer, 1});
+    net::IoResult result = write_output({&buffer, 1});
     if (result.status == net::IoStatus::failed) {
       finish({close_code::abnormal, {}, result.error.message()});
       return;
@@ -206,8 +204,7 @@ void Connection::on_writable() {
   if (backlog_->has_pending_pong) pong = std::move(backlog_->pending_pong);
   backlog_.reset();
   publish_buffered();
-  loop_->loop().modify(fd_.get(), EPOLLIN | EPOLLRDHUP, *this);
-  write_interest_ = false;
+  update_write_interest();
   if (!pong.empty()) write_to_socket(pong, {});
   if (phase_ == Phase::draining) {
     if (backlog_size() == 0) end_output();

@@ -8,6 +8,7 @@
 
 #include "connection.hpp"
 #include "fastws/close_code.hpp"
+#include "net/tls_stream.hpp"
 #include "protocol/http_parser.hpp"
 
 namespace fastws::detail {
@@ -31,6 +32,7 @@ struct Connection::Extras {
   std::uint64_t active_stream = 0;
   std::vector<DeferredSend> deferred;
   std::vector<std::string> topics;  // left automatically when the connection closes
+  std::unique_ptr<net::TlsStream> tls;  // wss: the TLS session over the socket
 };
 
 // Bytes the kernel did not take yet. Exists only while the peer is slower than we send.

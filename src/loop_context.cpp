@@ -167,7 +167,7 @@ void LoopContext::on_accept(net::UniqueFd socket, const net::SocketAddress& peer
   auto* connection =
       new Connection(*this, std::move(socket), PeerAddress(peer), PeerAddress(local),
                      server.next_connection_id.fetch_add(1, std::memory_order_relaxed));
-  connection->start();
+  connection->start(server.tls.get());
 }
 
 void LoopContext::serve(net::UniqueFd socket, std::span<const std::byte> initial) {
@@ -181,7 +181,7 @@ void LoopContext::serve(net::UniqueFd socket, std::span<const std::byte> initial
   auto* connection =
       new Connection(*this, std::move(socket), PeerAddress(peer), PeerAddress(local),
                      server.next_connection_id.fetch_add(1, std::memory_order_relaxed));
-  connection->start(initial);
+  connection->start(nullptr, initial);
 }
 
 void LoopContext::add_listener(std::unique_ptr<net::Listener> listener) {

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <thread>
 
 #include "connection.hpp"
@@ -34,6 +35,15 @@ protocol::DeflateConfig deflate_config_from(const CompressionOptions& options) {
   return config;
 }
 
+std::unique_ptr<net::TlsContext> make_tls_context(const TlsOptions& options) {
+  if (options.context != nullptr) return net::TlsContext::shared(options.context);
+  if (options.certificate_file.empty()) return nullptr;
+  std::string error;
+  auto context = net::TlsContext::from_files(options.certificate_file, options.key_file, error);
+  if (!context) throw std::invalid_argument("fastws: " + error);
+  return context;
+}
+
 unsigned loop_count(unsigned requested) {
   if (requested != 0) return requested;
   const unsigned cores = std::thread::hardware_concurrency();
@@ -55,6 +65,7 @@ Server::Impl::Impl(ServerOptions opts)
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
   if (!impl_->shutdown_fd) throw std::system_error(errno, std::system_category(), "eventfd");
+  impl_->tls = make_tls_context(impl_->options.tls);
   const unsigned count = loop_count(impl_->options.threads);
   for (unsigned i = 0; i < count; ++i) {
     std::error_code error;

@@ -11,6 +11,7 @@
 #include "fastws/server.hpp"
 #include "loop_context.hpp"
 #include "net/accept_distributor.hpp"
+#include "net/tls_context.hpp"
 #include "net/unique_fd.hpp"
 #include "protocol/permessage_deflate.hpp"
 #include "protocol/session.hpp"
@@ -39,6 +40,7 @@ struct Server::Impl {
   ServerHandlers handlers;
   protocol::SessionConfig session_config;  // shared by every connection's session
   protocol::DeflateConfig deflate_config;
+  std::unique_ptr<net::TlsContext> tls;  // set when accepted connections speak TLS
   net::UniqueFd shutdown_fd;  // an eventfd every loop watches; stop() writes it
   // Contexts are detached, not deleted, when the server goes: Conn handles may still use them.
   struct DetachLoop {

@@ -13,7 +13,22 @@
 #include <string_view>
 #include <vector>
 
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
+
 namespace fastws {
+
+// TLS (wss://, RFC 6455 3 and 11.1.2): set the certificate and key files, or hand over your own
+// SSL_CTX (client certificates, session tickets, ciphers: all yours). With files, fastws accepts
+// TLS 1.2 and later and answers ALPN with "http/1.1". The handshake runs on the event loop,
+// without blocking, and counts against `handshake_timeout`. A bad file makes the Server
+// constructor throw std::invalid_argument with OpenSSL's reason.
+struct TlsOptions {
+  std::string certificate_file;   // PEM: the certificate, then any intermediates
+  std::string key_file;           // PEM: its private key
+  ssl_ctx_st* context = nullptr;  // or your SSL_CTX* (fastws takes a reference; files ignored)
+
+  bool enabled() const noexcept { return context != nullptr || !certificate_file.empty(); }
+};
 
 // permessage-deflate (RFC 7692). Off by default: with context takeover zlib keeps about
 // 256 KiB (deflate) + 40 KiB (inflate) per connection once used; `no_context_takeover` on both
@@ -75,6 +90,7 @@ struct ServerOptions {
   std::chrono::milliseconds http_keepalive_timeout{5'000};  // idle plain-HTTP connection
 
   CompressionOptions compression;
+  TlsOptions tls;  // accepted connections speak TLS when enabled (adopt/handover stay plain)
   OriginPolicy origin;
   // Subprotocols in the server's order of preference; the first one the client offers wins.
   std::vector<std::string> subprotocols;

@@ -207,6 +207,22 @@ TEST(HttpHandler, InvalidResponseFieldsBecome500) {
   EXPECT_TRUE(answer.closed);
 }
 
+TEST(HttpHandler, ResponsesLargerThanTheCorkBufferArriveWhole) {
+  // Bigger than the loop's 64 KiB cork: the response must leave as a payload, not be copied in.
+  const std::string body(300'000, 'x');
+  TestServer server;
+  server.server().on_http(
+      [&](const Request&, Response& response) { response.send(200, "text/plain", body); });
+  server.start();
+  RawPeer peer(server.port());
+  peer.send_raw(get("/", "Connection: close\r\n"));
+  ReadToEnd answer = read_to_end(peer.fd());
+  EXPECT_EQ(status_of(answer.bytes), 200);
+  ASSERT_GE(answer.bytes.size(), body.size());
+  EXPECT_EQ(answer.bytes.substr(answer.bytes.size() - body.size()), body);
+  EXPECT_TRUE(answer.closed);
+}
+
 TEST(HttpKeepAlive, IdleConnectionIsClosedAfterTheKeepAliveTimeout) {
   ServerOptions options = TestServer::default_options();
   options.http_keepalive_timeout = 200ms;  // the handshake timeout stays at 10 s

@@ -1,10 +1,12 @@
 // Test support for server tests over 127.0.0.1: a server running on its own thread, and a raw
-// blocking socket peer that crafts exact bytes and frames and reads the server's frames back.
+// blocking socket peer that crafts exact bytes and frames and reads the server's frames back,
+// over plain TCP or TLS.
 #pragma once
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -85,6 +87,7 @@ class RawPeer {
     set_timeout(timeout);
   }
   ~RawPeer() {
+    if (tls_ != nullptr) SSL_free(tls_);
     if (fd_ >= 0) ::close(fd_);
   }
   RawPeer(const RawPeer&) = delete;
@@ -92,6 +95,22 @@ class RawPeer {
 
   bool connected() const { return connected_; }
   int fd() const { return fd_; }
+
+  // Speaks TLS from now on: runs the client handshake (verifying "localhost" against the
+  // context's trust store). False if it fails.
+  bool start_tls(SSL_CTX* context) {
+    tls_ = SSL_new(context);
+    SSL_set_fd(tls_, fd_);
+    SSL_set1_host(tls_, "localhost");
+    return SSL_connect(tls_) == 1;
+  }
+  // The protocol the server chose by ALPN ("" if none).
+  std::string alpn() const {
+    const unsigned char* name = nullptr;
+    unsigned size = 0;
+    SSL_get0_alpn_selected(tls_, &name, &size);
+    return {reinterpret_cast<const char*>(name), size};
+  }
 
   void set_timeout(std::chrono::milliseconds timeout) {
     timeval tv{static_cast<time_t>(timeout.count() / 1000),
@@ -102,9 +121,16 @@ class RawPeer {
   bool send_raw(std::span<const std::byte> bytes) {
     std::size_t sent = 0;
     while (sent < bytes.size()) {
-      ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      sent += static_cast<std::size_t>(n);
+      const std::span<const std::byte> rest = bytes.subspan(sent);
+      std::size_t n = 0;
+      if (tls_ != nullptr) {
+        if (SSL_write_ex(tls_, rest.data(), rest.size(), &n) != 1) return false;
+      } else {
+        const ssize_t result = ::send(fd_, rest.data(), rest.size(), MSG_NOSIGNAL);
+        if (result <= 0) return false;
+        n = static_cast<std::size_t>(result);
+      }
+      sent += n;
     }
     return true;
   }
@@ -204,7 +230,7 @@ class RawPeer {
   bool wait_closed() {
     while (true) {
       std::byte buffer[4096];
-      ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+      const ssize_t n = receive(buffer);
       if (n == 0) return true;
       if (n < 0) return errno == ECONNRESET;
     }
@@ -212,9 +238,20 @@ class RawPeer {
 
  private:
   std::string pending_text() const { return to_string(pending_); }
+  // recv() or its TLS twin: > 0 bytes, 0 at the end (EOF or close_notify), < 0 on errors and
+  // timeouts (errno tells which for plain sockets).
+  ssize_t receive(std::span<std::byte> buffer) {
+    if (tls_ == nullptr) return ::recv(fd_, buffer.data(), buffer.size(), 0);
+    std::size_t n = 0;
+    if (SSL_read_ex(tls_, buffer.data(), buffer.size(), &n) == 1) return static_cast<ssize_t>(n);
+    const int reason = SSL_get_error(tls_, 0);
+    if (reason == SSL_ERROR_ZERO_RETURN) return 0;
+    errno = reason == SSL_ERROR_WANT_READ ? EAGAIN : ECONNRESET;
+    return -1;
+  }
   bool fill() {
     std::byte buffer[65536];
-    ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    const ssize_t n = receive(buffer);
     if (n <= 0) return false;
     pending_.insert(pending_.end(), buffer, buffer + n);
     return true;
@@ -222,6 +259,7 @@ class RawPeer {
 
   int fd_ = -1;
   bool connected_ = false;
+  SSL* tls_ = nullptr;
   std::vector<std::byte> pending_;
 };
 

@@ -1,0 +1,51 @@
+// The transport of a connection: plain socket I/O, or TLS over the socket (wss). TLS state lives
+// in Extras, so a plain connection pays one pointer test per read and write.
+#include <sys/epoll.h>
+
+#include "connection.hpp"
+#include "connection_parts.hpp"
+#include "net/tls_stream.hpp"
+
+namespace fastws::detail {
+
+net::TlsStream* Connection::tls() const noexcept {
+  return extras_ ? extras_->tls.get() : nullptr;
+}
+
+net::IoResult Connection::read_input(std::span<std::byte> buffer) {
+  net::TlsStream* secure = tls();
+  if (secure == nullptr) [[likely]]
+    return net::read_some(fd_.get(), buffer);
+  net::IoResult result = secure->read(buffer);
+  update_write_interest();
+  return result;
+}
+
+net::IoResult Connection::write_output(std::span<const iovec> buffers) {
+  net::TlsStream* secure = tls();
+  if (secure == nullptr) [[likely]]
+    return net::write_vectored(fd_.get(), buffers);
+  return secure->write(buffers);
+}
+
+bool Connection::advance_tls_handshake() {
+  std::string error;
+  const net::TlsStream::Handshake step = extras_->tls->handshake(error);
+  if (step == net::TlsStream::Handshake::failed) {
+    finish({close_code::abnormal, {}, "TLS handshake failed: " + error});
+    return false;
+  }
+  update_write_interest();
+  return step == net::TlsStream::Handshake::done;
+}
+
+void Connection::update_write_interest() {
+  const net::TlsStream* secure = tls();
+  const bool wanted = backlog_size() > 0 || (secure != nullptr && secure->needs_writable());
+  if (wanted == write_interest_ || phase_ == Phase::closed) return;
+  loop_->loop().modify(fd_.get(), wanted ? EPOLLIN | EPOLLRDHUP | EPOLLOUT : EPOLLIN | EPOLLRDHUP,
+                       *this);
+  write_interest_ = wanted;
+}
+
+}  // namespace fastws::detail

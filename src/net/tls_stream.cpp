@@ -1,0 +1,194 @@
+#include "net/tls_stream.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "net/tls_context.hpp"
+
+namespace fastws::net {
+
+namespace {
+
+TlsStream::SocketState& state_of(BIO* bio) {
+  return *static_cast<TlsStream::SocketState*>(BIO_get_data(bio));
+}
+
+int bio_read(BIO* bio, char* out, int size) {
+  BIO_clear_retry_flags(bio);
+  TlsStream::SocketState& socket = state_of(bio);
+  const IoResult result = read_some(
+      socket.fd, {reinterpret_cast<std::byte*>(out), static_cast<std::size_t>(std::max(size, 0))});
+  switch (result.status) {
+    case IoStatus::done:
+      return static_cast<int>(result.bytes);
+    case IoStatus::would_block:
+      BIO_set_retry_read(bio);
+      return -1;
+    case IoStatus::end_of_file:
+      socket.end_of_file = true;
+      return 0;
+    case IoStatus::failed:
+      socket.error = result.error;
+      return -1;
+  }
+  return -1;
+}
+
+int bio_write(BIO* bio, const char* data, int size) {
+  BIO_clear_retry_flags(bio);
+  TlsStream::SocketState& socket = state_of(bio);
+  const iovec buffer{const_cast<char*>(data), static_cast<std::size_t>(std::max(size, 0))};
+  const IoResult result = write_vectored(socket.fd, {&buffer, 1});
+  if (result.status == IoStatus::done && (result.bytes > 0 || size == 0)) {
+    return static_cast<int>(result.bytes);
+  }
+  if (result.status == IoStatus::failed) {
+    socket.error = result.error;
+    return -1;
+  }
+  BIO_set_retry_write(bio);
+  return -1;
+}
+
+long bio_control(BIO*, int command, long, void*) {
+  // OpenSSL flushes after each handshake flight; our writes are not buffered.
+  return command == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+BIO_METHOD* socket_method() {
+  // Made once for the process and never freed (OpenSSL keeps using it).
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* made = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "fastws socket");
+    BIO_meth_set_read(made, bio_read);
+    BIO_meth_set_write(made, bio_write);
+    BIO_meth_set_ctrl(made, bio_control);
+    return made;
+  }();
+  return method;
+}
+
+}  // namespace
+
+std::unique_ptr<TlsStream> TlsStream::accept(const TlsContext& context, int fd) {
+  BIO_METHOD* method = socket_method();
+  if (method == nullptr) return nullptr;
+  SSL* ssl = SSL_new(context.get());
+  if (ssl == nullptr) return nullptr;
+  BIO* bio = BIO_new(method);
+  if (bio == nullptr) {
+    SSL_free(ssl);
+    return nullptr;
+  }
+  std::unique_ptr<TlsStream> stream(new TlsStream(ssl, fd));
+  BIO_set_data(bio, &stream->socket_);
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl, bio, bio);  // the session owns the BIO now
+  SSL_set_accept_state(ssl);
+  // Partial writes report what whole records took, so a full socket never blocks a write;
+  // the retry comes from the backlog, which may sit at another address.
+  SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                        SSL_MODE_RELEASE_BUFFERS);
+  // A TCP end without close_notify is an end of file, not an error: WebSocket has its own close
+  // handshake and says whether the end was clean.
+  SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  return stream;
+}
+
+TlsStream::TlsStream(ssl_st* ssl, int fd) noexcept : ssl_(ssl) {
+  socket_.fd = fd;
+}
+
+TlsStream::~TlsStream() {
+  SSL_free(ssl_);
+}
+
+TlsStream::Handshake TlsStream::handshake(std::string& error) {
+  ERR_clear_error();
+  const int result = SSL_do_handshake(ssl_);
+  if (result == 1) {
+    established_ = true;
+    needs_writable_ = false;
+    return Handshake::done;
+  }
+  const IoResult outcome = outcome_of(result);
+  if (outcome.status == IoStatus::would_block) return Handshake::in_progress;
+  error = outcome.status == IoStatus::end_of_file ? std::string("the peer closed the connection")
+                                                  : outcome.error.message();
+  return Handshake::failed;
+}
+
+IoResult TlsStream::read(std::span<std::byte> buffer) {
+  std::size_t total = 0;
+  while (total < buffer.size()) {
+    ERR_clear_error();
+    std::size_t got = 0;
+    const int result = SSL_read_ex(ssl_, buffer.data() + total, buffer.size() - total, &got);
+    if (result == 1) {
+      total += got;
+      continue;
+    }
+    // What was read goes first; the end or the error shows again on the next call.
+    const IoResult outcome = outcome_of(result);
+    if (total > 0) break;
+    return outcome;
+  }
+  needs_writable_ = false;
+  return {IoStatus::done, total, {}};
+}
+
+IoResult TlsStream::write(std::span<const iovec> buffers) {
+  std::size_t total = 0;
+  for (const iovec& buffer : buffers) {
+    const auto* data = static_cast<const std::byte*>(buffer.iov_base);
+    std::size_t offset = 0;
+    while (offset < buffer.iov_len) {
+      ERR_clear_error();
+      std::size_t wrote = 0;
+      const int result = SSL_write_ex(ssl_, data + offset, buffer.iov_len - offset, &wrote);
+      if (result == 1) {
+        offset += wrote;
+        total += wrote;
+        continue;
+      }
+      const IoResult outcome = outcome_of(result);
+      // Only handshakes and reads wait on needs_writable(); a write's wait is the backlog's.
+      needs_writable_ = false;
+      // Bytes already taken count as success; an error shows again on the next write.
+      if (total > 0) return {IoStatus::done, total, {}};
+      return outcome;
+    }
+  }
+  return {IoStatus::done, total, {}};
+}
+
+void TlsStream::close_notify() {
+  if (!established_) return;
+  ERR_clear_error();
+  SSL_shutdown(ssl_);
+  ERR_clear_error();
+}
+
+IoResult TlsStream::outcome_of(int result) {
+  const int reason = SSL_get_error(ssl_, result);
+  switch (reason) {
+    case SSL_ERROR_WANT_READ:
+      needs_writable_ = false;
+      return {IoStatus::would_block, 0, {}};
+    case SSL_ERROR_WANT_WRITE:
+      needs_writable_ = true;
+      return {IoStatus::would_block, 0, {}};
+    case SSL_ERROR_ZERO_RETURN:
+      return {IoStatus::end_of_file, 0, {}};
+    default:
+      break;
+  }
+  if (socket_.error) return {IoStatus::failed, 0, socket_.error};
+  if (socket_.end_of_file) return {IoStatus::end_of_file, 0, {}};
+  return {IoStatus::failed, 0, take_tls_error()};
+}
+
+}  // namespace fastws::net

@@ -1,0 +1,76 @@
+// One server-side TLS session over a non-blocking socket, with the outcomes of socket_io's plain
+// reads and writes, so that the connection has one input path and one output path.
+//
+// OpenSSL reads and writes the socket through a small BIO of ours that calls read_some() and
+// write_vectored(): sends use MSG_NOSIGNAL (OpenSSL's own socket BIO would raise SIGPIPE when a
+// peer is gone) and the tests' fault injection reaches TLS connections too.
+//
+// No read-ahead: OpenSSL takes one record at a time from the socket, so whatever it has not read
+// stays in the kernel and keeps the (level-triggered) socket readable; nothing can wait unseen
+// inside OpenSSL. SSL_MODE_RELEASE_BUFFERS frees the record buffers of idle connections.
+//
+// Threading: the connection's loop thread only.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <memory>
+#include <span>
+#include <string>
+
+#include "net/socket_io.hpp"
+
+struct ssl_st;  // OpenSSL's SSL
+
+namespace fastws::net {
+
+class TlsContext;
+
+class TlsStream {
+ public:
+  enum class Handshake : std::uint8_t { done, in_progress, failed };
+
+  // A server session on `fd` (not owned). Empty when OpenSSL cannot make one (out of memory).
+  static std::unique_ptr<TlsStream> accept(const TlsContext& context, int fd);
+  ~TlsStream();
+  TlsStream(const TlsStream&) = delete;
+  TlsStream& operator=(const TlsStream&) = delete;
+
+  // Advances the handshake as far as the socket allows; `error` says why it failed.
+  Handshake handshake(std::string& error);
+  bool established() const noexcept { return established_; }
+
+  // Decrypted bytes, up to buffer.size(): reads records until the buffer is full or the socket
+  // is empty. A close_notify or the end of the TCP stream is end_of_file.
+  IoResult read(std::span<std::byte> buffer);
+  // Encrypts and writes the buffers in order; a short count means the socket is full. OpenSSL
+  // may hold a record it began: the next write must start with the bytes not yet reported
+  // written (the connection's backlog does exactly that).
+  IoResult write(std::span<const iovec> buffers);
+  // Sends close_notify if the socket takes it now (best effort: the WebSocket close handshake
+  // already ended the conversation).
+  void close_notify();
+
+  // The last handshake step or read stopped because OpenSSL had to write into a full socket:
+  // retry it when the socket is writable.
+  bool needs_writable() const noexcept { return needs_writable_; }
+
+  // The socket-level outcome of OpenSSL's last I/O, kept by the BIO (see tls_stream.cpp).
+  struct SocketState {
+    int fd = -1;
+    bool end_of_file = false;
+    std::error_code error;
+  };
+
+ private:
+  TlsStream(ssl_st* ssl, int fd) noexcept;
+  // Maps a failed SSL call to an I/O outcome.
+  IoResult outcome_of(int result);
+
+  ssl_st* ssl_;
+  SocketState socket_;
+  bool established_ = false;
+  bool needs_writable_ = false;
+};
+
+}  // namespace fastws::net
