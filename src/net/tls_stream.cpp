@@ -122,6 +122,7 @@ TlsStream::Handshake TlsStream::handshake(std::string& error) {
 }
 
 IoResult TlsStream::read(std::span<std::byte> buffer) {
+  if (socket_.error) return {IoStatus::failed, 0, socket_.error};  // see SocketState
   std::size_t total = 0;
   while (total < buffer.size()) {
     ERR_clear_error();
@@ -141,6 +142,7 @@ IoResult TlsStream::read(std::span<std::byte> buffer) {
 }
 
 IoResult TlsStream::write(std::span<const iovec> buffers) {
+  if (socket_.error) return {IoStatus::failed, 0, socket_.error};
   std::size_t total = 0;
   for (const iovec& buffer : buffers) {
     const auto* data = static_cast<const std::byte*>(buffer.iov_base);

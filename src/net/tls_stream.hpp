@@ -55,7 +55,9 @@ class TlsStream {
   // retry it when the socket is writable.
   bool needs_writable() const noexcept { return needs_writable_; }
 
-  // The socket-level outcome of OpenSSL's last I/O, kept by the BIO (see tls_stream.cpp).
+  // The socket-level outcome of OpenSSL's I/O, kept by the BIO (see tls_stream.cpp). A socket
+  // error is final: OpenSSL's state is undefined after it, and bytes read or written before it
+  // in the same call are reported first, so the error answers the next call.
   struct SocketState {
     int fd = -1;
     bool end_of_file = false;

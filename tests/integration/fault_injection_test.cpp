@@ -3,7 +3,9 @@
 // run n makes the n-th socket read or write of that connection fail (ECONNRESET) or come up short
 // (net/io_fault_injection.hpp). A failure must end the connection once, as 1006 with a reason; a
 // short read or write must change nothing the peer or the application sees. Meanwhile another
-// client of the same loop keeps being served. Leaks show under ASan (detect_leaks=1).
+// client of the same loop keeps being served. Leaks show under ASan (detect_leaks=1). All of it
+// runs over plain TCP and over TLS, where OpenSSL's own reads and writes (handshake flights,
+// records split across calls) meet the faults.
 //
 // Allocation failures are not injected: the library does not promise to survive std::bad_alloc
 // (a throwing operator new inside the noexcept loop paths ends the process by design).
@@ -14,7 +16,7 @@
 
 #include "net/io_fault_injection.hpp"
 #include "server_test_support.hpp"
-#include "test_peer.hpp"
+#include "tls_test_support.hpp"
 
 namespace fastws::testing {
 namespace {
@@ -102,12 +104,13 @@ std::vector<std::byte> large_payload() {
 }
 
 // The victim's side: each step must get its answer, else the script stops there.
-ScriptResult run_script(RawPeer& peer) {
+ScriptResult run_script(RawPeer& peer, SSL_CTX* tls) {
   ScriptResult result;
   auto step = [&](const char* name, bool ok) {
     if (!ok && result.failed_step.empty()) result.failed_step = name;
     return ok;
   };
+  if (tls != nullptr && !step("TLS handshake", peer.start_tls(tls))) return result;
   auto next_text = [&]() -> std::string {
     auto frame = peer.read_frame();
     return frame && frame->opcode == Opcode::text ? std::string(frame->payload_text()) : "<none>";
@@ -138,7 +141,9 @@ ScriptResult run_script(RawPeer& peer) {
 // A server of one loop: the victim and the bystander share it.
 class FaultServer {
  public:
-  FaultServer() : server_(options()) {
+  explicit FaultServer(bool tls)
+      : client_tls_(tls ? client_tls_context() : ClientTlsContext(nullptr, SSL_CTX_free)),
+        server_(options(tls)) {
     server_.server().on_open([this](const Conn& conn) {
       std::lock_guard lock(mutex_);
       paths_[conn.id()] = std::string(conn.request()->path());
@@ -152,12 +157,24 @@ class FaultServer {
     });
     server_.start();
   }
-  static ServerOptions options() {
-    ServerOptions options = TestServer::default_options();
+  static ServerOptions options(bool tls) {
+    ServerOptions options = tls ? tls_server_options() : TestServer::default_options();
     options.close_timeout = 1000ms;
     return options;
   }
   std::uint16_t port() const { return server_.port(); }
+  SSL_CTX* client_tls() const { return client_tls_.get(); }  // null for plain TCP
+
+  // The bystander: connected, upgraded on /bystander, greeted.
+  std::unique_ptr<RawPeer> connect_bystander() {
+    auto peer = std::make_unique<RawPeer>(port());
+    if (client_tls() != nullptr) {
+      EXPECT_TRUE(peer->start_tls(client_tls()));
+    }
+    EXPECT_EQ(status_of(peer->handshake("/bystander")), 101);
+    EXPECT_TRUE(peer->read_frame());
+    return peer;
+  }
   Server& server() { return server_.server(); }
 
   // The on_close reports of the connections opened on `path` (waits until each opened one
@@ -188,6 +205,7 @@ class FaultServer {
   std::mutex mutex_;
   std::map<std::uint64_t, std::string> paths_;
   std::map<std::uint64_t, std::vector<CloseStatus>> closes_;
+  ClientTlsContext client_tls_;
   TestServer server_;  // last: stopped before the maps go
 };
 
@@ -207,7 +225,7 @@ bool run_once(FaultServer& server, RawPeer& bystander, IoOperation operation, Mo
   plan.fired = false;
   plan.victim_port = ntohs(local.sin_port);
 
-  const ScriptResult script = run_script(victim);
+  const ScriptResult script = run_script(victim, server.client_tls());
   if (!script.completed) {
     EXPECT_TRUE(victim.wait_closed()) << "the server left the victim open";
   }
@@ -251,51 +269,57 @@ const char* name_of(IoOperation operation) {
   return operation == IoOperation::read ? "read" : "write";
 }
 
-class FaultInjection : public ::testing::TestWithParam<std::pair<IoOperation, Mode>> {};
+using FaultCase = std::tuple<IoOperation, Mode, bool /* TLS */>;
+class FaultInjection : public ::testing::TestWithParam<FaultCase> {};
 
 TEST_P(FaultInjection, EveryCallOfTheSessionInTurn) {
-  const auto [operation, mode] = GetParam();
+  const auto [operation, mode, tls] = GetParam();
   FaultHookInstalled installed;
-  FaultServer server;
-  RawPeer bystander(server.port());
-  ASSERT_EQ(status_of(bystander.handshake("/bystander")), 101);
-  auto welcome = bystander.read_frame();
-  ASSERT_TRUE(welcome);
+  FaultServer server(tls);
+  auto bystander = server.connect_bystander();
 
+  // TLS takes more calls: a record is two reads, and the handshake has its own flights.
+  const int limit = 400;
   int runs = 0;
-  for (int n = 0; n < 200; ++n, ++runs) {
+  for (int n = 0; n < limit; ++n, ++runs) {
     SCOPED_TRACE(std::string(name_of(operation)) + " call " + std::to_string(n));
-    if (!run_once(server, bystander, operation, mode, n)) break;
+    if (!run_once(server, *bystander, operation, mode, n)) break;
     if (::testing::Test::HasFailure()) break;  // one broken path is enough to report
   }
   // The session has several calls of each kind: the loop ran past some before it ended.
   EXPECT_GE(runs, 4);
-  EXPECT_LT(runs, 200);
+  EXPECT_LT(runs, limit);
 }
 
-std::string case_name(const ::testing::TestParamInfo<std::pair<IoOperation, Mode>>& info) {
+std::string case_name(const ::testing::TestParamInfo<FaultCase>& info) {
+  const auto [operation, mode, tls] = info.param;
   const char* modes[] = {"Failing", "Shortening", "ShorteningThenFailing"};
-  return std::string(modes[static_cast<int>(info.param.second)]) + "The" +
-         (info.param.first == IoOperation::read ? "Read" : "Write");
+  return std::string(modes[static_cast<int>(mode)]) + "The" +
+         (operation == IoOperation::read ? "Read" : "Write") + (tls ? "OverTls" : "");
 }
 
-INSTANTIATE_TEST_SUITE_P(Session, FaultInjection,
-                         ::testing::Values(std::pair{IoOperation::read, Mode::fail},
-                                           std::pair{IoOperation::write, Mode::fail},
-                                           std::pair{IoOperation::read, Mode::short_one},
-                                           std::pair{IoOperation::write, Mode::short_one},
-                                           std::pair{IoOperation::write, Mode::short_then_fail}),
-                         case_name);
+INSTANTIATE_TEST_SUITE_P(
+    Session, FaultInjection,
+    ::testing::Combine(::testing::Values(IoOperation::read, IoOperation::write),
+                       ::testing::Values(Mode::fail, Mode::short_one, Mode::short_then_fail),
+                       ::testing::Bool()),
+    case_name);
 
-TEST(ShortIo, EveryReadOrEveryWriteOfASessionShort) {
+class ShortIo : public ::testing::TestWithParam<bool /* TLS */> {};
+
+TEST_P(ShortIo, EveryReadOrEveryWriteOfASessionShort) {
   FaultHookInstalled installed;
-  FaultServer server;
-  RawPeer bystander(server.port());
-  ASSERT_EQ(status_of(bystander.handshake("/bystander")), 101);
-  ASSERT_TRUE(bystander.read_frame());
-  EXPECT_TRUE(run_once(server, bystander, IoOperation::read, Mode::short_all, 0));
-  EXPECT_TRUE(run_once(server, bystander, IoOperation::write, Mode::short_all, 0));
+  FaultServer server(GetParam());
+  auto bystander = server.connect_bystander();
+  EXPECT_TRUE(run_once(server, *bystander, IoOperation::read, Mode::short_all, 0));
+  EXPECT_TRUE(run_once(server, *bystander, IoOperation::write, Mode::short_all, 0));
 }
+
+std::string transport_name(const ::testing::TestParamInfo<bool>& tls) {
+  return tls.param ? "OverTls" : "OverTcp";
+}
+
+INSTANTIATE_TEST_SUITE_P(Session, ShortIo, ::testing::Bool(), transport_name);
 
 }  // namespace
 }  // namespace fastws::testing

@@ -1,12 +1,12 @@
 // fastws against a real peer: the python3-websockets client from Debian (tests/interop/
 // python_peer.py) runs echo checks of every length class, ping, subprotocol, and both close
-// directions, with and without permessage-deflate.
+// directions, with and without permessage-deflate, over TCP and over TLS (wss).
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
 
-#include "test_peer.hpp"
+#include "tls_test_support.hpp"
 
 namespace fastws::testing {
 namespace {
@@ -15,10 +15,10 @@ bool python_websockets_available() {
   return std::system("/usr/bin/python3 -c 'import websockets' >/dev/null 2>&1") == 0;
 }
 
-// Runs the peer script and returns its exit status, with its output in `output`.
-int run_peer(std::uint16_t port, bool compress, std::string& output) {
+// Runs the peer script with `flags` and returns its exit status, with its output in `output`.
+int run_peer(std::uint16_t port, const std::string& flags, std::string& output) {
   const std::string command = "/usr/bin/python3 " FASTWS_TEST_DATA_DIR "/interop/python_peer.py " +
-                              std::to_string(port) + (compress ? " --compress" : "") + " 2>&1";
+                              std::to_string(port) + flags + " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return -1;
   char line[512];
@@ -27,9 +27,9 @@ int run_peer(std::uint16_t port, bool compress, std::string& output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-void run_against_echo(bool compress) {
+void run_against_echo(bool compress, bool secure = false) {
   if (!python_websockets_available()) GTEST_SKIP() << "/usr/bin/python3 has no websockets module";
-  ServerOptions options = TestServer::default_options();
+  ServerOptions options = secure ? tls_server_options() : TestServer::default_options();
   options.compression.enabled = compress;
   options.subprotocols = {"chat.v1", "chat.v3"};
   TestServer server(options);
@@ -42,10 +42,15 @@ void run_against_echo(bool compress) {
   });
   server.start();
   std::string output;
-  const int status = run_peer(server.port(), compress, output);
+  std::string flags = compress ? " --compress" : "";
+  if (secure) flags += " --tls " + TestCertificate::get().certificate_file;
+  const int status = run_peer(server.port(), flags, output);
   EXPECT_EQ(status, 0) << output;
   EXPECT_EQ(output.find("FAIL"), std::string::npos) << output;
   EXPECT_NE(output.find("ok   clean close 1000"), std::string::npos) << output;
+  if (secure) {
+    EXPECT_NE(output.find("with ALPN http/1.1"), std::string::npos) << output;
+  }
 }
 
 TEST(PythonInterop, EchoPingSubprotocolAndCloseWithoutCompression) {
@@ -54,6 +59,10 @@ TEST(PythonInterop, EchoPingSubprotocolAndCloseWithoutCompression) {
 
 TEST(PythonInterop, EchoPingSubprotocolAndCloseWithPermessageDeflate) {
   run_against_echo(true);
+}
+
+TEST(PythonInterop, EchoPingSubprotocolAndCloseOverTlsWithPermessageDeflate) {
+  run_against_echo(true, true);
 }
 
 }  // namespace

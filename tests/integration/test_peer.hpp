@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -97,12 +98,19 @@ class RawPeer {
   int fd() const { return fd_; }
 
   // Speaks TLS from now on: runs the client handshake (verifying "localhost" against the
-  // context's trust store). False if it fails.
+  // context's trust store). False if it fails; the peer then goes on over plain TCP, so that
+  // wait_closed() still sees what the server did.
   bool start_tls(SSL_CTX* context) {
+    // OpenSSL's socket BIO writes without MSG_NOSIGNAL: a server that hung up must fail the
+    // test's write, not kill the test process.
+    std::signal(SIGPIPE, SIG_IGN);
     tls_ = SSL_new(context);
     SSL_set_fd(tls_, fd_);
     SSL_set1_host(tls_, "localhost");
-    return SSL_connect(tls_) == 1;
+    if (SSL_connect(tls_) == 1) return true;
+    SSL_free(tls_);
+    tls_ = nullptr;
+    return false;
   }
   // The protocol the server chose by ALPN ("" if none).
   std::string alpn() const {
