@@ -7,7 +7,7 @@
 
 int main(int argc, char** argv) {
   ExampleArgs args(argc, argv);
-  fastws::Server server({.host = args.host, .port = args.port, .threads = args.threads});
+  fastws::Server server(args.options());
 
   server.on_upgrade([](const fastws::Request& request, fastws::Upgrade& upgrade) {
     if (request.header("private-key") != "1234") {

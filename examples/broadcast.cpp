@@ -11,7 +11,7 @@
 
 int main(int argc, char** argv) {
   ExampleArgs args(argc, argv);
-  fastws::Server server({.host = args.host, .port = args.port, .threads = args.threads});
+  fastws::Server server(args.options());
   std::atomic<bool> done{false};
   std::thread ticker([&] {
     while (!done) {

@@ -64,10 +64,9 @@ std::string word(std::string_view text) {
 
 int main(int argc, char** argv) {
   ExampleArgs args(argc, argv);
-  fastws::Server server({.host = args.host,
-                         .port = args.port,
-                         .threads = args.threads,
-                         .max_message_size = 64 * 1024});
+  fastws::ServerOptions options = args.options();
+  options.max_message_size = 64 * 1024;
+  fastws::Server server(options);
   Presence presence;
 
   server.on_http([](const fastws::Request& request, fastws::Response& response) {
@@ -104,7 +103,8 @@ int main(int argc, char** argv) {
   server.on_close([&](const fastws::Conn& conn, const fastws::CloseStatus&) {
     if (auto* user = conn.user_data<ChatUser>()) leave_room(conn, *user);
   });
-  const std::string page =
-      " - chat page on http://" + args.host + ":" + std::to_string(args.port) + "/";
+  const std::string page = std::string(" - chat page on ") +
+                           (args.secure() ? "https://" : "http://") + args.host + ":" +
+                           std::to_string(args.port) + "/";
   return serve(server, "chat", args, page.c_str());
 }

@@ -1,16 +1,20 @@
-// Command-line options shared by the example servers: --host H --port N (default 8080) and
-// flags such as --compress.
+// Command-line options shared by the example servers: --host H --port N (default 8080),
+// --threads N, --compress, and --cert FILE --key FILE for TLS (wss://).
 #pragma once
 
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
+#include "fastws/options.hpp"
+
 struct ExampleArgs {
   std::string host = "127.0.0.1";
   unsigned short port = 8080;
   bool compress = false;
   unsigned threads = 0;
+  std::string certificate_file;
+  std::string key_file;
 
   ExampleArgs(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
@@ -26,14 +30,36 @@ struct ExampleArgs {
         threads = static_cast<unsigned>(std::atoi(value()));
       } else if (std::strcmp(argv[i], "--compress") == 0) {
         compress = true;
+      } else if (std::strcmp(argv[i], "--cert") == 0) {
+        certificate_file = value();
+      } else if (std::strcmp(argv[i], "--key") == 0) {
+        key_file = value();
       } else {
         usage(argv[0]);
       }
     }
+    if (certificate_file.empty() != key_file.empty()) usage(argv[0]);
+  }
+
+  bool secure() const { return !certificate_file.empty(); }
+
+  // The server options these flags ask for; each example adds its own.
+  fastws::ServerOptions options() const {
+    fastws::ServerOptions options;
+    options.host = host;
+    options.port = port;
+    options.threads = threads;
+    options.compression.enabled = compress;
+    options.tls.certificate_file = certificate_file;
+    options.tls.key_file = key_file;
+    return options;
   }
 
   [[noreturn]] static void usage(const char* program) {
-    std::fprintf(stderr, "usage: %s [--host H] [--port N] [--threads N] [--compress]\n", program);
+    std::fprintf(stderr,
+                 "usage: %s [--host H] [--port N] [--threads N] [--compress] "
+                 "[--cert PEM --key PEM]\n",
+                 program);
     std::exit(2);
   }
 };
@@ -57,8 +83,8 @@ inline int serve(fastws::Server& server, const char* name, const ExampleArgs& ar
   std::signal(SIGINT, [](int) { running->stop(); });
   std::signal(SIGTERM, [](int) { running->stop(); });
   bool v6 = args.host.find(':') != std::string::npos;
-  std::printf("%s listening on ws://%s%s%s:%u/%s\n", name, v6 ? "[" : "", args.host.c_str(),
-              v6 ? "]" : "", server.port(), note);
+  std::printf("%s listening on %s://%s%s%s:%u/%s\n", name, args.secure() ? "wss" : "ws",
+              v6 ? "[" : "", args.host.c_str(), v6 ? "]" : "", server.port(), note);
   std::fflush(stdout);
   server.run();
   return 0;

@@ -7,7 +7,7 @@
 
 int main(int argc, char** argv) {
   ExampleArgs args(argc, argv);
-  fastws::Server server({.host = args.host, .port = args.port, .threads = args.threads});
+  fastws::Server server(args.options());
 
   server.on_frame([](const fastws::Conn& conn, const fastws::Frame& frame) {
     switch (frame.opcode) {

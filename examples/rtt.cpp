@@ -31,7 +31,7 @@ struct Clients {
 
 int main(int argc, char** argv) {
   ExampleArgs args(argc, argv);
-  fastws::Server server({.host = args.host, .port = args.port, .threads = args.threads});
+  fastws::Server server(args.options());
   Clients clients;
 
   server.on_open([&](const fastws::Conn& conn) {

@@ -7,7 +7,7 @@
 
 int main(int argc, char** argv) {
   ExampleArgs args(argc, argv);
-  fastws::Server server({.host = args.host, .port = args.port, .threads = args.threads});
+  fastws::Server server(args.options());
   server.on_message([&server](const fastws::Conn& conn, fastws::Message message) {
     const std::string_view text = message.text();
     if (text.starts_with("join ")) {

@@ -7,15 +7,15 @@
 #include <cstdio>
 #include <regex>
 
-#include "test_peer.hpp"
+#include "tls_test_support.hpp"
 
 namespace fastws::testing {
 namespace {
 
-// A running example: started with --port 0, its port read from the line it prints.
+// A running example: started with --port 0 (and `flags`), its port read from the line it prints.
 class Example {
  public:
-  explicit Example(const std::string& name) {
+  explicit Example(const std::string& name, const std::vector<std::string>& flags = {}) {
     path_ = std::string(FASTWS_BINARY_DIR) + "/examples/" + name;
     if (::access(path_.c_str(), X_OK) != 0) return;
     int out[2];
@@ -24,8 +24,10 @@ class Example {
     if (pid_ == 0) {
       ::dup2(out[1], STDOUT_FILENO);
       ::close(out[0]);
-      ::execl(path_.c_str(), path_.c_str(), "--port", "0", "--threads", "1",
-              static_cast<char*>(nullptr));
+      std::vector<const char*> argv = {path_.c_str(), "--port", "0", "--threads", "1"};
+      for (const std::string& flag : flags) argv.push_back(flag.c_str());
+      argv.push_back(nullptr);
+      ::execv(path_.c_str(), const_cast<char* const*>(argv.data()));
       std::_Exit(127);
     }
     ::close(out[1]);
@@ -34,7 +36,8 @@ class Example {
     if (output_ != nullptr && std::fgets(line, sizeof line, output_) != nullptr) {
       std::smatch match;
       const std::string text(line);
-      if (std::regex_search(text, match, std::regex(R"(listening on ws://127\.0\.0\.1:(\d+)/)"))) {
+      if (std::regex_search(text, match,
+                            std::regex(R"(listening on wss?://127\.0\.0\.1:(\d+)/)"))) {
         port_ = static_cast<std::uint16_t>(std::stoi(match[1]));
       }
     }
@@ -76,8 +79,8 @@ class Example {
   bool stopped_ = false;
 };
 
-#define START_EXAMPLE(variable, name)                                  \
-  Example variable(name);                                              \
+#define START_EXAMPLE(variable, name, ...)                             \
+  Example variable(name __VA_OPT__(, ) __VA_ARGS__);                   \
   if (!variable.built()) GTEST_SKIP() << name << " is not built here"; \
   ASSERT_NE(variable.port(), 0) << name << " did not print its URL"
 
@@ -93,6 +96,22 @@ TEST(Examples, EchoEchoesAndStopsCleanly) {
   EXPECT_EQ(peer.read_close_code(), close_code::going_away);
   peer.send_frame(Frame::close(close_code::going_away));
   EXPECT_TRUE(peer.wait_closed());
+  EXPECT_EQ(echo.stop(), 0);
+}
+
+TEST(Examples, EchoOverTlsWithCertificateFlags) {
+  const TestCertificate& files = TestCertificate::get();
+  START_EXAMPLE(echo, "echo", {"--cert", files.certificate_file, "--key", files.key_file});
+  ClientTlsContext client = client_tls_context();
+  RawPeer peer(echo.port());
+  ASSERT_TRUE(peer.start_tls(client.get()));
+  ASSERT_NE(peer.handshake().find(" 101 "), std::string::npos);
+  peer.send_text("hello over tls");
+  auto frame = peer.read_frame();
+  ASSERT_TRUE(frame);
+  EXPECT_EQ(frame->payload_text(), "hello over tls");
+  peer.send_frame(Frame::close(close_code::normal));
+  EXPECT_EQ(peer.read_close_code(), close_code::normal);
   EXPECT_EQ(echo.stop(), 0);
 }
 
