@@ -10,6 +10,7 @@
 
 #include "connection_parts.hpp"
 #include "net/socket_io.hpp"
+#include "prepared_message.hpp"
 #include "server_impl.hpp"
 
 namespace fastws::detail {
@@ -378,10 +379,23 @@ SendStatus Connection::send_fragment(std::uint64_t stream, Opcode opcode,
   return write_fragment(stream, opcode, payload, fin);
 }
 
-SendStatus Connection::send_prepared(const SharedPayload& frame, std::size_t payload_size) {
+SendStatus Connection::send_prepared(PreparedMessage& message) {
   if (phase_ != Phase::websocket || session_.state() != protocol::Session::State::open) {
     return SendStatus::closed;
   }
+  // Which bytes this connection can share: see prepared_message.hpp.
+  SharedPayload frame = message.plain_frame();
+  const protocol::DeflateConfig& deflate_config = loop_->server().deflate_config;
+  const protocol::DeflateParams* deflate = session_.deflate_params();
+  if (deflate != nullptr && message.payload().size() >= deflate_config.min_compress_size) {
+    if (!deflate->server_no_context_takeover)
+      return send_message(message.opcode(), message.payload());
+    if (SharedPayload compressed =
+            message.compressed_frame(deflate->server_max_window_bits, deflate_config)) {
+      frame = std::move(compressed);
+    }
+  }
+  const std::size_t payload_size = message.payload().size();
   if (auto refused = apply_backpressure_limit(frame->size())) return *refused;
   if (must_wait(0)) return defer({0, Opcode::binary, true, {}, frame, payload_size});
   return write_prepared(*frame, payload_size);

@@ -37,6 +37,7 @@ class TlsStream;
 namespace fastws::detail {
 
 struct DeferredSend;
+class PreparedMessage;
 
 class Connection final : public net::IoHandler, public net::TimerNode, public LoopListLink {
  public:
@@ -88,7 +89,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
                            bool fin);
   SendStatus send_frame(const Frame& frame);
   // A message framed once for many connections (broadcast, publish): the bytes are shared.
-  SendStatus send_prepared(const SharedPayload& frame, std::size_t payload_size);
+  SendStatus send_prepared(PreparedMessage& message);
   void subscribe(std::string topic);
   void unsubscribe(const std::string& topic);
   SendStatus send_ping(std::span<const std::byte> payload);

@@ -31,7 +31,7 @@ struct Connection::Extras {
   CloseStatus close_status;  // what on_close will report once the socket is closed
   std::uint64_t active_stream = 0;
   std::vector<DeferredSend> deferred;
-  std::vector<std::string> topics;  // left automatically when the connection closes
+  std::vector<std::string> topics;      // left automatically when the connection closes
   std::unique_ptr<net::TlsStream> tls;  // wss: the TLS session over the socket
 };
 

@@ -91,11 +91,11 @@ void LoopContext::run_mailbox() {
   }
   for (auto& send : running_) {
     if (send.kind == OutgoingSend::Kind::broadcast) {
-      deliver_to_all(send.shared, send.payload_size, send.connection);
+      deliver_to_all(*send.prepared, send.connection);
     } else if (send.kind == OutgoingSend::Kind::publish) {
       deliver_to_topic(
           std::string(reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()),
-          send.shared, send.payload_size, send.connection);
+          *send.prepared, send.connection);
     } else {
       send.connection->run_outgoing(send);
     }
@@ -119,16 +119,15 @@ void LoopContext::unsubscribe(Connection& connection, const std::string& topic) 
   if (members.empty()) topics_.erase(found);
 }
 
-void LoopContext::deliver_to_all(const SharedPayload& frame, std::size_t payload_size,
-                                 const Connection* except) {
+void LoopContext::deliver_to_all(PreparedMessage& message, const Connection* except) {
   for (const Conn& conn : all_connections()) {
     Connection& connection = Connection::of(conn);
-    if (&connection != except) connection.send_prepared(frame, payload_size);
+    if (&connection != except) connection.send_prepared(message);
   }
 }
 
-void LoopContext::deliver_to_topic(const std::string& topic, const SharedPayload& frame,
-                                   std::size_t payload_size, const Connection* except) {
+void LoopContext::deliver_to_topic(const std::string& topic, PreparedMessage& message,
+                                   const Connection* except) {
   auto found = topics_.find(topic);
   if (found == topics_.end()) return;
   // Handles first: a send may close a connection (slow-consumer policy), which unsubscribes it
@@ -138,7 +137,7 @@ void LoopContext::deliver_to_topic(const std::string& topic, const SharedPayload
   for (Connection* member : found->second) {
     if (member != except) members.push_back(member->handle());
   }
-  for (const Conn& conn : members) Connection::of(conn).send_prepared(frame, payload_size);
+  for (const Conn& conn : members) Connection::of(conn).send_prepared(message);
 }
 
 void LoopContext::add_connection(Connection& connection) noexcept {

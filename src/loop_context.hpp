@@ -126,10 +126,9 @@ class LoopContext final : public net::AcceptHandler,
   void subscribe(Connection& connection, const std::string& topic);
   void unsubscribe(Connection& connection, const std::string& topic);
   // A framed message to every open connection of this loop, or of one topic, but `except`.
-  void deliver_to_all(const SharedPayload& frame, std::size_t payload_size,
-                      const Connection* except);
-  void deliver_to_topic(const std::string& topic, const SharedPayload& frame,
-                        std::size_t payload_size, const Connection* except);
+  void deliver_to_all(PreparedMessage& message, const Connection* except);
+  void deliver_to_topic(const std::string& topic, PreparedMessage& message,
+                        const Connection* except);
 
   // --- connections of this loop ---
   void add_connection(Connection& connection) noexcept;

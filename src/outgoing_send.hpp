@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "fastws/conn.hpp"
@@ -10,6 +11,7 @@
 namespace fastws::detail {
 
 class Connection;
+class PreparedMessage;
 
 struct OutgoingSend {
   enum class Kind : std::uint8_t {
@@ -31,14 +33,14 @@ struct OutgoingSend {
   Connection* connection = nullptr;  // holds a reference until the loop ran the send
   Kind kind = Kind::message;
   Opcode opcode = Opcode::binary;
-  bool fin = true;               // fragment: last piece of the streamed message
-  std::uint16_t close_code = 0;  // close
-  std::uint64_t stream = 0;      // fragment: which Writer
-  std::size_t reserved = 0;      // bytes counted against the backpressure limit
-  std::vector<std::byte> bytes;  // payload, close reason, topic name
-  SharedPayload shared;          // Kind::shared: the payload; broadcast, publish: the frame
-  std::size_t payload_size = 0;  // broadcast, publish: payload bytes inside the frame
-  Frame frame;                   // Kind::frame
+  bool fin = true;                            // fragment: last piece of the streamed message
+  std::uint16_t close_code = 0;               // close
+  std::uint64_t stream = 0;                   // fragment: which Writer
+  std::size_t reserved = 0;                   // bytes counted against the backpressure limit
+  std::vector<std::byte> bytes;               // payload, close reason, topic name
+  SharedPayload shared;                       // Kind::shared: the payload
+  std::shared_ptr<PreparedMessage> prepared;  // broadcast, publish
+  Frame frame;                                // Kind::frame
 };
 
 }  // namespace fastws::detail

@@ -14,6 +14,7 @@
 #include "net/accept_distributor.hpp"
 #include "net/socket.hpp"
 #include "origin_policy.hpp"
+#include "prepared_message.hpp"
 #include "protocol/frame_header.hpp"
 #include "protocol/handshake_server.hpp"
 #include "protocol/http_parser.hpp"
@@ -204,19 +205,6 @@ ServerStats Server::stats() const noexcept {
 
 namespace {
 
-// A whole unmasked server frame, header and payload, to be shared by many connections.
-SharedPayload frame_once(Opcode op, std::span<const std::byte> payload) {
-  protocol::FrameHeader header;
-  header.fin = true;
-  header.opcode = op;
-  header.payload_length = payload.size();
-  std::byte head[protocol::max_frame_header_size];
-  const std::size_t head_size = protocol::write_frame_header(head, header);
-  auto frame = std::make_shared<std::vector<std::byte>>(head, head + head_size);
-  frame->insert(frame->end(), payload.begin(), payload.end());
-  return frame;
-}
-
 std::span<const std::byte> bytes_of(std::string_view text) {
   return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
 }
@@ -228,12 +216,11 @@ void Server::broadcast(std::string_view text) {
 }
 
 void Server::broadcast(std::span<const std::byte> data, Opcode op) {
-  SharedPayload frame = frame_once(op, data);
+  auto message = std::make_shared<detail::PreparedMessage>(op, data);
   for (auto& loop : impl_->loops) {
     detail::OutgoingSend send;
     send.kind = detail::OutgoingSend::Kind::broadcast;
-    send.shared = frame;
-    send.payload_size = data.size();
+    send.prepared = message;
     loop->post_send(std::move(send));
   }
 }
@@ -244,13 +231,12 @@ void Server::publish(std::string_view topic, std::string_view text, const Conn& 
 
 void Server::publish(std::string_view topic, std::span<const std::byte> data, Opcode op,
                      const Conn& except) {
-  SharedPayload frame = frame_once(op, data);
+  auto message = std::make_shared<detail::PreparedMessage>(op, data);
   detail::Connection* skip = except ? &detail::Connection::of(except) : nullptr;
   for (auto& loop : impl_->loops) {
     detail::OutgoingSend send;
     send.kind = detail::OutgoingSend::Kind::publish;
-    send.shared = frame;
-    send.payload_size = data.size();
+    send.prepared = message;
     send.bytes.assign(bytes_of(topic).begin(), bytes_of(topic).end());
     if (skip != nullptr) {
       skip->acquire();  // released by the loop after delivery

@@ -41,7 +41,7 @@ struct Server::Impl {
   protocol::SessionConfig session_config;  // shared by every connection's session
   protocol::DeflateConfig deflate_config;
   std::unique_ptr<net::TlsContext> tls;  // set when accepted connections speak TLS
-  net::UniqueFd shutdown_fd;  // an eventfd every loop watches; stop() writes it
+  net::UniqueFd shutdown_fd;             // an eventfd every loop watches; stop() writes it
   // Contexts are detached, not deleted, when the server goes: Conn handles may still use them.
   struct DetachLoop {
     void operator()(detail::LoopContext* loop) const noexcept { loop->detach(); }

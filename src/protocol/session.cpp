@@ -29,17 +29,19 @@ constexpr std::size_t kept_buffer_capacity = 64 * 1024;
 
 // permessage-deflate state of one connection (RFC 7692); zlib memory is taken lazily inside.
 struct Session::Compression {
-  Compression(const DeflateParams& params, Role role, const DeflateConfig& config)
-      : deflater(
-            role == Role::server ? params.server_max_window_bits : params.client_max_window_bits,
-            role == Role::server ? params.server_no_context_takeover
-                                 : params.client_no_context_takeover,
+  Compression(const DeflateParams& agreed, Role role, const DeflateConfig& config)
+      : params(agreed),
+        deflater(
+            role == Role::server ? agreed.server_max_window_bits : agreed.client_max_window_bits,
+            role == Role::server ? agreed.server_no_context_takeover
+                                 : agreed.client_no_context_takeover,
             config.compression_level, config.mem_level),
         inflater(
-            role == Role::server ? params.client_max_window_bits : params.server_max_window_bits,
-            role == Role::server ? params.client_no_context_takeover
-                                 : params.server_no_context_takeover) {}
+            role == Role::server ? agreed.client_max_window_bits : agreed.server_max_window_bits,
+            role == Role::server ? agreed.client_no_context_takeover
+                                 : agreed.server_no_context_takeover) {}
 
+  DeflateParams params;
   Deflater deflater;
   Inflater inflater;
   std::vector<std::byte> compressed;  // output of the deflater for one send
@@ -63,6 +65,10 @@ Session& Session::operator=(Session&&) noexcept = default;
 
 bool Session::deflate_enabled() const noexcept {
   return compression_ != nullptr;
+}
+
+const DeflateParams* Session::deflate_params() const noexcept {
+  return compression_ ? &compression_->params : nullptr;
 }
 
 std::size_t Session::receive(std::span<std::byte> input, SessionHandler& handler, FrameSink& sink) {

@@ -121,6 +121,8 @@ class Session {
 
   State state() const noexcept { return state_; }
   bool deflate_enabled() const noexcept;
+  // What permessage-deflate negotiation agreed on; null when it is off.
+  const DeflateParams* deflate_params() const noexcept;
   // True while a streaming send has begun and not finished.
   bool sending_fragmented() const noexcept { return send_opcode_ != Opcode::continuation; }
 
