@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "connection_parts.hpp"
+#include "net/socket.hpp"
 #include "net/socket_io.hpp"
 #include "prepared_message.hpp"
 #include "server_impl.hpp"
@@ -251,6 +252,7 @@ void Connection::on_timer() {
       return;
     case Phase::websocket:
       if (session_.state() != protocol::Session::State::open) {
+        if (last_bytes_still_leaving()) return;
         finish({close_code::abnormal, {}, "close handshake timed out"});
       } else if (awaiting_pong_) {
         finish({close_code::abnormal, {}, "no pong within the pong timeout"});
@@ -263,11 +265,30 @@ void Connection::on_timer() {
       }
       return;
     case Phase::draining:
+      if (last_bytes_still_leaving()) return;
       finish(extras_ ? std::move(extras_->close_status) : CloseStatus{});
       return;
     case Phase::closed:
       return;
   }
+}
+
+std::size_t Connection::output_in_flight() const noexcept {
+  return backlog_size() + net::unacknowledged_bytes(fd_.get());
+}
+
+bool Connection::last_bytes_still_leaving() {
+  // The close timeout is for the peer's answer to our last bytes, which it cannot give before it
+  // has them: while the output ahead of them (our backlog and the kernel's send queue) keeps
+  // shrinking — the peer reads, however slowly — the timeout starts again. A peer that takes
+  // nothing in a whole timeout is cut.
+  // Reaching zero is progress too: the peer has our last bytes now, and gets a whole timeout to
+  // answer them.
+  const std::size_t left = output_in_flight();
+  if (left >= extras().output_at_close_timer) return false;
+  extras_->output_at_close_timer = left;
+  arm_phase_timer();
+  return true;
 }
 
 void Connection::begin_drain(Drain how) {
@@ -277,6 +298,7 @@ void Connection::begin_drain(Drain how) {
   open_.store(false, std::memory_order_release);
   arm_phase_timer();
   flush_cork();
+  extras().output_at_close_timer = output_in_flight();
   if (backlog_size() == 0) end_output();
   // Otherwise on_writable() ends the output once the backlog is out.
 }
@@ -338,6 +360,7 @@ SendStatus Connection::send_close(std::uint16_t code, std::string_view reason) {
   // Closing: from now on sends report closed, from every thread.
   open_.store(false, std::memory_order_release);
   extras().close_status = CloseStatus{code, std::string(reason), {}};
+  extras_->output_at_close_timer = output_in_flight();
   arm_phase_timer();  // now the close timeout
   return status_after_send();
 }

@@ -160,6 +160,10 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   SendStatus write_prepared(std::span<const std::byte> frame, std::size_t payload_size);
 
   void arm_phase_timer();
+  // Close timeouts: true (and the timer armed again) while the output ahead of our last bytes
+  // is still draining.
+  bool last_bytes_still_leaving();
+  std::size_t output_in_flight() const noexcept;
   // How a connection whose last bytes are leaving ends.
   enum class Drain : std::uint8_t {
     linger,              // send FIN, wait for the peer's (or close_timeout), then close

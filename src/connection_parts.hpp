@@ -31,8 +31,9 @@ struct Connection::Extras {
   CloseStatus close_status;  // what on_close will report once the socket is closed
   std::uint64_t active_stream = 0;
   std::vector<DeferredSend> deferred;
-  std::vector<std::string> topics;      // left automatically when the connection closes
-  std::unique_ptr<net::TlsStream> tls;  // wss: the TLS session over the socket
+  std::vector<std::string> topics;        // left automatically when the connection closes
+  std::unique_ptr<net::TlsStream> tls;    // wss: the TLS session over the socket
+  std::size_t output_at_close_timer = 0;  // output_in_flight() when the close timer was armed
 };
 
 // Bytes the kernel did not take yet. Exists only while the peer is slower than we send.

@@ -1,8 +1,10 @@
 #include "net/socket.hpp"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -113,6 +115,12 @@ std::error_code adopt_socket(int fd, SocketInfo& info) {
 
 std::error_code set_tcp_nodelay(int fd, bool enabled) {
   return set_option(fd, IPPROTO_TCP, TCP_NODELAY, enabled ? 1 : 0);
+}
+
+std::size_t unacknowledged_bytes(int fd) noexcept {
+  int queued = 0;
+  if (::ioctl(fd, SIOCOUTQ, &queued) != 0 || queued < 0) return 0;
+  return static_cast<std::size_t>(queued);
 }
 
 std::error_code connect_nonblocking(const SocketAddress& address, UniqueFd& out,

@@ -50,6 +50,9 @@ std::error_code adopt_socket(int fd, SocketInfo& info);
 // Disables Nagle's algorithm: small frames leave at once instead of waiting for an ACK.
 std::error_code set_tcp_nodelay(int fd, bool enabled = true);
 
+// Bytes written to the socket that the peer has not acknowledged yet (SIOCOUTQ); 0 if unknown.
+std::size_t unacknowledged_bytes(int fd) noexcept;
+
 // Starts connecting to `address`. On success `in_progress` tells whether the connection is
 // still being set up: then wait for EPOLLOUT and ask connect_result().
 std::error_code connect_nonblocking(const SocketAddress& address, UniqueFd& out, bool& in_progress);

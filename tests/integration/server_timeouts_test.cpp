@@ -4,7 +4,7 @@
 
 #include <atomic>
 
-#include "test_peer.hpp"
+#include "server_test_support.hpp"
 
 namespace fastws::testing {
 namespace {
@@ -124,6 +124,47 @@ struct NeverReadingPeer {
   TestServer server;
   std::unique_ptr<RawPeer> peer;
 };
+
+TEST(ServerTimeouts, CloseTimeoutWaitsWhileASlowReaderIsStillGettingTheBytesBeforeTheClose) {
+  // 2 MiB, then the close: a peer reading 256 KiB every 100 ms needs ~800 ms to reach the close
+  // frame, more than the 300 ms close timeout. It answers, so the close is clean.
+  ServerOptions options = fast_timeouts();
+  options.max_buffered_bytes = 8u << 20;
+  TestServer server(options);
+  Recorded<CloseStatus> closes;
+  // Sent once asked: nothing may follow the 101 (the peer reads the head through RawPeer's
+  // buffer, the rest straight from the socket).
+  server.server().on_message([](const Conn& conn, Message) {
+    conn.send(std::vector<std::byte>(2u << 20, std::byte{'x'}));
+    conn.close(close_code::normal, "bye");
+  });
+  server.server().on_close([&](const Conn&, const CloseStatus& status) { closes.add(status); });
+  server.start();
+  RawPeer peer(server.port());
+  shrink_receive_buffer(peer.fd());
+  ASSERT_EQ(status_of(peer.handshake()), 101);
+  peer.send_text("go");
+  // The 2 MiB frame (10-byte header), then the close frame: 88 05 03e8 "bye".
+  const std::size_t expected = (2u << 20) + 10 + 7;
+  std::string received;
+  const auto start = std::chrono::steady_clock::now();
+  while (received.size() < expected && since(start) < 5s) {
+    std::this_thread::sleep_for(100ms);
+    received +=
+        read_bytes(peer.fd(), std::min<std::size_t>(256 << 10, expected - received.size()), 20ms);
+  }
+  ASSERT_EQ(received.size(), expected)
+      << "the close frame never came; closed by the server: "
+      << (closes.size() > 0 ? closes.all().front().error : std::string("no"));
+  EXPECT_GT(since(start), 500ms) << "the peer was meant to be slower than the close timeout";
+  EXPECT_EQ(received.substr(received.size() - 7), std::string("\x88\x05\x03\xe8"
+                                                              "bye",
+                                                              7));
+  peer.send_frame(Frame::close(close_code::normal));
+  ASSERT_TRUE(closes.wait_for(1, 3s));
+  EXPECT_EQ(closes.all().front().code, close_code::normal);
+  EXPECT_EQ(closes.all().front().error, "");
+}
 
 TEST(ServerTimeouts, NeverReadingPeerWithDropPolicyKeepsTheBufferBounded) {
   NeverReadingPeer slow(SlowConsumerPolicy::drop);
