@@ -26,5 +26,5 @@ int main(int argc, char** argv) {
     conn.send(message.data(), message.opcode());
   });
 
-  return serve(server, "auth", args, " (send the header private-key: 1234)");
+  return serve(server, "auth", args, {.text = " (send the header private-key: 1234)"});
 }

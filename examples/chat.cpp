@@ -103,8 +103,5 @@ int main(int argc, char** argv) {
   server.on_close([&](const fastws::Conn& conn, const fastws::CloseStatus&) {
     if (auto* user = conn.user_data<ChatUser>()) leave_room(conn, *user);
   });
-  const std::string page = std::string(" - chat page on ") +
-                           (args.secure() ? "https://" : "http://") + args.host + ":" +
-                           std::to_string(args.port) + "/";
-  return serve(server, "chat", args, page.c_str());
+  return serve(server, "chat", args, {.page = true});
 }

@@ -69,10 +69,17 @@ struct ExampleArgs {
 
 #include "fastws/server.hpp"
 
+// What serve() prints after the WebSocket URL: a note, or (page) the address of the page the
+// example serves on "/".
+struct ServeNote {
+  const char* text = "";
+  bool page = false;
+};
+
 // Listens, makes Ctrl-C / SIGTERM stop the server gracefully, prints the URL once ready (tests
 // wait for that line) and runs until stopped. Returns the process exit code.
 inline int serve(fastws::Server& server, const char* name, const ExampleArgs& args,
-                 const char* note = "") {
+                 ServeNote note = {}) {
   static fastws::Server* running = nullptr;
   if (auto error = server.listen()) {
     std::fprintf(stderr, "%s: cannot listen on %s:%u: %s\n", name, args.host.c_str(), args.port,
@@ -82,9 +89,14 @@ inline int serve(fastws::Server& server, const char* name, const ExampleArgs& ar
   running = &server;
   std::signal(SIGINT, [](int) { running->stop(); });
   std::signal(SIGTERM, [](int) { running->stop(); });
-  bool v6 = args.host.find(':') != std::string::npos;
-  std::printf("%s listening on %s://%s%s%s:%u/%s\n", name, args.secure() ? "wss" : "ws",
-              v6 ? "[" : "", args.host.c_str(), v6 ? "]" : "", server.port(), note);
+  const bool v6 = args.host.find(':') != std::string::npos;
+  const std::string address =
+      (v6 ? "[" + args.host + "]" : args.host) + ":" + std::to_string(server.port()) + "/";
+  std::printf("%s listening on %s://%s", name, args.secure() ? "wss" : "ws", address.c_str());
+  if (note.page) {
+    std::printf(" - page on %s://%s", args.secure() ? "https" : "http", address.c_str());
+  }
+  std::printf("%s\n", note.text);
   std::fflush(stdout);
   server.run();
   return 0;
