@@ -67,9 +67,14 @@ ProtocolError check_byte1(std::uint8_t byte0, std::uint8_t byte1,
   return {};
 }
 
-ProtocolError check_length(std::uint64_t length, const FrameHeaderRules& rules) noexcept {
+ProtocolError check_length(std::uint64_t length, std::size_t extended,
+                           const FrameHeaderRules& rules) noexcept {
   // 5.2: "the most significant bit MUST be 0".
   if ((length >> 63) != 0) return protocol_error("payload length with the top bit set");
+  // 5.2: "the minimal number of bytes MUST be used to encode the length" (7E 0005 is not 05).
+  if ((extended == 2 && length < length_16) || (extended == 8 && length <= 0xFFFF)) {
+    return protocol_error("payload length not in its shortest form");
+  }
   // Refused on the declared length alone, before the mask key or any payload arrives.
   if (length > rules.max_payload_length) return {close_code::message_too_big, "frame too big"};
   return {};
@@ -122,7 +127,7 @@ Scan fail_at(std::size_t used, ProtocolError error) noexcept {
   if (size < length_end) return {};
   const std::uint64_t length = extended == 0 ? static_cast<std::uint64_t>(bytes[1] & length_bits)
                                              : read_big_endian(bytes + 2, extended);
-  if (auto error = check_length(length, rules)) return fail_at(length_end, error);
+  if (auto error = check_length(length, extended, rules)) return fail_at(length_end, error);
 
   const bool masked = (bytes[1] & mask_bit) != 0;
   const std::size_t header_end = length_end + (masked ? mask_key_size : 0);

@@ -75,24 +75,19 @@ TEST_F(TlsServer, PipelinedEchoesThroughAFullSocketArriveIntactAndInOrder) {
   // stops mid-record, and the rest resumes from the backlog.
   auto peer = connect(client_.get());
   shrink_receive_buffer(peer->fd());
-  constexpr int count = 200;
-  std::thread writer([&] {
-    for (int i = 0; i < count; ++i) {
-      std::vector<std::byte> payload = pattern(1000 + static_cast<std::size_t>(i) * 97);
-      payload[0] = static_cast<std::byte>(i);
-      peer->send_frame(Frame::binary(payload));
-    }
-  });
-  // Reading starts only after the writer is well ahead.
-  std::this_thread::sleep_for(200ms);
+  constexpr int count = 200;  // ~2 MB of echoes: far more than the socket buffers hold
+  auto message = [](int i) {
+    std::vector<std::byte> payload = pattern(1000 + static_cast<std::size_t>(i) * 97);
+    payload[0] = static_cast<std::byte>(i);
+    return payload;
+  };
+  // One thread: an SSL object must not be read and written concurrently.
+  for (int i = 0; i < count; ++i) ASSERT_TRUE(peer->send_frame(Frame::binary(message(i))));
   for (int i = 0; i < count; ++i) {
-    std::vector<std::byte> expected = pattern(1000 + static_cast<std::size_t>(i) * 97);
-    expected[0] = static_cast<std::byte>(i);
     auto echo = peer->read_frame();
     ASSERT_TRUE(echo) << "message " << i;
-    ASSERT_EQ(echo->payload, expected) << "message " << i;
+    ASSERT_EQ(echo->payload, message(i)) << "message " << i;
   }
-  writer.join();
 }
 
 TEST_F(TlsServer, AnswersAlpnWithHttp11) {

@@ -259,8 +259,10 @@ TEST(Session, CompressionBombIsRefusedWithBoundedMemory) {
   SessionConfig config{.role = Role::client, .max_message_size = limit};
   Session client(config, DeflateParams{});
   Peer peer;
-  std::vector<std::byte> frame = {std::byte{0xC2}, std::byte{127}};
-  for (int shift = 56; shift >= 0; shift -= 8) {
+  // The length in its shortest form (RFC 6455 5.2): 16 bits up to 0xFFFF, else 64.
+  const bool long_form = packed.size() > 0xFFFF;
+  std::vector<std::byte> frame = {std::byte{0xC2}, long_form ? std::byte{127} : std::byte{126}};
+  for (int shift = long_form ? 56 : 8; shift >= 0; shift -= 8) {
     frame.push_back(static_cast<std::byte>((packed.size() >> shift) & 0xFF));
   }
   for (auto c : packed) frame.push_back(static_cast<std::byte>(c));
