@@ -80,6 +80,63 @@ HeadParseResult parse_fields(std::string_view head, std::size_t pos, std::span<H
   }
 }
 
+// request-line = method SP request-target SP HTTP-version (RFC 7230 3.1.1), exactly one space
+// each.
+HeadParseResult parse_request_line(std::string_view line, std::string_view& method,
+                                   std::string_view& target, std::uint8_t& minor) noexcept {
+  const std::size_t method_end = token_length(line);
+  if (method_end == 0 || method_end == line.size() || line[method_end] != ' ') {
+    return fail(400, "malformed request method");
+  }
+  std::size_t target_end = method_end + 1;
+  while (target_end < line.size() && is_target_char(line[target_end])) ++target_end;
+  if (target_end == method_end + 1 || target_end == line.size() || line[target_end] != ' ') {
+    return fail(400, "malformed request target");
+  }
+  const HeadParseResult version = parse_version(line.substr(target_end + 1), minor);
+  if (version.failed()) return version;
+  method = line.substr(0, method_end);
+  target = line.substr(method_end + 1, target_end - method_end - 1);
+  return {HeadStatus::complete};
+}
+
+// status-line = HTTP-version SP status-code SP reason-phrase (RFC 7230 3.1.2). An empty reason
+// phrase without its space is accepted too: some servers send "HTTP/1.1 101". Sets every field of
+// `out` but the headers.
+HeadParseResult parse_status_line(std::string_view line, ResponseHead& out) noexcept {
+  const HeadParseResult version = parse_version(line.substr(0, 8), out.minor_version);
+  if (version.failed()) return version;
+  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (line.size() < 12 || line[8] != ' ' || !is_digit(line[9]) || !is_digit(line[10]) ||
+      !is_digit(line[11]) || (line.size() > 12 && line[12] != ' ')) {
+    return fail(400, "malformed status line");
+  }
+  out.reason = line.size() > 12 ? line.substr(13) : std::string_view{};
+  if (!is_valid_field_value(out.reason)) return fail(400, "control character in the reason phrase");
+  out.status_code = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+  return {HeadStatus::complete};
+}
+
+// A request head and a response head differ only in their start line: both are a whole head as
+// HeadScanner finds it, then the start line read by `parse_start_line` (which returns complete or
+// an error), then the header fields. `headers` is set only when the head is complete.
+template <typename ParseStartLine>
+HeadParseResult parse_head(std::string_view buffer, std::span<HttpHeader> storage,
+                           const HttpLimits& limits, ParseStartLine parse_start_line,
+                           std::span<HttpHeader>& headers) noexcept {
+  HeadScanner scanner(limits);
+  const HeadParseResult scanned = scanner.scan(buffer);
+  if (!scanned.complete()) return scanned;
+  const std::string_view head = buffer.substr(0, scanned.consumed);
+  const std::size_t line_end = head.find("\r\n");
+  const HeadParseResult start_line = parse_start_line(head.substr(0, line_end));
+  if (start_line.failed()) return start_line;
+  std::size_t count = 0;
+  const HeadParseResult fields = parse_fields(head, line_end + 2, storage, count);
+  if (fields.complete()) headers = storage.first(count);
+  return fields;
+}
+
 }  // namespace
 
 bool is_tchar(char c) noexcept {
@@ -167,70 +224,31 @@ HeadParseResult HeadScanner::scan(std::string_view buffer) noexcept {
 HeadParseResult parse_request_head(std::string_view buffer, Request& out,
                                    std::span<HttpHeader> header_storage,
                                    const HttpLimits& limits) noexcept {
-  HeadScanner scanner(limits);
-  const HeadParseResult scanned = scanner.scan(buffer);
-  if (!scanned.complete()) return scanned;
-  const std::string_view head = buffer.substr(0, scanned.consumed);
-
-  // request-line = method SP request-target SP HTTP-version CRLF (RFC 7230 3.1.1), exactly
-  // one space each.
-  const std::size_t line_end = head.find("\r\n");
-  const std::string_view line = head.substr(0, line_end);
-  const std::size_t method_end = token_length(line);
-  if (method_end == 0 || method_end == line.size() || line[method_end] != ' ') {
-    return fail(400, "malformed request method");
-  }
-  std::size_t target_end = method_end + 1;
-  while (target_end < line.size() && is_target_char(line[target_end])) ++target_end;
-  if (target_end == method_end + 1 || target_end == line.size() || line[target_end] != ' ') {
-    return fail(400, "malformed request target");
-  }
+  std::string_view method;
+  std::string_view target;
   std::uint8_t minor = 0;
-  const HeadParseResult version = parse_version(line.substr(target_end + 1), minor);
-  if (version.failed()) return version;
-
-  std::size_t count = 0;
-  const HeadParseResult fields = parse_fields(head, line_end + 2, header_storage, count);
-  if (fields.complete()) {
-    out = Request(line.substr(0, method_end),
-                  line.substr(method_end + 1, target_end - method_end - 1), minor,
-                  header_storage.first(count));
-  }
-  return fields;
+  std::span<HttpHeader> headers;
+  const HeadParseResult result = parse_head(
+      buffer, header_storage, limits,
+      [&](std::string_view line) { return parse_request_line(line, method, target, minor); },
+      headers);
+  if (result.complete()) out = Request(method, target, minor, headers);
+  return result;
 }
 
 HeadParseResult parse_response_head(std::string_view buffer, ResponseHead& out,
                                     std::span<HttpHeader> header_storage,
                                     const HttpLimits& limits) noexcept {
-  HeadScanner scanner(limits);
-  const HeadParseResult scanned = scanner.scan(buffer);
-  if (!scanned.complete()) return scanned;
-  const std::string_view head = buffer.substr(0, scanned.consumed);
-
-  // status-line = HTTP-version SP status-code SP reason-phrase CRLF (RFC 7230 3.1.2). An empty
-  // reason phrase without its space is accepted too: some servers send "HTTP/1.1 101".
-  const std::size_t line_end = head.find("\r\n");
-  const std::string_view line = head.substr(0, line_end);
-  std::uint8_t minor = 0;
-  const HeadParseResult version = parse_version(line.substr(0, 8), minor);
-  if (version.failed()) return version;
-  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
-  if (line.size() < 12 || line[8] != ' ' || !is_digit(line[9]) || !is_digit(line[10]) ||
-      !is_digit(line[11]) || (line.size() > 12 && line[12] != ' ')) {
-    return fail(400, "malformed status line");
+  ResponseHead status;
+  std::span<HttpHeader> headers;
+  const HeadParseResult result = parse_head(
+      buffer, header_storage, limits,
+      [&](std::string_view line) { return parse_status_line(line, status); }, headers);
+  if (result.complete()) {
+    out = status;
+    out.headers = headers;
   }
-  const std::string_view reason = line.size() > 12 ? line.substr(13) : std::string_view{};
-  if (!is_valid_field_value(reason)) return fail(400, "control character in the reason phrase");
-
-  std::size_t count = 0;
-  const HeadParseResult fields = parse_fields(head, line_end + 2, header_storage, count);
-  if (fields.complete()) {
-    out.minor_version = minor;
-    out.status_code = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
-    out.reason = reason;
-    out.headers = header_storage.first(count);
-  }
-  return fields;
+  return result;
 }
 
 }  // namespace fastws::protocol

@@ -1,7 +1,8 @@
 // Concurrent sends through Conn handles from user threads (conn.hpp threading contract, points 2-5)
-// while the clients read at the same time, connections are closed from a user thread and peers
-// vanish. Streaming writers from two threads to one connection. Handles used after the server
-// stopped. Suite names start with "Concurrent": CI runs them under TSan too.
+// while connections are closed from a user thread and peers vanish: with the clients reading at
+// the same time, and with clients that read only once the sends are done. Streaming writers from
+// two threads to one connection. Handles used after the server stopped. Suite names start with
+// "Concurrent": CI runs them under TSan too.
 //
 // Every frame a client receives is checked on its own (RFC 6455 5.2: a valid header, unmasked,
 // no reserved bits) and against its own payload text, so bytes of one frame inside another show.
@@ -259,6 +260,80 @@ std::size_t client_index(const Conn& conn) {
   return static_cast<std::size_t>(std::stoul(std::string(path.substr(path.rfind('/') + 1))));
 }
 
+// Connects kConnections clients, each upgraded with "/client/<index>".
+void connect_clients(std::uint16_t port, std::vector<std::unique_ptr<FrameStream>>& clients) {
+  for (std::size_t i = 0; i < kConnections; ++i) {
+    clients.push_back(std::make_unique<FrameStream>(port, "/client/" + std::to_string(i)));
+    ASSERT_TRUE(clients.back()->upgraded()) << "client " << i;
+  }
+}
+
+// Waits until on_open filed a handle (under `mutex`) in every slot of `handles`, then copies them
+// to `conns`. False if some did not come within the wait.
+bool wait_for_every_handle(std::mutex& mutex, const std::vector<Conn>& handles,
+                           std::vector<Conn>& conns) {
+  const bool all = wait_until([&] {
+    std::lock_guard lock(mutex);
+    return std::all_of(handles.begin(), handles.end(), [](const Conn& c) { return bool(c); });
+  });
+  std::lock_guard lock(mutex);
+  conns = handles;
+  return all;
+}
+
+// kSenders user threads, each sending its kMessagesPerThread payloads to every connection (each
+// thread starting at another one) and noting what each send returned in records[thread][client].
+std::vector<std::thread> start_senders(const std::vector<Conn>& conns,
+                                       std::vector<std::vector<SendRecord>>& records,
+                                       std::atomic<int>& sends_made) {
+  records.assign(kSenders, std::vector<SendRecord>(conns.size()));
+  std::vector<std::thread> senders;
+  for (int t = 0; t < kSenders; ++t) {
+    senders.emplace_back([&conns, &sends_made, &mine = records[static_cast<std::size_t>(t)], t] {
+      for (int seq = 0; seq < kMessagesPerThread; ++seq) {
+        const std::string payload = sent_payload(t, seq);
+        for (std::size_t k = 0; k < conns.size(); ++k) {
+          const std::size_t i = (k + static_cast<std::size_t>(t) * 13) % conns.size();
+          const SendStatus status = conns[i].send(payload);
+          ++sends_made;
+          SendRecord& record = mine[i];
+          if (status == SendStatus::queued) {
+            // A connection that reported closed never reopens.
+            if (record.saw_closed) record.problem = "queued after closed";
+            record.accepted.push_back(seq);
+          } else if (status == SendStatus::closed || status == SendStatus::dropped) {
+            record.saw_closed = true;
+          } else {
+            record.problem = std::string("a send from a user thread returned ") + to_string(status);
+          }
+        }
+      }
+    });
+  }
+  return senders;
+}
+
+// Per client: how many of the sends to it returned queued.
+std::vector<std::size_t> accepted_per_client(const std::vector<std::vector<SendRecord>>& records) {
+  std::vector<std::size_t> accepted(kConnections);
+  for (std::size_t i = 0; i < kConnections; ++i) {
+    for (const auto& per_thread : records) accepted[i] += per_thread[i].accepted.size();
+  }
+  return accepted;
+}
+
+// What holds for client `i` whatever happened to its connection: every frame it got was
+// well-formed and the exact payload of a send, in each thread's order, and every send to it
+// returned queued, closed or dropped.
+void expect_clean_stream(std::size_t i, const FrameStream& client, const ClientRecord& got,
+                         const std::vector<std::vector<SendRecord>>& records) {
+  EXPECT_EQ(client.malformed(), "");
+  EXPECT_EQ(got.problem, "");
+  for (std::size_t t = 0; t < kSenders; ++t) {
+    EXPECT_EQ(records[t][i].problem, "") << "thread " << t;
+  }
+}
+
 // The checker itself: it must see one foreign byte, a missing byte and a swapped header.
 TEST(ConcurrentSend, PayloadCheckerRejectsForeignBytes) {
   int thread = -1, seq = -1;
@@ -302,19 +377,9 @@ TEST(ConcurrentSend, EightThreadsToHundredReadingClientsWhileConnectionsCloseAnd
   server.start();
 
   std::vector<std::unique_ptr<FrameStream>> clients;
-  for (std::size_t i = 0; i < kConnections; ++i) {
-    clients.push_back(std::make_unique<FrameStream>(server.port(), "/client/" + std::to_string(i)));
-    ASSERT_TRUE(clients.back()->upgraded()) << "client " << i;
-  }
-  ASSERT_TRUE(wait_until([&] {
-    std::lock_guard lock(mutex);
-    return std::all_of(handles.begin(), handles.end(), [](const Conn& c) { return bool(c); });
-  }));
+  ASSERT_NO_FATAL_FAILURE(connect_clients(server.port(), clients));
   std::vector<Conn> conns;
-  {
-    std::lock_guard lock(mutex);
-    conns = handles;
-  }
+  ASSERT_TRUE(wait_for_every_handle(mutex, handles, conns));
 
   // The clients read while the threads send, so the server's output runs through its cork,
   // backlog and EPOLLOUT paths at the same time as the mailbox fills.
@@ -368,33 +433,9 @@ TEST(ConcurrentSend, EightThreadsToHundredReadingClientsWhileConnectionsCloseAnd
     }
   });
 
-  // records[thread][client]
-  std::vector<std::vector<SendRecord>> records(kSenders, std::vector<SendRecord>(kConnections));
+  std::vector<std::vector<SendRecord>> records;  // [thread][client]
   std::atomic<int> sends_made{0};
-  std::vector<std::thread> senders;
-  for (int t = 0; t < kSenders; ++t) {
-    senders.emplace_back([&, t] {
-      auto& mine = records[static_cast<std::size_t>(t)];
-      for (int seq = 0; seq < kMessagesPerThread; ++seq) {
-        const std::string payload = sent_payload(t, seq);
-        for (std::size_t k = 0; k < conns.size(); ++k) {
-          const std::size_t i = (k + static_cast<std::size_t>(t) * 13) % conns.size();
-          const SendStatus status = conns[i].send(payload);
-          ++sends_made;
-          SendRecord& record = mine[i];
-          if (status == SendStatus::queued) {
-            // A connection that reported closed never reopens.
-            if (record.saw_closed) record.problem = "queued after closed";
-            record.accepted.push_back(seq);
-          } else if (status == SendStatus::closed || status == SendStatus::dropped) {
-            record.saw_closed = true;
-          } else {
-            record.problem = std::string("a send from a user thread returned ") + to_string(status);
-          }
-        }
-      }
-    });
-  }
+  std::vector<std::thread> senders = start_senders(conns, records, sends_made);
   // Meanwhile a user thread closes every tenth connection with its own code.
   std::thread closer([&] {
     wait_until([&] { return sends_made.load() > kConnections * kSenders; }, 10s);
@@ -406,9 +447,7 @@ TEST(ConcurrentSend, EightThreadsToHundredReadingClientsWhileConnectionsCloseAnd
   });
   for (auto& thread : senders) thread.join();
   closer.join();
-  for (std::size_t i = 0; i < conns.size(); ++i) {
-    for (const auto& per_thread : records) expected_frames[i] += per_thread[i].accepted.size();
-  }
+  expected_frames = accepted_per_client(records);
   expectations_known.store(true, std::memory_order_release);
   reader.join();
 
@@ -416,11 +455,9 @@ TEST(ConcurrentSend, EightThreadsToHundredReadingClientsWhileConnectionsCloseAnd
   for (std::size_t i = 0; i < kConnections; ++i) {
     const ClientRecord& got = received[i];
     SCOPED_TRACE("client " + std::to_string(i));
-    EXPECT_EQ(clients[i]->malformed(), "");
-    EXPECT_EQ(got.problem, "");
+    expect_clean_stream(i, *clients[i], got, records);
     for (std::size_t t = 0; t < kSenders; ++t) {
       const SendRecord& sent = records[t][i];
-      EXPECT_EQ(sent.problem, "") << "thread " << t;
       if (is_user_closed(i) || is_reset_by_peer(i)) {
         // Sends queued before the close arrive, in order; none after it.
         EXPECT_TRUE(is_prefix(got.seqs[t], sent.accepted)) << "thread " << t;
@@ -462,6 +499,110 @@ TEST(ConcurrentSend, EightThreadsToHundredReadingClientsWhileConnectionsCloseAnd
       EXPECT_EQ(close_status_by_client[i].code, close_code::abnormal) << "client " << i;
     }
   }
+}
+
+// ---- Clients that read only after the sends ----
+
+// The same sends while no client reads: each connection's backlog grows for the whole run and
+// drains afterwards. Meanwhile a user thread closes random connections (1001; their clients never
+// answer, so those are still closing when the clients read) and ten peers shut their sockets down
+// (a FIN, no close frame).
+TEST(ConcurrentSend, EightThreadsToHundredClientsThatReadOnlyAfterwardsWhileSomeClose) {
+  ServerOptions options = TestServer::default_options();
+  options.threads = 2;
+  options.max_buffered_bytes = 64u << 20;  // no drops: every admitted send must arrive
+  std::mutex mutex;
+  std::vector<Conn> handles(kConnections);
+  TestServer server(options);
+  server.server().on_open([&](const Conn& conn) {
+    std::lock_guard lock(mutex);
+    handles[client_index(conn)] = conn;
+  });
+  server.start();
+  std::vector<std::unique_ptr<FrameStream>> clients;
+  ASSERT_NO_FATAL_FAILURE(connect_clients(server.port(), clients));
+  std::vector<Conn> conns;
+  ASSERT_TRUE(wait_for_every_handle(mutex, handles, conns));
+  // Each handle names its peer: the server's remote port is the client's local port.
+  for (std::size_t i = 0; i < kConnections; ++i) {
+    sockaddr_in local{};
+    socklen_t size = sizeof local;
+    ASSERT_EQ(::getsockname(clients[i]->fd(), reinterpret_cast<sockaddr*>(&local), &size), 0);
+    EXPECT_TRUE(conns[i].remote_address().ends_with(":" + std::to_string(ntohs(local.sin_port))))
+        << conns[i].remote_address();
+  }
+
+  std::vector<std::vector<SendRecord>> records;  // [thread][client]
+  std::atomic<int> sends_made{0};
+  std::vector<std::thread> senders = start_senders(conns, records, sends_made);
+  std::set<std::size_t> closed_by_user;
+  std::thread closer([&] {
+    std::mt19937 random(7);
+    for (int i = 0; i < 10; ++i) {
+      std::this_thread::sleep_for(2ms);
+      const std::size_t client = random() % conns.size();
+      conns[client].close(close_code::going_away, "random close");
+      closed_by_user.insert(client);
+    }
+  });
+  std::set<std::size_t> shut_by_peer;
+  for (std::size_t i = 0; i < 10; ++i) shut_by_peer.insert(i * 7 + 3);
+  for (std::size_t i : shut_by_peer) ::shutdown(clients[i]->fd(), SHUT_RDWR);
+  // Sends never block, so the threads finish without anyone reading.
+  for (auto& thread : senders) thread.join();
+  closer.join();
+
+  const auto stays_open = [&](std::size_t i) {
+    return !closed_by_user.count(i) && !shut_by_peer.count(i);
+  };
+  const std::vector<std::size_t> owed = accepted_per_client(records);
+  std::vector<ClientRecord> received(kConnections);
+  const auto all_arrived = [&] {
+    for (std::size_t i = 0; i < kConnections; ++i) {
+      if (stays_open(i) && received[i].problem.empty() && clients[i]->malformed().empty() &&
+          received[i].data_frames < owed[i]) {
+        return false;
+      }
+    }
+    return true;
+  };
+  // Read until everything owed has arrived (bounded), then two quiet rounds more so that a
+  // duplicate would show: the machine may be busy, so no quiet spell alone decides.
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  int quiet_rounds = 0;
+  while (std::chrono::steady_clock::now() < deadline && (!all_arrived() || quiet_rounds < 2)) {
+    std::vector<pollfd> fds;
+    std::vector<std::size_t> index;
+    for (std::size_t i = 0; i < kConnections; ++i) {
+      if (clients[i]->ended()) continue;
+      fds.push_back({clients[i]->fd(), POLLIN, 0});
+      index.push_back(i);
+    }
+    const int ready = ::poll(fds.data(), fds.size(), 50);
+    for (std::size_t k = 0; ready > 0 && k < fds.size(); ++k) {
+      if (fds[k].revents == 0) continue;
+      const std::size_t i = index[k];
+      clients[i]->read_available(
+          [&](const FrameStream::Received& frame) { received[i].check(frame); });
+    }
+    quiet_rounds = ready > 0 ? 0 : quiet_rounds + 1;
+  }
+
+  int fully_checked = 0;
+  for (std::size_t i = 0; i < kConnections; ++i) {
+    const ClientRecord& got = received[i];
+    SCOPED_TRACE("client " + std::to_string(i));
+    expect_clean_stream(i, *clients[i], got, records);
+    if (!stays_open(i)) continue;
+    // Still open: every admitted send arrived exactly once, in call order.
+    for (std::size_t t = 0; t < kSenders; ++t) {
+      EXPECT_EQ(got.seqs[t], records[t][i].accepted) << "thread " << t;
+    }
+    ++fully_checked;
+  }
+  EXPECT_GT(fully_checked, 50);
+  // Handles of connections closed by the user stay harmless.
+  for (std::size_t i : closed_by_user) EXPECT_EQ(conns[i].send("late"), SendStatus::closed);
 }
 
 // ---- Streaming writers ----

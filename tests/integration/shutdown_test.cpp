@@ -1,6 +1,7 @@
-// Server::stop() as server.hpp promises it: from any thread and from a signal handler, a graceful
-// close 1001 to everyone (RFC 6455 7.4.1 "going away"), the close handshakes waited for at most
-// close_timeout, then run() returns. And Conn handles that outlive the server.
+// Server::stop() as server.hpp promises it: from any thread, from a signal handler (on any thread)
+// and before run(), a graceful close 1001 to everyone (RFC 6455 7.4.1 "going away"), the close
+// handshakes waited for at most close_timeout, then run() returns. And Conn handles that outlive
+// the server.
 // Suite names start with "Shutdown": CI runs them under TSan too; under ASan with
 // detect_leaks=1 nothing may leak.
 #include <gtest/gtest.h>
@@ -249,6 +250,11 @@ TEST(Shutdown, StopFromASignalHandlerInterruptingTheLoopThread) {
       [](Running& running) { ASSERT_EQ(::pthread_kill(running.native_handle(), SIGUSR1), 0); });
 }
 
+TEST(Shutdown, StopFromASignalHandlerForTheWholeProcess) {
+  // As `kill PID` sends it: the kernel picks any thread that does not block the signal.
+  expect_signal_stops_server([](Running&) { ASSERT_EQ(::kill(::getpid(), SIGUSR1), 0); });
+}
+
 TEST(Shutdown, PeersThatNeitherAnswerNorReadAreCutAtTheCloseTimeout) {
   const auto close_timeout = 300ms;
   Server server(two_loops(close_timeout));
@@ -298,6 +304,15 @@ TEST(Shutdown, StopBeforeRunMakesRunReturnPromptlyAndAcceptNobody) {
   // The listening sockets are closed: a connection attempt is refused.
   RawPeer late(port);
   EXPECT_FALSE(late.connected());
+}
+
+TEST(Shutdown, StopBeforeListenIsKeptForRun) {
+  // run() listens itself, then finds the stop already requested.
+  Server server(two_loops(1000ms));
+  server.stop();
+  const Clock::time_point started = Clock::now();
+  Running running(server);
+  EXPECT_LT(running.join_within(5s) - started, 1s);
 }
 
 TEST(Shutdown, DestroyingTheServerWhileUserThreadsSendThroughHandles) {
@@ -357,6 +372,9 @@ TEST(Shutdown, DestroyingTheServerWhileUserThreadsSendThroughHandles) {
   for (const Conn& conn : handles) {
     EXPECT_FALSE(conn.is_open());
     EXPECT_EQ(conn.send("after"), SendStatus::closed);
+    EXPECT_EQ(conn.ping(), SendStatus::closed);
+    EXPECT_EQ(conn.close(), SendStatus::closed);
+    conn.terminate();  // harmless
   }
   handles.clear();  // the last handles let go of the loops' state: LSan checks nothing is left
 }

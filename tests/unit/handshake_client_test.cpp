@@ -71,16 +71,7 @@ const std::string valid_fields =
 TEST(ClientRequest, BuildsTheRfc6455ExampleBytes) {
   const ClientHandshakeRequest request = make_request(rfc_parts());
   EXPECT_EQ(request.key(), "dGhlIHNhbXBsZSBub25jZQ==");
-  EXPECT_EQ(request.bytes(),
-            "GET /chat HTTP/1.1\r\n"
-            "Host: server.example.com\r\n"
-            "Upgrade: websocket\r\n"
-            "Connection: Upgrade\r\n"
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            "Origin: http://example.com\r\n"
-            "Sec-WebSocket-Protocol: chat, superchat\r\n"
-            "Sec-WebSocket-Version: 13\r\n"
-            "\r\n");
+  EXPECT_EQ(request.bytes(), test::rfc6455_request);
 }
 
 TEST(ClientRequest, PassesTheServerCheck) {
@@ -90,10 +81,10 @@ TEST(ClientRequest, PassesTheServerCheck) {
   const ClientHandshakeRequest request = make_request(parts);
   ASSERT_TRUE(test::expect_request_in_every_split(request.bytes()).complete());
   test::ParsedRequest parsed(request.bytes());
-  const UpgradeCheck check = check_upgrade_request(parsed.request);
+  const UpgradeCheck check = check_upgrade_request(parsed.head);
   ASSERT_TRUE(check.ok()) << check.reason;
   EXPECT_EQ(check.key, request.key());
-  EXPECT_EQ(parsed.request.header("authorization"), "Bearer x");
+  EXPECT_EQ(parsed.head.header("authorization"), "Bearer x");
 }
 
 TEST(ClientRequest, RandomKeysAreFreshAndValid) {
@@ -104,7 +95,7 @@ TEST(ClientRequest, RandomKeysAreFreshAndValid) {
   EXPECT_NE(a->key(), b->key());
   for (const auto* request : {&*a, &*b}) {
     test::ParsedRequest parsed(request->bytes());
-    EXPECT_TRUE(check_upgrade_request(parsed.request).ok());
+    EXPECT_TRUE(check_upgrade_request(parsed.head).ok());
   }
 }
 
@@ -271,7 +262,7 @@ TEST(WebSocketUrl, SaysWhyUserInfoIsRefused) {
 
 TEST(ClientResponse, AcceptsTheRfc6455ExampleAndLeavesTheFramesAfterIt) {
   const ClientHandshakeRequest request = make_request(rfc_parts());
-  const std::string head = switching(valid_fields + "Sec-WebSocket-Protocol: chat\r\n");
+  const std::string head(test::rfc6455_response);
   ASSERT_TRUE(test::expect_response_in_every_split(head).complete());
   const std::string input = head + "\x81\x05hello";
   for (std::size_t split = 0; split < head.size(); ++split) {
@@ -412,7 +403,7 @@ TEST(ClientResponse, NegotiatesDeflateEndToEndWithTheServerSide) {
   const ClientHandshakeRequest request = make_request(parts);
 
   test::ParsedRequest parsed(request.bytes());
-  const UpgradeCheck check = check_upgrade_request(parsed.request);
+  const UpgradeCheck check = check_upgrade_request(parsed.head);
   ASSERT_TRUE(check.ok()) << check.reason;
   std::string extension_answer;
   ASSERT_TRUE(negotiate_deflate_offer(check.extensions, config, extension_answer).has_value());

@@ -17,21 +17,12 @@ namespace {
 
 using test::expect_request_in_every_split;
 using test::ParsedRequest;
+using test::ParsedResponse;
+using test::rfc6455_request;
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
+// RFC 6455 section 1.3.
 constexpr std::string_view rfc_key = "dGhlIHNhbXBsZSBub25jZQ==";
-
-// RFC 6455 section 1.2 (the key is the one of section 1.3).
-constexpr std::string_view rfc_request =
-    "GET /chat HTTP/1.1\r\n"
-    "Host: server.example.com\r\n"
-    "Upgrade: websocket\r\n"
-    "Connection: Upgrade\r\n"
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    "Origin: http://example.com\r\n"
-    "Sec-WebSocket-Protocol: chat, superchat\r\n"
-    "Sec-WebSocket-Version: 13\r\n"
-    "\r\n";
 
 // A valid upgrade request to break one rule at a time: without() drops the fields with a name,
 // with() appends a field line, line() replaces the request line.
@@ -66,7 +57,7 @@ struct Head {
 // into.
 struct Checked {
   explicit Checked(std::string_view input, const HttpLimits& limits = {})
-      : parsed(input, limits), result(check_upgrade_request(parsed.request)) {
+      : parsed(input, limits), result(check_upgrade_request(parsed.head)) {
     EXPECT_TRUE(parsed.result.complete()) << parsed.result.error;
     const std::size_t stride = std::max<std::size_t>(1, input.size() / 256);
     EXPECT_TRUE(expect_request_in_every_split(input, limits, stride).complete());
@@ -80,8 +71,8 @@ TEST(AcceptKey, MatchesTheRfc6455Example) {
 }
 
 TEST(ServerHandshake, AcceptsTheRfc6455ExampleAndAnswersWithItsBytes) {
-  ASSERT_TRUE(expect_request_in_every_split(rfc_request).complete());
-  const Checked checked(rfc_request);
+  ASSERT_TRUE(expect_request_in_every_split(rfc6455_request).complete());
+  const Checked checked(rfc6455_request);
   const UpgradeCheck& result = checked.result;
   ASSERT_TRUE(result.ok()) << result.reason;
   EXPECT_EQ(result.key, rfc_key);
@@ -93,14 +84,7 @@ TEST(ServerHandshake, AcceptsTheRfc6455ExampleAndAnswersWithItsBytes) {
   std::string out = "kept:";
   ASSERT_TRUE(append_switching_protocols(out, result.key,
                                          choose_subprotocol(preferred, result.subprotocols), ""));
-  EXPECT_EQ(out,
-            "kept:"
-            "HTTP/1.1 101 Switching Protocols\r\n"
-            "Upgrade: websocket\r\n"
-            "Connection: Upgrade\r\n"
-            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
-            "Sec-WebSocket-Protocol: chat\r\n"
-            "\r\n");
+  EXPECT_EQ(out, "kept:" + std::string(test::rfc6455_response));
 }
 
 TEST(ServerHandshake, ComparesNamesAndTokensCaseInsensitively) {
@@ -242,10 +226,10 @@ TEST(ServerHandshake, JoinsExtensionOffersAcrossFields) {
 }
 
 TEST(ServerHandshake, TellsUpgradesFromPlainRequests) {
-  EXPECT_TRUE(is_websocket_upgrade(ParsedRequest(rfc_request).request));
+  EXPECT_TRUE(is_websocket_upgrade(ParsedRequest(rfc6455_request).head));
   EXPECT_TRUE(is_websocket_upgrade(
-      ParsedRequest(Head().without("upgrade").with("Upgrade: WebSocket").text()).request));
-  EXPECT_FALSE(is_websocket_upgrade(ParsedRequest(Head().without("upgrade").text()).request));
+      ParsedRequest(Head().without("upgrade").with("Upgrade: WebSocket").text()).head));
+  EXPECT_FALSE(is_websocket_upgrade(ParsedRequest(Head().without("upgrade").text()).head));
 }
 
 TEST(ServerHandshake, ThirtyKiBOfSpacesInSubprotocolsIsAnsweredFast) {
@@ -369,13 +353,11 @@ TEST(Rejection, EveryRefusalParsesBackWithItsStatus) {
     ASSERT_FALSE(result.ok());
     std::string out;
     append_rejection(out, result);
-    std::vector<HttpHeader> storage(10);
-    ResponseHead head;
-    const HeadParseResult parsed = parse_response_head(out, head, storage);
-    ASSERT_TRUE(parsed.complete()) << out;
-    EXPECT_EQ(head.status_code, result.status);
-    EXPECT_EQ(out.substr(parsed.consumed), result.reason);
-    EXPECT_TRUE(header_has_token(head.headers, "connection", "close"));
+    const ParsedResponse parsed(out);
+    ASSERT_TRUE(parsed.result.complete()) << out;
+    EXPECT_EQ(parsed.head.status_code, result.status);
+    EXPECT_EQ(out.substr(parsed.result.consumed), result.reason);
+    EXPECT_TRUE(header_has_token(parsed.head.headers, "connection", "close"));
   }
 }
 

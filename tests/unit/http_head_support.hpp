@@ -7,35 +7,62 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "protocol/http_parser.hpp"
 
 namespace fastws::protocol::test {
 
-// A parsed request with its own copy of the bytes and the header storage it points into.
-struct ParsedRequest {
-  explicit ParsedRequest(std::string_view input, const HttpLimits& limits = {})
+// The opening handshake of RFC 6455 section 1.2 (its key is the one of section 1.3): the request,
+// and the answer of a server that picks the "chat" subprotocol.
+inline constexpr std::string_view rfc6455_request =
+    "GET /chat HTTP/1.1\r\n"
+    "Host: server.example.com\r\n"
+    "Upgrade: websocket\r\n"
+    "Connection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Origin: http://example.com\r\n"
+    "Sec-WebSocket-Protocol: chat, superchat\r\n"
+    "Sec-WebSocket-Version: 13\r\n"
+    "\r\n";
+inline constexpr std::string_view rfc6455_response =
+    "HTTP/1.1 101 Switching Protocols\r\n"
+    "Upgrade: websocket\r\n"
+    "Connection: Upgrade\r\n"
+    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+    "Sec-WebSocket-Protocol: chat\r\n"
+    "\r\n";
+
+// A parsed head, Request or ResponseHead, with its own copy of the bytes and the header storage
+// it points into.
+template <typename Head>
+struct Parsed {
+  explicit Parsed(std::string_view input, const HttpLimits& limits = {})
       : bytes(input), storage(limits.max_headers) {
-    result = parse_request_head(bytes, request, storage, limits);
+    if constexpr (std::is_same_v<Head, Request>) {
+      result = parse_request_head(bytes, head, storage, limits);
+    } else {
+      result = parse_response_head(bytes, head, storage, limits);
+    }
   }
-  ParsedRequest(const ParsedRequest&) = delete;
-  ParsedRequest& operator=(const ParsedRequest&) = delete;
+  Parsed(const Parsed&) = delete;
+  Parsed& operator=(const Parsed&) = delete;
 
   std::string bytes;
   std::vector<HttpHeader> storage;
-  Request request;
+  Head head;
   HeadParseResult result;
 };
+using ParsedRequest = Parsed<Request>;
+using ParsedResponse = Parsed<ResponseHead>;
 
 inline HeadParseResult parse_request(std::string_view input, const HttpLimits& limits = {}) {
   return ParsedRequest(input, limits).result;
 }
 
 inline HeadParseResult parse_response(std::string_view input, const HttpLimits& limits = {}) {
-  std::vector<HttpHeader> storage(limits.max_headers);
-  ResponseHead head;
-  return parse_response_head(input, head, storage, limits);
+  return ParsedResponse(input, limits).result;
 }
 
 inline void expect_same(const HeadParseResult& actual, const HeadParseResult& expected,

@@ -17,30 +17,21 @@ using test::expect_response_in_every_split;
 using test::parse_request;
 using test::parse_response;
 using test::ParsedRequest;
-
-// The opening handshake of RFC 6455 section 1.2.
-constexpr std::string_view rfc_request =
-    "GET /chat HTTP/1.1\r\n"
-    "Host: server.example.com\r\n"
-    "Upgrade: websocket\r\n"
-    "Connection: Upgrade\r\n"
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    "Origin: http://example.com\r\n"
-    "Sec-WebSocket-Protocol: chat, superchat\r\n"
-    "Sec-WebSocket-Version: 13\r\n"
-    "\r\n";
+using test::ParsedResponse;
+using test::rfc6455_request;
+using test::rfc6455_response;
 
 std::string request_with(std::string_view request_line, std::string_view fields = "") {
   return std::string(request_line) + "\r\nHost: a\r\n" + std::string(fields) + "\r\n";
 }
 
 TEST(HttpRequestHead, ParsesTheRfc6455Example) {
-  const HeadParseResult whole = expect_request_in_every_split(rfc_request);
+  const HeadParseResult whole = expect_request_in_every_split(rfc6455_request);
   ASSERT_TRUE(whole.complete());
-  EXPECT_EQ(whole.consumed, rfc_request.size());
+  EXPECT_EQ(whole.consumed, rfc6455_request.size());
 
-  ParsedRequest parsed(rfc_request);
-  const Request& request = parsed.request;
+  ParsedRequest parsed(rfc6455_request);
+  const Request& request = parsed.head;
   EXPECT_EQ(request.method(), "GET");
   EXPECT_EQ(request.target(), "/chat");
   EXPECT_EQ(request.path(), "/chat");
@@ -56,10 +47,10 @@ TEST(HttpRequestHead, ParsesTheRfc6455Example) {
 }
 
 TEST(HttpRequestHead, ConsumesOnlyTheHead) {
-  const std::string input = std::string(rfc_request) + "GET /next HTTP/1.1\r\n";
+  const std::string input = std::string(rfc6455_request) + "GET /next HTTP/1.1\r\n";
   const HeadParseResult result = parse_request(input);
   ASSERT_TRUE(result.complete());
-  EXPECT_EQ(result.consumed, rfc_request.size());
+  EXPECT_EQ(result.consumed, rfc6455_request.size());
 }
 
 TEST(HttpRequestHead, SplitsPathAndQuery) {
@@ -80,22 +71,22 @@ TEST(HttpRequestHead, SplitsPathAndQuery) {
     const std::string input = request_with("GET " + std::string(c.target) + " HTTP/1.1");
     ParsedRequest parsed(input);
     ASSERT_TRUE(parsed.result.complete()) << c.target;
-    EXPECT_EQ(parsed.request.target(), c.target);
-    EXPECT_EQ(parsed.request.path(), c.path) << c.target;
-    EXPECT_EQ(parsed.request.query(), c.query) << c.target;
+    EXPECT_EQ(parsed.head.target(), c.target);
+    EXPECT_EQ(parsed.head.path(), c.path) << c.target;
+    EXPECT_EQ(parsed.head.query(), c.query) << c.target;
   }
 }
 
 TEST(HttpRequestHead, ReadsTheMinorVersion) {
-  EXPECT_EQ(ParsedRequest(request_with("GET / HTTP/1.0")).request.minor_version(), 0);
-  EXPECT_EQ(ParsedRequest(request_with("GET / HTTP/1.1")).request.minor_version(), 1);
-  EXPECT_EQ(ParsedRequest(request_with("GET / HTTP/1.9")).request.minor_version(), 9);
+  EXPECT_EQ(ParsedRequest(request_with("GET / HTTP/1.0")).head.minor_version(), 0);
+  EXPECT_EQ(ParsedRequest(request_with("GET / HTTP/1.1")).head.minor_version(), 1);
+  EXPECT_EQ(ParsedRequest(request_with("GET / HTTP/1.9")).head.minor_version(), 9);
 }
 
 TEST(HttpRequestHead, AcceptsAnyTokenAsMethod) {
   ParsedRequest parsed(request_with("M-SEARCH * HTTP/1.1"));
   ASSERT_TRUE(parsed.result.complete());
-  EXPECT_EQ(parsed.request.method(), "M-SEARCH");
+  EXPECT_EQ(parsed.head.method(), "M-SEARCH");
 }
 
 struct Refusal {
@@ -185,12 +176,12 @@ TEST(HttpRequestHead, TrimsValuesAndKeepsTabsAndObsText) {
       "GET / HTTP/1.1", "A: \t one two \t\r\nB:\r\nC:x\r\nD: caf\xC3\xA9\r\nE: a\tb\r\n");
   ParsedRequest parsed(input);
   ASSERT_TRUE(parsed.result.complete());
-  EXPECT_EQ(parsed.request.header("a"), "one two");
-  EXPECT_EQ(parsed.request.header_count("b"), 1u);
-  EXPECT_EQ(parsed.request.header("b"), "");
-  EXPECT_EQ(parsed.request.header("c"), "x");
-  EXPECT_EQ(parsed.request.header("d"), "caf\xC3\xA9");
-  EXPECT_EQ(parsed.request.header("e"), "a\tb");
+  EXPECT_EQ(parsed.head.header("a"), "one two");
+  EXPECT_EQ(parsed.head.header_count("b"), 1u);
+  EXPECT_EQ(parsed.head.header("b"), "");
+  EXPECT_EQ(parsed.head.header("c"), "x");
+  EXPECT_EQ(parsed.head.header("d"), "caf\xC3\xA9");
+  EXPECT_EQ(parsed.head.header("e"), "a\tb");
 }
 
 std::string with_fields(std::size_t count) {
@@ -265,11 +256,11 @@ TEST(HttpRequestHead, ScannerResumesSoByteByByteIsLinear) {
 }
 
 TEST(HttpRequestHead, ScannerStartsOverAfterReset) {
-  const std::string two = std::string(rfc_request) + request_with("GET /b HTTP/1.1");
+  const std::string two = std::string(rfc6455_request) + request_with("GET /b HTTP/1.1");
   HeadScanner scanner;
   const HeadParseResult first = scanner.scan(two);
   ASSERT_TRUE(first.complete());
-  EXPECT_EQ(first.consumed, rfc_request.size());
+  EXPECT_EQ(first.consumed, rfc6455_request.size());
   scanner.reset();
   const std::string_view rest = std::string_view(two).substr(first.consumed);
   const HeadParseResult second = scanner.scan(rest);
@@ -280,8 +271,8 @@ TEST(HttpRequestHead, ScannerStartsOverAfterReset) {
 TEST(HttpRequestHead, ScanningAgainGivesTheSameAnswer) {
   using namespace std::string_literals;
   for (const std::string& input :
-       {std::string(rfc_request), "GET /\0 HTTP/1.1\r\n"s, "GET / HTTP/1.1\r\n" + with_fields(101),
-        std::string(16u << 10, 'a')}) {
+       {std::string(rfc6455_request), "GET /\0 HTTP/1.1\r\n"s,
+        "GET / HTTP/1.1\r\n" + with_fields(101), std::string(16u << 10, 'a')}) {
     HeadScanner scanner;
     const HeadParseResult first = scanner.scan(input);
     ASSERT_FALSE(first.partial());
@@ -298,7 +289,7 @@ TEST(HttpRequestHead, FindsTokensInCommaListsCaseInsensitively) {
                    "Connection: keep-alive, Upgrade\r\nUpgrade: h2c\r\nupgrade: , ,WebSocket ,\r\n"
                    "X-List: alpha,beta\r\n");
   ParsedRequest parsed(input);
-  const Request& request = parsed.request;
+  const Request& request = parsed.head;
   ASSERT_TRUE(parsed.result.complete());
   EXPECT_TRUE(request.has_token("connection", "upgrade"));
   EXPECT_TRUE(request.has_token("CONNECTION", "Keep-Alive"));
@@ -314,12 +305,12 @@ TEST(HttpRequestHead, FindsTokensInCommaListsCaseInsensitively) {
 }
 
 TEST(HttpRequestHead, KeepAliveFollowsVersionAndConnection) {
-  EXPECT_TRUE(ParsedRequest(request_with("GET / HTTP/1.1")).request.keep_alive());
+  EXPECT_TRUE(ParsedRequest(request_with("GET / HTTP/1.1")).head.keep_alive());
   EXPECT_FALSE(
-      ParsedRequest(request_with("GET / HTTP/1.1", "Connection: Close\r\n")).request.keep_alive());
-  EXPECT_FALSE(ParsedRequest(request_with("GET / HTTP/1.0")).request.keep_alive());
+      ParsedRequest(request_with("GET / HTTP/1.1", "Connection: Close\r\n")).head.keep_alive());
+  EXPECT_FALSE(ParsedRequest(request_with("GET / HTTP/1.0")).head.keep_alive());
   EXPECT_TRUE(ParsedRequest(request_with("GET / HTTP/1.0", "Connection: keep-alive\r\n"))
-                  .request.keep_alive());
+                  .head.keep_alive());
 }
 
 TEST(HttpRequestHead, HugeListOfSpacesAndCommasIsLinear) {
@@ -330,8 +321,8 @@ TEST(HttpRequestHead, HugeListOfSpacesAndCommasIsLinear) {
   const auto start = std::chrono::steady_clock::now();
   ParsedRequest parsed(input, limits);
   ASSERT_TRUE(parsed.result.complete());
-  EXPECT_FALSE(parsed.request.has_token("connection", "upgrade"));
-  EXPECT_FALSE(parsed.request.has_token("upgrade", "websocket"));
+  EXPECT_FALSE(parsed.head.has_token("connection", "upgrade"));
+  EXPECT_FALSE(parsed.head.has_token("upgrade", "websocket"));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
 }
 
@@ -352,23 +343,14 @@ TEST(HttpHelpers, TokensAndValues) {
 
 // Response heads (client side, RFC 7230 3.1.2).
 
-constexpr std::string_view rfc_response =
-    "HTTP/1.1 101 Switching Protocols\r\n"
-    "Upgrade: websocket\r\n"
-    "Connection: Upgrade\r\n"
-    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
-    "Sec-WebSocket-Protocol: chat\r\n"
-    "\r\n";
-
 TEST(HttpResponseHead, ParsesTheRfc6455Example) {
-  const HeadParseResult whole = expect_response_in_every_split(rfc_response);
+  const HeadParseResult whole = expect_response_in_every_split(rfc6455_response);
   ASSERT_TRUE(whole.complete());
-  EXPECT_EQ(whole.consumed, rfc_response.size());
+  EXPECT_EQ(whole.consumed, rfc6455_response.size());
 
-  std::vector<HttpHeader> storage(10);
-  ResponseHead head;
-  const std::string input = std::string(rfc_response) + "\x81\x05hello";
-  ASSERT_EQ(parse_response_head(input, head, storage).consumed, rfc_response.size());
+  const ParsedResponse parsed(std::string(rfc6455_response) + "\x81\x05hello");
+  ASSERT_EQ(parsed.result.consumed, rfc6455_response.size());
+  const ResponseHead& head = parsed.head;
   EXPECT_EQ(head.minor_version, 1);
   EXPECT_EQ(head.status_code, 101);
   EXPECT_EQ(head.reason, "Switching Protocols");
@@ -377,14 +359,14 @@ TEST(HttpResponseHead, ParsesTheRfc6455Example) {
 }
 
 TEST(HttpResponseHead, ReasonPhraseMayBeEmpty) {
-  std::vector<HttpHeader> storage(10);
-  ResponseHead head;
-  ASSERT_TRUE(parse_response_head("HTTP/1.1 404\r\n\r\n", head, storage).complete());
-  EXPECT_EQ(head.status_code, 404);
-  EXPECT_EQ(head.reason, "");
-  ASSERT_TRUE(parse_response_head("HTTP/1.0 200 \r\n\r\n", head, storage).complete());
-  EXPECT_EQ(head.status_code, 200);
-  EXPECT_EQ(head.minor_version, 0);
+  const ParsedResponse without_space("HTTP/1.1 404\r\n\r\n");
+  ASSERT_TRUE(without_space.result.complete());
+  EXPECT_EQ(without_space.head.status_code, 404);
+  EXPECT_EQ(without_space.head.reason, "");
+  const ParsedResponse with_space("HTTP/1.0 200 \r\n\r\n");
+  ASSERT_TRUE(with_space.result.complete());
+  EXPECT_EQ(with_space.head.status_code, 200);
+  EXPECT_EQ(with_space.head.minor_version, 0);
 }
 
 TEST(HttpResponseHead, RefusesMalformedStatusLines) {

@@ -23,6 +23,7 @@
 #include "flags.hpp"
 #include "proc_stats.hpp"
 #include "socket.hpp"
+#include "target_flags.hpp"
 
 namespace fastws::bench {
 
@@ -39,23 +40,20 @@ struct EchoOptions {
 };
 
 inline std::vector<Flag> echo_flags(EchoOptions& o) {
-  return {
-      string_flag("host", o.target.host, "server IPv4 address (127.0.0.1)"),
-      uint_flag("port", o.target.port, 1, 65535, "server port (required)"),
-      string_flag("path", o.target.path, "request path in ws mode (/)"),
-      {"mode", [&o](std::string_view v) { return parse_mode(v, o.target.mode); },
-       "ws (WebSocket frames) or tcp (raw bytes, for a TCP echo server) (ws)"},
-      uint_flag("connections", o.connections, 1, 1'000'000, "connections (100)"),
-      uint_flag("size", o.payload_size, 1, 16 * 1024 * 1024, "payload bytes per message (16)"),
-      uint_flag("pipeline", o.pipeline, 0, 1'000'000,
-                "messages in flight per connection: 1 ping-pong, 0 unlimited (1)"),
-      uint_flag("duration", o.duration_s, 1, 3600, "measured seconds (5)"),
-      uint_flag("warmup", o.warmup_s, 0, 3600, "seconds of load before measuring (1)"),
-      uint_flag("max-messages", o.max_messages, 0, UINT64_MAX,
-                "stop once this many echoes were measured (0: no limit)"),
-      uint_flag("threads", o.threads, 1, 1024, "load threads, one epoll loop each (1)"),
-      uint_flag("server-pid", o.server_pid, 1, 1u << 22, "server PID, for its CPU time"),
-  };
+  return flags_with_target(
+      o.target, "ws (WebSocket frames) or tcp (raw bytes, for a TCP echo server) (ws)",
+      {
+          uint_flag("connections", o.connections, 1, 1'000'000, "connections (100)"),
+          uint_flag("size", o.payload_size, 1, 16 * 1024 * 1024, "payload bytes per message (16)"),
+          uint_flag("pipeline", o.pipeline, 0, 1'000'000,
+                    "messages in flight per connection: 1 ping-pong, 0 unlimited (1)"),
+          uint_flag("duration", o.duration_s, 1, 3600, "measured seconds (5)"),
+          uint_flag("warmup", o.warmup_s, 0, 3600, "seconds of load before measuring (1)"),
+          uint_flag("max-messages", o.max_messages, 0, UINT64_MAX,
+                    "stop once this many echoes were measured (0: no limit)"),
+          uint_flag("threads", o.threads, 1, 1024, "load threads, one epoll loop each (1)"),
+          uint_flag("server-pid", o.server_pid, 1, 1u << 22, "server PID, for its CPU time"),
+      });
 }
 
 // What one measured window produced.
@@ -209,10 +207,7 @@ inline void print_result(const EchoOptions& options, const EchoResult& result) {
 }  // namespace detail
 
 inline int run_echo(const EchoOptions& options) {
-  if (options.target.port == 0) {
-    std::fprintf(stderr, "echo: --port is required\n");
-    return 2;
-  }
+  if (!has_required_port(options.target, "echo")) return 2;
   std::string error;
   if (!raise_fd_limit(options.connections + 64, error)) {
     std::fprintf(stderr, "echo: %s\n", error.c_str());

@@ -17,6 +17,7 @@
 #include "flags.hpp"
 #include "proc_stats.hpp"
 #include "socket.hpp"
+#include "target_flags.hpp"
 
 namespace fastws::bench {
 
@@ -33,19 +34,16 @@ struct IdleOptions {
 };
 
 inline std::vector<Flag> idle_flags(IdleOptions& o) {
-  return {
-      string_flag("host", o.target.host, "server IPv4 address (127.0.0.1)"),
-      uint_flag("port", o.target.port, 1, 65535, "server port (required)"),
-      string_flag("path", o.target.path, "request path in ws mode (/)"),
-      {"mode", [&o](std::string_view v) { return parse_mode(v, o.target.mode); },
-       "ws (finish the WebSocket handshake) or tcp (connect only) (ws)"},
-      uint_flag("connections", o.connections, 1, 1'000'000, "connections to hold open (10000)"),
-      uint_flag("warmup-connections", o.warmup_connections, 0, 1'000'000,
-                "connections opened before the first RSS reading (0)"),
-      uint_flag("batch", o.batch, 1, 100'000, "connections opened at once (500)"),
-      uint_flag("settle", o.settle_s, 0, 600, "seconds to wait after the last one opened (2)"),
-      uint_flag("server-pid", o.server_pid, 1, 1u << 22, "server PID, for its VmRSS"),
-  };
+  return flags_with_target(
+      o.target, "ws (finish the WebSocket handshake) or tcp (connect only) (ws)",
+      {
+          uint_flag("connections", o.connections, 1, 1'000'000, "connections to hold open (10000)"),
+          uint_flag("warmup-connections", o.warmup_connections, 0, 1'000'000,
+                    "connections opened before the first RSS reading (0)"),
+          uint_flag("batch", o.batch, 1, 100'000, "connections opened at once (500)"),
+          uint_flag("settle", o.settle_s, 0, 600, "seconds to wait after the last one opened (2)"),
+          uint_flag("server-pid", o.server_pid, 1, 1u << 22, "server PID, for its VmRSS"),
+      });
 }
 
 namespace detail {
@@ -79,10 +77,7 @@ inline void print_memory(const IdleOptions& options, unsigned long long before,
 }  // namespace detail
 
 inline int run_idle(const IdleOptions& options) {
-  if (options.target.port == 0) {
-    std::fprintf(stderr, "idle: --port is required\n");
-    return 2;
-  }
+  if (!has_required_port(options.target, "idle")) return 2;
   std::string error;
   if (!raise_fd_limit(options.connections + options.warmup_connections + 64, error)) {
     std::fprintf(stderr, "idle: %s\n", error.c_str());

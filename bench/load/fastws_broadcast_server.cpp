@@ -1,0 +1,47 @@
+// The fastws side of the broadcast benchmark: every message a client sends goes to every open
+// connection with Server::broadcast (framed once; each loop writes the shared bytes to its
+// connections). Compared with bench/load/tcp_broadcast_server by bench/run_broadcast.sh.
+//
+// Usage: fastws_broadcast_server [--port N] [--threads N]
+//        (default port 9001, one event loop; prints "listening on 127.0.0.1:N")
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "fastws/fastws.hpp"
+
+namespace {
+
+fastws::Server* running = nullptr;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int port = 9001;
+  int threads = 1;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--port") == 0) port = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
+  }
+  if (port <= 0 || port > 65535 || threads <= 0) {
+    std::fprintf(stderr, "usage: %s [--port N] [--threads N]\n", argv[0]);
+    return 2;
+  }
+  fastws::Server server({.host = "127.0.0.1",
+                         .port = static_cast<std::uint16_t>(port),
+                         .threads = static_cast<unsigned>(threads)});
+  server.on_message([&server](const fastws::Conn&, fastws::Message message) {
+    server.broadcast(message.data(), message.opcode());
+  });
+  if (auto error = server.listen()) {
+    std::fprintf(stderr, "cannot listen on 127.0.0.1:%d: %s\n", port, error.message().c_str());
+    return 1;
+  }
+  running = &server;
+  std::signal(SIGTERM, [](int) { running->stop(); });
+  std::signal(SIGINT, [](int) { running->stop(); });
+  std::printf("listening on 127.0.0.1:%d\n", port);
+  std::fflush(stdout);
+  server.run();
+}
