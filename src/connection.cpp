@@ -421,7 +421,7 @@ SendStatus Connection::send_prepared(PreparedMessage& message) {
   const std::size_t payload_size = message.payload().size();
   if (auto refused = apply_backpressure_limit(frame->size())) return *refused;
   if (must_wait(0)) return defer({0, Opcode::binary, true, {}, frame, payload_size});
-  return write_prepared(*frame, payload_size);
+  return write_prepared(frame, payload_size);
 }
 
 // RFC 6455 5.4: the data frames of two messages must not interleave. While a Writer's message
@@ -456,7 +456,7 @@ void Connection::drain_deferred() {
     DeferredSend send = std::move(*chosen);
     state.deferred.erase(chosen);
     if (send.frame) {
-      write_prepared(*send.frame, send.frame_payload_size);
+      write_prepared(send.frame, send.frame_payload_size);
     } else if (send.stream == 0) {
       write_message(send.opcode, send.bytes);
     } else {
@@ -487,10 +487,10 @@ SendStatus Connection::write_fragment(std::uint64_t stream, Opcode opcode,
   return status_after_send();
 }
 
-SendStatus Connection::write_prepared(std::span<const std::byte> frame, std::size_t payload_size) {
+SendStatus Connection::write_prepared(const SharedPayload& frame, std::size_t payload_size) {
   // Straight to the output: the frame is complete and unmasked (server role), and the session
-  // has no state to update for an uncompressed whole message.
-  write_frame({}, frame, nullptr);
+  // has no state to update (it was not compressed with this connection's compressor).
+  write_shared(frame);
   LoopStats::bump(loop_->stats().messages_out);
   LoopStats::bump(loop_->stats().bytes_out, payload_size);
   return status_after_send();

@@ -37,6 +37,7 @@ class TlsStream;
 namespace fastws::detail {
 
 struct DeferredSend;
+class OutputBacklog;
 class PreparedMessage;
 
 class Connection final : public net::IoHandler, public net::TimerNode, public LoopListLink {
@@ -144,8 +145,14 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   void append_to_backlog(std::span<const std::byte> header, std::span<const std::byte> payload,
                          const MaskKey* mask);
   void write_raw(std::span<const std::byte> bytes);  // HTTP responses
-  void write_to_socket(std::span<const std::byte> first, std::span<const std::byte> second);
+  // A whole frame shared with other connections: referenced, not copied, if it must wait.
+  void write_shared(const SharedPayload& frame);
+  // `second_owner`, when set, owns `second`: what the kernel refuses of it is referenced.
+  void write_to_socket(std::span<const std::byte> first, std::span<const std::byte> second,
+                       const SharedPayload* second_owner = nullptr);
+  OutputBacklog& backlog_for_append();
   void append_backlog(std::span<const std::byte> bytes);
+  void append_backlog_shared(const SharedPayload& frame, std::size_t from);
   void append_backlog_masked(std::span<const std::byte> bytes, const MaskKey& mask);
   std::size_t backlog_size() const noexcept;
   void publish_buffered() noexcept;
@@ -157,7 +164,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   SendStatus write_message(Opcode opcode, std::span<const std::byte> payload);
   SendStatus write_fragment(std::uint64_t stream, Opcode opcode, std::span<const std::byte> payload,
                             bool fin);
-  SendStatus write_prepared(std::span<const std::byte> frame, std::size_t payload_size);
+  SendStatus write_prepared(const SharedPayload& frame, std::size_t payload_size);
 
   void arm_phase_timer();
   // Close timeouts: true (and the timer armed again) while the output ahead of our last bytes

@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <sys/uio.h>
 
+#include <array>
 #include <cstring>
 
 #include "connection.hpp"
@@ -114,6 +115,24 @@ void Connection::append_to_backlog(std::span<const std::byte> header,
   publish_buffered();
 }
 
+void Connection::write_shared(const SharedPayload& frame) {
+  if (phase_ == Phase::closed) return;
+  if (backlog_size() > 0) {
+    append_backlog_shared(frame, 0);
+    publish_buffered();
+    return;
+  }
+  CorkBuffer& cork = loop_->cork_for(*this);
+  if (frame->size() <= cork.room()) {
+    cork.append(*frame);
+    return;
+  }
+  // Large: the corked bytes and the frame leave in one writev; what the kernel refuses stays
+  // shared in the backlog.
+  write_to_socket(cork.bytes(), *frame, &frame);
+  cork.clear();
+}
+
 void Connection::write_raw(std::span<const std::byte> bytes) {
   write_frame({}, bytes, nullptr);  // as a payload: the header part must fit the cork
 }
@@ -126,7 +145,8 @@ void Connection::flush_cork() {
 }
 
 void Connection::write_to_socket(std::span<const std::byte> first,
-                                 std::span<const std::byte> second) {
+                                 std::span<const std::byte> second,
+                                 const SharedPayload* second_owner) {
   if (backlog_size() > 0) {
     append_backlog(first);
     append_backlog(second);
@@ -148,53 +168,59 @@ void Connection::write_to_socket(std::span<const std::byte> first,
     return;
   }
   if (written == first.size() + second.size()) return;
-  if (written < first.size()) {
-    append_backlog(first.subspan(written));
-    append_backlog(second);
+  if (written < first.size()) append_backlog(first.subspan(written));
+  const std::size_t second_written = written > first.size() ? written - first.size() : 0;
+  if (second_owner != nullptr) {
+    const auto from = static_cast<std::size_t>(second.data() - second_owner->get()->data());
+    append_backlog_shared(*second_owner, from + second_written);
   } else {
-    append_backlog(second.subspan(written - first.size()));
+    append_backlog(second.subspan(second_written));
   }
   publish_buffered();
 }
 
+OutputBacklog& Connection::backlog_for_append() {
+  if (!backlog_) backlog_ = std::make_unique<Backlog>();
+  if (backlog_->size() == 0) LoopStats::bump(loop_->stats().backpressured);
+  return backlog_->queue;
+}
+
 void Connection::append_backlog(std::span<const std::byte> bytes) {
   if (bytes.empty()) return;
-  if (!backlog_) backlog_ = std::make_unique<Backlog>();
-  const bool was_empty = backlog_->size() == 0;
-  backlog_->bytes.insert(backlog_->bytes.end(), bytes.begin(), bytes.end());
-  if (was_empty) {
-    LoopStats::bump(loop_->stats().backpressured);
-    update_write_interest();
-  }
+  backlog_for_append().append(bytes);
+  update_write_interest();
+}
+
+void Connection::append_backlog_shared(const SharedPayload& frame, std::size_t from) {
+  if (from == frame->size()) return;
+  backlog_for_append().append_shared(frame, from);
+  update_write_interest();
 }
 
 void Connection::append_backlog_masked(std::span<const std::byte> bytes, const MaskKey& mask) {
-  append_backlog(bytes);
-  std::byte* tail = backlog_->bytes.data() + backlog_->bytes.size() - bytes.size();
-  protocol::apply_mask(tail, bytes.size(), mask);
+  if (bytes.empty()) return;
+  const std::span<std::byte> copy = backlog_for_append().append(bytes);
+  protocol::apply_mask(copy.data(), copy.size(), mask);
+  update_write_interest();
 }
 
 void Connection::on_writable() {
   if (!backlog_ || phase_ == Phase::closed) return;
   while (backlog_->size() > 0) {
-    const iovec buffer = {backlog_->bytes.data() + backlog_->offset, backlog_->size()};
-    net::IoResult result = write_output({&buffer, 1});
+    std::array<iovec, 16> buffers;
+    const std::size_t count = backlog_->queue.gather(buffers);
+    net::IoResult result = write_output(std::span(buffers).first(count));
     if (result.status == net::IoStatus::failed) {
       finish({close_code::abnormal, {}, result.error.message()});
       return;
     }
     if (result.status != net::IoStatus::done || result.bytes == 0) break;
-    backlog_->offset += result.bytes;
-    if (backlog_->size() > 0) break;  // short write: the socket is full again
+    std::size_t offered = 0;
+    for (std::size_t i = 0; i < count; ++i) offered += buffers[i].iov_len;
+    backlog_->queue.consume(result.bytes);
+    if (result.bytes < offered) break;  // short write: the socket is full again
   }
   if (backlog_->size() > 0) {
-    // Compact now and then so the buffer does not only grow.
-    if (backlog_->offset > backlog_->bytes.size() / 2) {
-      backlog_->bytes.erase(
-          backlog_->bytes.begin(),
-          backlog_->bytes.begin() + static_cast<std::ptrdiff_t>(backlog_->offset));
-      backlog_->offset = 0;
-    }
     publish_buffered();
     return;
   }

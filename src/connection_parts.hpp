@@ -9,6 +9,7 @@
 #include "connection.hpp"
 #include "fastws/close_code.hpp"
 #include "net/tls_stream.hpp"
+#include "output_backlog.hpp"
 #include "protocol/http_parser.hpp"
 
 namespace fastws::detail {
@@ -38,13 +39,12 @@ struct Connection::Extras {
 
 // Bytes the kernel did not take yet. Exists only while the peer is slower than we send.
 struct Connection::Backlog {
-  std::vector<std::byte> bytes;
-  std::size_t offset = 0;  // bytes[offset..] are still to be written
+  OutputBacklog queue;
   // Pongs are not queued behind a backlog: only the latest one waits (ping flood defence).
   std::vector<std::byte> pending_pong;
   bool has_pending_pong = false;
 
-  std::size_t size() const noexcept { return bytes.size() - offset; }
+  std::size_t size() const noexcept { return queue.size(); }
 };
 
 // A request head arriving in pieces: the bytes so far and where the scan for its end stopped,

@@ -89,16 +89,25 @@ void LoopContext::run_mailbox() {
     running_.swap(mailbox_);
     mailbox_posted_ = false;
   }
-  for (auto& send : running_) {
-    if (send.kind == OutgoingSend::Kind::broadcast) {
-      deliver_to_all(*send.prepared, send.connection);
-    } else if (send.kind == OutgoingSend::Kind::publish) {
-      deliver_to_topic(
-          std::string(reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()),
-          *send.prepared, send.connection);
-    } else {
+  const std::span<OutgoingSend> sends(running_);
+  std::size_t at = 0;
+  while (at < sends.size()) {
+    OutgoingSend& send = sends[at];
+    if (send.kind != OutgoingSend::Kind::broadcast && send.kind != OutgoingSend::Kind::publish) {
       send.connection->run_outgoing(send);
+      ++at;
+      continue;
     }
+    // Consecutive broadcasts (or publishes to one topic) go out connection by connection: each
+    // connection's share of the run joins its cork and leaves in one write.
+    std::size_t end = at + 1;
+    while (end < sends.size() && sends[end].kind == send.kind && sends[end].bytes == send.bytes) {
+      ++end;
+    }
+    deliver_run(sends.subspan(at, end - at));
+    at = end;
+  }
+  for (OutgoingSend& send : sends) {
     if (send.connection != nullptr) send.connection->release();
   }
   running_.clear();
@@ -119,25 +128,28 @@ void LoopContext::unsubscribe(Connection& connection, const std::string& topic) 
   if (members.empty()) topics_.erase(found);
 }
 
-void LoopContext::deliver_to_all(PreparedMessage& message, const Connection* except) {
-  for (const Conn& conn : all_connections()) {
+void LoopContext::deliver_run(std::span<OutgoingSend> run) {
+  // Once shutting down every connection is closing: nothing would be sent.
+  if (shutting_down_) return;
+  // Handles first: a send may close a connection (slow-consumer policy), which unlinks it and
+  // unsubscribes it, changing the lists under our feet.
+  std::vector<Conn> targets;
+  if (run.front().kind == OutgoingSend::Kind::broadcast) {
+    targets = all_connections();
+  } else {
+    const std::string topic(reinterpret_cast<const char*>(run.front().bytes.data()),
+                            run.front().bytes.size());
+    auto found = topics_.find(topic);
+    if (found == topics_.end()) return;
+    targets.reserve(found->second.size());
+    for (Connection* member : found->second) targets.push_back(member->handle());
+  }
+  for (const Conn& conn : targets) {
     Connection& connection = Connection::of(conn);
-    if (&connection != except) connection.send_prepared(message);
+    for (OutgoingSend& send : run) {
+      if (&connection != send.connection) connection.send_prepared(*send.prepared);
+    }
   }
-}
-
-void LoopContext::deliver_to_topic(const std::string& topic, PreparedMessage& message,
-                                   const Connection* except) {
-  auto found = topics_.find(topic);
-  if (found == topics_.end()) return;
-  // Handles first: a send may close a connection (slow-consumer policy), which unsubscribes it
-  // and changes the member list under our feet.
-  std::vector<Conn> members;
-  members.reserve(found->second.size());
-  for (Connection* member : found->second) {
-    if (member != except) members.push_back(member->handle());
-  }
-  for (const Conn& conn : members) Connection::of(conn).send_prepared(message);
 }
 
 void LoopContext::add_connection(Connection& connection) noexcept {

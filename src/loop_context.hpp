@@ -125,10 +125,9 @@ class LoopContext final : public net::AcceptHandler,
   // --- topics: per loop, so subscribing and publishing need no lock ---
   void subscribe(Connection& connection, const std::string& topic);
   void unsubscribe(Connection& connection, const std::string& topic);
-  // A framed message to every open connection of this loop, or of one topic, but `except`.
-  void deliver_to_all(PreparedMessage& message, const Connection* except);
-  void deliver_to_topic(const std::string& topic, PreparedMessage& message,
-                        const Connection* except);
+  // Broadcasts to every open connection of this loop, or publishes to the members of one topic,
+  // except each send's `connection`.
+  void deliver_run(std::span<OutgoingSend> run);
 
   // --- connections of this loop ---
   void add_connection(Connection& connection) noexcept;

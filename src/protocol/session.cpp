@@ -127,6 +127,7 @@ std::size_t Session::receive_whole_frames(std::span<std::byte> input, SessionHan
       if (size - pos < 4) break;
       length =
           static_cast<std::size_t>(input[pos + 2]) << 8 | static_cast<std::size_t>(input[pos + 3]);
+      if (length < 126) break;  // not the shortest form: the general path refuses it
       header = 4;
     }
     const std::size_t key_at = pos + header;
