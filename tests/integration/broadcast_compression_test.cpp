@@ -52,9 +52,9 @@ struct DeflateClient {
 // About 8 KB of words drawn at random from a small vocabulary: compressible, but with little
 // repetition inside one message, so that a compressor's history of earlier messages shows.
 std::string compressible(unsigned variant) {
-  static constexpr const char* words[] = {"alpha", "bravo",  "charlie", "delta", "echo",  "fox",
-                                          "golf",  "hotel",  "india",   "juliet", "kilo", "lima",
-                                          "mike",  "oscar",  "papa",    "quebec"};
+  static constexpr const char* words[] = {"alpha", "bravo", "charlie", "delta",  "echo", "fox",
+                                          "golf",  "hotel", "india",   "juliet", "kilo", "lima",
+                                          "mike",  "oscar", "papa",    "quebec"};
   std::string text;
   std::uint32_t state = 2654435761u * (variant + 1);
   while (text.size() < 8000) {
@@ -121,33 +121,26 @@ TEST_F(BroadcastCompression, EachKindOfConnectionGetsWhatItCanDecode) {
 
   for (int round = 0; round < 2; ++round) {
     SCOPED_TRACE(round == 0 ? "broadcast" : "publish");
-    // Shared: compressed, and the very same bytes for every connection with the same window.
-    std::vector<std::byte> shared15_bytes, shared10_bytes;
-    for (auto& client : shared15_) {
-      const auto got = client->next();
-      EXPECT_TRUE(got.frame.rsv1);
-      EXPECT_EQ(got.text, first);
-      if (shared15_bytes.empty()) shared15_bytes = got.frame.payload;
-      EXPECT_EQ(got.frame.payload, shared15_bytes);
+    // Every client of `group` gets `first`, compressed or not as `compressed` says; returns
+    // the payloads they got.
+    auto receive = [&](auto& group, bool compressed) {
+      std::vector<std::vector<std::byte>> payloads;
+      for (auto& client : group) {
+        const auto got = client->next();
+        EXPECT_EQ(got.frame.rsv1, compressed);
+        EXPECT_EQ(got.text, first);
+        payloads.push_back(got.frame.payload);
+      }
+      return payloads;
+    };
+    // Shared: the very same compressed bytes for every connection with the same window.
+    for (auto* group : {&shared15_, &shared10_}) {
+      const auto payloads = receive(*group, true);
+      for (const auto& payload : payloads) EXPECT_EQ(payload, payloads.front());
+      EXPECT_LT(payloads.front().size(), first.size() / 2);
     }
-    for (auto& client : shared10_) {
-      const auto got = client->next();
-      EXPECT_TRUE(got.frame.rsv1);
-      EXPECT_EQ(got.text, first);
-      if (shared10_bytes.empty()) shared10_bytes = got.frame.payload;
-      EXPECT_EQ(got.frame.payload, shared10_bytes);
-    }
-    EXPECT_LT(shared15_bytes.size(), first.size() / 2);
-    for (auto& client : takeover_) {
-      const auto got = client->next();
-      EXPECT_TRUE(got.frame.rsv1);
-      EXPECT_EQ(got.text, first);
-    }
-    for (auto& client : plain_) {
-      const auto got = client->next();
-      EXPECT_FALSE(got.frame.rsv1);
-      EXPECT_EQ(got.text, first);
-    }
+    receive(takeover_, true);
+    receive(plain_, false);
   }
 }
 
