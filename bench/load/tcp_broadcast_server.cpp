@@ -10,39 +10,18 @@
 // design, at its leanest).
 //
 // Usage: tcp_broadcast_server [--port N]   (default 9001; prints "listening on 127.0.0.1:N")
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <deque>
 #include <memory>
 #include <vector>
 
-namespace {
+#include "load/plain_tcp_server.hpp"
 
-int listen_on_loopback(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  const int on = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
-      ::listen(fd, SOMAXCONN) != 0) {
-    std::perror("listen");
-    std::exit(1);
-  }
-  return fd;
-}
+namespace {
 
 using Chunk = std::shared_ptr<const std::vector<char>>;
 
@@ -60,28 +39,20 @@ class BroadcastRelay {
   }
 
   [[noreturn]] void run() {
-    epoll_event events[1024];
-    for (;;) {
-      const int ready = ::epoll_wait(epoll_fd_, events, 1024, -1);
-      for (int i = 0; i < ready; ++i) {
-        const int fd = events[i].data.fd;
-        if (fd == listen_fd_) {
-          accept_all();
-          continue;
-        }
-        if (!open(fd)) continue;  // closed earlier in this batch
-        if ((events[i].events & EPOLLOUT) != 0) send_waiting(fd);
-        if ((events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0 && open(fd)) relay(fd);
+    plain_tcp::serve_forever(epoll_fd_, [this](int fd, std::uint32_t events) {
+      if (fd == listen_fd_) {
+        accept_all();
+        return;
       }
-    }
+      if (!open(fd)) return;  // closed earlier in this batch
+      if ((events & EPOLLOUT) != 0) send_waiting(fd);
+      if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0 && open(fd)) relay(fd);
+    });
   }
 
  private:
   void watch(int fd, std::uint32_t events, int operation) {
-    epoll_event event{};
-    event.events = events;
-    event.data.fd = fd;
-    ::epoll_ctl(epoll_fd_, operation, fd, &event);
+    plain_tcp::watch(epoll_fd_, fd, events, operation);
   }
 
   bool open(int fd) const {
@@ -91,10 +62,8 @@ class BroadcastRelay {
 
   void accept_all() {
     for (;;) {
-      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) return;  // EAGAIN, or out of descriptors: a benchmark does not go there
-      const int on = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+      const int fd = plain_tcp::accept_connection(listen_fd_);
+      if (fd < 0) return;
       const auto index = static_cast<std::size_t>(fd);
       if (index >= position_.size()) {
         position_.resize(2 * index + 1, npos);
@@ -186,16 +155,8 @@ class BroadcastRelay {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int port = 9001;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], "--port") == 0) port = std::atoi(argv[++i]);
-  }
-  if (port <= 0 || port > 65535) {
-    std::fprintf(stderr, "usage: %s [--port N]\n", argv[0]);
-    return 2;
-  }
-  static BroadcastRelay relay(listen_on_loopback(static_cast<std::uint16_t>(port)));
-  std::printf("listening on 127.0.0.1:%d\n", port);
-  std::fflush(stdout);
+  const std::uint16_t port = plain_tcp::port_from_arguments(argc, argv);
+  static BroadcastRelay relay(plain_tcp::listen_on_loopback(port));
+  plain_tcp::announce_listening(port);
   relay.run();
 }

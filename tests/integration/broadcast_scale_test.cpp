@@ -531,18 +531,36 @@ std::unique_ptr<RawPeer> connect_silent_client(std::uint16_t port) {
   return silent;
 }
 
-TEST(BroadcastSlowConsumer, DropPolicyDropsOnlyForTheSilentClientAndOthersGetEverything) {
-  BroadcastServer server(slow_case_options(SlowConsumerPolicy::drop));
-  auto silent = connect_silent_client(server.port());
-  PeerFleet readers(server.port(), kSlowCaseReaders);
-  ASSERT_EQ(readers.upgrade_failures(), 0u);
-  ASSERT_TRUE(server.wait_open(kSlowCaseReaders + 1));
-  const Conn silent_conn = server.conn_of(silent->fd());
-  ASSERT_TRUE(silent_conn);
+// Both slow-consumer cases: the silent client connected first, then the readers, all open on a
+// server that buffers at most kSlowCaseLimit bytes per connection under `policy`.
+class BroadcastSlowConsumer : public ::testing::Test {
+ protected:
+  void start(SlowConsumerPolicy policy) {
+    server_ = std::make_unique<BroadcastServer>(slow_case_options(policy));
+    silent_ = connect_silent_client(server_->port());
+    readers_ = std::make_unique<PeerFleet>(server_->port(), kSlowCaseReaders);
+    ASSERT_EQ(readers_->upgrade_failures(), 0u);
+    ASSERT_TRUE(server_->wait_open(kSlowCaseReaders + 1));
+    silent_conn_ = server_->conn_of(silent_->fd());
+    ASSERT_TRUE(silent_conn_);
+  }
+
+  // Declared server first: the clients go before it does.
+  std::unique_ptr<BroadcastServer> server_;
+  std::unique_ptr<RawPeer> silent_;
+  std::unique_ptr<PeerFleet> readers_;
+  Conn silent_conn_;
+};
+
+TEST_F(BroadcastSlowConsumer, DropPolicyDropsOnlyForTheSilentClientAndOthersGetEverything) {
+  ASSERT_NO_FATAL_FAILURE(start(SlowConsumerPolicy::drop));
+  BroadcastServer& server = *server_;
+  RawPeer& silent = *silent_;
+  const Conn& silent_conn = silent_conn_;
 
   const SlowConsumerRun run = broadcast_past_a_silent_client(
-      server, readers, [&] { return server.server().stats().dropped_sends > 0; });
-  expect_readers_got_everything(run, readers);
+      server, *readers_, [&] { return server.server().stats().dropped_sends > 0; });
+  expect_readers_got_everything(run, *readers_);
   EXPECT_TRUE(silent_conn.is_open());  // drop policy: the connection stays
   EXPECT_LE(silent_conn.buffered_amount(), kSlowCaseLimit);
 
@@ -559,7 +577,7 @@ TEST(BroadcastSlowConsumer, DropPolicyDropsOnlyForTheSilentClientAndOthersGetEve
       server.server().broadcast(make_payload(Kind::end, 0, 1, kPayloadHead));
       last_marker_sent = true;
     }
-    const auto frame = silent->read_frame();
+    const auto frame = silent.read_frame();
     ASSERT_TRUE(frame) << "the silent client's stream ended after " << received.size();
     const auto id = expected.identify(frame->payload);
     ASSERT_TRUE(id && frame->opcode == Opcode::binary)
@@ -578,18 +596,15 @@ TEST(BroadcastSlowConsumer, DropPolicyDropsOnlyForTheSilentClientAndOthersGetEve
   EXPECT_EQ(server.server().stats().dropped_sends, dropped);  // nothing dropped since
 }
 
-TEST(BroadcastSlowConsumer, ClosePolicyClosesTheSilentClientWith1008AndOthersGetEverything) {
-  BroadcastServer server(slow_case_options(SlowConsumerPolicy::close));
-  auto silent = connect_silent_client(server.port());
-  PeerFleet readers(server.port(), kSlowCaseReaders);
-  ASSERT_EQ(readers.upgrade_failures(), 0u);
-  ASSERT_TRUE(server.wait_open(kSlowCaseReaders + 1));
-  const Conn silent_conn = server.conn_of(silent->fd());
-  ASSERT_TRUE(silent_conn);
+TEST_F(BroadcastSlowConsumer, ClosePolicyClosesTheSilentClientWith1008AndOthersGetEverything) {
+  ASSERT_NO_FATAL_FAILURE(start(SlowConsumerPolicy::close));
+  BroadcastServer& server = *server_;
+  RawPeer& silent = *silent_;
+  const Conn& silent_conn = silent_conn_;
 
   const SlowConsumerRun run = broadcast_past_a_silent_client(
-      server, readers, [&] { return server.close_of(silent_conn.id()).has_value(); });
-  expect_readers_got_everything(run, readers);
+      server, *readers_, [&] { return server.close_of(silent_conn.id()).has_value(); });
+  expect_readers_got_everything(run, *readers_);
   // connection_output.cpp: the send over the limit closes the connection at once (its buffer is
   // full, so no close frame can go out first) and on_close says 1008 with the reason.
   const auto status = server.close_of(silent_conn.id());
@@ -606,7 +621,7 @@ TEST(BroadcastSlowConsumer, ClosePolicyClosesTheSilentClientWith1008AndOthersGet
   // close frame other than 1008, then the end of the stream.
   ExpectedPayloads expected;
   std::uint32_t next = 0;
-  while (auto frame = silent->read_frame()) {
+  while (auto frame = silent.read_frame()) {
     if (frame->opcode == Opcode::close) {
       EXPECT_EQ(frame->close_code(), close_code::policy_violation);
       continue;
@@ -616,7 +631,7 @@ TEST(BroadcastSlowConsumer, ClosePolicyClosesTheSilentClientWith1008AndOthersGet
     ASSERT_EQ(id->sequence, next) << "a gap or a repeat";
     ++next;
   }
-  EXPECT_TRUE(silent->wait_closed());
+  EXPECT_TRUE(silent.wait_closed());
   EXPECT_GT(next, 0u);
   EXPECT_LT(next, run.broadcasts);
 }

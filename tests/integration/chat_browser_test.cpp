@@ -3,14 +3,14 @@
 // page, its WebSocket handshake with real browsers, rooms and presence are checked end to end.
 // Screenshots of the pages land in FASTWS_BINARY_DIR/test-artifacts/.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include "support/command_output.hpp"
 
 namespace {
 
@@ -28,12 +28,7 @@ bool is_executable(const std::string& path) {
 int run_script(const std::string& browser, std::string& output) {
   const std::string command = "timeout -k 25 45 /usr/bin/python3 " + script + " " + chat_binary +
                               " " + artifacts_dir + " " + browser + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char line[512];
-  while (std::fgets(line, sizeof line, pipe) != nullptr) output += line;
-  const int status = ::pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return fastws::test::run_command(command, output);
 }
 
 bool starts_with_png_signature(const std::string& path) {

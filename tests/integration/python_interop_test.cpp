@@ -3,9 +3,9 @@
 // directions, with and without permessage-deflate, over TCP and over TLS (wss).
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <cstdlib>
 
+#include "support/command_output.hpp"
 #include "tls_test_support.hpp"
 
 namespace fastws::testing {
@@ -19,12 +19,7 @@ bool python_websockets_available() {
 int run_peer(std::uint16_t port, const std::string& flags, std::string& output) {
   const std::string command = "/usr/bin/python3 " FASTWS_TEST_DATA_DIR "/interop/python_peer.py " +
                               std::to_string(port) + flags + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char line[512];
-  while (std::fgets(line, sizeof line, pipe) != nullptr) output += line;
-  const int status = ::pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return test::run_command(command, output);
 }
 
 void run_against_echo(bool compress, bool secure = false) {
