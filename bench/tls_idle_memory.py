@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""Server memory per idle WebSocket connection, plain and over TLS, in the same run.
+
+Starts the echo example twice (ws://, then wss:// with a certificate made here by the openssl
+command), opens WARMUP connections (one-time costs: OpenSSL's tables, arenas), reads the
+server's VmRSS, opens CONNECTIONS more (TLS handshake where there is one, then the WebSocket
+upgrade), reads VmRSS again and prints (after - before) / CONNECTIONS for each, and the ratio.
+User-space memory only: the kernel's socket buffers are not in VmRSS.
+
+  /usr/bin/python3 bench/tls_idle_memory.py [BUILD_DIR] [CONNECTIONS] [WARMUP]
+"""
+import os
+import re
+import resource
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+
+UPGRADE = (b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def start(binary: str, flags: list[str]) -> tuple[subprocess.Popen, int]:
+    server = subprocess.Popen([binary, "--port", "0", "--threads", "1", *flags],
+                              stdout=subprocess.PIPE, text=True)
+    line = server.stdout.readline()
+    found = re.search(r"listening on wss?://127\.0\.0\.1:(\d+)/", line)
+    if not found:
+        server.kill()
+        raise RuntimeError(f"no URL from {binary}: {line!r}")
+    return server, int(found.group(1))
+
+
+def open_connections(port: int, count: int, context: ssl.SSLContext | None) -> list:
+    held = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if context is not None:
+            sock = context.wrap_socket(sock, server_hostname="localhost")
+        sock.sendall(UPGRADE)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise RuntimeError("closed during the upgrade")
+            head += chunk
+        if b" 101 " not in head.split(b"\r\n")[0]:
+            raise RuntimeError(f"upgrade refused: {head[:80]!r}")
+        held.append(sock)
+    return held
+
+
+def measure(binary: str, flags: list[str], context, connections: int, warmup: int) -> float:
+    server, port = start(binary, flags)
+    try:
+        warm = open_connections(port, warmup, context)
+        before = rss_bytes(server.pid)
+        held = open_connections(port, connections, context)
+        after = rss_bytes(server.pid)
+        for sock in warm + held:
+            sock.close()
+        return (after - before) / connections
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main() -> int:
+    build_dir = sys.argv[1] if len(sys.argv) > 1 else "build/release"
+    connections = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
+    warmup = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+    binary = os.path.join(build_dir, "examples", "echo")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    with tempfile.TemporaryDirectory() as directory:
+        cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        context = ssl.create_default_context(cafile=cert)
+        plain = measure(binary, [], None, connections, warmup)
+        secure = measure(binary, ["--cert", cert, "--key", key], context, connections, warmup)
+    print(f"{'server':<12}{'bytes per idle connection':>28}{'x plain':>10}")
+    print(f"{'fastws ws':<12}{plain:>28.0f}{1.0:>10.2f}")
+    print(f"{'fastws wss':<12}{secure:>28.0f}{secure / plain:>10.2f}")
+    print(f"({connections} connections after {warmup} warm-up ones, server VmRSS growth, one loop)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
