@@ -193,7 +193,7 @@ Writer Conn::writer(Opcode op) const {
 void Conn::subscribe(std::string_view topic) const {
   if (!is_open()) return;
   if (connection_->loop().in_loop_thread()) {
-    connection_->subscribe(std::string(topic));
+    connection_->subscribe(topic);
     return;
   }
   detail::OutgoingSend send;
@@ -205,7 +205,7 @@ void Conn::subscribe(std::string_view topic) const {
 void Conn::unsubscribe(std::string_view topic) const {
   if (!connection_) return;
   if (connection_->loop().in_loop_thread()) {
-    connection_->unsubscribe(std::string(topic));
+    connection_->unsubscribe(topic);
     return;
   }
   detail::OutgoingSend send;

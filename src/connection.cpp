@@ -324,8 +324,7 @@ void Connection::finish(CloseStatus status) {
   fd_.reset();
   loop_->remove_connection(*this);
   if (extras_) {
-    for (const std::string& topic : extras_->topics) loop_->unsubscribe(*this, topic);
-    extras_->topics.clear();
+    loop_->topics().unsubscribe_all(extras_->topics);
     extras_->tls.reset();  // its memory goes now, not when the last handle does
   }
   partial_head_.reset();
@@ -496,20 +495,14 @@ SendStatus Connection::write_prepared(const SharedPayload& frame, std::size_t pa
   return status_after_send();
 }
 
-void Connection::subscribe(std::string topic) {
+void Connection::subscribe(std::string_view topic) {
   if (phase_ == Phase::closed) return;
-  loop_->subscribe(*this, topic);
-  auto& topics = extras().topics;
-  if (std::find(topics.begin(), topics.end(), topic) == topics.end()) {
-    topics.push_back(std::move(topic));
-  }
+  loop_->topics().subscribe(*this, extras().topics, topic);
 }
 
-void Connection::unsubscribe(const std::string& topic) {
+void Connection::unsubscribe(std::string_view topic) {
   if (!extras_) return;
-  loop_->unsubscribe(*this, topic);
-  auto& topics = extras_->topics;
-  topics.erase(std::remove(topics.begin(), topics.end(), topic), topics.end());
+  loop_->topics().unsubscribe(extras_->topics, topic);
 }
 
 void Connection::run_outgoing(OutgoingSend& send) {
@@ -545,10 +538,10 @@ void Connection::run_admitted(OutgoingSend& send) {
                  {reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()});
       break;
     case Kind::subscribe:
-      subscribe(std::string(reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()));
+      subscribe({reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()});
       break;
     case Kind::unsubscribe:
-      unsubscribe(std::string(reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()));
+      unsubscribe({reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()});
       break;
     case Kind::broadcast:
     case Kind::publish:

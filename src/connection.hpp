@@ -17,6 +17,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fastws/close_code.hpp"
@@ -91,8 +92,8 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   SendStatus send_frame(const Frame& frame);
   // A message framed once for many connections (broadcast, publish): the bytes are shared.
   SendStatus send_prepared(PreparedMessage& message);
-  void subscribe(std::string topic);
-  void unsubscribe(const std::string& topic);
+  void subscribe(std::string_view topic);
+  void unsubscribe(std::string_view topic);
   SendStatus send_ping(std::span<const std::byte> payload);
   SendStatus send_close(std::uint16_t code, std::string_view reason);
   void terminate(std::uint16_t code, std::string error);

@@ -11,6 +11,7 @@
 #include "net/tls_stream.hpp"
 #include "output_backlog.hpp"
 #include "protocol/http_parser.hpp"
+#include "topic_registry.hpp"
 
 namespace fastws::detail {
 
@@ -32,8 +33,8 @@ struct Connection::Extras {
   CloseStatus close_status;  // what on_close will report once the socket is closed
   std::uint64_t active_stream = 0;
   std::vector<DeferredSend> deferred;
-  std::vector<std::string> topics;        // left automatically when the connection closes
-  std::unique_ptr<net::TlsStream> tls;    // wss: the TLS session over the socket
+  TopicRegistry<Connection>::Subscriptions topics;  // left automatically on close
+  std::unique_ptr<net::TlsStream> tls;              // wss: the TLS session over the socket
   std::size_t output_at_close_timer = 0;  // output_in_flight() when the close timer was armed
 };
 

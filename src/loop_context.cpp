@@ -113,21 +113,6 @@ void LoopContext::run_mailbox() {
   running_.clear();
 }
 
-void LoopContext::subscribe(Connection& connection, const std::string& topic) {
-  auto& members = topics_[topic];
-  if (std::find(members.begin(), members.end(), &connection) == members.end()) {
-    members.push_back(&connection);
-  }
-}
-
-void LoopContext::unsubscribe(Connection& connection, const std::string& topic) {
-  auto found = topics_.find(topic);
-  if (found == topics_.end()) return;
-  auto& members = found->second;
-  members.erase(std::remove(members.begin(), members.end(), &connection), members.end());
-  if (members.empty()) topics_.erase(found);
-}
-
 void LoopContext::deliver_run(std::span<OutgoingSend> run) {
   // Once shutting down every connection is closing: nothing would be sent.
   if (shutting_down_) return;
@@ -137,12 +122,12 @@ void LoopContext::deliver_run(std::span<OutgoingSend> run) {
   if (run.front().kind == OutgoingSend::Kind::broadcast) {
     targets = all_connections();
   } else {
-    const std::string topic(reinterpret_cast<const char*>(run.front().bytes.data()),
-                            run.front().bytes.size());
-    auto found = topics_.find(topic);
-    if (found == topics_.end()) return;
-    targets.reserve(found->second.size());
-    for (Connection* member : found->second) targets.push_back(member->handle());
+    const std::string_view topic(reinterpret_cast<const char*>(run.front().bytes.data()),
+                                 run.front().bytes.size());
+    const auto* members = topics_.members(topic);
+    if (members == nullptr) return;
+    targets.reserve(members->size());
+    for (const auto& member : *members) targets.push_back(member.subscriber->handle());
   }
   for (const Conn& conn : targets) {
     Connection& connection = Connection::of(conn);

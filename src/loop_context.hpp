@@ -10,7 +10,7 @@
 #include <mutex>
 #include <span>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
 #include "fastws/request.hpp"
@@ -18,6 +18,7 @@
 #include "net/intrusive_list.hpp"
 #include "net/listener.hpp"
 #include "outgoing_send.hpp"
+#include "topic_registry.hpp"
 
 #include "fastws/server.hpp"
 
@@ -123,8 +124,7 @@ class LoopContext final : public net::AcceptHandler,
   void post_send(OutgoingSend send);
 
   // --- topics: per loop, so subscribing and publishing need no lock ---
-  void subscribe(Connection& connection, const std::string& topic);
-  void unsubscribe(Connection& connection, const std::string& topic);
+  TopicRegistry<Connection>& topics() noexcept { return topics_; }
   // Broadcasts to every open connection of this loop, or publishes to the members of one topic,
   // except each send's `connection`.
   void deliver_run(std::span<OutgoingSend> run);
@@ -178,7 +178,7 @@ class LoopContext final : public net::AcceptHandler,
   net::ListHead connections_;
   std::size_t connection_count_ = 0;
 
-  std::unordered_map<std::string, std::vector<Connection*>> topics_;
+  TopicRegistry<Connection> topics_;
 
   std::vector<std::unique_ptr<net::Listener>> listeners_;
   int shutdown_fd_ = -1;
