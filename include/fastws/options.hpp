@@ -19,7 +19,8 @@ namespace fastws {
 
 // TLS (wss://, RFC 6455 3 and 11.1.2): set the certificate and key files, or hand over your own
 // SSL_CTX (client certificates, session tickets, ciphers: all yours). With files, fastws accepts
-// TLS 1.2 and later and answers ALPN with "http/1.1". The handshake runs on the event loop,
+// TLS 1.2 and later and answers ALPN with "http/1.1"; your own SSL_CTX is used as it is (fastws
+// changes nothing in it, so ALPN is yours to set). The handshake runs on the event loop,
 // without blocking, and counts against `handshake_timeout`. A bad file makes the Server
 // constructor throw std::invalid_argument with OpenSSL's reason.
 struct TlsOptions {
