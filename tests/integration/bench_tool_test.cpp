@@ -1,6 +1,7 @@
 // fastws_bench against real servers on 127.0.0.1: the plain TCP echo server (tcp mode, and ws
-// mode to see a failed upgrade), and a Python `websockets` echo server (ws mode, with faults
-// switched on to see that a wrong echo or a closed connection fails the run).
+// mode to see a failed upgrade), a Python `websockets` echo server (ws mode, with faults
+// switched on to see that a wrong echo or a closed connection fails the run), and the two
+// broadcast servers of bench/run_broadcast.sh (the plain TCP relay and fastws) for `broadcast`.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -26,6 +28,8 @@ using Clock = std::chrono::steady_clock;
 
 const std::string bench_binary = FASTWS_BINARY_DIR "/tools/fastws_bench";
 const std::string tcp_echo_binary = FASTWS_BINARY_DIR "/bench/tcp_echo_server";
+const std::string tcp_broadcast_binary = FASTWS_BINARY_DIR "/bench/tcp_broadcast_server";
+const std::string fastws_broadcast_binary = FASTWS_BINARY_DIR "/bench/fastws_broadcast_server";
 const std::string python = "/usr/bin/python3";
 const std::string ws_echo_script = FASTWS_TEST_DATA_DIR "/interop/ws_echo_server.py";
 
@@ -161,26 +165,39 @@ BenchRun run_bench(std::vector<std::string> args) {
   return run;
 }
 
-class TcpEchoServer : public ::testing::Test {
+// A server of bench/load/ (`--port N`, then "listening on 127.0.0.1:N") on a free port, for the
+// length of one test.
+class BenchServer : public ::testing::Test {
  protected:
+  explicit BenchServer(std::string binary) : binary_(std::move(binary)) {}
+
   void SetUp() override {
-    if (!is_executable(bench_binary) || !is_executable(tcp_echo_binary)) {
-      GTEST_SKIP() << "build fastws_bench and tcp_echo_server first";
+    const std::string name = binary_.substr(binary_.rfind('/') + 1);
+    if (!is_executable(bench_binary) || !is_executable(binary_)) {
+      GTEST_SKIP() << "build fastws_bench and " << name << " first";
     }
     if (!is_executable(python)) GTEST_SKIP() << "no /usr/bin/python3 to find a free port";
-    server_.emplace(std::vector<std::string>{tcp_echo_binary, "--port", free_port()});
+    server_.emplace(std::vector<std::string>{binary_, "--port", free_port()});
     port_ = wait_until_listening(*server_);
-    ASSERT_FALSE(port_.empty()) << "tcp_echo_server did not start: " << server_->output();
+    ASSERT_FALSE(port_.empty()) << name << " did not start: " << server_->output();
   }
 
+  std::string server_pid() const { return std::to_string(server_->pid()); }
+
+  std::string binary_;
   std::optional<Child> server_;
   std::string port_;
+};
+
+class TcpEchoServer : public BenchServer {
+ protected:
+  TcpEchoServer() : BenchServer(tcp_echo_binary) {}
 };
 
 TEST_F(TcpEchoServer, PingPongInTcpModeMeasuresEchoes) {
   const BenchRun run =
       run_bench({"echo", "--mode", "tcp", "--port", port_, "--connections", "10", "--duration", "1",
-                 "--warmup", "0", "--server-pid", std::to_string(server_->pid())});
+                 "--warmup", "0", "--server-pid", server_pid()});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_GT(result_value(run.output, "msgs_per_s"), 0) << run.output;
   EXPECT_GT(result_value(run.output, "messages"), 0) << run.output;
@@ -217,7 +234,7 @@ TEST_F(TcpEchoServer, WsModeFailsWithoutUpgrade) {
 
 TEST_F(TcpEchoServer, IdleReportsMemoryPerConnection) {
   const BenchRun run = run_bench({"idle", "--mode", "tcp", "--port", port_, "--connections", "200",
-                                  "--settle", "0", "--server-pid", std::to_string(server_->pid())});
+                                  "--settle", "0", "--server-pid", server_pid()});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_EQ(result_value(run.output, "connections"), 200) << run.output;
   EXPECT_GT(result_value(run.output, "rss_after"), 0) << run.output;
@@ -285,6 +302,137 @@ TEST_F(PythonWsEchoServer, ClosedConnectionFailsTheRun) {
   const BenchRun run = ping_pong(start({"--close-after", "20"}));
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_NE(run.output.find("the server sent a close frame"), std::string::npos) << run.output;
+}
+
+class TcpBroadcastServer : public BenchServer {
+ protected:
+  TcpBroadcastServer() : BenchServer(tcp_broadcast_binary) {}
+};
+
+class FastwsBroadcastServer : public BenchServer {
+ protected:
+  FastwsBroadcastServer() : BenchServer(fastws_broadcast_binary) {}
+};
+
+// One measured second of broadcasts to 20 connections, 4 in flight, with the server's CPU time.
+BenchRun broadcast_for_a_second(const std::string& mode, const std::string& port,
+                                const std::string& server_pid) {
+  return run_bench({"broadcast", "--mode", mode, "--port", port, "--connections", "20", "--window",
+                    "4", "--duration", "1", "--warmup", "0", "--server-pid", server_pid});
+}
+
+// What broadcast_for_a_second must print: a positive rate, which (one sample) is the deliveries
+// measured, and every broadcast delivered to each of the 20 connections: 20 deliveries per
+// completed broadcast, give or take the 4 x 20 of the broadcasts in flight at either end.
+void expect_fan_out_to_20(const BenchRun& run, const std::string& mode) {
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(run.output.rfind("mode=" + mode + " connections=20 ", 0), 0u) << run.output;
+  EXPECT_EQ(result_value(run.output, "samples"), 1) << run.output;
+  const double per_second = result_value(run.output, "deliveries_per_s");
+  const double deliveries = result_value(run.output, "deliveries");
+  EXPECT_GT(per_second, 0) << run.output;
+  EXPECT_EQ(per_second, deliveries) << run.output;
+  const double broadcasts =
+      result_value(run.output, "broadcasts_per_s") * result_value(run.output, "seconds");
+  ASSERT_GT(broadcasts, 100) << run.output;
+  EXPECT_NEAR(deliveries / broadcasts, 20, 1) << run.output;
+  EXPECT_GT(result_value(run.output, "server_cpu_s"), 0) << run.output;
+  EXPECT_GT(result_value(run.output, "deliveries_per_server_cpu_s"), 0) << run.output;
+  EXPECT_NE(run.output.find(" M deliveries/s (median of 1 one-second samples) to 20 connections"),
+            std::string::npos)
+      << run.output;
+}
+
+TEST_F(TcpBroadcastServer, ThroughputInTcpModeMeasuresDeliveries) {
+  expect_fan_out_to_20(broadcast_for_a_second("tcp", port_, server_pid()), "tcp");
+}
+
+TEST_F(FastwsBroadcastServer, ThroughputInWsModeMeasuresDeliveries) {
+  expect_fan_out_to_20(broadcast_for_a_second("ws", port_, server_pid()), "ws");
+}
+
+// 50 broadcasts for 20 connections that do not read: the figures are per delivery (20 x 50),
+// and each frame (1024 payload bytes behind a 4-byte header, RFC 6455 5.2) is either in a
+// kernel socket queue or left to the server.
+TEST_F(FastwsBroadcastServer, QueuedBroadcastsReportMemoryPerDelivery) {
+  const BenchRun run = run_bench({"broadcast", "--mode", "ws", "--port", port_, "--connections",
+                                  "20", "--queued", "50", "--server-pid", server_pid()});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(result_value(run.output, "queued"), 50) << run.output;
+  EXPECT_EQ(result_value(run.output, "frame_bytes"), 1028) << run.output;
+  EXPECT_GT(result_value(run.output, "rss_before"), 0) << run.output;
+  EXPECT_GT(result_value(run.output, "rss_after"), 0) << run.output;
+  // RSS growth may be anything (even negative): only that it is there.
+  EXPECT_NE(run.output.find(" user_bytes_per_delivery="), std::string::npos) << run.output;
+  const double server_send = result_value(run.output, "server_send_queue");
+  const double client_receive = result_value(run.output, "client_receive_queue");
+  EXPECT_GT(client_receive, 0) << run.output;  // the server wrote, nobody read
+  const double kernel = result_value(run.output, "kernel_bytes_per_delivery");
+  const double held = result_value(run.output, "held_bytes_per_delivery");
+  EXPECT_NEAR(kernel, (server_send + client_receive) / (20 * 50), 1) << run.output;
+  EXPECT_GT(kernel, 0) << run.output;
+  EXPECT_LE(kernel, 1028) << run.output;
+  EXPECT_NEAR(kernel + held, 1028, 0.2) << run.output;
+  EXPECT_NE(run.output.find("50 broadcasts of 1024 bytes queued for 20 connections"),
+            std::string::npos)
+      << run.output;
+}
+
+TEST_F(FastwsBroadcastServer, QueuedWithoutServerPidIsAUsageError) {
+  const BenchRun run = run_bench(
+      {"broadcast", "--mode", "ws", "--port", port_, "--connections", "2", "--queued", "5"});
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_NE(run.output.find("broadcast: --queued needs --server-pid"), std::string::npos)
+      << run.output;
+}
+
+// The relay dies in the middle of the run: the connections end, and so must the run, with an
+// error instead of a figure.
+TEST_F(TcpBroadcastServer, ServerExitFailsTheRun) {
+  Child bench({bench_binary, "broadcast", "--mode", "tcp", "--port", port_, "--connections", "20",
+               "--duration", "10", "--warmup", "0"});
+  std::this_thread::sleep_for(500ms);
+  server_.reset();  // kills the server (SIGKILL) and reaps it
+  EXPECT_EQ(bench.wait_exit(10s), 1) << bench.output();
+  // "the server closed connection N", or a reset ("recv on connection N: ...").
+  EXPECT_EQ(bench.output().rfind("broadcast: ", 0), 0u) << bench.output();
+  EXPECT_NE(bench.output().find("connection "), std::string::npos) << bench.output();
+  EXPECT_EQ(bench.output().find("deliveries_per_s="), std::string::npos) << bench.output();
+}
+
+// An echo server sends each publication back to the publisher only: no broadcast ever reaches
+// every connection, and a run without a single one is a failure, not a rate of 0.
+TEST_F(TcpEchoServer, BroadcastWithoutFanOutFailsTheRun) {
+  const BenchRun run = run_bench({"broadcast", "--mode", "tcp", "--port", port_, "--connections",
+                                  "3", "--duration", "1", "--warmup", "0"});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("broadcast: no broadcast reached every connection in 1 s"),
+            std::string::npos)
+      << run.output;
+  EXPECT_EQ(run.output.find("deliveries_per_s="), std::string::npos) << run.output;
+}
+
+// The relay copies the upgrade request to every connection: its first line is not
+// "HTTP/1.1 101".
+TEST_F(TcpBroadcastServer, WsModeFailsWithoutUpgrade) {
+  const BenchRun run = run_bench({"broadcast", "--mode", "ws", "--port", port_, "--connections",
+                                  "2", "--duration", "1", "--warmup", "0"});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("did not answer the upgrade with 101"), std::string::npos)
+      << run.output;
+  EXPECT_EQ(run.output.find("deliveries_per_s="), std::string::npos) << run.output;
+}
+
+// Without an upgrade the WebSocket server answers the publisher's frame with an HTTP error: the
+// first received byte already differs from the broadcast's frame.
+TEST_F(FastwsBroadcastServer, TcpModeFailsOnWrongBytes) {
+  const BenchRun run = run_bench({"broadcast", "--mode", "tcp", "--port", port_, "--connections",
+                                  "2", "--duration", "1", "--warmup", "0"});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("broadcast: connection 0: wrong bytes in broadcast 0 at offset 0"),
+            std::string::npos)
+      << run.output;
+  EXPECT_EQ(run.output.find("deliveries_per_s="), std::string::npos) << run.output;
 }
 
 }  // namespace

@@ -205,7 +205,9 @@ class FanoutLoad {
     Receiver& r = receivers_[index];
     for (;;) {
       const ssize_t n = ::recv(r.fd.get(), scratch_.data(), scratch_.size(), 0);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+      // Edge-triggered: stop only when the socket is empty, or no event says there is more.
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return true;
       if (n <= 0) {
         error = n == 0 ? "the server closed connection " + std::to_string(index)
                        : errno_text("recv on connection " + std::to_string(index));
@@ -249,7 +251,8 @@ class FanoutLoad {
     while (sent_ < outgoing_.size()) {
       const ssize_t n = ::send(receivers_[0].fd.get(), outgoing_.data() + sent_,
                                outgoing_.size() - sent_, MSG_NOSIGNAL);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return true;
       if (n < 0) {
         error = errno_text("send (publisher)");
         return false;
@@ -301,6 +304,11 @@ inline bool measure_fanout(FanoutLoad& load, const BroadcastOptions& options, Fa
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   result.deliveries = load.deliveries() - start_deliveries;
   result.broadcasts = load.broadcasts_completed() - start_broadcasts;
+  if (result.broadcasts == 0) {
+    error = "no broadcast reached every connection in " + std::to_string(options.duration_s) +
+            " s: the server does not fan out";
+    return false;
+  }
   result.client_cpu_s = self_cpu_seconds() - client_cpu_before;
   const auto server_cpu_after =
       options.server_pid != 0 ? process_cpu_seconds(options.server_pid) : std::optional<double>{};
@@ -425,10 +433,6 @@ inline bool wait_until_idle(pid_t server_pid, std::uint16_t port, KernelQueues& 
 }
 
 inline int run_queued_memory(const BroadcastOptions& options, std::vector<Fd>& fds) {
-  if (options.server_pid == 0) {
-    std::fprintf(stderr, "broadcast: --queued needs --server-pid\n");
-    return 2;
-  }
   // Small receive buffers, before any broadcast arrives, so most of what is queued cannot hide in
   // the kernel (it would be counted there, but then the server's own cost would not show).
   for (const Fd& fd : fds) {
@@ -496,6 +500,10 @@ inline int run_queued_memory(const BroadcastOptions& options, std::vector<Fd>& f
 
 inline int run_broadcast(const BroadcastOptions& options) {
   if (!has_required_port(options.target, "broadcast")) return 2;
+  if (options.queued != 0 && options.server_pid == 0) {
+    std::fprintf(stderr, "broadcast: --queued needs --server-pid\n");
+    return 2;
+  }
   std::string error;
   if (!raise_fd_limit(options.connections + 64, error)) {
     std::fprintf(stderr, "broadcast: %s\n", error.c_str());

@@ -48,18 +48,6 @@ inline std::vector<Flag> idle_flags(IdleOptions& o) {
 
 namespace detail {
 
-// Connections the server closed while they sat idle: recv() says 0 (end of stream) or an error
-// without blocking. Data from the server (a keep-alive ping) leaves a connection open.
-inline std::size_t count_closed(const std::vector<Fd>& fds) {
-  std::size_t closed = 0;
-  char byte = 0;
-  for (const Fd& fd : fds) {
-    const ssize_t n = ::recv(fd.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN)) ++closed;
-  }
-  return closed;
-}
-
 inline void print_memory(const IdleOptions& options, unsigned long long before,
                          unsigned long long after) {
   const double per_connection = (static_cast<double>(after) - static_cast<double>(before)) /
@@ -104,7 +92,7 @@ inline int run_idle(const IdleOptions& options) {
   }
   std::this_thread::sleep_for(std::chrono::seconds(options.settle_s));
   const auto after = options.server_pid != 0 ? process_rss_bytes(options.server_pid) : std::nullopt;
-  if (const std::size_t closed = detail::count_closed(fds); closed != 0) {
+  if (const std::size_t closed = count_closed(fds); closed != 0) {
     std::fprintf(stderr, "idle: the server closed %zu of %zu connections\n", closed, fds.size());
     return 1;
   }
