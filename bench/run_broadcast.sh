@@ -15,11 +15,13 @@
 #    it shows in the server: fewer connections than above, more broadcasts (6 MiB each).
 #    "RSS per held byte" = RSS growth / the bytes the kernel did not take: about 1 when each
 #    connection keeps its own copy, about 0 when the bytes are shared.
+# fastws runs twice: with Server::broadcast, and ("fastws_topic") publishing to a topic every
+# connection joined while TOPICS (10,000) other topics exist that the publish does not touch.
 # Figures are medians of RUNS runs, with ratios to the TCP relay measured in the same run.
 #
 #   bench/run_broadcast.sh
 # Environment: BUILD_DIR NO_BUILD RUNS DURATION WINDOWS CONNECTIONS SIZE MEMORY_CONNECTIONS
-#              QUEUED RCVBUF SERVER_CPU CLIENT_CPU
+#              QUEUED RCVBUF TOPICS SERVER_CPU CLIENT_CPU
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -32,10 +34,12 @@ SIZE=${SIZE:-1024}
 MEMORY_CONNECTIONS=${MEMORY_CONNECTIONS:-100}
 QUEUED=${QUEUED:-6144}
 RCVBUF=${RCVBUF:-4096}
+TOPICS=${TOPICS:-10000}
 
 BROADCAST_SERVERS=(
   "tcp_relay $BUILD_DIR/bench/tcp_broadcast_server tcp"
   "fastws $BUILD_DIR/bench/fastws_broadcast_server ws --threads 1"
+  "fastws_topic $BUILD_DIR/bench/fastws_broadcast_server ws --threads 1 --topics $TOPICS"
 )
 
 build_targets
@@ -92,12 +96,12 @@ for server in "${BROADCAST_SERVERS[@]}"; do
 done
 
 echo
-printf '%-10s %7s %14s %10s %24s %14s\n' server window "deliveries/s" "x tcp" \
+printf '%-13s %7s %14s %10s %24s %14s\n' server window "deliveries/s" "x tcp" \
   "deliveries/server-CPU-s" "x tcp per-CPU"
 for name in "${measured[@]}"; do
   for window in $WINDOWS; do
     key=$name/$window
-    printf '%-10s %7s %14.0f %10s %24.0f %14s\n' "$name" "$window" "${rate[$key]}" \
+    printf '%-13s %7s %14.0f %10s %24.0f %14s\n' "$name" "$window" "${rate[$key]}" \
       "$(ratio "${rate[$key]}" "${rate[tcp_relay/$window]:-0}")" "${cpu_rate[$key]}" \
       "$(ratio "${cpu_rate[$key]}" "${cpu_rate[tcp_relay/$window]:-0}")"
   done
@@ -105,10 +109,10 @@ done
 echo "(medians of $RUNS runs of ${DURATION} s after 1 s of warm-up; $CONNECTIONS connections," \
   "$SIZE-byte payloads; server on CPU $SERVER_CPU, fastws_bench on CPU $CLIENT_CPU)"
 echo
-printf '%-10s %22s %22s %20s %20s\n' server "RSS B/delivery" "kernel B/delivery" \
+printf '%-13s %22s %22s %20s %20s\n' server "RSS B/delivery" "kernel B/delivery" \
   "held B/delivery" "RSS per held byte"
 for name in "${measured[@]}"; do
-  printf '%-10s %22.1f %22.1f %20.1f %20s\n' "$name" "${user_bytes[$name]}" \
+  printf '%-13s %22.1f %22.1f %20.1f %20s\n' "$name" "${user_bytes[$name]}" \
     "${kernel_bytes[$name]}" "${held_bytes[$name]}" \
     "$(ratio "${user_bytes[$name]}" "${held_bytes[$name]}")"
 done
