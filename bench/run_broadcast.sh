@@ -6,8 +6,8 @@
 # (Server::broadcast on one event loop).
 #
 # 1. Throughput, CONNECTIONS (1,000) connections, for each of WINDOWS (broadcasts in flight:
-#    1 = one at a time, 32 = several waiting in the server at once), RUNS runs on one server
-#    instance: median deliveries/s and deliveries per server CPU-second.
+#    1 = one at a time, 32 = several waiting in the server at once), RUNS runs, the servers
+#    taking turns: median deliveries/s and deliveries per server CPU-second.
 # 2. Memory, a fresh server per run, MEMORY_CONNECTIONS (100) connections that stop reading
 #    (receive buffers shrunk to RCVBUF) while QUEUED (6,144) broadcasts are published: per
 #    connection and broadcast, the growth of the server's RSS and the bytes queued in kernel
@@ -51,7 +51,7 @@ fi
 # Each connection is a file descriptor in the server and in the client; both inherit this.
 ulimit -n "$(ulimit -Hn)"
 
-declare -A rate cpu_rate user_bytes kernel_bytes held_bytes
+declare -A rate cpu_rate user_bytes kernel_bytes held_bytes port pid
 measured=()
 for server in "${BROADCAST_SERVERS[@]}"; do
   read -r name binary mode args <<<"$server"
@@ -59,22 +59,44 @@ for server in "${BROADCAST_SERVERS[@]}"; do
     echo "skipping $name: $binary is not built"
     continue
   fi
+  measured+=("$name")
+done
+
+# Throughput: every server runs at once (idle but for the one measured) and the runs take turns,
+# so that the machine's changing load falls on all of them alike.
+for server in "${BROADCAST_SERVERS[@]}"; do
+  read -r name binary mode args <<<"$server"
+  [ -x "$binary" ] || continue
   # shellcheck disable=SC2086  # args is a word list on purpose
   start_server "$binary" --port "$(free_port)" $args
-  for window in $WINDOWS; do
-    rates=() cpu_rates=()
-    for run in $(seq "$RUNS"); do
-      line=$(run_bench broadcast --mode "$mode" --port "$SERVER_PORT" \
+  port[$name]=$SERVER_PORT pid[$name]=$SERVER_PID
+done
+declare -A rates cpu_rates
+for window in $WINDOWS; do
+  for run in $(seq "$RUNS"); do
+    for server in "${BROADCAST_SERVERS[@]}"; do
+      read -r name binary mode args <<<"$server"
+      [ -n "${port[$name]:-}" ] || continue
+      line=$(run_bench broadcast --mode "$mode" --port "${port[$name]}" \
         --connections "$CONNECTIONS" --size "$SIZE" --window "$window" \
-        --duration "$DURATION" --warmup 1 --server-pid "$SERVER_PID")
+        --duration "$DURATION" --warmup 1 --server-pid "${pid[$name]}")
       echo "$name window $window run $run: $line"
-      rates+=("$(value deliveries_per_s "$line")")
-      cpu_rates+=("$(value deliveries_per_server_cpu_s "$line")")
+      rates[$name/$window]+=" $(value deliveries_per_s "$line")"
+      cpu_rates[$name/$window]+=" $(value deliveries_per_server_cpu_s "$line")"
     done
-    rate[$name/$window]=$(median "${rates[@]}")
-    cpu_rate[$name/$window]=$(median "${cpu_rates[@]}")
   done
-  stop_started
+  for name in "${measured[@]}"; do
+    # shellcheck disable=SC2086  # word lists on purpose
+    rate[$name/$window]=$(median ${rates[$name/$window]})
+    # shellcheck disable=SC2086
+    cpu_rate[$name/$window]=$(median ${cpu_rates[$name/$window]})
+  done
+done
+stop_started
+
+for server in "${BROADCAST_SERVERS[@]}"; do
+  read -r name binary mode args <<<"$server"
+  [ -x "$binary" ] || continue
   users=() kernels=() helds=()
   for run in $(seq "$RUNS"); do
     # A fresh server per run: memory freed by earlier connections would be reused unseen.
@@ -92,7 +114,6 @@ for server in "${BROADCAST_SERVERS[@]}"; do
   user_bytes[$name]=$(median "${users[@]}")
   kernel_bytes[$name]=$(median "${kernels[@]}")
   held_bytes[$name]=$(median "${helds[@]}")
-  measured+=("$name")
 done
 
 echo
