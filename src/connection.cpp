@@ -80,12 +80,12 @@ class Connection::SessionEvents final : public protocol::SessionHandler {
 
 Connection::Connection(LoopContext& loop, net::UniqueFd fd, const PeerAddress& remote,
                        const PeerAddress& local, std::uint64_t id)
-    : fd_(std::move(fd)),
-      loop_(&loop),
+    : loop_(&loop),
       id_(id),
+      session_(loop.server().session_config),
       remote_(remote),
       local_(local),
-      session_(loop.server().session_config) {
+      fd_(std::move(fd)) {
   loop.hold();
 }
 

@@ -182,28 +182,29 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   void finish(CloseStatus status);
   Extras& extras();
 
-  std::atomic<std::uint32_t> refs_{1};
-  std::atomic<bool> open_{true};
-  std::atomic<std::size_t> buffered_{0};   // backlog + bytes queued by other threads
-  std::atomic<bool> limit_closed_{false};  // closed by the slow-consumer policy: drop sends
-  Phase phase_ = Phase::http;
-  Drain drain_ = Drain::linger;
-  bool opened_ = false;                // on_open ran: on_close is owed
-  bool admitted_ = false;              // running a send another thread queued (already admitted)
-  bool draining_ = false;              // drain_deferred() is running
-  bool write_interest_ = false;        // EPOLLOUT registered
-  bool opened_http_request_ = false;   // served a plain HTTP request: keep-alive timing applies
-  std::size_t published_backlog_ = 0;  // the backlog size last added to buffered_
-  bool awaiting_pong_ = false;
-  net::UniqueFd fd_;
+  // Ordered by size so that no padding falls between them: this object is all an idle
+  // connection costs (bench/run_idle_memory.sh).
   LoopContext* loop_;
   std::uint64_t id_;
-  PeerAddress remote_;
-  PeerAddress local_;
+  std::atomic<std::size_t> buffered_{0};  // backlog + bytes queued by other threads
   protocol::Session session_;
   std::unique_ptr<PartialHead> partial_head_;  // only while a request head arrives in pieces
   std::unique_ptr<Backlog> backlog_;           // only while the kernel refuses bytes
   std::unique_ptr<Extras> extras_;             // rarely used state
+  PeerAddress remote_;
+  PeerAddress local_;
+  net::UniqueFd fd_;
+  std::atomic<std::uint32_t> refs_{1};
+  std::atomic<bool> open_{true};
+  std::atomic<bool> limit_closed_{false};  // closed by the slow-consumer policy: drop sends
+  Phase phase_ = Phase::http;
+  Drain drain_ = Drain::linger;
+  bool opened_ = false;               // on_open ran: on_close is owed
+  bool admitted_ = false;             // running a send another thread queued (already admitted)
+  bool draining_ = false;             // drain_deferred() is running
+  bool write_interest_ = false;       // EPOLLOUT registered
+  bool opened_http_request_ = false;  // served a plain HTTP request: keep-alive timing applies
+  bool awaiting_pong_ = false;
 };
 
 }  // namespace fastws::detail

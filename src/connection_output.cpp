@@ -31,14 +31,17 @@ std::size_t Connection::backlog_size() const noexcept {
 }
 
 void Connection::publish_buffered() noexcept {
-  // buffered_ = backlog + queued; only the backlog part changes here.
-  const std::size_t now = backlog_size();
-  if (now > published_backlog_) {
-    buffered_.fetch_add(now - published_backlog_, std::memory_order_relaxed);
+  // buffered_ = backlog + queued; only the backlog part changes here. A backlog is published as
+  // empty before it goes, so without one there is nothing to change.
+  if (!backlog_) return;
+  const std::size_t now = backlog_->size();
+  std::size_t& published = backlog_->published;
+  if (now > published) {
+    buffered_.fetch_add(now - published, std::memory_order_relaxed);
   } else {
-    buffered_.fetch_sub(published_backlog_ - now, std::memory_order_relaxed);
+    buffered_.fetch_sub(published - now, std::memory_order_relaxed);
   }
-  published_backlog_ = now;
+  published = now;
 }
 
 void Connection::write_frame(std::span<const std::byte> header, std::span<const std::byte> payload,
@@ -228,8 +231,8 @@ void Connection::on_writable() {
   LoopStats::bump(loop_->stats().backpressured, std::uint64_t(-1));
   std::vector<std::byte> pong;
   if (backlog_->has_pending_pong) pong = std::move(backlog_->pending_pong);
-  backlog_.reset();
   publish_buffered();
+  backlog_.reset();
   update_write_interest();
   if (!pong.empty()) write_to_socket(pong, {});
   if (phase_ == Phase::draining) {
