@@ -27,7 +27,14 @@ import urllib.error
 import urllib.request
 
 DEFAULT_TIMEOUT = 20.0
+# Starting a browser with a fresh profile on a busy machine takes far longer than a command.
+LAUNCH_TIMEOUT = 60.0
 QUIT_TIMEOUT = 5.0
+# Firefox's profile lock resolves the machine's own hostname. Where that name is not in
+# /etc/hosts and the configured DNS server never answers (a machine without outside network),
+# glibc's default 5 s x 2 attempts for each address family held Firefox's start for 20 s.
+# One attempt of 1 s is plenty on such a machine and changes nothing where DNS answers.
+RESOLVER_OPTIONS = "timeout:1 attempts:1"
 BROWSER_BINARIES = {
     "chromium": ("/usr/bin/chromium", "/usr/bin/chromedriver"),
     "firefox": ("/usr/bin/firefox-esr",),
@@ -70,6 +77,7 @@ class OwnProcess:
 
     def __init__(self, argv, log_path, env=None):
         self.log_path = log_path
+        env = dict(env or os.environ, RES_OPTIONS=RESOLVER_OPTIONS)
         with open(log_path, "wb") as log:
             self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                                           stderr=subprocess.STDOUT, env=env,
@@ -127,6 +135,12 @@ class Browser:
         self.processes = []
         try:
             self._launch()
+        except BrowserError as error:
+            # The programs' own last words say why; quit() removes them with the profile.
+            logs = "".join(f"\n--- last lines of {os.path.basename(process.log_path)}:\n"
+                           f"{process.log_tail()}" for process in self.processes)
+            self.quit()
+            raise BrowserError(f"{error}{logs}") from None
         except BaseException:
             self.quit()  # nothing started here outlives a failed start
             raise
@@ -204,24 +218,39 @@ class ChromiumBrowser(Browser):
         self.base = f"http://127.0.0.1:{port}"
         self.driver = self._start([BROWSER_BINARIES["chromium"][1], f"--port={port}"],
                                   "chromedriver")
-        wait_for(self._driver_ready, self.timeout, "chromedriver to listen")
+        # Chromium is started here, not by chromedriver, and attached by its DevTools address
+        # as a number: chromedriver reaches a browser it starts itself at "localhost", which a
+        # machine whose /etc/hosts lacks that name resolves through DNS, if at all.
         profile = os.path.join(self.workdir, "profile")
-        capabilities = {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": BROWSER_BINARIES["chromium"][0],
-                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                         "--no-first-run", "--disable-background-networking",
-                         "--disable-component-update", "--disable-sync",
-                         "--window-size=1000,700", f"--user-data-dir={profile}"],
-            },
-        }
-        created = self._http("POST", "/session", {"capabilities": {"alwaysMatch": capabilities}})
+        self.chromium = self._start(
+            [BROWSER_BINARIES["chromium"][0], "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-quic", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--window-size=1000,700",
+             "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+             f"--user-data-dir={profile}", "about:blank"], "chromium")
+        devtools_port = wait_for(lambda: self._devtools_port(profile), LAUNCH_TIMEOUT,
+                                 "Chromium to open its DevTools port")
+        wait_for(self._driver_ready, LAUNCH_TIMEOUT, "chromedriver to listen")
+        capabilities = {"goog:chromeOptions": {"debuggerAddress": f"127.0.0.1:{devtools_port}"}}
+        created = self._http("POST", "/session", {"capabilities": {"alwaysMatch": capabilities}},
+                             timeout=LAUNCH_TIMEOUT)
         self.session = created["sessionId"]
+
+    def _devtools_port(self, profile):
+        """The port Chromium chose (--remote-debugging-port=0), from the first line of the
+        DevToolsActivePort file it writes into its profile once it listens."""
+        if not self.chromium.running():
+            raise BrowserError("chromium exited")
+        try:
+            with open(os.path.join(profile, "DevToolsActivePort")) as active_port:
+                first_line = active_port.readline().strip()
+        except OSError:
+            return None
+        return int(first_line) if first_line.isdigit() else None
 
     def _driver_ready(self):
         if not self.driver.running():
-            raise BrowserError("chromedriver exited:\n" + self.driver.log_tail())
+            raise BrowserError("chromedriver exited")
         try:
             return self._http("GET", "/status", None, timeout=1.0).get("ready")
         except (BrowserError, OSError):
@@ -237,7 +266,7 @@ class ChromiumBrowser(Browser):
 
     def _shutdown(self):
         if self.session is not None:
-            # Ending the session makes chromedriver close Chromium (its profile is removed next).
+            # An attached browser outlives its session: quit() ends Chromium by its PID next.
             self._http("DELETE", f"/session/{self.session}", None, timeout=QUIT_TIMEOUT)
             self.session = None
 
@@ -306,18 +335,19 @@ class FirefoxBrowser(Browser):
         self.firefox = self._start(
             [BROWSER_BINARIES["firefox"][0], "--headless", "--marionette", "--no-remote",
              "--profile", profile], "firefox", env)
-        self.connection = wait_for(lambda: self._connect(port), self.timeout,
+        self.connection = wait_for(lambda: self._connect(port), LAUNCH_TIMEOUT,
                                    "Marionette to listen")
-        self.connection.settimeout(self.timeout)
+        self.connection.settimeout(LAUNCH_TIMEOUT)
         try:
             self._read_message()  # the greeting: {"applicationType": "gecko", ...}
         except OSError as error:
             raise BrowserError(f"no Marionette greeting: {error}") from None
         self._call("WebDriver:NewSession", {"capabilities": {"alwaysMatch": {}}})
+        self.connection.settimeout(self.timeout)
 
     def _connect(self, port):
         if not self.firefox.running():
-            raise BrowserError("firefox exited:\n" + self.firefox.log_tail())
+            raise BrowserError("firefox exited")
         try:
             return socket.create_connection(("127.0.0.1", port), timeout=1.0)
         except OSError:
