@@ -102,6 +102,8 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
 
   // Writes the loop's cork buffer out if it holds this connection's bytes.
   void flush_cork();
+  // Bytes on their way to the peer: our backlog and what the kernel holds unacknowledged.
+  std::size_t output_in_flight() const noexcept;
 
   std::string_view subprotocol() const noexcept;
   std::string_view extensions() const noexcept;
@@ -171,7 +173,6 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   // Close timeouts: true (and the timer armed again) while the output ahead of our last bytes
   // is still draining.
   bool last_bytes_still_leaving();
-  std::size_t output_in_flight() const noexcept;
   // How a connection whose last bytes are leaving ends.
   enum class Drain : std::uint8_t {
     linger,              // send FIN, wait for the peer's (or close_timeout), then close

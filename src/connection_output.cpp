@@ -183,7 +183,10 @@ void Connection::write_to_socket(std::span<const std::byte> first,
 }
 
 OutputBacklog& Connection::backlog_for_append() {
-  if (!backlog_) backlog_ = std::make_unique<Backlog>();
+  if (!backlog_) {
+    backlog_ = std::make_unique<Backlog>();
+    loop_->write_stalls().watch(backlog_->stall, *this);
+  }
   if (backlog_->size() == 0) LoopStats::bump(loop_->stats().backpressured);
   return backlog_->queue;
 }
@@ -221,6 +224,7 @@ void Connection::on_writable() {
     std::size_t offered = 0;
     for (std::size_t i = 0; i < count; ++i) offered += buffers[i].iov_len;
     backlog_->queue.consume(result.bytes);
+    backlog_->stall.note_progress();
     if (result.bytes < offered) break;  // short write: the socket is full again
   }
   if (backlog_->size() > 0) {

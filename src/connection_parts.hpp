@@ -44,7 +44,8 @@ struct Connection::Backlog {
   // Pongs are not queued behind a backlog: only the latest one waits (ping flood defence).
   std::vector<std::byte> pending_pong;
   bool has_pending_pong = false;
-  std::size_t published = 0;  // the size last added to Connection::buffered_
+  std::size_t published = 0;     // the size last added to Connection::buffered_
+  WriteStallWatch::Entry stall;  // on the loop's watch while the backlog exists
 
   std::size_t size() const noexcept { return queue.size(); }
 };

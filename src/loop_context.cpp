@@ -23,6 +23,7 @@ void LoopStats::add_to(ServerStats& total) const noexcept {
 LoopContext::LoopContext(Server::Impl& server, std::unique_ptr<net::EventLoop> loop)
     : server_(server),
       loop_(std::move(loop)),
+      write_stalls_(*loop_, server.options.write_timeout),
       max_buffered_bytes_(server.options.max_buffered_bytes),
       closes_slow_consumers_(server.options.slow_consumer == SlowConsumerPolicy::close) {}
 

@@ -19,6 +19,7 @@
 #include "net/listener.hpp"
 #include "outgoing_send.hpp"
 #include "topic_registry.hpp"
+#include "write_stall_watch.hpp"
 
 #include "fastws/server.hpp"
 
@@ -129,6 +130,9 @@ class LoopContext final : public net::AcceptHandler,
   // except each send's `connection`.
   void deliver_run(std::span<OutgoingSend> run);
 
+  // --- connections whose peer stopped taking our bytes ---
+  WriteStallWatch& write_stalls() noexcept { return write_stalls_; }
+
   // --- connections of this loop ---
   void add_connection(Connection& connection) noexcept;
   void remove_connection(Connection& connection) noexcept;
@@ -159,6 +163,7 @@ class LoopContext final : public net::AcceptHandler,
 
   Server::Impl& server_;  // valid while the server holds the context
   std::unique_ptr<net::EventLoop> loop_;
+  WriteStallWatch write_stalls_;  // after loop_: its timer leaves the loop's wheel first
   std::atomic<std::size_t> holders_{1};
   const std::size_t max_buffered_bytes_;
   const bool closes_slow_consumers_;

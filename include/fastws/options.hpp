@@ -83,11 +83,14 @@ struct ServerOptions {
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::drop;
 
   // Timeouts (zero disables one).
-  std::chrono::milliseconds handshake_timeout{10'000};      // accept -> upgrade (slowloris)
-  std::chrono::milliseconds idle_timeout{120'000};          // no frame received -> close 1001
-  std::chrono::milliseconds ping_interval{0};               // send a ping after this much silence
-  std::chrono::milliseconds pong_timeout{10'000};           // no pong after our ping -> close
-  std::chrono::milliseconds close_timeout{5'000};           // close handshake -> drop the socket
+  std::chrono::milliseconds handshake_timeout{10'000};  // accept -> upgrade (slowloris)
+  std::chrono::milliseconds idle_timeout{120'000};      // no frame received -> close 1001
+  std::chrono::milliseconds ping_interval{0};           // send a ping after this much silence
+  std::chrono::milliseconds pong_timeout{10'000};       // no pong after our ping -> close
+  std::chrono::milliseconds close_timeout{5'000};       // close handshake -> drop the socket
+  // Our bytes wait and the peer takes none of them for this long -> drop the socket (1006).
+  // A peer that reads however slowly is never cut; one that never reads but keeps sending is.
+  std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds http_keepalive_timeout{5'000};  // idle plain-HTTP connection
 
   CompressionOptions compression;

@@ -46,6 +46,8 @@ class ListHead {
   bool empty() const noexcept { return self_.next == &self_; }
   // Precondition: not empty.
   ListLink& front() noexcept { return *self_.next; }
+  // The head's own link: a walk along `next` from front() ends when it gets here.
+  const ListLink* end() const noexcept { return &self_; }
 
   void push_back(ListLink& node) noexcept {
     node.prev = self_.prev;

@@ -91,22 +91,37 @@ TEST(ServerTimeouts, PingsKeepAnAnsweringPeerAndDropASilentOne) {
 
 // A peer that never reads while the server sends it 64 KiB messages as fast as it can.
 struct NeverReadingPeer {
-  explicit NeverReadingPeer(SlowConsumerPolicy policy) : server(options(policy)) {
+  explicit NeverReadingPeer(SlowConsumerPolicy policy,
+                            std::chrono::milliseconds write_timeout = 30s)
+      : server(options(policy, write_timeout)) {
     server.server().on_open([this](const Conn& conn) {
       std::lock_guard lock(mutex);
       opened = conn;
     });
+    server.server().on_close(
+        [this](const Conn&, const CloseStatus& status) { closes.add(status); });
     server.start();
     peer = std::make_unique<RawPeer>(server.port());
     int small = 4096;  // keep the kernel buffers small so the server's backlog fills quickly
     ::setsockopt(peer->fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     peer->handshake();
   }
-  static ServerOptions options(SlowConsumerPolicy policy) {
+  static ServerOptions options(SlowConsumerPolicy policy, std::chrono::milliseconds write_timeout) {
     ServerOptions options = TestServer::default_options();
     options.max_buffered_bytes = 1 << 20;
     options.slow_consumer = policy;
+    options.write_timeout = write_timeout;
     return options;
+  }
+  // Sends 64 KiB messages until one is dropped (the backlog is at its limit); false if none was.
+  bool fill() {
+    const Conn target = conn();
+    const std::vector<std::byte> chunk(64 * 1024, std::byte{'x'});
+    for (int i = 0; i < 400; ++i) {
+      if (target.send(chunk) == SendStatus::dropped) return true;
+      std::this_thread::sleep_for(1ms);
+    }
+    return false;
   }
   Conn conn() {
     for (int i = 0; i < 200; ++i) {
@@ -121,6 +136,7 @@ struct NeverReadingPeer {
 
   std::mutex mutex;
   Conn opened;
+  Recorded<CloseStatus> closes;
   TestServer server;
   std::unique_ptr<RawPeer> peer;
 };
@@ -205,6 +221,69 @@ TEST(ServerTimeouts, NeverReadingPeerWithClosePolicyIsClosedAndLaterSendsDropped
   // (Not waiting for the peer's EOF: with a 4 KiB receive window, draining what the kernel
   // still holds would take many seconds.)
   EXPECT_EQ(slow.server.server().stats().connections, 0u);
+}
+
+TEST(ServerTimeouts, WriteTimeoutCutsAPeerThatTakesNoneOfTheBacklog) {
+  NeverReadingPeer slow(SlowConsumerPolicy::drop, 400ms);
+  ASSERT_TRUE(slow.conn());
+  ASSERT_TRUE(slow.fill());
+  const auto filled = std::chrono::steady_clock::now();
+  ASSERT_TRUE(slow.closes.wait_for(1, 3s)) << "a peer that reads nothing was never cut";
+  // Cut between one timeout after the last byte left and a sweep (a quarter timeout) later,
+  // plus scheduling slack on a loaded machine.
+  EXPECT_GE(since(filled), 300ms);
+  EXPECT_LT(since(filled), 2s);
+  const CloseStatus status = slow.closes.all().front();
+  EXPECT_EQ(status.code, close_code::abnormal);
+  EXPECT_EQ(status.error, "write timeout: the peer took none of our bytes for 400 ms");
+  EXPECT_FALSE(slow.conn().is_open());
+}
+
+TEST(ServerTimeouts, WriteTimeoutZeroKeepsAPeerThatTakesNothing) {
+  NeverReadingPeer slow(SlowConsumerPolicy::drop, 0ms);
+  ASSERT_TRUE(slow.conn());
+  ASSERT_TRUE(slow.fill());
+  std::this_thread::sleep_for(1s);
+  EXPECT_TRUE(slow.conn().is_open());
+  EXPECT_EQ(slow.closes.size(), 0u);
+}
+
+TEST(ServerTimeouts, WriteTimeoutSparesAPeerThatReadsSlowerThanTheTimeoutButSteadily) {
+  // 8 MiB queued at once, more than the kernel's send buffer takes; the peer takes 256 KiB
+  // every 100 ms, so the backlog lives for seconds, many times the 300 ms write timeout, and
+  // shrinks at every sweep.
+  ServerOptions options = TestServer::default_options();
+  options.max_buffered_bytes = 16u << 20;
+  options.write_timeout = 300ms;
+  TestServer server(options);
+  Recorded<Conn> opened;
+  Recorded<CloseStatus> closes;
+  server.server().on_open([&](const Conn& conn) { opened.add(conn); });
+  server.server().on_message([](const Conn& conn, Message) {
+    conn.send(std::vector<std::byte>(8u << 20, std::byte{'s'}));
+  });
+  server.server().on_close([&](const Conn&, const CloseStatus& status) { closes.add(status); });
+  server.start();
+  RawPeer peer(server.port());
+  shrink_receive_buffer(peer.fd());
+  ASSERT_EQ(status_of(peer.handshake()), 101);
+  const Conn conn = wait_for_open(opened);
+  ASSERT_TRUE(conn);
+  peer.send_text("go");
+  const std::size_t expected = (8u << 20) + 10;  // 10-byte header of an 8 MiB frame
+  std::string received;
+  std::size_t most_buffered = 0;
+  const auto start = std::chrono::steady_clock::now();
+  while (received.size() < expected && since(start) < 10s) {
+    std::this_thread::sleep_for(100ms);
+    most_buffered = std::max(most_buffered, conn.buffered_amount());
+    received +=
+        read_bytes(peer.fd(), std::min<std::size_t>(256 << 10, expected - received.size()), 20ms);
+  }
+  EXPECT_EQ(received.size(), expected);
+  EXPECT_GT(most_buffered, 0u) << "the kernel took everything: no backlog was ever watched";
+  EXPECT_GT(since(start), 900ms) << "the peer was meant to be slower than the write timeout";
+  EXPECT_EQ(closes.size(), 0u) << closes.all().front().error;
 }
 
 TEST(ServerTimeouts, PingFloodFromAPeerThatNeverReadsKeepsOnePendingPong) {
