@@ -146,8 +146,8 @@ TEST(ServerTimeouts, CloseTimeoutWaitsWhileASlowReaderIsStillGettingTheBytesBefo
   // frame, more than the 300 ms close timeout. It answers, so the close is clean.
   ServerOptions options = fast_timeouts();
   options.max_buffered_bytes = 8u << 20;
+  Recorded<CloseStatus> closes;  // before the server: its callbacks may record until it is gone
   TestServer server(options);
-  Recorded<CloseStatus> closes;
   // Sent once asked: nothing may follow the 101 (the peer reads the head through RawPeer's
   // buffer, the rest straight from the socket).
   server.server().on_message([](const Conn& conn, Message) {
@@ -255,9 +255,10 @@ TEST(ServerTimeouts, WriteTimeoutSparesAPeerThatReadsSlowerThanTheTimeoutButStea
   ServerOptions options = TestServer::default_options();
   options.max_buffered_bytes = 16u << 20;
   options.write_timeout = 300ms;
-  TestServer server(options);
+  // Declared before the server: its callbacks may record until the server is gone.
   Recorded<Conn> opened;
   Recorded<CloseStatus> closes;
+  TestServer server(options);
   server.server().on_open([&](const Conn& conn) { opened.add(conn); });
   server.server().on_message([](const Conn& conn, Message) {
     conn.send(std::vector<std::byte>(8u << 20, std::byte{'s'}));
