@@ -64,8 +64,8 @@ TEST(ServerTimeouts, PingsKeepAnAnsweringPeerAndDropASilentOne) {
   ServerOptions options = fast_timeouts();
   options.ping_interval = 100ms;
   options.pong_timeout = 200ms;
+  std::atomic<int> closes{0};  // before the server: on_close may run until it is gone
   TestServer server(options);
-  std::atomic<int> closes{0};
   server.server().on_close([&](const Conn&, const CloseStatus&) { ++closes; });
   server.start();
 
