@@ -13,6 +13,7 @@
 #include "net/socket_io.hpp"
 #include "prepared_message.hpp"
 #include "server_impl.hpp"
+#include "user_handler.hpp"
 
 namespace fastws::detail {
 
@@ -25,30 +26,31 @@ class Connection::SessionEvents final : public protocol::SessionHandler {
 
   void on_message(Opcode opcode, std::span<const std::byte> data) override {
     count_in(data.size());
-    if (closed()) return;
-    if (handlers().message) handlers().message(conn_, Message(opcode, data));
+    if (closed() || !handlers().message) return;
+    call("on_message", [&] { handlers().message(conn_, Message(opcode, data)); });
   }
   void on_fragment(Opcode opcode, std::span<const std::byte> data, bool first, bool last) override {
     if (last) count_in(0);
     LoopStats::bump(connection_.loop_->stats().bytes_in, data.size());
-    if (closed()) return;
-    if (handlers().fragment) handlers().fragment(conn_, opcode, data, first, last);
+    if (closed() || !handlers().fragment) return;
+    call("on_fragment", [&] { handlers().fragment(conn_, opcode, data, first, last); });
   }
   void on_ping(std::span<const std::byte> data) override {
-    if (closed()) return;
-    if (handlers().ping) handlers().ping(conn_, data);
+    if (closed() || !handlers().ping) return;
+    call("on_ping", [&] { handlers().ping(conn_, data); });
   }
   void on_pong(std::span<const std::byte> data) override {
     connection_.awaiting_pong_ = false;
-    if (closed()) return;
-    if (handlers().pong) handlers().pong(conn_, data);
+    if (closed() || !handlers().pong) return;
+    call("on_pong", [&] { handlers().pong(conn_, data); });
   }
   void on_close(std::uint16_t code, std::string_view reason) override {
     connection_.extras().close_status = CloseStatus{code, std::string(reason), {}};
   }
   void on_error(protocol::ProtocolError error) override {
     CloseStatus status{error.close_code, {}, error.reason};
-    if (handlers().error) handlers().error(conn_, status);
+    // The connection is closing already: a throwing on_error changes nothing.
+    if (handlers().error) call_user_handler([&] { handlers().error(conn_, status); });
     connection_.extras().close_status = std::move(status);
   }
   void on_frame(const protocol::FrameHeader& header, std::span<const std::byte> payload) override {
@@ -60,14 +62,20 @@ class Connection::SessionEvents final : public protocol::SessionHandler {
     frame.rsv3 = header.rsv3;
     frame.opcode = header.opcode;
     frame.payload.assign(payload.begin(), payload.end());
-    handlers().frame(conn_, frame);
+    call("on_frame", [&] { handlers().frame(conn_, frame); });
   }
 
  private:
   const ServerHandlers& handlers() const { return connection_.loop_->server().handlers; }
-  // A callback may close the connection (terminate, slow-consumer policy) while the rest of the
-  // input is still being parsed: nothing more reaches the user then.
-  bool closed() const { return connection_.phase_ == Phase::closed; }
+  template <class Call>
+  void call(std::string_view handler, Call&& handler_call) {
+    if (auto thrown = call_user_handler(std::forward<Call>(handler_call))) {
+      connection_.handler_threw(handler, *thrown);
+    }
+  }
+  // A callback may close the connection (terminate, slow-consumer policy, an exception) while
+  // the rest of the input is still being parsed: nothing more reaches the user then.
+  bool closed() const { return connection_.phase_ != Phase::websocket; }
   void count_in(std::size_t bytes) {
     LoopStats& stats = connection_.loop_->stats();
     LoopStats::bump(stats.messages_in);
@@ -336,7 +344,8 @@ void Connection::finish(CloseStatus status) {
   server.open_connections.fetch_sub(1, std::memory_order_relaxed);
   if (opened_) {
     LoopStats::bump(loop_->stats().connections, std::uint64_t(-1));
-    if (server.handlers.close) server.handlers.close(handle(), status);
+    // Nothing is left to close if on_close throws.
+    if (server.handlers.close) call_user_handler([&] { server.handlers.close(handle(), status); });
   }
   // The loop's own reference goes last, after the current callback chain has unwound: a task
   // holds a handle, and dropping the task (run or not) drops the last loop-side reference.
@@ -346,6 +355,29 @@ void Connection::finish(CloseStatus status) {
 
 void Connection::terminate(std::uint16_t code, std::string error) {
   finish({code, {}, std::move(error)});
+}
+
+void Connection::handler_threw(std::string_view handler, std::string_view what) {
+  std::string error = std::string(handler) + " threw: " + std::string(what);
+  switch (phase_) {
+    case Phase::http:
+      refuse(500, "internal server error");
+      extras().close_status.error = std::move(error);
+      return;
+    case Phase::websocket: {
+      CloseStatus status{close_code::internal_error, "internal error", std::move(error)};
+      const ServerHandlers& handlers = loop_->server().handlers;
+      if (handlers.error) call_user_handler([&] { handlers.error(handle(), status); });
+      send_close(status.code, status.reason);  // unless a close frame went out already
+      extras().close_status = std::move(status);
+      // No more input is parsed; the peer gets our FIN after the close frame, so it can close.
+      begin_drain(Drain::linger);
+      return;
+    }
+    case Phase::draining:
+    case Phase::closed:
+      return;
+  }
 }
 
 SendStatus Connection::send_close(std::uint16_t code, std::string_view reason) {

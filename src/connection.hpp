@@ -97,6 +97,10 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   SendStatus send_ping(std::span<const std::byte> payload);
   SendStatus send_close(std::uint16_t code, std::string_view reason);
   void terminate(std::uint16_t code, std::string error);
+  // The user's `handler` threw `what` (user_handler.hpp): before the upgrade the request gets a
+  // 500; after it the peer gets close 1011 and on_error / on_close get the reason. Nothing more
+  // of the connection's input reaches the user.
+  void handler_threw(std::string_view handler, std::string_view what);
   void run_outgoing(OutgoingSend& send);
   void run_admitted(OutgoingSend& send);
 

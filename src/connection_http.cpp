@@ -10,6 +10,7 @@
 #include "protocol/http_parser.hpp"
 #include "protocol/permessage_deflate.hpp"
 #include "server_impl.hpp"
+#include "user_handler.hpp"
 
 namespace fastws::detail {
 
@@ -105,9 +106,11 @@ void Connection::upgrade(const Request& request) {
   decision.offered_.assign(check.subprotocols.begin(), check.subprotocols.end());
   decision.subprotocol_ = protocol::choose_subprotocol(options.subprotocols, check.subprotocols);
   if (server.handlers.upgrade) {
-    loop_->set_current_request(this, &request);
-    server.handlers.upgrade(request, decision);
-    loop_->set_current_request(nullptr, nullptr);
+    const RequestScope scope(*loop_, *this, request);
+    if (auto thrown = call_user_handler([&] { server.handlers.upgrade(request, decision); })) {
+      handler_threw("on_upgrade", *thrown);
+      return;
+    }
   }
   if (decision.rejected()) {
     std::string response;
@@ -145,9 +148,10 @@ void Connection::upgrade(const Request& request) {
   }
   arm_phase_timer();
   if (server.handlers.open) {
-    loop_->set_current_request(this, &request);
-    server.handlers.open(handle());
-    loop_->set_current_request(nullptr, nullptr);
+    const RequestScope scope(*loop_, *this, request);
+    if (auto thrown = call_user_handler([&] { server.handlers.open(handle()); })) {
+      handler_threw("on_open", *thrown);
+    }
   }
 }
 
@@ -170,9 +174,11 @@ void Connection::serve_http(const Request& request) {
   }
   Response response;
   if (server.handlers.http) {
-    loop_->set_current_request(this, &request);
-    server.handlers.http(request, response);
-    loop_->set_current_request(nullptr, nullptr);
+    const RequestScope scope(*loop_, *this, request);
+    if (auto thrown = call_user_handler([&] { server.handlers.http(request, response); })) {
+      handler_threw("on_http", *thrown);
+      return;
+    }
   }
   if (!response.sent()) response.send(404, "text/plain", "not found\n");
   const bool keep_alive = request.keep_alive() && !response.close_;

@@ -15,6 +15,7 @@
 #include "net/socket_io.hpp"
 #include "protocol/mask.hpp"
 #include "server_impl.hpp"
+#include "user_handler.hpp"
 
 namespace fastws::detail {
 
@@ -243,8 +244,12 @@ void Connection::on_writable() {
     if (backlog_size() == 0) end_output();
     return;
   }
-  if (backlog_size() == 0 && loop_->server().handlers.drain)
-    loop_->server().handlers.drain(handle());
+  const ServerHandlers& handlers = loop_->server().handlers;
+  if (backlog_size() == 0 && handlers.drain) {
+    if (auto thrown = call_user_handler([&] { handlers.drain(handle()); })) {
+      handler_threw("on_drain", *thrown);
+    }
+  }
 }
 
 std::optional<SendStatus> Connection::send_gate() const noexcept {

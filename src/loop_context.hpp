@@ -193,4 +193,20 @@ class LoopContext final : public net::AcceptHandler,
   const Request* current_request_ = nullptr;
 };
 
+// Makes `request` visible through Conn::request() for the callbacks run while it lives, and
+// hides it again however they end (an exception included).
+class RequestScope {
+ public:
+  RequestScope(LoopContext& loop, const Connection& owner, const Request& request) noexcept
+      : loop_(loop) {
+    loop_.set_current_request(&owner, &request);
+  }
+  ~RequestScope() { loop_.set_current_request(nullptr, nullptr); }
+  RequestScope(const RequestScope&) = delete;
+  RequestScope& operator=(const RequestScope&) = delete;
+
+ private:
+  LoopContext& loop_;
+};
+
 }  // namespace fastws::detail

@@ -9,7 +9,9 @@
 // its callbacks run there one at a time (see conn.hpp for the full contract). stop() may be
 // called from any thread and from a signal handler. stats() and broadcast-style use of Conn
 // handles are safe from any thread. A callback that blocks stalls its loop: hand slow work to
-// your own threads and send from there.
+// your own threads and send from there. A callback that throws closes only its own connection:
+// close 1011 after the upgrade (on_error and on_close say "on_message threw: ..."), a 500
+// response before it; an exception from on_close or on_error is ignored.
 #pragma once
 
 #include <any>
