@@ -360,8 +360,9 @@ bool Deflater::compress(std::span<const std::byte> in, bool end_of_message,
 
 struct Inflater::State {
   z_stream stream{};
-  bool message_has_data = false;  // some payload byte of the current message was fed
-  bool stream_ended = false;      // the message's deflate data ended with a BFINAL block
+  bool message_has_data = false;   // some payload byte of the current message was fed
+  bool stream_ended = false;       // the message's deflate data ended with a BFINAL block
+  bool at_block_boundary = false;  // the data so far ends byte-aligned before a block header
   ~State() { inflateEnd(&stream); }
 };
 
@@ -390,7 +391,14 @@ Inflater::Status Inflater::decompress(std::span<const std::byte> in, bool end_of
   if (status != Status::ok || !end_of_message) return status;
   // RFC 7692 7.2.2: append 00 00 ff ff. An empty payload carries no deflate data at all, so
   // there is no block for the tail to complete: it is an empty message, the stream untouched.
-  if (state_->message_has_data) status = inflate_bytes(flush_tail, out, start, max_output);
+  // Nor is anything missing when the data already ends byte-aligned at a block boundary: a
+  // sender that kept the tail, one whose last sync flush wrote nothing (the stream stood flushed),
+  // a message ending with a stored block of data (the example of 7.2.3.3). There 00 00 ff ff
+  // would begin a stored block (header 00, LEN 0xff00) that swallows the next message's bytes.
+  // A compliant message ends inside its empty stored block, before LEN: it gets the tail.
+  if (state_->message_has_data && !state_->at_block_boundary) {
+    status = inflate_bytes(flush_tail, out, start, max_output);
+  }
   if (status == Status::ok) finish_message();
   return status;
 }
@@ -431,8 +439,16 @@ Inflater::Status Inflater::inflate_piece(std::vector<std::byte>& out, std::size_
     out.resize(used + step);
     stream.next_out = reinterpret_cast<Bytef*>(out.data() + used);
     stream.avail_out = static_cast<uInt>(step);
+    const uInt avail_in = stream.avail_in;
     const int result = inflate(&stream, Z_SYNC_FLUSH);
     out.resize(used + step - stream.avail_out);
+    // zlib.h, inflate(): data_type is the count of unused bits in the last input byte, +64 in the
+    // final block, +128 when waiting for a block header. Only a call that moved something counts:
+    // one that read and wrote nothing drops the 128 of a stream already waiting (zlib leaves TYPE
+    // for TYPEDO on entry) without the stream having changed.
+    if (stream.avail_in != avail_in || stream.avail_out != step) {
+      state_->at_block_boundary = (stream.data_type & 128) != 0 && (stream.data_type & 63) == 0;
+    }
     if (result == Z_STREAM_END) {
       state_->stream_ended = true;
       return out.size() - start > max_output ? Status::too_big : Status::ok;
@@ -463,6 +479,7 @@ void Inflater::finish_message() {
   }
   state_->stream_ended = false;
   state_->message_has_data = false;
+  state_->at_block_boundary = false;
 }
 
 }  // namespace fastws::protocol

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <malloc.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <cstdint>
@@ -507,12 +508,17 @@ TEST(Inflater, NoContextTakeoverForgetsThePreviousMessage) {
   EXPECT_STREQ(inflater.last_error(), "invalid distance too far back");
 }
 
+// The stored block ends byte-aligned at a block boundary: no tail is appended there, so with
+// context takeover the next message may refer to the Hello.
 TEST(Inflater, StoredBlockAsInSection7233) {
   Inflater inflater(15, false);
   const Inflated result =
       inflate(inflater, bytes({0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f}));
   EXPECT_EQ(result.status, Status::ok);
   EXPECT_EQ(result.message, hello);
+  const Inflated next = inflate(inflater, hello_again);
+  EXPECT_EQ(next.status, Status::ok);
+  EXPECT_EQ(next.message, hello);
 }
 
 // Section 7.2.3.4: a sender that ends with a BFINAL block, with the extra 00 byte the RFC shows
@@ -659,6 +665,93 @@ TEST(PermessageDeflate, EveryCompressWindowRoundTrips) {
     payload_sizes[bits] = payload.size();
   }
   EXPECT_GT(payload_sizes[9], payload_sizes[15]);
+}
+
+// ---------------------------------------------------------------- senders that keep a tail
+
+// Another endpoint's sender: zlib itself, raw deflate with a 15-bit window, flushing as told.
+class ZlibSender {
+ public:
+  ZlibSender() { deflateInit2(&stream_, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY); }
+  ~ZlibSender() { deflateEnd(&stream_); }
+  ZlibSender(const ZlibSender&) = delete;
+  ZlibSender& operator=(const ZlibSender&) = delete;
+
+  // Deflates `in` and flushes; zlib writes nothing for a sync flush with nothing new to flush.
+  Bytes flush(const Bytes& in, int flush_mode) {
+    Bytes out(deflateBound(&stream_, in.size()) + 64);
+    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data()));
+    stream_.avail_in = static_cast<uInt>(in.size());
+    stream_.next_out = reinterpret_cast<Bytef*>(out.data());
+    stream_.avail_out = static_cast<uInt>(out.size());
+    const int result = deflate(&stream_, flush_mode);
+    EXPECT_TRUE(result == Z_OK || result == Z_BUF_ERROR) << result;
+    EXPECT_TRUE(stream_.avail_in == 0 && stream_.avail_out != 0);
+    out.resize(out.size() - stream_.avail_out);
+    return out;
+  }
+
+ private:
+  z_stream stream_{};
+};
+
+// What a sender strips from the bytes one flush wrote: 00 00 ff ff if they end with it.
+Bytes strip_tail(Bytes flushed) {
+  if (flushed.size() >= 4 && Bytes(flushed.end() - 4, flushed.end()) == bytes({0, 0, 0xff, 0xff})) {
+    flushed.resize(flushed.size() - 4);
+  }
+  return flushed;
+}
+
+// A sender that keeps the 00 00 ff ff (against RFC 7692 7.2.1) leaves the stream at a block
+// boundary; the tail the inflater appends must not start a block there, or the next message
+// fails. Three kept tails, two stripped, and so on, under context takeover; the first message
+// is empty (zlib writes an empty stored block for it, 00 00 00 ff ff), and one fills the
+// inflater's 16 KiB output step exactly, so that zlib is called once more with nothing to do.
+TEST(Inflater, MessagesThatKeepTheTailDecode) {
+  std::mt19937 random(5);
+  ZlibSender sender;
+  Inflater inflater(15, false);
+  for (int i = 0; i < 40; ++i) {
+    Bytes message;
+    if (i == 6) message = text(std::string(16 * 1024, 'x'));
+    if (i != 0 && i != 6) message = text(sentence(random));
+    const Bytes flushed = sender.flush(message, Z_SYNC_FLUSH);
+    const bool keep_tail = i % 5 < 3;
+    const Inflated result = inflate(inflater, keep_tail ? flushed : strip_tail(flushed));
+    ASSERT_EQ(result.status, Status::ok) << i;
+    ASSERT_EQ(result.message, message) << i;
+  }
+}
+
+// A sender that flushes twice and strips the tail of what the last flush wrote. zlib writes
+// nothing for a second sync flush, so the message keeps the first flush's tail: in one frame, or
+// as a last fragment that is empty. A full flush does write an empty stored block; stripped of
+// its tail, the message ends inside that block like a compliant one and still needs the tail.
+TEST(Inflater, MessagesFlushedTwiceDecode) {
+  ZlibSender sender;
+  Inflater inflater(15, false);
+  for (int second_flush : {Z_SYNC_FLUSH, Z_FULL_FLUSH}) {
+    for (bool fragmented : {false, true}) {
+      SCOPED_TRACE(testing::Message()
+                   << "second flush " << second_flush << " fragmented " << fragmented);
+      Bytes first = sender.flush(hello, Z_SYNC_FLUSH);
+      const Bytes last = strip_tail(sender.flush({}, second_flush));
+      EXPECT_EQ(last.empty(), second_flush == Z_SYNC_FLUSH);
+      Bytes message;
+      if (fragmented) {
+        ASSERT_EQ(inflater.decompress(first, false, message, 100), Status::ok);
+      } else {
+        first.insert(first.end(), last.begin(), last.end());
+      }
+      ASSERT_EQ(inflater.decompress(fragmented ? last : first, true, message, 100), Status::ok);
+      EXPECT_EQ(message, hello);
+      // The next message, a normal one (after the sync flushes it refers to the Hello).
+      const Inflated next = inflate(inflater, strip_tail(sender.flush(hello, Z_SYNC_FLUSH)));
+      ASSERT_EQ(next.status, Status::ok);
+      EXPECT_EQ(next.message, hello);
+    }
+  }
 }
 
 // ---------------------------------------------------------------- bombs and limits (ANCHORS 1)
