@@ -872,10 +872,13 @@ TEST(DeflateRoundTrip, MessagesWithoutTheStrippedTailAreHandled) {
               "second BFINAL");
   expect_echo(zlib.deflate_piece(to_bytes(""), Z_FINISH, false), "", "empty BFINAL message");
   expect_echo(zlib.compress(text + "!"), text + "!", "normal message at the end");
-  // A message that keeps its 00 00 ff ff, against RFC 7692 7.2.1, still decodes. (It is last:
-  // the 00 00 ff ff the server appends then starts a stored block that the next message's
-  // bytes cannot complete, so with context takeover the next message fails with 1007.)
+  // A message that keeps its 00 00 ff ff, against RFC 7692 7.2.1, still decodes, and so do the
+  // context-takeover messages behind it: its data ends at a block boundary, where the server
+  // appends no tail (one would start a stored block that swallows the next message's bytes).
   expect_echo(zlib.deflate_piece(to_bytes(text), Z_SYNC_FLUSH, false), text, "tail kept");
+  expect_echo(zlib.compress(text + "?"), text + "?", "normal message after the kept tail");
+  expect_echo(zlib.deflate_piece(to_bytes(text), Z_SYNC_FLUSH, false), text, "tail kept again");
+  expect_echo(zlib.compress(text), text, "normal message after the second kept tail");
 }
 
 // =============================================================================================
