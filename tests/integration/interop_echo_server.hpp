@@ -1,0 +1,71 @@
+// What the interop tests share (python_interop_test.cpp, node_interop_test.cpp): the echo server
+// that the outside peers of tests/interop/ talk to, and running such a peer to the end.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "support/command_output.hpp"
+#include "tls_test_support.hpp"
+
+namespace fastws::testing {
+
+// ServerOptions for the interop echo server: the test defaults, TLS with the test certificate
+// when `secure`, and permessage-deflate when `compress` (with the other compression settings
+// left as they are, for a test to change them).
+inline ServerOptions interop_server_options(bool compress, bool secure = false) {
+  ServerOptions options = secure ? tls_server_options() : TestServer::default_options();
+  options.compression.enabled = compress;
+  return options;
+}
+
+// A started server that echoes every message with its opcode, prefers the subprotocols chat.v1
+// then chat.v3, and answers the text "close please" by closing with 4001 "as you asked".
+class InteropEchoServer {
+ public:
+  explicit InteropEchoServer(ServerOptions options) : server_(with_subprotocols(std::move(options))) {
+    server_.server().on_message([](const Conn& conn, Message message) {
+      if (message.text() == "close please") {
+        conn.close(4001, "as you asked");
+        return;
+      }
+      conn.send(message.data(), message.opcode());
+    });
+    server_.start();
+  }
+
+  std::uint16_t port() const { return server_.port(); }
+
+ private:
+  static ServerOptions with_subprotocols(ServerOptions options) {
+    options.subprotocols = {"chat.v1", "chat.v3"};
+    return options;
+  }
+
+  TestServer server_;
+};
+
+// Runs a peer (`command`: program and arguments), bounded by coreutils `timeout` (SIGTERM after
+// `seconds`, SIGKILL 5 s later), and expects it to exit 0, print no "FAIL" line and print every
+// line of `required`. Returns what it printed.
+inline std::string expect_peer_passes(const std::string& command,
+                                      const std::vector<std::string>& required,
+                                      int seconds = 120) {
+  std::string output;
+  const int status = test::run_command(
+      "timeout -k 5 " + std::to_string(seconds) + " " + command + " 2>&1", output);
+  EXPECT_EQ(status, 0) << (status == 124 ? "timed out after " + std::to_string(seconds) + " s\n"
+                                         : std::string())
+                       << output;
+  EXPECT_EQ(output.find("FAIL"), std::string::npos) << output;
+  for (const std::string& line : required) {
+    EXPECT_NE(output.find(line), std::string::npos) << "no \"" << line << "\" in:\n" << output;
+  }
+  return output;
+}
+
+}  // namespace fastws::testing
