@@ -149,8 +149,10 @@ std::optional<DeflateParams> answer_offer(const DeflateElement& offer, const Def
   response.assign(extension_name);
   // 7.1.1.1: accepting server_no_context_takeover means echoing it; the server may add it unasked.
   if (params.server_no_context_takeover) response.append("; server_no_context_takeover");
-  // 7.1.1.2: the server may ask the client to drop its context.
-  if (config.client_no_context_takeover) response.append("; client_no_context_takeover");
+  // 7.1.1.2: the server may ask the client to drop its context. A client's offer of it is only
+  // a hint: Node's ws keeps its context unless the response names the parameter too, and we
+  // reset our inflater after each message (params above), so an offer of it is always echoed.
+  if (params.client_no_context_takeover) response.append("; client_no_context_takeover");
   // 7.1.2.1: a requested limit must be answered; our own smaller window may be announced unasked.
   if (offer.server_max_window_bits || server_window < max_window_bits) {
     append_window_bits(response, "server_max_window_bits", server_window);
