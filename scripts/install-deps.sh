@@ -1,20 +1,42 @@
 #!/usr/bin/env bash
-# Installs the Debian packages fastws needs to build, test and benchmark, when they are missing.
+# Installs the Debian packages fastws needs to build, test and benchmark, when they are missing,
+# then the npm packages of the Node interop peer (tests/interop/node) with `npm ci`, when its
+# node_modules is missing or older than its package-lock.json.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-dev
   zlib1g-dev libssl-dev openssl libgtest-dev libgmock-dev libbenchmark-dev
   python3-websockets
   chromium chromium-driver firefox-esr
 )
+# Programs whose Debian package is installed only when the program is missing: another
+# distribution of Node.js (NodeSource's nodejs brings its own npm, and conflicts with Debian's
+# npm package) serves as well.
+programs=(
+  /usr/bin/node:nodejs /usr/bin/npm:npm
+)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "installing: ${missing[*]}"
-sudo_cmd=()
-[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq || true
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+for entry in "${programs[@]}"; do
+  [ -x "${entry%%:*}" ] || missing+=("${entry##*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq || true
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm writes node_modules/.package-lock.json on every install: older than the committed lock
+# file means the lock file changed since.
+node_project=tests/interop/node
+if [ ! -e "$node_project/node_modules/.package-lock.json" ] ||
+  [ "$node_project/package-lock.json" -nt "$node_project/node_modules/.package-lock.json" ]; then
+  echo "installing the npm packages of $node_project"
+  (cd "$node_project" && npm ci --no-audit --no-fund)
+fi

@@ -27,7 +27,8 @@ inline ServerOptions interop_server_options(bool compress, bool secure = false) 
 // then chat.v3, and answers the text "close please" by closing with 4001 "as you asked".
 class InteropEchoServer {
  public:
-  explicit InteropEchoServer(ServerOptions options) : server_(with_subprotocols(std::move(options))) {
+  explicit InteropEchoServer(ServerOptions options)
+      : server_(with_subprotocols(std::move(options))) {
     server_.server().on_message([](const Conn& conn, Message message) {
       if (message.text() == "close please") {
         conn.close(4001, "as you asked");
@@ -53,8 +54,7 @@ class InteropEchoServer {
 // `seconds`, SIGKILL 5 s later), and expects it to exit 0, print no "FAIL" line and print every
 // line of `required`. Returns what it printed.
 inline std::string expect_peer_passes(const std::string& command,
-                                      const std::vector<std::string>& required,
-                                      int seconds = 120) {
+                                      const std::vector<std::string>& required, int seconds = 120) {
   std::string output;
   const int status = test::run_command(
       "timeout -k 5 " + std::to_string(seconds) + " " + command + " 2>&1", output);
