@@ -1,7 +1,7 @@
 // The output backlog: order across copied and referenced pieces, partial writes anywhere, large
 // shared frames referenced rather than copied, small ones copied, and a copied piece that is
 // written while it grows does not grow without end.
-#include "output_backlog.hpp"
+#include "connection/output_backlog.hpp"
 
 #include <gtest/gtest.h>
 

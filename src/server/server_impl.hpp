@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "fastws/server.hpp"
-#include "loop_context.hpp"
+#include "connection/loop_context.hpp"
 #include "net/accept_distributor.hpp"
 #include "net/tls_context.hpp"
 #include "net/unique_fd.hpp"

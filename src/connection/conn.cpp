@@ -5,9 +5,9 @@
 #include <atomic>
 #include <utility>
 
-#include "connection.hpp"
-#include "loop_context.hpp"
-#include "outgoing_send.hpp"
+#include "connection/connection.hpp"
+#include "connection/loop_context.hpp"
+#include "connection/outgoing_send.hpp"
 
 namespace fastws {
 

@@ -1,10 +1,10 @@
-#include "write_stall_watch.hpp"
+#include "connection/write_stall_watch.hpp"
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
-#include "connection.hpp"
+#include "connection/connection.hpp"
 
 namespace fastws::detail {
 

@@ -1,4 +1,4 @@
-#include "output_backlog.hpp"
+#include "connection/output_backlog.hpp"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "peer_address.hpp"
+#include "net/peer_address.hpp"
 
 #include <cstring>
 

@@ -1,6 +1,6 @@
 // Connection life cycle: reading, session events, timers, sends on the loop thread, closing.
 // The HTTP phase is in connection_http.cpp, the output path in connection_output.cpp.
-#include "connection.hpp"
+#include "connection/connection.hpp"
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -8,12 +8,12 @@
 #include <algorithm>
 #include <cstring>
 
-#include "connection_parts.hpp"
+#include "connection/connection_parts.hpp"
 #include "net/socket.hpp"
 #include "net/socket_io.hpp"
-#include "prepared_message.hpp"
-#include "server_impl.hpp"
-#include "user_handler.hpp"
+#include "connection/prepared_message.hpp"
+#include "server/server_impl.hpp"
+#include "connection/user_handler.hpp"
 
 namespace fastws::detail {
 

@@ -1,4 +1,4 @@
-#include "prepared_message.hpp"
+#include "connection/prepared_message.hpp"
 
 #include <algorithm>
 #include <vector>

@@ -10,15 +10,15 @@
 #include <stdexcept>
 #include <thread>
 
-#include "connection.hpp"
+#include "connection/connection.hpp"
 #include "net/accept_distributor.hpp"
 #include "net/socket.hpp"
-#include "origin_policy.hpp"
-#include "prepared_message.hpp"
+#include "server/origin_policy.hpp"
+#include "connection/prepared_message.hpp"
 #include "protocol/frame_header.hpp"
 #include "protocol/handshake_server.hpp"
 #include "protocol/http_parser.hpp"
-#include "server_impl.hpp"
+#include "server/server_impl.hpp"
 
 namespace fastws {
 

@@ -2,8 +2,8 @@
 // in Extras, so a plain connection pays one pointer test per read and write.
 #include <sys/epoll.h>
 
-#include "connection.hpp"
-#include "connection_parts.hpp"
+#include "connection/connection.hpp"
+#include "connection/connection_parts.hpp"
 #include "net/tls_stream.hpp"
 
 namespace fastws::detail {

@@ -10,12 +10,12 @@
 #include <array>
 #include <cstring>
 
-#include "connection.hpp"
-#include "connection_parts.hpp"
+#include "connection/connection.hpp"
+#include "connection/connection_parts.hpp"
 #include "net/socket_io.hpp"
 #include "protocol/mask.hpp"
-#include "server_impl.hpp"
-#include "user_handler.hpp"
+#include "server/server_impl.hpp"
+#include "connection/user_handler.hpp"
 
 namespace fastws::detail {
 

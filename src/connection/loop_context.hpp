@@ -17,9 +17,9 @@
 #include "net/event_loop.hpp"
 #include "net/intrusive_list.hpp"
 #include "net/listener.hpp"
-#include "outgoing_send.hpp"
-#include "topic_registry.hpp"
-#include "write_stall_watch.hpp"
+#include "connection/outgoing_send.hpp"
+#include "server/topic_registry.hpp"
+#include "connection/write_stall_watch.hpp"
 
 #include "fastws/server.hpp"
 

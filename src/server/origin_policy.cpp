@@ -1,4 +1,4 @@
-#include "origin_policy.hpp"
+#include "server/origin_policy.hpp"
 
 #include <algorithm>
 

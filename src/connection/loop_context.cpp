@@ -1,12 +1,12 @@
-#include "loop_context.hpp"
+#include "connection/loop_context.hpp"
 
 #include <sys/epoll.h>
 
 #include <algorithm>
 
-#include "connection.hpp"
+#include "connection/connection.hpp"
 #include "net/socket.hpp"
-#include "server_impl.hpp"
+#include "server/server_impl.hpp"
 
 namespace fastws::detail {
 

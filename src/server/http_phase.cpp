@@ -3,14 +3,14 @@
 #include <cstring>
 #include <string>
 
-#include "connection.hpp"
-#include "connection_parts.hpp"
-#include "origin_policy.hpp"
+#include "connection/connection.hpp"
+#include "connection/connection_parts.hpp"
+#include "server/origin_policy.hpp"
 #include "protocol/handshake_server.hpp"
 #include "protocol/http_parser.hpp"
 #include "protocol/permessage_deflate.hpp"
-#include "server_impl.hpp"
-#include "user_handler.hpp"
+#include "server/server_impl.hpp"
+#include "connection/user_handler.hpp"
 
 namespace fastws::detail {
 

@@ -6,12 +6,12 @@
 #include <string>
 #include <vector>
 
-#include "connection.hpp"
+#include "connection/connection.hpp"
 #include "fastws/close_code.hpp"
 #include "net/tls_stream.hpp"
-#include "output_backlog.hpp"
+#include "connection/output_backlog.hpp"
 #include "protocol/http_parser.hpp"
-#include "topic_registry.hpp"
+#include "server/topic_registry.hpp"
 
 namespace fastws::detail {
 
