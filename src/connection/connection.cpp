@@ -9,11 +9,10 @@
 #include <cstring>
 
 #include "connection/connection_parts.hpp"
+#include "connection/prepared_message.hpp"
+#include "connection/user_handler.hpp"
 #include "net/socket.hpp"
 #include "net/socket_io.hpp"
-#include "connection/prepared_message.hpp"
-#include "server/server_impl.hpp"
-#include "connection/user_handler.hpp"
 
 namespace fastws::detail {
 
@@ -66,7 +65,7 @@ class Connection::SessionEvents final : public protocol::SessionHandler {
   }
 
  private:
-  const ServerHandlers& handlers() const { return connection_.loop_->server().handlers; }
+  const ConnectionHandlers& handlers() const { return connection_.loop_->endpoint().handlers; }
   template <class Call>
   void call(std::string_view handler, Call&& handler_call) {
     if (auto thrown = call_user_handler(std::forward<Call>(handler_call))) {
@@ -90,7 +89,7 @@ Connection::Connection(LoopContext& loop, net::UniqueFd fd, const PeerAddress& r
                        const PeerAddress& local, std::uint64_t id)
     : loop_(&loop),
       id_(id),
-      session_(loop.server().session_config),
+      session_(loop.endpoint().session_config),
       remote_(remote),
       local_(local),
       fd_(std::move(fd)) {
@@ -220,23 +219,23 @@ void Connection::process_input(std::span<std::byte> input) {
 }
 
 void Connection::arm_phase_timer() {
-  const ServerOptions& options = loop_->server().options;
+  const ConnectionSettings& settings = loop_->endpoint().settings;
   std::chrono::milliseconds delay{0};
   switch (phase_) {
     case Phase::http:
-      delay = opened_http_request_ ? options.http_keepalive_timeout : options.handshake_timeout;
+      delay = opened_http_request_ ? settings.http_keepalive_timeout : settings.handshake_timeout;
       break;
     case Phase::websocket:
       if (session_.state() != protocol::Session::State::open) {
-        delay = options.close_timeout;
+        delay = settings.close_timeout;
       } else if (awaiting_pong_) {
-        delay = options.pong_timeout;
+        delay = settings.pong_timeout;
       } else {
-        delay = options.ping_interval.count() > 0 ? options.ping_interval : options.idle_timeout;
+        delay = settings.ping_interval.count() > 0 ? settings.ping_interval : settings.idle_timeout;
       }
       break;
     case Phase::draining:
-      delay = options.close_timeout;
+      delay = settings.close_timeout;
       break;
     case Phase::closed:
       return;
@@ -249,7 +248,7 @@ void Connection::arm_phase_timer() {
 }
 
 void Connection::on_timer() {
-  const ServerOptions& options = loop_->server().options;
+  const ConnectionSettings& settings = loop_->endpoint().settings;
   switch (phase_) {
     case Phase::http:
       finish({close_code::abnormal,
@@ -264,7 +263,7 @@ void Connection::on_timer() {
         finish({close_code::abnormal, {}, "close handshake timed out"});
       } else if (awaiting_pong_) {
         finish({close_code::abnormal, {}, "no pong within the pong timeout"});
-      } else if (options.ping_interval.count() > 0) {
+      } else if (settings.ping_interval.count() > 0) {
         send_ping({});
         awaiting_pong_ = true;
         arm_phase_timer();
@@ -340,12 +339,14 @@ void Connection::finish(CloseStatus status) {
     if (backlog_size() > 0) LoopStats::bump(loop_->stats().backpressured, std::uint64_t(-1));
     backlog_.reset();
   }
-  Server::Impl& server = loop_->server();
-  server.open_connections.fetch_sub(1, std::memory_order_relaxed);
+  Endpoint& endpoint = loop_->endpoint();
+  endpoint.open_connections.fetch_sub(1, std::memory_order_relaxed);
   if (opened_) {
     LoopStats::bump(loop_->stats().connections, std::uint64_t(-1));
     // Nothing is left to close if on_close throws.
-    if (server.handlers.close) call_user_handler([&] { server.handlers.close(handle(), status); });
+    if (endpoint.handlers.close) {
+      call_user_handler([&] { endpoint.handlers.close(handle(), status); });
+    }
   }
   // The loop's own reference goes last, after the current callback chain has unwound: a task
   // holds a handle, and dropping the task (run or not) drops the last loop-side reference.
@@ -366,7 +367,7 @@ void Connection::handler_threw(std::string_view handler, std::string_view what) 
       return;
     case Phase::websocket: {
       CloseStatus status{close_code::internal_error, "internal error", std::move(error)};
-      const ServerHandlers& handlers = loop_->server().handlers;
+      const ConnectionHandlers& handlers = loop_->endpoint().handlers;
       if (handlers.error) call_user_handler([&] { handlers.error(handle(), status); });
       send_close(status.code, status.reason);  // unless a close frame went out already
       extras().close_status = std::move(status);
@@ -439,7 +440,7 @@ SendStatus Connection::send_prepared(PreparedMessage& message) {
   }
   // Which bytes this connection can share: see prepared_message.hpp.
   SharedPayload frame = message.plain_frame();
-  const protocol::DeflateConfig& deflate_config = loop_->server().deflate_config;
+  const protocol::DeflateConfig& deflate_config = loop_->endpoint().deflate_config;
   const protocol::DeflateParams* deflate = session_.deflate_params();
   if (deflate != nullptr && message.payload().size() >= deflate_config.min_compress_size) {
     if (!deflate->server_no_context_takeover)

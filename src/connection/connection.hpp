@@ -20,14 +20,14 @@
 #include <string_view>
 #include <vector>
 
+#include "connection/loop_context.hpp"
 #include "fastws/close_code.hpp"
 #include "fastws/conn.hpp"
-#include "connection/loop_context.hpp"
 #include "net/event_loop.hpp"
+#include "net/peer_address.hpp"
 #include "net/socket_io.hpp"
 #include "net/timer_wheel.hpp"
 #include "net/unique_fd.hpp"
-#include "net/peer_address.hpp"
 #include "protocol/session.hpp"
 
 namespace fastws::net {

@@ -12,10 +12,9 @@
 
 #include "connection/connection.hpp"
 #include "connection/connection_parts.hpp"
+#include "connection/user_handler.hpp"
 #include "net/socket_io.hpp"
 #include "protocol/mask.hpp"
-#include "server/server_impl.hpp"
-#include "connection/user_handler.hpp"
 
 namespace fastws::detail {
 
@@ -244,7 +243,7 @@ void Connection::on_writable() {
     if (backlog_size() == 0) end_output();
     return;
   }
-  const ServerHandlers& handlers = loop_->server().handlers;
+  const ConnectionHandlers& handlers = loop_->endpoint().handlers;
   if (backlog_size() == 0 && handlers.drain) {
     if (auto thrown = call_user_handler([&] { handlers.drain(handle()); })) {
       handler_threw("on_drain", *thrown);
@@ -261,12 +260,12 @@ std::optional<SendStatus> Connection::send_gate() const noexcept {
 std::optional<SendStatus> Connection::apply_backpressure_limit(std::size_t bytes) {
   if (limit_closed_.load(std::memory_order_relaxed)) return SendStatus::dropped;
   if (admitted_) return std::nullopt;
-  const ServerOptions& options = loop_->server().options;
-  if (buffered_.load(std::memory_order_relaxed) + bytes <= options.max_buffered_bytes) {
+  const ConnectionSettings& settings = loop_->endpoint().settings;
+  if (buffered_.load(std::memory_order_relaxed) + bytes <= settings.max_buffered_bytes) {
     return std::nullopt;
   }
   loop_->stats().dropped_sends.fetch_add(1, std::memory_order_relaxed);
-  if (options.slow_consumer == SlowConsumerPolicy::close) {
+  if (settings.slow_consumer == SlowConsumerPolicy::close) {
     limit_closed_.store(true, std::memory_order_relaxed);
     finish({close_code::policy_violation, {}, "slow consumer: send buffer limit reached"});
   }

@@ -7,11 +7,11 @@
 #include <vector>
 
 #include "connection/connection.hpp"
+#include "connection/output_backlog.hpp"
+#include "connection/topic_registry.hpp"
 #include "fastws/close_code.hpp"
 #include "net/tls_stream.hpp"
-#include "connection/output_backlog.hpp"
 #include "protocol/http_parser.hpp"
-#include "server/topic_registry.hpp"
 
 namespace fastws::detail {
 

@@ -1,31 +1,17 @@
 #include "connection/loop_context.hpp"
 
-#include <sys/epoll.h>
-
 #include <algorithm>
 
 #include "connection/connection.hpp"
-#include "net/socket.hpp"
-#include "server/server_impl.hpp"
 
 namespace fastws::detail {
 
-void LoopStats::add_to(ServerStats& total) const noexcept {
-  total.connections += connections.load(std::memory_order_relaxed);
-  total.messages_in += messages_in.load(std::memory_order_relaxed);
-  total.messages_out += messages_out.load(std::memory_order_relaxed);
-  total.bytes_in += bytes_in.load(std::memory_order_relaxed);
-  total.bytes_out += bytes_out.load(std::memory_order_relaxed);
-  total.dropped_sends += dropped_sends.load(std::memory_order_relaxed);
-  total.backpressured_connections += backpressured.load(std::memory_order_relaxed);
-}
-
-LoopContext::LoopContext(Server::Impl& server, std::unique_ptr<net::EventLoop> loop)
-    : server_(server),
+LoopContext::LoopContext(Endpoint& endpoint, std::unique_ptr<net::EventLoop> loop)
+    : endpoint_(endpoint),
       loop_(std::move(loop)),
-      write_stalls_(*loop_, server.options.write_timeout),
-      max_buffered_bytes_(server.options.max_buffered_bytes),
-      closes_slow_consumers_(server.options.slow_consumer == SlowConsumerPolicy::close) {}
+      write_stalls_(*loop_, endpoint.settings.write_timeout),
+      max_buffered_bytes_(endpoint.settings.max_buffered_bytes),
+      closes_slow_consumers_(endpoint.settings.slow_consumer == SlowConsumerPolicy::close) {}
 
 LoopContext::~LoopContext() = default;
 
@@ -46,7 +32,7 @@ void LoopContext::detach() noexcept {
   }
   queued.clear();
   let_go();  // the hold just above
-  let_go();  // the server's
+  let_go();  // the endpoint's
 }
 
 void LoopContext::take_cork(Connection& owner) {
@@ -150,58 +136,11 @@ void LoopContext::remove_connection(Connection& connection) noexcept {
   if (shutting_down_) stop_if_done();
 }
 
-void LoopContext::on_accept(net::UniqueFd socket, const net::SocketAddress& peer) {
-  Server::Impl& server = server_;
-  if (shutting_down_) return;
-  // max_connections: over the limit the socket is closed at once, before any byte is read.
-  if (server.open_connections.fetch_add(1, std::memory_order_relaxed) >=
-      server.options.max_connections) {
-    server.open_connections.fetch_sub(1, std::memory_order_relaxed);
-    return;
-  }
-  net::SocketAddress local;
-  net::local_address(socket.get(), local);
-  auto* connection =
-      new Connection(*this, std::move(socket), PeerAddress(peer), PeerAddress(local),
-                     server.next_connection_id.fetch_add(1, std::memory_order_relaxed));
-  connection->start(server.tls.get());
-}
-
-void LoopContext::serve(net::UniqueFd socket, std::span<const std::byte> initial) {
-  Server::Impl& server = server_;
-  if (shutting_down_) return;
-  server.open_connections.fetch_add(1, std::memory_order_relaxed);
-  net::SocketAddress local, peer;
-  net::local_address(socket.get(), local);
-  net::remote_address(socket.get(), peer);
-  net::set_tcp_nodelay(socket.get());
-  auto* connection =
-      new Connection(*this, std::move(socket), PeerAddress(peer), PeerAddress(local),
-                     server.next_connection_id.fetch_add(1, std::memory_order_relaxed));
-  connection->start(nullptr, initial);
-}
-
-void LoopContext::add_listener(std::unique_ptr<net::Listener> listener) {
-  listeners_.push_back(std::move(listener));
-}
-
-std::error_code LoopContext::watch_shutdown(int shutdown_fd) {
-  shutdown_fd_ = shutdown_fd;
-  return loop_->add(shutdown_fd, EPOLLIN, *this);
-}
-
-void LoopContext::on_io(std::uint32_t) {
-  // The eventfd stays readable for every loop (nobody reads it); each loop acts once.
-  loop_->remove(shutdown_fd_, *this);
-  begin_shutdown();
-}
-
-void LoopContext::begin_shutdown() {
+void LoopContext::begin_shutdown(std::string_view reason) {
   if (shutting_down_) return;
   shutting_down_ = true;
-  listeners_.clear();  // closes the listening sockets: no new connections
-  close_all(close_code::going_away, "server shutting down");
-  const auto deadline = server_.options.close_timeout;
+  close_all(close_code::going_away, reason);
+  const auto deadline = endpoint_.settings.close_timeout;
   loop_->arm_timer(*this, deadline.count() > 0 ? deadline : std::chrono::milliseconds(1));
   stop_if_done();
 }

@@ -1,5 +1,6 @@
-// The server's state for one event loop: the loop itself, the cork buffer, the mailbox for sends
-// from other threads, the list of connections, and counters.
+// One endpoint's state on one event loop: the loop itself, the cork buffer, the mailbox for sends
+// from other threads, the list of connections, topics, and counters. Accepting (a server) and
+// dialing (a client) happen above this layer; both hand their sockets to connections here.
 #pragma once
 
 #include <atomic>
@@ -13,15 +14,13 @@
 #include <string_view>
 #include <vector>
 
+#include "connection/endpoint.hpp"
+#include "connection/outgoing_send.hpp"
+#include "connection/topic_registry.hpp"
+#include "connection/write_stall_watch.hpp"
 #include "fastws/request.hpp"
 #include "net/event_loop.hpp"
 #include "net/intrusive_list.hpp"
-#include "net/listener.hpp"
-#include "connection/outgoing_send.hpp"
-#include "server/topic_registry.hpp"
-#include "connection/write_stall_watch.hpp"
-
-#include "fastws/server.hpp"
 
 namespace fastws::detail {
 
@@ -69,15 +68,11 @@ struct LoopStats {
   static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
     counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
   }
-  void add_to(ServerStats& total) const noexcept;
 };
 
-class LoopContext final : public net::AcceptHandler,
-                          private net::FlushHandler,
-                          private net::IoHandler,
-                          private net::TimerNode {
+class LoopContext final : private net::FlushHandler, private net::TimerNode {
  public:
-  LoopContext(Server::Impl& server, std::unique_ptr<net::EventLoop> loop);
+  LoopContext(Endpoint& endpoint, std::unique_ptr<net::EventLoop> loop);
 
   // Lifetime: the server and every connection of this loop hold the context, so a Conn handle
   // kept by the user after the server is gone still points at a live (if idle) context. The
@@ -86,26 +81,21 @@ class LoopContext final : public net::AcceptHandler,
   void let_go() noexcept {
     if (holders_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
-  // The server is going away: from now on sends posted here are dropped, and what is queued is
+  // The endpoint is going away: from now on sends posted here are dropped, and what is queued is
   // released. Then the server's hold is let go. Call after the loop stopped running.
   void detach() noexcept;
 
-  // The limits a user thread checks before queueing a send (copied: readable without the server).
+  // The limits a user thread checks before queueing a send (copied: readable without the endpoint).
   std::size_t max_buffered_bytes() const noexcept { return max_buffered_bytes_; }
   bool closes_slow_consumers() const noexcept { return closes_slow_consumers_; }
 
-  // Accepted sockets become connections on this loop (AcceptHandler).
-  void on_accept(net::UniqueFd socket, const net::SocketAddress& peer) override;
-  // Serves a socket handed over from elsewhere, with request bytes already read (loop thread).
-  void serve(net::UniqueFd socket, std::span<const std::byte> initial);
-  // Listeners feeding this loop; stopped when the server shuts down.
-  void add_listener(std::unique_ptr<net::Listener> listener);
-  // Watches the server's shutdown eventfd (written by Server::stop(), also from signal
-  // handlers): when it fires, stop accepting, close everyone with 1001, then end the loop.
-  std::error_code watch_shutdown(int shutdown_fd);
+  // Closes every connection with 1001 and `reason`, cuts those that have not finished closing
+  // after the close timeout, then ends the loop (loop thread; once).
+  void begin_shutdown(std::string_view reason);
+  bool shutting_down() const noexcept { return shutting_down_; }
 
   net::EventLoop& loop() noexcept { return *loop_; }
-  Server::Impl& server() noexcept { return server_; }
+  Endpoint& endpoint() noexcept { return endpoint_; }
   bool in_loop_thread() const noexcept { return loop_->is_in_loop_thread(); }
   LoopStats& stats() noexcept { return stats_; }
   const LoopStats& stats() const noexcept { return stats_; }
@@ -152,16 +142,14 @@ class LoopContext final : public net::AcceptHandler,
 
  private:
   void on_flush() override;
-  void on_io(std::uint32_t events) override;  // the shutdown eventfd
-  void on_timer() override;                   // the shutdown deadline
+  void on_timer() override;  // the shutdown deadline
   std::vector<Conn> all_connections();
-  void begin_shutdown();
   void stop_if_done();
   void run_mailbox();
 
   ~LoopContext();  // through let_go() only
 
-  Server::Impl& server_;  // valid while the server holds the context
+  Endpoint& endpoint_;  // valid while the endpoint holds the context
   std::unique_ptr<net::EventLoop> loop_;
   WriteStallWatch write_stalls_;  // after loop_: its timer leaves the loop's wheel first
   std::atomic<std::size_t> holders_{1};
@@ -185,8 +173,6 @@ class LoopContext final : public net::AcceptHandler,
 
   TopicRegistry<Connection> topics_;
 
-  std::vector<std::unique_ptr<net::Listener>> listeners_;
-  int shutdown_fd_ = -1;
   bool shutting_down_ = false;
 
   const Connection* request_owner_ = nullptr;

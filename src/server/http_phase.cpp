@@ -5,12 +5,12 @@
 
 #include "connection/connection.hpp"
 #include "connection/connection_parts.hpp"
-#include "server/origin_policy.hpp"
+#include "connection/user_handler.hpp"
 #include "protocol/handshake_server.hpp"
 #include "protocol/http_parser.hpp"
 #include "protocol/permessage_deflate.hpp"
+#include "server/origin_policy.hpp"
 #include "server/server_impl.hpp"
-#include "connection/user_handler.hpp"
 
 namespace fastws::detail {
 
@@ -27,7 +27,8 @@ constexpr std::size_t max_request_headers = 100;
 }  // namespace
 
 std::size_t Connection::process_http(std::span<std::byte> input) {
-  const protocol::HttpLimits limits{loop_->server().options.max_header_size, max_request_headers};
+  const protocol::HttpLimits limits{loop_->endpoint().settings.max_header_size,
+                                    max_request_headers};
   if (!partial_head_) {
     std::size_t used = 0;
     // Requests that arrived whole (the common case) are parsed in place, one after another.
@@ -72,7 +73,8 @@ std::size_t Connection::process_http(std::span<std::byte> input) {
 std::size_t Connection::handle_request_head(std::string_view head) {
   std::array<HttpHeader, max_request_headers> storage;
   Request request;
-  const protocol::HttpLimits limits{loop_->server().options.max_header_size, max_request_headers};
+  const protocol::HttpLimits limits{loop_->endpoint().settings.max_header_size,
+                                    max_request_headers};
   protocol::HeadParseResult parsed = protocol::parse_request_head(head, request, storage, limits);
   if (!parsed.complete()) {
     refuse(parsed.failed() ? parsed.http_status : 400, parsed.error);
@@ -87,7 +89,7 @@ std::size_t Connection::handle_request_head(std::string_view head) {
 }
 
 void Connection::upgrade(const Request& request) {
-  Server::Impl& server = loop_->server();
+  Server::Impl& server = Server::Impl::of(*loop_);
   const ServerOptions& options = server.options;
   protocol::UpgradeCheck check = protocol::check_upgrade_request(request);
   if (!check.ok()) {
@@ -105,9 +107,9 @@ void Connection::upgrade(const Request& request) {
   Upgrade decision;
   decision.offered_.assign(check.subprotocols.begin(), check.subprotocols.end());
   decision.subprotocol_ = protocol::choose_subprotocol(options.subprotocols, check.subprotocols);
-  if (server.handlers.upgrade) {
+  if (server.on_upgrade) {
     const RequestScope scope(*loop_, *this, request);
-    if (auto thrown = call_user_handler([&] { server.handlers.upgrade(request, decision); })) {
+    if (auto thrown = call_user_handler([&] { server.on_upgrade(request, decision); })) {
       handler_threw("on_upgrade", *thrown);
       return;
     }
@@ -156,7 +158,7 @@ void Connection::upgrade(const Request& request) {
 }
 
 void Connection::serve_http(const Request& request) {
-  Server::Impl& server = loop_->server();
+  Server::Impl& server = Server::Impl::of(*loop_);
   // RFC 7230 5.4: an HTTP/1.1 request carries exactly one Host (HTTP/1.0 at most one).
   const std::size_t hosts = request.header_count("host");
   if (hosts > 1 || (request.minor_version() >= 1 && hosts == 0)) {
@@ -173,9 +175,9 @@ void Connection::serve_http(const Request& request) {
     return;
   }
   Response response;
-  if (server.handlers.http) {
+  if (server.on_http) {
     const RequestScope scope(*loop_, *this, request);
-    if (auto thrown = call_user_handler([&] { server.handlers.http(request, response); })) {
+    if (auto thrown = call_user_handler([&] { server.on_http(request, response); })) {
       handler_threw("on_http", *thrown);
       return;
     }

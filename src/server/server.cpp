@@ -11,13 +11,13 @@
 #include <thread>
 
 #include "connection/connection.hpp"
+#include "connection/prepared_message.hpp"
 #include "net/accept_distributor.hpp"
 #include "net/socket.hpp"
-#include "server/origin_policy.hpp"
-#include "connection/prepared_message.hpp"
 #include "protocol/frame_header.hpp"
 #include "protocol/handshake_server.hpp"
 #include "protocol/http_parser.hpp"
+#include "server/origin_policy.hpp"
 #include "server/server_impl.hpp"
 
 namespace fastws {
@@ -51,12 +51,37 @@ unsigned loop_count(unsigned requested) {
   return cores == 0 ? 1 : cores;
 }
 
+detail::ConnectionSettings settings_from(const ServerOptions& options) {
+  detail::ConnectionSettings settings;
+  settings.max_header_size = options.max_header_size;
+  settings.max_buffered_bytes = options.max_buffered_bytes;
+  settings.slow_consumer = options.slow_consumer;
+  settings.handshake_timeout = options.handshake_timeout;
+  settings.idle_timeout = options.idle_timeout;
+  settings.ping_interval = options.ping_interval;
+  settings.pong_timeout = options.pong_timeout;
+  settings.close_timeout = options.close_timeout;
+  settings.write_timeout = options.write_timeout;
+  settings.http_keepalive_timeout = options.http_keepalive_timeout;
+  return settings;
+}
+
+void add_loop_stats(const detail::LoopStats& loop, ServerStats& total) noexcept {
+  total.connections += loop.connections.load(std::memory_order_relaxed);
+  total.messages_in += loop.messages_in.load(std::memory_order_relaxed);
+  total.messages_out += loop.messages_out.load(std::memory_order_relaxed);
+  total.bytes_in += loop.bytes_in.load(std::memory_order_relaxed);
+  total.bytes_out += loop.bytes_out.load(std::memory_order_relaxed);
+  total.dropped_sends += loop.dropped_sends.load(std::memory_order_relaxed);
+  total.backpressured_connections += loop.backpressured.load(std::memory_order_relaxed);
+}
+
 }  // namespace
 
 Server::Impl::Impl(ServerOptions opts)
-    : options(std::move(opts)),
-      deflate_config(deflate_config_from(options.compression)),
-      shutdown_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    : options(std::move(opts)), shutdown_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  settings = settings_from(options);
+  deflate_config = deflate_config_from(options.compression);
   session_config.role = protocol::Role::server;
   session_config.max_message_size = options.max_message_size;
   session_config.stream_fragments = options.stream_fragments;
@@ -73,20 +98,23 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
     auto loop = net::EventLoop::create(error);
     if (!loop) throw std::system_error(error, "fastws: cannot create an event loop");
     impl_->loops.emplace_back(new detail::LoopContext(*impl_, std::move(loop)));
-    if (auto watch = impl_->loops.back()->watch_shutdown(impl_->shutdown_fd.get())) {
+    impl_->server_loops.push_back(
+        std::make_unique<detail::ServerLoop>(*impl_, *impl_->loops.back()));
+    if (auto watch = impl_->server_loops.back()->watch_shutdown(impl_->shutdown_fd.get())) {
       throw std::system_error(watch, "fastws: cannot watch the shutdown event");
     }
   }
 }
 
 Server::~Server() {
-  // Loops first (their connections use the handlers and options), then the rest. A loop
-  // context lives on while Conn handles of its connections exist.
+  // Listeners first, then the loops (their connections use the handlers and options), then the
+  // rest. A loop context lives on while Conn handles of its connections exist.
+  impl_->server_loops.clear();
   impl_->loops.clear();
 }
 
 void Server::on_upgrade(std::function<void(const Request&, Upgrade&)> handler) {
-  impl_->handlers.upgrade = std::move(handler);
+  impl_->on_upgrade = std::move(handler);
 }
 void Server::on_open(std::function<void(const Conn&)> handler) {
   impl_->handlers.open = std::move(handler);
@@ -116,7 +144,7 @@ void Server::on_frame(std::function<void(const Conn&, const Frame&)> handler) {
   impl_->handlers.frame = std::move(handler);
 }
 void Server::on_http(std::function<void(const Request&, Response&)> handler) {
-  impl_->handlers.http = std::move(handler);
+  impl_->on_http = std::move(handler);
 }
 void Server::on_drain(std::function<void(const Conn&)> handler) {
   impl_->handlers.drain = std::move(handler);
@@ -136,12 +164,12 @@ std::error_code Server::listen() {
     net::UniqueFd socket;
     if (auto error = net::listen_on(address, listen_options, socket)) return error;
     std::vector<net::AcceptTarget> targets;
-    for (auto& loop : impl.loops) targets.push_back({&loop->loop(), loop.get()});
+    for (auto& loop : impl.server_loops) targets.push_back({&loop->loop(), loop.get()});
     impl.distributor = std::make_unique<net::AcceptDistributor>(std::move(targets));
     auto listener = std::make_unique<net::Listener>(impl.loops[0]->loop(), std::move(socket),
                                                     *impl.distributor);
     if (auto error = listener->start()) return error;
-    impl.loops[0]->add_listener(std::move(listener));
+    impl.server_loops[0]->add_listener(std::move(listener));
     impl.listening = true;
     return {};
   }
@@ -153,7 +181,7 @@ std::error_code Server::listen() {
   // One listening socket per loop on the same port; the kernel spreads the connections.
   listen_options.reuse_port = true;
   std::vector<std::unique_ptr<net::Listener>> listeners;
-  for (auto& loop : impl.loops) {
+  for (auto& loop : impl.server_loops) {
     net::UniqueFd socket;
     if (auto error = net::listen_on(address, listen_options, socket)) return error;
     if (listeners.empty()) {
@@ -167,7 +195,7 @@ std::error_code Server::listen() {
   }
   for (std::size_t i = 0; i < listeners.size(); ++i) {
     if (auto error = listeners[i]->start()) return error;
-    impl.loops[i]->add_listener(std::move(listeners[i]));
+    impl.server_loops[i]->add_listener(std::move(listeners[i]));
   }
   impl.listening = true;
   return {};
@@ -199,7 +227,7 @@ void Server::stop() noexcept {
 
 ServerStats Server::stats() const noexcept {
   ServerStats total;
-  for (const auto& loop : impl_->loops) loop->stats().add_to(total);
+  for (const auto& loop : impl_->loops) add_loop_stats(loop->stats(), total);
   return total;
 }
 
@@ -281,7 +309,7 @@ HandoverResult Server::handover(int fd, std::string_view request_bytes) {
   }
   std::vector<std::byte> bytes(request_bytes.size());
   std::memcpy(bytes.data(), request_bytes.data(), bytes.size());
-  detail::LoopContext& loop = impl_->pick_loop();
+  detail::ServerLoop& loop = impl_->pick_loop();
   loop.loop().post([&loop, socket = net::UniqueFd(fd), bytes = std::move(bytes)]() mutable {
     loop.serve(std::move(socket), bytes);
   });
@@ -293,7 +321,7 @@ std::error_code Server::adopt(int fd) {
   net::SocketInfo info;
   if (auto error = net::adopt_socket(fd, info)) return error;
   if (info.listening) return std::make_error_code(std::errc::invalid_argument);
-  detail::LoopContext& loop = impl_->pick_loop();
+  detail::ServerLoop& loop = impl_->pick_loop();
   loop.loop().post(
       [&loop, socket = net::UniqueFd(fd)]() mutable { loop.serve(std::move(socket), {}); });
   return {};

@@ -1,45 +1,35 @@
-// Server internals shared by the server, its loops and its connections.
+// Server internals shared by the server, its loops and the HTTP phase of its connections.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <thread>
 #include <vector>
 
-#include "fastws/server.hpp"
+#include "connection/endpoint.hpp"
 #include "connection/loop_context.hpp"
+#include "fastws/server.hpp"
 #include "net/accept_distributor.hpp"
 #include "net/tls_context.hpp"
 #include "net/unique_fd.hpp"
-#include "protocol/permessage_deflate.hpp"
-#include "protocol/session.hpp"
+#include "server/server_loop.hpp"
 
 namespace fastws {
 
-// The user's callbacks. Set before run(); read-only while the loops run.
-struct ServerHandlers {
-  std::function<void(const Request&, Upgrade&)> upgrade;
-  std::function<void(const Conn&)> open;
-  std::function<void(const Conn&, Message)> message;
-  std::function<void(const Conn&, Opcode, std::span<const std::byte>, bool, bool)> fragment;
-  std::function<void(const Conn&, std::span<const std::byte>)> ping;
-  std::function<void(const Conn&, std::span<const std::byte>)> pong;
-  std::function<void(const Conn&, const CloseStatus&)> close;
-  std::function<void(const Conn&, const CloseStatus&)> error;
-  std::function<void(const Conn&, const Frame&)> frame;
-  std::function<void(const Request&, Response&)> http;
-  std::function<void(const Conn&)> drain;
-};
-
-struct Server::Impl {
+// A server is the endpoint of the connections it accepts; what only a server has is here.
+struct Server::Impl : detail::Endpoint {
   explicit Impl(ServerOptions opts);
 
+  // The endpoint of every connection on a server's loop context is its server.
+  static Impl& of(detail::LoopContext& loop) noexcept {
+    return static_cast<Impl&>(loop.endpoint());
+  }
+
   ServerOptions options;
-  ServerHandlers handlers;
-  protocol::SessionConfig session_config;  // shared by every connection's session
-  protocol::DeflateConfig deflate_config;
+  // The user's callbacks before a connection opens. Set before run(); read-only after.
+  std::function<void(const Request&, Upgrade&)> on_upgrade;
+  std::function<void(const Request&, Response&)> on_http;
   std::unique_ptr<net::TlsContext> tls;  // set when accepted connections speak TLS
   net::UniqueFd shutdown_fd;             // an eventfd every loop watches; stop() writes it
   // Contexts are detached, not deleted, when the server goes: Conn handles may still use them.
@@ -47,15 +37,14 @@ struct Server::Impl {
     void operator()(detail::LoopContext* loop) const noexcept { loop->detach(); }
   };
   std::vector<std::unique_ptr<detail::LoopContext, DetachLoop>> loops;
+  std::vector<std::unique_ptr<detail::ServerLoop>> server_loops;  // one per loop, same order
   std::unique_ptr<net::AcceptDistributor> distributor;  // Unix sockets: one listener for all
   bool listening = false;
   std::atomic<std::uint16_t> bound_port{0};
-  std::atomic<std::uint64_t> next_connection_id{1};
-  std::atomic<std::uint64_t> open_connections{0};  // for max_connections
-  std::atomic<unsigned> next_loop{0};              // round-robin for hand-overs
+  std::atomic<unsigned> next_loop{0};  // round-robin for hand-overs
 
-  detail::LoopContext& pick_loop() noexcept {
-    return *loops[next_loop.fetch_add(1, std::memory_order_relaxed) % loops.size()];
+  detail::ServerLoop& pick_loop() noexcept {
+    return *server_loops[next_loop.fetch_add(1, std::memory_order_relaxed) % server_loops.size()];
   }
 };
 

@@ -67,7 +67,8 @@ TEST(OutputBacklog, LargeSharedFramesAreReferencedNotCopied) {
 }
 
 TEST(OutputBacklog, SmallSharedFramesAreCopied) {
-  const SharedPayload shared = make_shared_payload(bytes(OutputBacklog::min_shared_reference - 1, 5));
+  const SharedPayload shared =
+      make_shared_payload(bytes(OutputBacklog::min_shared_reference - 1, 5));
   OutputBacklog backlog;
   backlog.append_shared(shared, 0);
   EXPECT_EQ(shared.use_count(), 1);

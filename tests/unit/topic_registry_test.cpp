@@ -1,6 +1,6 @@
 // TopicRegistry: membership stays exact through any sequence of subscribes, unsubscribes and
 // closes, and each subscriber's recorded slot points at itself after members move.
-#include "server/topic_registry.hpp"
+#include "connection/topic_registry.hpp"
 
 #include <gtest/gtest.h>
 

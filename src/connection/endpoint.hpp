@@ -1,0 +1,59 @@
+// What a connection needs from the side that opened it, a server or (later) a client: the
+// user's callbacks, the limits and timeouts, the session and compression settings, and the
+// count of open connections. A connection reaches it through its loop context; it knows nothing
+// else of who opened it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+
+#include "fastws/conn.hpp"
+#include "fastws/frame.hpp"
+#include "fastws/options.hpp"
+#include "protocol/permessage_deflate.hpp"
+#include "protocol/session.hpp"
+
+namespace fastws::detail {
+
+// The user's callbacks for open connections. Set before the loops run; read-only after.
+struct ConnectionHandlers {
+  std::function<void(const Conn&)> open;
+  std::function<void(const Conn&, Message)> message;
+  std::function<void(const Conn&, Opcode, std::span<const std::byte>, bool, bool)> fragment;
+  std::function<void(const Conn&, std::span<const std::byte>)> ping;
+  std::function<void(const Conn&, std::span<const std::byte>)> pong;
+  std::function<void(const Conn&, const CloseStatus&)> close;
+  std::function<void(const Conn&, const CloseStatus&)> error;
+  std::function<void(const Conn&, const Frame&)> frame;
+  std::function<void(const Conn&)> drain;
+};
+
+// Limits and timeouts every connection obeys, copied from the side's public options (a zero
+// timeout disables it; see ServerOptions for what each one does).
+struct ConnectionSettings {
+  std::size_t max_header_size = 0;  // the HTTP head read before the upgrade
+  std::size_t max_buffered_bytes = 0;
+  SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::drop;
+  std::chrono::milliseconds handshake_timeout{0};
+  std::chrono::milliseconds idle_timeout{0};
+  std::chrono::milliseconds ping_interval{0};
+  std::chrono::milliseconds pong_timeout{0};
+  std::chrono::milliseconds close_timeout{0};
+  std::chrono::milliseconds write_timeout{0};
+  std::chrono::milliseconds http_keepalive_timeout{0};
+};
+
+struct Endpoint {
+  ConnectionHandlers handlers;
+  ConnectionSettings settings;
+  protocol::SessionConfig session_config;  // shared by every connection's session
+  protocol::DeflateConfig deflate_config;
+  std::atomic<std::uint64_t> open_connections{0};
+  std::atomic<std::uint64_t> next_connection_id{1};
+};
+
+}  // namespace fastws::detail
