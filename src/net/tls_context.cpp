@@ -82,6 +82,44 @@ std::unique_ptr<TlsContext> TlsContext::from_files(const std::string& certificat
   return owner;
 }
 
+std::unique_ptr<TlsContext> TlsContext::client(const TlsClientSettings& settings,
+                                               std::string& error) {
+  ERR_clear_error();
+  SSL_CTX* context = SSL_CTX_new(TLS_client_method());
+  if (context == nullptr) {
+    error = "cannot create a TLS context: " + take_tls_error().message();
+    return nullptr;
+  }
+  std::unique_ptr<TlsContext> owner(new TlsContext(context));
+  SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
+  SSL_CTX_set_options(context, SSL_OP_NO_RENEGOTIATION);
+  static constexpr unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  SSL_CTX_set_alpn_protos(context, alpn, sizeof alpn);
+  SSL_CTX_set_verify(context, settings.verify_peer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+  if (settings.ca_file.empty() && settings.ca_directory.empty()) {
+    if (SSL_CTX_set_default_verify_paths(context) != 1) {
+      error = "cannot load the system's CA store: " + take_tls_error().message();
+      return nullptr;
+    }
+  } else if (SSL_CTX_load_verify_locations(
+                 context, settings.ca_file.empty() ? nullptr : settings.ca_file.c_str(),
+                 settings.ca_directory.empty() ? nullptr : settings.ca_directory.c_str()) != 1) {
+    error = "cannot load the CA file or directory '" + settings.ca_file + settings.ca_directory +
+            "': " + take_tls_error().message();
+    return nullptr;
+  }
+  if (!settings.certificate_file.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(context, settings.certificate_file.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(context, settings.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(context) != 1) {
+      error = "cannot use the client certificate '" + settings.certificate_file + "' with key '" +
+              settings.key_file + "': " + take_tls_error().message();
+      return nullptr;
+    }
+  }
+  return owner;
+}
+
 std::unique_ptr<TlsContext> TlsContext::shared(ssl_ctx_st* context) {
   SSL_CTX_up_ref(context);
   return std::unique_ptr<TlsContext>(new TlsContext(context));

@@ -1,8 +1,10 @@
 #include "net/tls_stream.hpp"
 
+#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <climits>
@@ -12,6 +14,12 @@
 namespace fastws::net {
 
 namespace {
+
+bool is_ip_literal(const std::string& host) {
+  unsigned char address[sizeof(in6_addr)];
+  return ::inet_pton(AF_INET, host.c_str(), address) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), address) == 1;
+}
 
 TlsStream::SocketState& state_of(BIO* bio) {
   return *static_cast<TlsStream::SocketState*>(BIO_get_data(bio));
@@ -73,7 +81,7 @@ BIO_METHOD* socket_method() {
 
 }  // namespace
 
-std::unique_ptr<TlsStream> TlsStream::accept(const TlsContext& context, int fd) {
+std::unique_ptr<TlsStream> TlsStream::over_socket(const TlsContext& context, int fd) {
   BIO_METHOD* method = socket_method();
   if (method == nullptr) return nullptr;
   SSL* ssl = SSL_new(context.get());
@@ -87,7 +95,6 @@ std::unique_ptr<TlsStream> TlsStream::accept(const TlsContext& context, int fd) 
   BIO_set_data(bio, &stream->socket_);
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl, bio, bio);  // the session owns the BIO now
-  SSL_set_accept_state(ssl);
   // Partial writes report what whole records took, so a full socket never blocks a write;
   // the retry comes from the backlog, which may sit at another address.
   SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
@@ -95,6 +102,43 @@ std::unique_ptr<TlsStream> TlsStream::accept(const TlsContext& context, int fd) 
   // A TCP end without close_notify is an end of file, not an error: WebSocket has its own close
   // handshake and says whether the end was clean.
   SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  return stream;
+}
+
+std::unique_ptr<TlsStream> TlsStream::accept(const TlsContext& context, int fd) {
+  std::unique_ptr<TlsStream> stream = over_socket(context, fd);
+  if (stream) SSL_set_accept_state(stream->ssl_);
+  return stream;
+}
+
+std::unique_ptr<TlsStream> TlsStream::connect(const TlsContext& context, int fd,
+                                              const std::string& host, std::string& error) {
+  std::unique_ptr<TlsStream> stream = over_socket(context, fd);
+  if (!stream) {
+    error = "cannot create a TLS session (out of memory)";
+    return nullptr;
+  }
+  SSL* ssl = stream->ssl_;
+  SSL_set_connect_state(ssl);
+  ERR_clear_error();
+  const bool ip_literal = is_ip_literal(host);
+  // SNI carries names only (RFC 6066 3: "Literal IPv4 and IPv6 addresses are not permitted").
+  // (SSL_set_tlsext_host_name without its macro's C cast.)
+  if (!ip_literal && SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                              const_cast<char*>(host.c_str())) != 1) {
+    error = "cannot set the TLS server name: " + take_tls_error().message();
+    return nullptr;
+  }
+  // What the certificate must name: the host we dialed, as a DNS name or as an IP address
+  // (RFC 6125; OpenSSL checks it during the handshake when verification is on).
+  X509_VERIFY_PARAM* verify = SSL_get0_param(ssl);
+  X509_VERIFY_PARAM_set_hostflags(verify, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  const int named = ip_literal ? X509_VERIFY_PARAM_set1_ip_asc(verify, host.c_str())
+                               : X509_VERIFY_PARAM_set1_host(verify, host.c_str(), host.size());
+  if (named != 1) {
+    error = "cannot check the certificate against '" + host + "': " + take_tls_error().message();
+    return nullptr;
+  }
   return stream;
 }
 
@@ -116,6 +160,14 @@ TlsStream::Handshake TlsStream::handshake(std::string& error) {
   }
   const IoResult outcome = outcome_of(result);
   if (outcome.status == IoStatus::would_block) return Handshake::in_progress;
+  const long verified = SSL_get_verify_result(ssl_);
+  if (verified != X509_V_OK) {
+    // The reason a user can act on ("certificate has expired", "hostname mismatch"), not the
+    // generic "certificate verify failed".
+    error =
+        std::string("certificate verification failed: ") + X509_verify_cert_error_string(verified);
+    return Handshake::failed;
+  }
   error = outcome.status == IoStatus::end_of_file ? std::string("the peer closed the connection")
                                                   : outcome.error.message();
   return Handshake::failed;

@@ -1,5 +1,6 @@
-// One server-side TLS session over a non-blocking socket, with the outcomes of socket_io's plain
-// reads and writes, so that the connection has one input path and one output path.
+// One TLS session (the server's or the client's side) over a non-blocking socket, with the outcomes
+// of socket_io's plain reads and writes, so that the connection has one input path and one output
+// path.
 //
 // OpenSSL reads and writes the socket through a small BIO of ours that calls read_some() and
 // write_vectored(): sends use MSG_NOSIGNAL (OpenSSL's own socket BIO would raise SIGPIPE when a
@@ -32,6 +33,11 @@ class TlsStream {
 
   // A server session on `fd` (not owned). Empty when OpenSSL cannot make one (out of memory).
   static std::unique_ptr<TlsStream> accept(const TlsContext& context, int fd);
+  // A client session on `fd` (not owned) to `host` (a name, or an IP address without
+  // brackets): SNI for names, and the certificate must name `host` (checked in the handshake
+  // when the context verifies; see TlsContext::client). Empty with `error` set on failure.
+  static std::unique_ptr<TlsStream> connect(const TlsContext& context, int fd,
+                                            const std::string& host, std::string& error);
   ~TlsStream();
   TlsStream(const TlsStream&) = delete;
   TlsStream& operator=(const TlsStream&) = delete;
@@ -66,6 +72,7 @@ class TlsStream {
 
  private:
   TlsStream(ssl_st* ssl, int fd) noexcept;
+  static std::unique_ptr<TlsStream> over_socket(const TlsContext& context, int fd);
   // Maps a failed SSL call to an I/O outcome.
   IoResult outcome_of(int result);
 
