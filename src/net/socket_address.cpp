@@ -115,8 +115,10 @@ std::string SocketAddress::unix_path() const {
   return path;
 }
 
-std::error_code resolve(std::string_view host, std::uint16_t port,
-                        std::vector<SocketAddress>& out) {
+namespace {
+
+std::error_code run_getaddrinfo(std::string_view host, std::uint16_t port, int family, int flags,
+                                std::vector<SocketAddress>& out) {
   out.clear();
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
@@ -125,12 +127,9 @@ std::error_code resolve(std::string_view host, std::uint16_t port,
   const std::string port_string = std::to_string(port);
 
   addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
+  hints.ai_family = family;
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  // "localhost" comes from /etc/hosts; anything else must be a literal, never a DNS query.
-  if (host_string != "localhost") hints.ai_flags |= AI_NUMERICHOST;
-
+  hints.ai_flags = AI_NUMERICSERV | flags;
   addrinfo* results = nullptr;
   const int status = ::getaddrinfo(host_string.c_str(), port_string.c_str(), &hints, &results);
   if (status == EAI_SYSTEM) return {errno, std::system_category()};
@@ -143,6 +142,23 @@ std::error_code resolve(std::string_view host, std::uint16_t port,
   }
   ::freeaddrinfo(results);
   return {};
+}
+
+}  // namespace
+
+std::error_code resolve(std::string_view host, std::uint16_t port,
+                        std::vector<SocketAddress>& out) {
+  // "localhost" comes from /etc/hosts; anything else must be a literal, never a DNS query.
+  const bool literal_only = host != "localhost";
+  return run_getaddrinfo(host, port, AF_UNSPEC, literal_only ? AI_NUMERICHOST : 0, out);
+}
+
+std::error_code resolve_name(std::string_view host, std::uint16_t port, AddressFamily family,
+                             std::vector<SocketAddress>& out) {
+  const int ai_family = family == AddressFamily::ipv4   ? AF_INET
+                        : family == AddressFamily::ipv6 ? AF_INET6
+                                                        : AF_UNSPEC;
+  return run_getaddrinfo(host, port, ai_family, 0, out);
 }
 
 std::error_code local_address(int fd, SocketAddress& out) {

@@ -48,6 +48,14 @@ class SocketAddress {
 // (brackets allowed: "[::1]") or "localhost"; other names are refused rather than sent to DNS,
 // which would block the calling loop. Errors from getaddrinfo use resolve_category().
 std::error_code resolve(std::string_view host, std::uint16_t port, std::vector<SocketAddress>& out);
+
+// Which addresses a name may resolve to.
+enum class AddressFamily : std::uint8_t { any, ipv4, ipv6 };
+
+// Like resolve(), but any name goes to the system resolver (/etc/hosts, DNS): it may block for
+// seconds, so never call it on an event loop (net::Resolver runs it on its own thread).
+std::error_code resolve_name(std::string_view host, std::uint16_t port, AddressFamily family,
+                             std::vector<SocketAddress>& out);
 const std::error_category& resolve_category() noexcept;
 
 // The address a socket is bound to, or the peer it is connected to.
