@@ -143,6 +143,69 @@ void Connection::start(const net::TlsContext* tls, std::span<const std::byte> in
   }
 }
 
+void Connection::start_dialed(net::UniqueFd fd, const PeerAddress& remote, const PeerAddress& local,
+                              const net::TlsContext* tls, const std::string& host) {
+  fd_ = std::move(fd);
+  remote_ = remote;
+  local_ = local;
+  if (auto error = loop_->loop().add(fd_.get(), EPOLLIN | EPOLLRDHUP, *this)) {
+    fail_opening("cannot register the socket: " + error.message());
+    return;
+  }
+  if (tls == nullptr) {
+    loop_->endpoint().opening_ready(*this);
+    return;
+  }
+  std::string error;
+  extras().tls = net::TlsStream::connect(*tls, fd_.get(), host, error);
+  if (!extras_->tls) {
+    fail_opening("cannot start a TLS session: " + error);
+    return;
+  }
+  advance_tls_handshake();  // the client speaks first: the ClientHello leaves now
+}
+
+void Connection::open_websocket(protocol::Session session, std::string subprotocol,
+                                std::string extensions, std::any user_data,
+                                const Request* request) {
+  session_ = std::move(session);
+  phase_ = Phase::websocket;
+  opened_ = true;
+  LoopStats::bump(loop_->stats().connections);
+  if (extras_) extras_->opening.reset();
+  if (!subprotocol.empty() || !extensions.empty() || user_data.has_value()) {
+    Extras& state = extras();
+    state.subprotocol = std::move(subprotocol);
+    state.extensions = std::move(extensions);
+    state.user_data = std::move(user_data);
+  }
+  arm_phase_timer();
+  const ConnectionHandlers& handlers = loop_->endpoint().handlers;
+  if (!handlers.open) return;
+  std::optional<RequestScope> scope;
+  if (request != nullptr) scope.emplace(*loop_, *this, *request);
+  if (auto thrown = call_user_handler([&] { handlers.open(handle()); })) {
+    handler_threw("on_open", *thrown);
+  }
+}
+
+void Connection::fail_opening(std::string error) {
+  const CloseStatus status{close_code::abnormal, {}, std::move(error)};
+  const Endpoint& endpoint = loop_->endpoint();
+  if (endpoint.reports_opening_failures && endpoint.handlers.error) {
+    call_user_handler([&] { endpoint.handlers.error(handle(), status); });
+  }
+  finish(status);
+}
+
+OpeningState* Connection::opening_state() const noexcept {
+  return extras_ ? extras_->opening.get() : nullptr;
+}
+
+void Connection::set_opening_state(std::unique_ptr<OpeningState> state) {
+  extras().opening = std::move(state);
+}
+
 void Connection::on_io(std::uint32_t events) {
   if (net::TlsStream* secure = tls()) [[unlikely]] {
     if (!secure->established()) {
@@ -193,7 +256,7 @@ void Connection::finish_after_input_end(std::string error) {
 void Connection::process_input(std::span<std::byte> input) {
   switch (phase_) {
     case Phase::http: {
-      const std::size_t used = process_http(input);
+      const std::size_t used = loop_->endpoint().opening_input(*this, input);
       if (phase_ == Phase::websocket && used < input.size()) process_input(input.subspan(used));
       return;
     }
@@ -251,11 +314,10 @@ void Connection::on_timer() {
   const ConnectionSettings& settings = loop_->endpoint().settings;
   switch (phase_) {
     case Phase::http:
-      finish({close_code::abnormal,
-              {},
-              opened_http_request_             ? "HTTP keep-alive timeout"
-              : tls() && !tls()->established() ? "TLS handshake timeout"
-                                               : "handshake timeout"});
+      fail_opening(!fd_                             ? "connect timeout"
+                   : opened_http_request_           ? "HTTP keep-alive timeout"
+                   : tls() && !tls()->established() ? "TLS handshake timeout"
+                                                    : "handshake timeout");
       return;
     case Phase::websocket:
       if (session_.state() != protocol::Session::State::open) {
@@ -327,12 +389,13 @@ void Connection::finish(CloseStatus status) {
   phase_ = Phase::closed;
   open_.store(false, std::memory_order_release);
   loop_->loop().cancel_timer(*this);
-  loop_->loop().remove(fd_.get(), *this);
+  if (fd_) loop_->loop().remove(fd_.get(), *this);  // a client may fail before it has a socket
   fd_.reset();
   loop_->remove_connection(*this);
   if (extras_) {
     loop_->topics().unsubscribe_all(extras_->topics);
     extras_->tls.reset();  // its memory goes now, not when the last handle does
+    extras_->opening.reset();
   }
   partial_head_.reset();
   if (backlog_) {

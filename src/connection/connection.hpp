@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "connection/endpoint.hpp"
 #include "connection/loop_context.hpp"
 #include "fastws/close_code.hpp"
 #include "fastws/conn.hpp"
@@ -109,6 +110,27 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   // Bytes on their way to the peer: our backlog and what the kernel holds unacknowledged.
   std::size_t output_in_flight() const noexcept;
 
+  // --- the opening phase (loop thread), driven by the side that opened the connection ---
+  // The server's HTTP phase (server/http_phase.cpp): returns the number of bytes used.
+  std::size_t process_http(std::span<std::byte> input);
+  // A dialed socket: from now on the connection reads and writes it. With `tls` a client TLS
+  // session to `host` starts first; the endpoint's opening_ready() follows when the transport
+  // is ready.
+  void start_dialed(net::UniqueFd fd, const PeerAddress& remote, const PeerAddress& local,
+                    const net::TlsContext* tls, const std::string& host);
+  // Bytes before the upgrade (requests, responses): they leave before any frame.
+  void write_raw(std::span<const std::byte> bytes);
+  // The opening succeeded: the session takes over and on_open runs (with `request` visible
+  // through Conn::request() during it, when given).
+  void open_websocket(protocol::Session session, std::string subprotocol, std::string extensions,
+                      std::any user_data, const Request* request);
+  // The opening failed: the socket closes; on_error gets close code 1006 and `error` when the
+  // endpoint reports opening failures (a client). on_close does not run, since on_open did not.
+  void fail_opening(std::string error);
+  // The side's state for the opening phase, dropped when the connection opens or closes.
+  OpeningState* opening_state() const noexcept;
+  void set_opening_state(std::unique_ptr<OpeningState> state);
+
   std::string_view subprotocol() const noexcept;
   std::string_view extensions() const noexcept;
   std::any* user_data();                        // loop thread: creates the slot
@@ -137,8 +159,6 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   void update_write_interest();
   void finish_after_input_end(std::string error);
   void process_input(std::span<std::byte> input);
-  // HTTP phase (connection_http.cpp): returns the number of bytes used.
-  std::size_t process_http(std::span<std::byte> input);
   std::size_t handle_request_head(std::string_view head);
   void upgrade(const Request& request);
   void serve_http(const Request& request);
@@ -151,7 +171,6 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
                    const MaskKey* mask);
   void append_to_backlog(std::span<const std::byte> header, std::span<const std::byte> payload,
                          const MaskKey* mask);
-  void write_raw(std::span<const std::byte> bytes);  // HTTP responses
   // A whole frame shared with other connections: referenced, not copied, if it must wait.
   void write_shared(const SharedPayload& frame);
   // `second_owner`, when set, owns `second`: what the kernel refuses of it is referenced.

@@ -35,6 +35,7 @@ struct Connection::Extras {
   std::vector<DeferredSend> deferred;
   TopicRegistry<Connection>::Subscriptions topics;  // left automatically on close
   std::unique_ptr<net::TlsStream> tls;              // wss: the TLS session over the socket
+  std::unique_ptr<OpeningState> opening;            // the side's, until the connection opens
   std::size_t output_at_close_timer = 0;  // output_in_flight() when the close timer was armed
 };
 

@@ -36,7 +36,9 @@ bool Connection::advance_tls_handshake() {
     return false;
   }
   update_write_interest();
-  return step == net::TlsStream::Handshake::done;
+  if (step != net::TlsStream::Handshake::done) return false;
+  loop_->endpoint().opening_ready(*this);
+  return phase_ != Phase::closed;
 }
 
 void Connection::update_write_interest() {

@@ -1,7 +1,7 @@
-// What a connection needs from the side that opened it, a server or (later) a client: the
-// user's callbacks, the limits and timeouts, the session and compression settings, and the
-// count of open connections. A connection reaches it through its loop context; it knows nothing
-// else of who opened it.
+// What a connection needs from the side that opened it, a server or a client: the user's
+// callbacks, the limits and timeouts, the session and compression settings, the count of open
+// connections, and the opening phase. A connection reaches it through its loop context; it
+// knows nothing else of who opened it.
 #pragma once
 
 #include <atomic>
@@ -47,8 +47,29 @@ struct ConnectionSettings {
   std::chrono::milliseconds http_keepalive_timeout{0};
 };
 
+class Connection;
+
+// What one side keeps about a connection in its opening phase (a client's handshake state).
+struct OpeningState {
+  virtual ~OpeningState() = default;
+};
+
+// The side that opened a connection: a server (accepted) or a client (dialed). The opening
+// phase, before the WebSocket session, is the side's own.
 struct Endpoint {
+  virtual ~Endpoint() = default;
+
+  // Input in the opening phase; returns the bytes used. Whatever follows an upgrade in the
+  // same input is passed to the session.
+  virtual std::size_t opening_input(Connection& connection, std::span<std::byte> input) = 0;
+  // The transport is ready for the opening (connected, TLS established): a client sends its
+  // request now.
+  virtual void opening_ready(Connection&) {}
+
   ConnectionHandlers handlers;
+  // A client hears through on_error why a connection it asked for never opened; a server's
+  // failed openings (timeouts, bad requests) are its peers' business.
+  bool reports_opening_failures = false;
   ConnectionSettings settings;
   protocol::SessionConfig session_config;  // shared by every connection's session
   protocol::DeflateConfig deflate_config;

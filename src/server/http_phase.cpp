@@ -137,24 +137,9 @@ void Connection::upgrade(const Request& request) {
     return;
   }
   write_raw(bytes_of(response));
-
-  session_ = protocol::Session(server.session_config, deflate);
-  phase_ = Phase::websocket;
-  opened_ = true;
-  LoopStats::bump(loop_->stats().connections);
-  if (!decision.subprotocol_.empty() || !extensions.empty() || decision.user_data_.has_value()) {
-    Extras& state = extras();
-    state.subprotocol = std::move(decision.subprotocol_);
-    state.extensions = std::move(extensions);
-    state.user_data = std::move(decision.user_data_);
-  }
-  arm_phase_timer();
-  if (server.handlers.open) {
-    const RequestScope scope(*loop_, *this, request);
-    if (auto thrown = call_user_handler([&] { server.handlers.open(handle()); })) {
-      handler_threw("on_open", *thrown);
-    }
-  }
+  open_websocket(protocol::Session(server.session_config, deflate),
+                 std::move(decision.subprotocol_), std::move(extensions),
+                 std::move(decision.user_data_), &request);
 }
 
 void Connection::serve_http(const Request& request) {
@@ -224,3 +209,12 @@ void Connection::send_refusal(std::string_view response) {
 }
 
 }  // namespace fastws::detail
+
+namespace fastws {
+
+std::size_t Server::Impl::opening_input(detail::Connection& connection,
+                                        std::span<std::byte> input) {
+  return connection.process_http(input);
+}
+
+}  // namespace fastws

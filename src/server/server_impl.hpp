@@ -21,6 +21,9 @@ namespace fastws {
 struct Server::Impl : detail::Endpoint {
   explicit Impl(ServerOptions opts);
 
+  // The HTTP phase: plain requests, or the upgrade (http_phase.cpp).
+  std::size_t opening_input(detail::Connection& connection, std::span<std::byte> input) override;
+
   // The endpoint of every connection on a server's loop context is its server.
   static Impl& of(detail::LoopContext& loop) noexcept {
     return static_cast<Impl&>(loop.endpoint());
