@@ -27,6 +27,7 @@
 
 #include "fastws/close_code.hpp"
 #include "fastws/conn.hpp"
+#include "fastws/connection_events.hpp"
 #include "fastws/frame.hpp"
 #include "fastws/options.hpp"
 #include "fastws/request.hpp"
@@ -101,32 +102,18 @@ struct HandoverResult {
   std::string error;
 };
 
-class Server {
+class Server : public ConnectionEvents {
  public:
   explicit Server(ServerOptions options = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  // Before the upgrade (auth, Origin, subprotocol, user data); the connection callbacks
+  // (on_open, on_message, ...) are ConnectionEvents'.
   void on_upgrade(std::function<void(const Request&, Upgrade&)> handler);
-  void on_open(std::function<void(const Conn&)> handler);
-  void on_message(std::function<void(const Conn&, Message)> handler);
-  // With ServerOptions::stream_fragments: pieces of a message as they arrive.
-  void on_fragment(
-      std::function<void(const Conn&, Opcode, std::span<const std::byte>, bool first, bool last)>
-          handler);
-  void on_ping(std::function<void(const Conn&, std::span<const std::byte>)> handler);
-  void on_pong(std::function<void(const Conn&, std::span<const std::byte>)> handler);
-  // Once per connection, when it is gone: the peer's code and reason, or 1006 and an error.
-  void on_close(std::function<void(const Conn&, const CloseStatus&)> handler);
-  // A protocol error or limit broke the connection (on_close follows).
-  void on_error(std::function<void(const Conn&, const CloseStatus&)> handler);
-  // Every frame, raw; replaces the default handling (no reassembly, no automatic pong/close).
-  void on_frame(std::function<void(const Conn&, const Frame&)> handler);
   // Plain HTTP requests (404 when not set or when the handler sends nothing).
   void on_http(std::function<void(const Request&, Response&)> handler);
-  // The connection's buffered bytes went back to zero after backpressure.
-  void on_drain(std::function<void(const Conn&)> handler);
 
   // Binds the listening socket(s); run() calls it when it was not called. After it, port()
   // tells the port (useful with port 0).
@@ -159,6 +146,7 @@ class Server {
   struct Impl;
 
  private:
+  explicit Server(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

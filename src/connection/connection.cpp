@@ -143,6 +143,11 @@ void Connection::start(const net::TlsContext* tls, std::span<const std::byte> in
   }
 }
 
+void Connection::start_pending() {
+  loop_->add_connection(*this);
+  arm_phase_timer();
+}
+
 void Connection::start_dialed(net::UniqueFd fd, const PeerAddress& remote, const PeerAddress& local,
                               const net::TlsContext* tls, const std::string& host) {
   fd_ = std::move(fd);
@@ -172,7 +177,7 @@ void Connection::open_websocket(protocol::Session session, std::string subprotoc
   phase_ = Phase::websocket;
   opened_ = true;
   LoopStats::bump(loop_->stats().connections);
-  if (extras_) extras_->opening.reset();
+  std::unique_ptr<OpeningState> opening = extras_ ? std::move(extras_->opening) : nullptr;
   if (!subprotocol.empty() || !extensions.empty() || user_data.has_value()) {
     Extras& state = extras();
     state.subprotocol = std::move(subprotocol);
@@ -181,12 +186,14 @@ void Connection::open_websocket(protocol::Session session, std::string subprotoc
   }
   arm_phase_timer();
   const ConnectionHandlers& handlers = loop_->endpoint().handlers;
-  if (!handlers.open) return;
-  std::optional<RequestScope> scope;
-  if (request != nullptr) scope.emplace(*loop_, *this, *request);
-  if (auto thrown = call_user_handler([&] { handlers.open(handle()); })) {
-    handler_threw("on_open", *thrown);
+  if (handlers.open) {
+    std::optional<RequestScope> scope;
+    if (request != nullptr) scope.emplace(*loop_, *this, *request);
+    if (auto thrown = call_user_handler([&] { handlers.open(handle()); })) {
+      handler_threw("on_open", *thrown);
+    }
   }
+  if (opening) opening->opened(handle());
 }
 
 void Connection::fail_opening(std::string error) {
@@ -250,6 +257,10 @@ void Connection::finish_after_input_end(std::string error) {
   }
   // A write that failed earlier is the better explanation of why the input ended.
   if (extras_ && !extras_->close_status.error.empty()) error = extras_->close_status.error;
+  if (phase_ == Phase::http) {
+    fail_opening(std::move(error));
+    return;
+  }
   finish({close_code::abnormal, {}, std::move(error)});
 }
 
@@ -395,7 +406,7 @@ void Connection::finish(CloseStatus status) {
   if (extras_) {
     loop_->topics().unsubscribe_all(extras_->topics);
     extras_->tls.reset();  // its memory goes now, not when the last handle does
-    extras_->opening.reset();
+    if (auto opening = std::move(extras_->opening)) opening->failed(status);
   }
   partial_head_.reset();
   if (backlog_) {

@@ -113,6 +113,9 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   // --- the opening phase (loop thread), driven by the side that opened the connection ---
   // The server's HTTP phase (server/http_phase.cpp): returns the number of bytes used.
   std::size_t process_http(std::span<std::byte> input);
+  // A connection whose socket comes later (a client resolving and dialing): on the loop's list,
+  // with the handshake timeout running.
+  void start_pending();
   // A dialed socket: from now on the connection reads and writes it. With `tls` a client TLS
   // session to `host` starts first; the endpoint's opening_ready() follows when the transport
   // is ready.

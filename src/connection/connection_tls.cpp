@@ -32,7 +32,7 @@ bool Connection::advance_tls_handshake() {
   std::string error;
   const net::TlsStream::Handshake step = extras_->tls->handshake(error);
   if (step == net::TlsStream::Handshake::failed) {
-    finish({close_code::abnormal, {}, "TLS handshake failed: " + error});
+    fail_opening("TLS handshake failed: " + error);
     return false;
   }
   update_write_interest();

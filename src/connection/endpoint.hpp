@@ -50,8 +50,11 @@ struct ConnectionSettings {
 class Connection;
 
 // What one side keeps about a connection in its opening phase (a client's handshake state).
+// The connection tells it how the opening ended.
 struct OpeningState {
   virtual ~OpeningState() = default;
+  virtual void opened(const Conn&) {}         // after on_open
+  virtual void failed(const CloseStatus&) {}  // closed before it opened
 };
 
 // The side that opened a connection: a server (accepted) or a client (dialed). The opening
@@ -76,5 +79,8 @@ struct Endpoint {
   std::atomic<std::uint64_t> open_connections{0};
   std::atomic<std::uint64_t> next_connection_id{1};
 };
+
+// The protocol core's deflate settings from the public options (either side).
+protocol::DeflateConfig deflate_config_from(const CompressionOptions& options);
 
 }  // namespace fastws::detail

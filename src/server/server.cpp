@@ -24,18 +24,6 @@ namespace fastws {
 
 namespace {
 
-protocol::DeflateConfig deflate_config_from(const CompressionOptions& options) {
-  protocol::DeflateConfig config;
-  config.server_no_context_takeover = options.server_no_context_takeover;
-  config.client_no_context_takeover = options.client_no_context_takeover;
-  config.server_max_window_bits = options.server_max_window_bits;
-  config.client_max_window_bits = options.client_max_window_bits;
-  config.compression_level = options.level;
-  config.mem_level = options.mem_level;
-  config.min_compress_size = options.min_size;
-  return config;
-}
-
 std::unique_ptr<net::TlsContext> make_tls_context(const TlsOptions& options) {
   if (options.context != nullptr) return net::TlsContext::shared(options.context);
   if (options.certificate_file.empty()) return nullptr;
@@ -81,7 +69,7 @@ void add_loop_stats(const detail::LoopStats& loop, ServerStats& total) noexcept 
 Server::Impl::Impl(ServerOptions opts)
     : options(std::move(opts)), shutdown_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   settings = settings_from(options);
-  deflate_config = deflate_config_from(options.compression);
+  deflate_config = detail::deflate_config_from(options.compression);
   session_config.role = protocol::Role::server;
   session_config.max_message_size = options.max_message_size;
   session_config.stream_fragments = options.stream_fragments;
@@ -89,7 +77,9 @@ Server::Impl::Impl(ServerOptions opts)
   session_config.deflate = deflate_config;
 }
 
-Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
+Server::Server(ServerOptions options) : Server(std::make_unique<Impl>(std::move(options))) {}
+
+Server::Server(std::unique_ptr<Impl> impl) : ConnectionEvents(*impl), impl_(std::move(impl)) {
   if (!impl_->shutdown_fd) throw std::system_error(errno, std::system_category(), "eventfd");
   impl_->tls = make_tls_context(impl_->options.tls);
   const unsigned count = loop_count(impl_->options.threads);
@@ -116,38 +106,8 @@ Server::~Server() {
 void Server::on_upgrade(std::function<void(const Request&, Upgrade&)> handler) {
   impl_->on_upgrade = std::move(handler);
 }
-void Server::on_open(std::function<void(const Conn&)> handler) {
-  impl_->handlers.open = std::move(handler);
-}
-void Server::on_message(std::function<void(const Conn&, Message)> handler) {
-  impl_->handlers.message = std::move(handler);
-}
-void Server::on_fragment(
-    std::function<void(const Conn&, Opcode, std::span<const std::byte>, bool, bool)> handler) {
-  impl_->handlers.fragment = std::move(handler);
-}
-void Server::on_ping(std::function<void(const Conn&, std::span<const std::byte>)> handler) {
-  impl_->handlers.ping = std::move(handler);
-}
-void Server::on_pong(std::function<void(const Conn&, std::span<const std::byte>)> handler) {
-  impl_->handlers.pong = std::move(handler);
-}
-void Server::on_close(std::function<void(const Conn&, const CloseStatus&)> handler) {
-  impl_->handlers.close = std::move(handler);
-}
-void Server::on_error(std::function<void(const Conn&, const CloseStatus&)> handler) {
-  impl_->handlers.error = std::move(handler);
-}
-void Server::on_frame(std::function<void(const Conn&, const Frame&)> handler) {
-  // Raw mode: every frame goes to the handler instead of the default handling.
-  impl_->session_config.raw_frames = static_cast<bool>(handler);
-  impl_->handlers.frame = std::move(handler);
-}
 void Server::on_http(std::function<void(const Request&, Response&)> handler) {
   impl_->on_http = std::move(handler);
-}
-void Server::on_drain(std::function<void(const Conn&)> handler) {
-  impl_->handlers.drain = std::move(handler);
 }
 
 std::error_code Server::listen() {

@@ -1,0 +1,127 @@
+// Client: dials ws:// and wss:// and gives the same Conn and the same callbacks as the Server.
+//
+//   fastws::Client client;                         // its own event loop thread(s)
+//   client.on_open([](const fastws::Conn& c) { c.send("subscribe ticker"); });
+//   client.on_message([](const fastws::Conn& c, fastws::Message m) { /* ... */ });
+//   client.on_error([](const fastws::Conn&, const fastws::CloseStatus& s) { /* s.error */ });
+//   fastws::Conn feed = client.connect("wss://feed.example/ws", {.headers = {{"Authorization",
+//   "Bearer x"}}});
+//
+// Threading: the same contract as the Server (conn.hpp): the client runs its own event loops
+// (ClientOptions::threads) from construction to destruction; each connection stays on one loop
+// and its callbacks run there one at a time. connect() and every Conn method may be called from
+// any thread. Set the callbacks before the first connect().
+//
+// TLS verifies the server by default: the system's CA store (or the CA file/directory given),
+// the host name or IP address of the URL against the certificate, SNI for names.
+#pragma once
+
+#include <any>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "fastws/conn.hpp"
+#include "fastws/connection_events.hpp"
+#include "fastws/options.hpp"
+
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
+
+namespace fastws {
+
+struct ClientTlsOptions {
+  // Trusted CAs (PEM file and/or OpenSSL hashed directory). Neither: the system's store.
+  std::string ca_file;
+  std::string ca_directory;
+  // A client certificate chain and its key (PEM), for servers that ask for one.
+  std::string certificate_file;
+  std::string key_file;
+  // Your own SSL_CTX, used as it is (verification settings included); the fields above are
+  // ignored. fastws still sets SNI and the expected host name on each connection.
+  ssl_ctx_st* context = nullptr;
+  // Accepts any certificate for any name: anyone on the path can read and change the traffic.
+  // For tests against self-signed servers only.
+  bool insecure_skip_verification = false;
+};
+
+// Which addresses of a name to try.
+enum class IpFamily : std::uint8_t { any, ipv4, ipv6 };
+
+struct ClientOptions {
+  unsigned threads = 1;  // event loops
+
+  // Limits (as in ServerOptions).
+  std::size_t max_message_size = 16u << 20;   // after decompression; larger -> close 1009
+  std::size_t max_header_size = 16u << 10;    // the server's response head
+  std::size_t max_buffered_bytes = 4u << 20;  // per connection
+  SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::drop;
+
+  // Timeouts (zero disables one).
+  std::chrono::milliseconds connect_timeout{10'000};    // TCP connect, every address in turn
+  std::chrono::milliseconds handshake_timeout{15'000};  // connect() -> on_open, all included
+  std::chrono::milliseconds idle_timeout{0};            // no frame received -> close 1001
+  std::chrono::milliseconds ping_interval{0};           // send a ping after this much silence
+  std::chrono::milliseconds pong_timeout{10'000};       // no pong after our ping -> close
+  std::chrono::milliseconds close_timeout{5'000};       // close handshake -> drop the socket
+  std::chrono::milliseconds write_timeout{30'000};      // the server takes none of our bytes
+
+  IpFamily ip_family = IpFamily::any;
+  // Offered when enabled: each parameter as set (server_no_context_takeover asks the server
+  // not to keep its context; client_max_window_bits is offered as our window).
+  CompressionOptions compression;
+  ClientTlsOptions tls;
+  bool stream_fragments = false;  // deliver large messages in pieces to on_fragment
+  bool auto_pong = true;
+};
+
+// One connection's request.
+struct ConnectOptions {
+  std::vector<std::pair<std::string, std::string>> headers;  // extra request fields
+  std::vector<std::string> subprotocols;                     // offered in this order
+  std::string origin;                                        // sent when not empty
+  std::any user_data;  // readable with Conn::user_data<T>() from on_open on
+};
+
+// What connect_and_wait() produced: an open connection, or why there is none.
+struct ConnectResult {
+  Conn conn;          // open, or empty
+  CloseStatus error;  // 1006 and a readable reason when there is no connection
+  explicit operator bool() const noexcept { return static_cast<bool>(conn); }
+};
+
+class Client : public ConnectionEvents {
+ public:
+  // Starts the event loop thread(s). Throws std::invalid_argument for unusable options (a TLS
+  // file that cannot be loaded) and std::system_error when a loop cannot be made.
+  explicit Client(ClientOptions options = {});
+  // Closes every connection (1001, waiting up to close_timeout) and joins the threads.
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Dials `url` (ws://host[:port][/path][?query] or wss://...) and returns at once. The handle
+  // works at once (sends before on_open report `closed`); on_open follows when the server
+  // accepted, or on_error (1006 and why: the URL, name resolution, connect, TLS, the server's
+  // answer, a timeout) when it did not. After stop() the handle is empty.
+  Conn connect(std::string_view url, ConnectOptions options = {});
+  // Dials and waits until the connection is open or has failed (at most handshake_timeout).
+  // Not from a callback of this client: its loop would wait for itself.
+  ConnectResult connect_and_wait(std::string_view url, ConnectOptions options = {});
+
+  // Closes every connection with 1001 and ends the loops (the destructor does it too). Any
+  // thread; later connect() calls return an empty handle.
+  void stop() noexcept;
+
+  struct Impl;
+
+ private:
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fastws

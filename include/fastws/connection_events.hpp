@@ -1,0 +1,51 @@
+// The callbacks of open connections, the same for a Server and a Client: set them before the
+// loops run (Server::run(), Client::connect()); they run on the connection's loop thread, one
+// at a time per connection, in wire order (the threading contract is in conn.hpp).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <span>
+
+#include "fastws/close_code.hpp"
+#include "fastws/conn.hpp"
+#include "fastws/frame.hpp"
+
+namespace fastws {
+
+namespace detail {
+struct Endpoint;
+}  // namespace detail
+
+class ConnectionEvents {
+ public:
+  void on_open(std::function<void(const Conn&)> handler);
+  void on_message(std::function<void(const Conn&, Message)> handler);
+  // With stream_fragments: pieces of a message as they arrive.
+  void on_fragment(
+      std::function<void(const Conn&, Opcode, std::span<const std::byte>, bool first, bool last)>
+          handler);
+  void on_ping(std::function<void(const Conn&, std::span<const std::byte>)> handler);
+  void on_pong(std::function<void(const Conn&, std::span<const std::byte>)> handler);
+  // Once per opened connection, when it is gone: the peer's code and reason, or 1006 and an
+  // error.
+  void on_close(std::function<void(const Conn&, const CloseStatus&)> handler);
+  // A protocol error or limit broke the connection (on_close follows). On a client, also a
+  // connection that never opened: 1006 and why (no on_open, no on_close then).
+  void on_error(std::function<void(const Conn&, const CloseStatus&)> handler);
+  // Every frame, raw; replaces the default handling (no reassembly, no automatic pong/close).
+  void on_frame(std::function<void(const Conn&, const Frame&)> handler);
+  // The connection's buffered bytes went back to zero after backpressure.
+  void on_drain(std::function<void(const Conn&)> handler);
+
+ protected:
+  explicit ConnectionEvents(detail::Endpoint& endpoint) noexcept : endpoint_(endpoint) {}
+  ~ConnectionEvents() = default;
+  ConnectionEvents(const ConnectionEvents&) = delete;
+  ConnectionEvents& operator=(const ConnectionEvents&) = delete;
+
+ private:
+  detail::Endpoint& endpoint_;
+};
+
+}  // namespace fastws

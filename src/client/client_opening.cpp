@@ -1,0 +1,123 @@
+#include "client/client_opening.hpp"
+
+#include <array>
+#include <utility>
+
+#include "client/client_impl.hpp"
+#include "connection/connection.hpp"
+#include "net/socket.hpp"
+
+namespace fastws::detail {
+
+namespace {
+
+net::AddressFamily family_of(IpFamily family) {
+  switch (family) {
+    case IpFamily::ipv4:
+      return net::AddressFamily::ipv4;
+    case IpFamily::ipv6:
+      return net::AddressFamily::ipv6;
+    case IpFamily::any:
+      break;
+  }
+  return net::AddressFamily::any;
+}
+
+ClientOpening* opening_of(Connection& connection) {
+  if (connection.phase() != Connection::Phase::http) return nullptr;
+  return static_cast<ClientOpening*>(connection.opening_state());
+}
+
+}  // namespace
+
+void ClientOpening::start(Connection& connection, Client::Impl& client) {
+  // The answer comes on the resolver's thread (or at once, for an IP address): back to the
+  // loop, where the connection may have timed out or closed meanwhile.
+  client.resolver.resolve(
+      url_.host, url_.port, family_of(client.options.ip_family),
+      [conn = connection.handle(), &client, host = url_.host](
+          std::error_code error, std::vector<net::SocketAddress> addresses) mutable {
+        Connection& target = Connection::of(conn);
+        target.loop().loop().post([conn, &client, host = std::move(host), error,
+                                   addresses = std::move(addresses)]() mutable {
+          Connection& dialing = Connection::of(conn);
+          ClientOpening* opening = opening_of(dialing);
+          if (opening == nullptr) return;
+          if (error) {
+            dialing.fail_opening("cannot resolve '" + host + "': " + error.message());
+            return;
+          }
+          opening->dial(dialing, client, std::move(addresses));
+        });
+      });
+}
+
+void ClientOpening::dial(Connection& connection, Client::Impl& client,
+                         std::vector<net::SocketAddress> addresses) {
+  dialer_.dial(std::move(addresses), client.options.connect_timeout,
+               [this, &connection, &client](net::Dialer::Result result) {
+                 if (!result.socket) {
+                   connection.fail_opening(std::move(result.message));  // ends this opening
+                   return;
+                 }
+                 const net::TlsContext* tls = nullptr;
+                 if (url_.secure) {
+                   std::string error;
+                   tls = client.tls_context(error);
+                   if (tls == nullptr) {
+                     connection.fail_opening("cannot make a TLS context: " + error);
+                     return;
+                   }
+                 }
+                 net::set_tcp_nodelay(result.socket.get());
+                 net::SocketAddress local;
+                 net::local_address(result.socket.get(), local);
+                 connection.start_dialed(std::move(result.socket), PeerAddress(result.address),
+                                         PeerAddress(local), tls, url_.host);
+               });
+}
+
+std::size_t ClientOpening::on_input(Connection& connection, Client::Impl& client,
+                                    std::span<std::byte> input) {
+  response_.append(reinterpret_cast<const char*>(input.data()), input.size());
+  std::array<HttpHeader, 100> storage;
+  const protocol::HttpLimits limits{client.options.max_header_size, storage.size()};
+  protocol::ClientHandshakeResult result = request_.check_response(response_, storage, limits);
+  if (result.status == protocol::HeadStatus::partial) return input.size();
+  if (!result.ok()) {
+    connection.fail_opening(result.message);  // ends this opening
+    return input.size();
+  }
+  // What followed the response head in this input is the server's first frames.
+  const std::size_t used = input.size() - (response_.size() - result.consumed);
+  connection.open_websocket(protocol::Session(client.session_config, result.deflate),
+                            std::move(result.subprotocol), std::move(result.extensions),
+                            std::move(user_data_), nullptr);  // ends this opening
+  return used;
+}
+
+void ClientOpening::opened(const Conn& conn) {
+  if (finished_) finished_(conn, {});
+}
+
+void ClientOpening::failed(const CloseStatus& status) {
+  if (finished_) finished_(Conn{}, status);
+}
+
+}  // namespace fastws::detail
+
+namespace fastws {
+
+std::size_t Client::Impl::opening_input(detail::Connection& connection,
+                                        std::span<std::byte> input) {
+  auto* opening = static_cast<detail::ClientOpening*>(connection.opening_state());
+  return opening->on_input(connection, *this, input);
+}
+
+void Client::Impl::opening_ready(detail::Connection& connection) {
+  auto* opening = static_cast<detail::ClientOpening*>(connection.opening_state());
+  const std::string& request = opening->request().bytes();
+  connection.write_raw({reinterpret_cast<const std::byte*>(request.data()), request.size()});
+}
+
+}  // namespace fastws

@@ -1,0 +1,52 @@
+// One dialed connection before it opens: the URL, the request, the name resolution and the
+// TCP connect, then the handshake's request and the check of the server's answer.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "connection/endpoint.hpp"
+#include "fastws/client.hpp"
+#include "net/dialer.hpp"
+#include "protocol/handshake_client.hpp"
+
+namespace fastws::detail {
+
+class Connection;
+
+class ClientOpening final : public OpeningState {
+ public:
+  using Finished = std::function<void(const Conn&, const CloseStatus&)>;
+
+  ClientOpening(net::EventLoop& loop, protocol::WebSocketUrl url,
+                protocol::ClientHandshakeRequest request, std::any user_data)
+      : url_(std::move(url)),
+        request_(std::move(request)),
+        user_data_(std::move(user_data)),
+        dialer_(loop) {}
+
+  // Resolves and dials (loop thread); the connection starts on its socket when one connects.
+  void start(Connection& connection, Client::Impl& client);
+  // Input of the opening phase: returns the bytes used (the rest are the first frames).
+  std::size_t on_input(Connection& connection, Client::Impl& client, std::span<std::byte> input);
+  const protocol::ClientHandshakeRequest& request() const noexcept { return request_; }
+
+  // Told once how the opening ended (connect_and_wait waits on it).
+  void notify_when_finished(Finished finished) { finished_ = std::move(finished); }
+  void opened(const Conn& conn) override;
+  void failed(const CloseStatus& status) override;
+
+ private:
+  void dial(Connection& connection, Client::Impl& client,
+            std::vector<net::SocketAddress> addresses);
+
+  protocol::WebSocketUrl url_;
+  protocol::ClientHandshakeRequest request_;
+  std::any user_data_;
+  net::Dialer dialer_;
+  std::string response_;  // the server's answer so far
+  Finished finished_;
+};
+
+}  // namespace fastws::detail
