@@ -64,7 +64,7 @@ inline std::vector<Attack> attack_plan(bool quick) {
   http("http-pipeline-page", chat_server(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
 
   StreamedEchoOptions streamed;
-  streamed.messages = quick ? 600 : 1000;
+  streamed.rounds = quick ? 4 : 8;
   plan.push_back(
       {"streamed-echo", "echo through a writer in 3 pieces, client pauses reading",
        streamed_echo_server(), one_connection_bound_mib,

@@ -106,7 +106,9 @@ inline AttackOutcome run_compressed_assembly(const AttackContext& context,
     }
   }
   std::string code_list;
+  bool only_size_codes = true;
   for (const auto& [code, count] : codes) {
+    only_size_codes = only_size_codes && (code == 1009 || code == 1013);
     code_list +=
         (code_list.empty() ? "" : ",") + std::to_string(code) + "x" + std::to_string(count);
   }
@@ -115,6 +117,9 @@ inline AttackOutcome run_compressed_assembly(const AttackContext& context,
   outcome.add("inflated_bytes_each", options.message_size);
   outcome.add("closed_by_server", closed);
   if (!code_list.empty()) outcome.add("close_codes", code_list);
+  // Anything else (1002: the compressed frames refused) would mean the attack never held a
+  // message in assembly.
+  outcome.check("the server closed only with 1009 (message) or 1013 (budget)", only_size_codes);
   return outcome;
 }
 

@@ -30,13 +30,20 @@ struct RunConfig {
   std::chrono::milliseconds cpu_window{1000};
 };
 
+// What the RSS cap did to an attack.
+enum class RssCap {
+  not_reached,
+  stopped,  // the attack was stopped when the server's RSS passed the cap
+  killed,   // the server grew on to twice the cap (on what it had already read) and was killed
+};
+
 struct AttackRow {
   const Attack* attack = nullptr;
   std::string error;  // the attack could not be run; no figures
   double seconds = 0;
   double rss_before_mib = 0;
   double peak_rss_mib = 0;
-  bool capped = false;  // stopped early: the server's RSS passed the cap
+  RssCap cap = RssCap::not_reached;
   std::size_t fds_before = 0;
   std::size_t fds_after = 0;
   double cpu_after_percent = 0;
@@ -117,9 +124,14 @@ inline AttackRow measure(const Attack& attack, const RunConfig& config) {
   while (!done) {
     const double rss = detail::mib(bench::process_rss_bytes(pid).value_or(0));
     sampled_peak = std::max(sampled_peak, rss);
-    if (rss > config.rss_cap_mib && !row.capped) {
-      row.capped = true;
+    if (rss > config.rss_cap_mib && row.cap == RssCap::not_reached) {
+      row.cap = RssCap::stopped;
       stop = true;
+    }
+    if (rss > 2 * config.rss_cap_mib && !died) {
+      server.kill();  // no attack may take the machine's memory
+      row.cap = RssCap::killed;
+      died = true;
     }
     if (!died && server.exited()) {
       died = true;
@@ -154,15 +166,20 @@ inline AttackRow measure(const Attack& attack, const RunConfig& config) {
 
   const std::optional<double> bound =
       config.rss_bound_mib ? config.rss_bound_mib : attack.max_peak_rss_mib;
+  // An attack cut short by the cap held no bound: the server would have grown on.
   if (bound) {
     row.checks.push_back({"peak server RSS " + detail::format("%.1f", row.peak_rss_mib) +
                               " MiB under " + detail::format("%.0f", *bound) + " MiB" +
-                              (row.capped ? " (stopped at the cap)" : ""),
-                          row.peak_rss_mib < *bound});
+                              (row.cap == RssCap::stopped  ? " (attack stopped at the RSS cap)"
+                               : row.cap == RssCap::killed ? " (server killed at twice the RSS cap)"
+                                                           : ""),
+                          row.peak_rss_mib < *bound && row.cap == RssCap::not_reached});
   }
-  row.checks.push_back(
-      {"server still running" + (died ? " (it ended: " + server.exit_text() + ")" : std::string()),
-       !died});
+  if (row.cap != RssCap::killed) {
+    row.checks.push_back({"server still running" +
+                              (died ? " (it ended: " + server.exit_text() + ")" : std::string()),
+                          !died});
+  }
   if (!died) {
     row.checks.push_back({"no fd leak (" + std::to_string(row.fds_after) + " after, " +
                               std::to_string(row.fds_before) + " before)",

@@ -15,6 +15,14 @@ inline const char* verdict(const AttackRow& row) {
   return row.failed() ? "FAIL" : "ok";
 }
 
+inline const char* cap_name(RssCap cap) {
+  return cap == RssCap::stopped ? "stopped" : cap == RssCap::killed ? "killed" : "no";
+}
+
+inline char cap_mark(RssCap cap) {
+  return cap == RssCap::stopped ? '+' : cap == RssCap::killed ? '!' : ' ';
+}
+
 inline void print_row(const AttackRow& row) {
   const Attack& attack = *row.attack;
   if (!row.error.empty()) {
@@ -25,11 +33,11 @@ inline void print_row(const AttackRow& row) {
   }
   const RoundTrips& trips = row.round_trips;
   std::printf(
-      "attack=%s server='%s' seconds=%.1f rss_before_mib=%.1f peak_rss_mib=%.1f capped=%d "
+      "attack=%s server='%s' seconds=%.1f rss_before_mib=%.1f peak_rss_mib=%.1f rss_cap=%s "
       "fds_before=%zu fds_after=%zu cpu_after_pct=%.0f rtt_samples=%zu rtt_p50_ms=%.2f "
       "rtt_p99_ms=%.2f rtt_max_ms=%.2f failures=%zu%s verdict=%s\n",
       attack.name.c_str(), attack.server.name.c_str(), row.seconds, row.rss_before_mib,
-      row.peak_rss_mib, row.capped ? 1 : 0, row.fds_before, row.fds_after, row.cpu_after_percent,
+      row.peak_rss_mib, cap_name(row.cap), row.fds_before, row.fds_after, row.cpu_after_percent,
       trips.samples, trips.p50_ms, trips.p99_ms, trips.max_ms, trips.failures,
       row.outcome.details.c_str(), verdict(row));
   if (trips.failures != 0) {
@@ -56,11 +64,12 @@ inline void print_table(const std::vector<AttackRow>& rows) {
     const RoundTrips& trips = row.round_trips;
     std::printf("%-22s %-22s %12.1f%c %10s %8.0f%% %8.2f %8.2f %8.2f %6zu  %s\n",
                 attack.name.c_str(), attack.server.name.c_str(), row.peak_rss_mib,
-                row.capped ? '+' : ' ', fds.c_str(), row.cpu_after_percent, trips.p50_ms,
-                trips.p99_ms, trips.max_ms, trips.failures, verdict(row));
+                cap_mark(row.cap), fds.c_str(), row.cpu_after_percent, trips.p50_ms, trips.p99_ms,
+                trips.max_ms, trips.failures, verdict(row));
   }
   std::printf(
-      "(+: the attack was stopped when the server's RSS passed the cap. Round trips: the "
+      "(+: the attack was stopped when the server's RSS passed the cap; !: the server, growing "
+      "on, was killed at twice the cap. Round trips: the "
       "well-behaved client's 64-byte messages sent during the attack; CPU after: the server's "
       "utime+stime in the window after it.)\n");
 }

@@ -93,16 +93,21 @@ class ServerProcess {
   // SIGTERM (the servers stop gracefully on it), then SIGKILL if it has not exited in 5 s.
   void stop() {
     if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
+    ::kill(pid_, SIGTERM);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (!exited() && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
+    kill();
+  }
+
+  // SIGKILL, at once.
+  void kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    if (waitpid(pid_, &status, 0) == pid_) exit_status_ = status;
+    pid_ = -1;
   }
 
   // What the server printed so far (for error messages).

@@ -1,9 +1,13 @@
 // Attack: against a server that echoes every message through a Conn::writer() in three pieces
-// (bench/load/streamed_echo_server), a client sends hundreds of messages without reading, then
-// reads everything and checks it frame by frame (issue 16, defect 2). Under the drop policy a
-// message may be dropped whole, but the wire must never carry a damaged message (a piece missing),
-// a data frame inside an unfinished message, or a message left open; and once the client reads
-// again, new messages must come back (or the server must close the connection), not wait for ever.
+// (bench/load/streamed_echo_server), a client that pauses reading: a few rounds of sending
+// hundreds of messages without reading, then reading everything while sending a hundred more,
+// and it checks what arrives frame by frame (issue 16, defect 2). Under the drop policy a message
+// may be dropped whole, but the wire must never carry a damaged message (a piece missing), a data
+// frame inside an unfinished message, or a message left open; and once the client reads again,
+// new messages must come back (or the server must close the connection), not wait for ever.
+//
+// Where the output limit cuts a message is a matter of bytes and timing, so one pause may well
+// cut between two messages; each round is another chance for it to cut inside one.
 #pragma once
 
 #include <algorithm>
@@ -20,9 +24,13 @@ namespace fastws::attack {
 
 struct StreamedEchoOptions {
   std::size_t piece_size = 10 * 1024;  // the server echoes each third of a message as one piece
-  std::size_t messages = 1000;         // sent without reading
-  std::chrono::milliseconds pause{2000};
-  std::size_t followups = 20;  // sent one at a time once the client reads again
+  std::size_t rounds = 5;
+  // 9 MiB of echoes a round: more than the 4 MiB output limit and the sockets' buffers.
+  std::size_t messages_per_pause = 300;
+  std::chrono::milliseconds pause{500};
+  // Sent while catching up, so that pieces meet a backlog that falls below the limit.
+  std::size_t messages_while_reading = 100;
+  std::size_t followups = 20;  // at the end, one at a time, each to come back whole
 };
 
 // Byte `i` of message `sequence`: three pieces of `piece_size` bytes, each starting with the
@@ -156,23 +164,23 @@ class StreamedEchoClient {
     }
   }
 
-  // Pause: writes for options.pause without reading.
-  bool pause() {
+  // Writes messages up to `limit` for options.pause, without reading.
+  bool pause(std::uint32_t limit) {
     const auto end = Clock::now() + options_.pause;
-    const auto limit = static_cast<std::uint32_t>(options_.messages);
     while (Clock::now() < end && !all_sent(limit)) {
       if (!write_some(limit, 20)) return false;
     }
     return true;
   }
 
-  // Reads (and sends the rest) until all is sent and nothing arrived for a second.
-  bool resume(const AttackContext& context) {
-    const auto deadline = Clock::now() + std::chrono::seconds(20);
-    const auto limit = static_cast<std::uint32_t>(options_.messages);
+  // Reads, and sends the rest up to `limit`, until all is sent and nothing arrived for 300 ms.
+  bool catch_up(std::uint32_t limit, const AttackContext& context) {
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
     last_frame_at_ = Clock::now();
     while (Clock::now() < deadline && !context.stopped()) {
-      if (all_sent(limit) && Clock::now() - last_frame_at_ > std::chrono::seconds(1)) return true;
+      if (all_sent(limit) && Clock::now() - last_frame_at_ > std::chrono::milliseconds(300)) {
+        return true;
+      }
       pollfd ready{peer_.fd(), static_cast<short>(POLLIN | (all_sent(limit) ? 0 : POLLOUT)), 0};
       ::poll(&ready, 1, 100);
       if ((ready.revents & POLLOUT) != 0 && !write_some(limit, 0)) return false;
@@ -184,9 +192,9 @@ class StreamedEchoClient {
   // Sends the follow-up messages one at a time, each to come back whole within 2 s; stops at
   // the first that does not. Returns how many did.
   std::size_t follow_up() {
+    const std::uint32_t first = next_;
     std::size_t answered = 0;
-    for (std::size_t k = 0; k < options_.followups; ++k) {
-      const auto sequence = static_cast<std::uint32_t>(options_.messages + k);
+    for (std::uint32_t sequence = first; sequence < first + options_.followups; ++sequence) {
       const auto deadline = Clock::now() + std::chrono::seconds(2);
       while (!all_sent(sequence + 1)) {
         if (Clock::now() > deadline || !write_some(sequence + 1, 100)) return answered;
@@ -229,7 +237,14 @@ inline AttackOutcome run_streamed_echo(const AttackContext& context,
     return outcome;
   }
   detail::StreamedEchoClient client(peer, options);
-  const bool open = client.pause() && client.resume(context);
+  bool open = true;
+  std::uint32_t limit = 0;
+  for (std::size_t round = 0; open && round < options.rounds && !context.stopped(); ++round) {
+    limit += static_cast<std::uint32_t>(options.messages_per_pause);
+    open = client.pause(limit);
+    limit += static_cast<std::uint32_t>(options.messages_while_reading);
+    open = open && client.catch_up(limit, context);
+  }
   const std::size_t answered = open ? client.follow_up() : 0;
   StreamedEchoTally& tally = client.tally();
   tally.on_end();
