@@ -41,8 +41,15 @@ inline AttackOutcome run_topic_joins(const AttackContext& context, std::size_t j
   std::optional<std::uint16_t> close_code;
   std::string error;
   bool ended = false;
-  while (joined + other_replies < joins && !ended && !close_code && Clock::now() < deadline &&
-         !context.stopped()) {
+  // A server that refuses joins past a cap may answer none of them: 15 s of silence after the
+  // last join went out ends the wait. (Not less: all the joins fit in one read, and a server
+  // whose joins cost the square of their count answers none until it has done them all.)
+  auto last_answer = start;
+  const auto quiet = [&] {
+    return sent == requests.size() && Clock::now() - last_answer > std::chrono::seconds(15);
+  };
+  while (joined + other_replies < joins && !ended && !close_code && !quiet() &&
+         Clock::now() < deadline && !context.stopped()) {
     pollfd ready{peer.fd(), static_cast<short>(POLLIN | (sent < requests.size() ? POLLOUT : 0)), 0};
     ::poll(&ready, 1, 100);
     if ((ready.revents & POLLOUT) != 0) {
@@ -66,9 +73,10 @@ inline AttackOutcome run_topic_joins(const AttackContext& context, std::size_t j
                                   frame.payload.size());
       if (frame.header.opcode != Opcode::text) continue;
       ++(text.starts_with("joined ") ? joined : other_replies);
+      last_answer = Clock::now();
     }
   }
-  const std::chrono::duration<double> took = Clock::now() - start;
+  const std::chrono::duration<double> took = last_answer - start;
   peer.close();
   std::this_thread::sleep_for(std::chrono::seconds(1));
   char seconds[32];
@@ -76,7 +84,7 @@ inline AttackOutcome run_topic_joins(const AttackContext& context, std::size_t j
   outcome.add("joins", joins);
   outcome.add("joined", joined);
   outcome.add("other_replies", other_replies);
-  outcome.add("answer_s", seconds);
+  outcome.add("last_answer_s", seconds);
   if (close_code) outcome.add("close", *close_code);
   if (ended && !close_code) outcome.add("connection_lost", "yes");
   return outcome;

@@ -119,9 +119,12 @@ class WellBehavedClient {
         const auto pause = std::chrono::milliseconds(pause_ms(random));
         if (changed_.wait_for(lock, pause, [this] { return stopping_; })) return;
       }
-      const Clock::time_point sent = Clock::now();
+      // A connection opened again (after a failure) is not part of the round trip.
+      Clock::time_point sent = Clock::now();
       std::string error;
-      if (!connected) connected = connect(peer, sent + reply_timeout, error);
+      if (!connected && (connected = connect(peer, sent + reply_timeout, error))) {
+        sent = Clock::now();
+      }
       if (connected) connected = round_trip(peer, sequence, sent + reply_timeout, error);
       std::lock_guard lock(mutex_);
       if (connected) {
