@@ -2,6 +2,7 @@
 // mode to see a failed upgrade), a Python `websockets` echo server (ws mode, with faults
 // switched on to see that a wrong echo or a closed connection fails the run), and the two
 // broadcast servers of bench/run_broadcast.sh (the plain TCP relay and fastws) for `broadcast`.
+// And fastws_attack, which starts its own servers (the examples), on its cheapest attack.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,6 +28,8 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 const std::string bench_binary = FASTWS_BINARY_DIR "/tools/fastws_bench";
+const std::string attack_binary = FASTWS_BINARY_DIR "/tools/fastws_attack";
+const std::string echo_example_binary = FASTWS_BINARY_DIR "/examples/echo";
 const std::string tcp_echo_binary = FASTWS_BINARY_DIR "/bench/tcp_echo_server";
 const std::string tcp_broadcast_binary = FASTWS_BINARY_DIR "/bench/tcp_broadcast_server";
 const std::string fastws_broadcast_binary = FASTWS_BINARY_DIR "/bench/fastws_broadcast_server";
@@ -433,6 +436,77 @@ TEST_F(FastwsBroadcastServer, TcpModeFailsOnWrongBytes) {
             std::string::npos)
       << run.output;
   EXPECT_EQ(run.output.find("deliveries_per_s="), std::string::npos) << run.output;
+}
+
+class AttackTool : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!is_executable(attack_binary) || !is_executable(echo_example_binary)) {
+      GTEST_SKIP() << "build fastws_attack and the echo example first";
+    }
+  }
+
+  // fastws_attack in quick mode on the deflate bomb alone (well under a second of attack), with
+  // `extra` flags.
+  static BenchRun deflate_bomb(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{attack_binary,  "--quick",     "--only",
+                                  "deflate-bomb", "--build-dir", FASTWS_BINARY_DIR};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Child attack(args);
+    BenchRun run;
+    run.exit_code = attack.wait_exit(20s);
+    run.output = attack.output();
+    return run;
+  }
+};
+
+// The deflate bomb holds on today's server: exit 0, and the result line carries every figure
+// (peak RSS, fds before and after, CPU after, the well-behaved client's round trips) beside the
+// attack's own (the close code), then one line per bound and the table. The memory bound is
+// raised: a sanitized server (build/asan) takes more than the 64 MiB of a release build.
+TEST_F(AttackTool, QuickDeflateBombPrintsItsFiguresAndHolds) {
+  const BenchRun run = deflate_bomb({"--no-pin", "--rss-bound-mib", "512"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto line_at = run.output.find("attack=deflate-bomb server='echo --compress' seconds=");
+  ASSERT_NE(line_at, std::string::npos) << run.output;
+  const std::string line = run.output.substr(line_at, run.output.find('\n', line_at) - line_at);
+  const double rss_before = result_value(line, "rss_before_mib");
+  EXPECT_GT(rss_before, 0) << line;
+  EXPECT_GE(result_value(line, "peak_rss_mib"), rss_before) << line;
+  EXPECT_GT(result_value(line, "fds_before"), 0) << line;
+  EXPECT_LE(result_value(line, "fds_after"), result_value(line, "fds_before")) << line;
+  // Present (result_value gives -1 for a missing key), whatever the figure.
+  EXPECT_GE(result_value(line, "cpu_after_pct"), 0) << line;
+  EXPECT_GE(result_value(line, "rtt_samples"), 0) << line;
+  EXPECT_LE(result_value(line, "rtt_p50_ms"), result_value(line, "rtt_p99_ms")) << line;
+  EXPECT_LE(result_value(line, "rtt_p99_ms"), result_value(line, "rtt_max_ms")) << line;
+  EXPECT_EQ(result_value(line, "failures"), 0) << line;
+  EXPECT_EQ(result_value(line, "close"), 1009) << line;
+  EXPECT_NE(line.find(" verdict=ok"), std::string::npos) << line;
+  EXPECT_NE(run.output.find("  ok   closed 1009 (message too big)\n"), std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find(" MiB under 512 MiB\n"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("  ok   no fd leak ("), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("\nattack                 server"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("\nevery bound held (1 attacks)\n"), std::string::npos) << run.output;
+}
+
+// A memory bound the server cannot meet (1 MiB: its RSS is more before any attack) fails the
+// run: exit 1, the bound named with the figure, and the attack listed as failed.
+TEST_F(AttackTool, FailedMemoryBoundExitsOneAndSaysWhich) {
+  const BenchRun run = deflate_bomb({"--rss-bound-mib", "1"});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find(" verdict=FAIL\n"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("  FAIL peak server RSS "), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find(" MiB under 1 MiB\n"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("\nFAILED: deflate-bomb\n"), std::string::npos) << run.output;
+}
+
+TEST_F(AttackTool, UnknownAttackIsAUsageError) {
+  Child attack({attack_binary, "--only", "no-such-attack"});
+  EXPECT_EQ(attack.wait_exit(10s), 2) << attack.output();
+  EXPECT_NE(attack.output().find("no attack named 'no-such-attack'"), std::string::npos)
+      << attack.output();
 }
 
 }  // namespace

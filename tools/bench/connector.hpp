@@ -38,6 +38,7 @@ struct Target {
   std::uint16_t port = 0;
   std::string path = "/";
   Mode mode = Mode::ws;
+  std::string extra_header_lines;  // ws mode: added to the upgrade request, each ending in CRLF
 };
 
 namespace detail {
@@ -136,8 +137,8 @@ inline bool open_batch(const Target& target, const sockaddr_in& address, std::si
     pending[i].fd = start_connect(address, error);
     if (!pending[i].fd) return false;
     if (target.mode == Mode::ws) {
-      pending[i].request =
-          make_upgrade_request(target.host, target.port, target.path, make_client_key(random));
+      pending[i].request = make_upgrade_request(target.host, target.port, target.path,
+                                                make_client_key(random), target.extra_header_lines);
     }
     // Level-triggered: a connection that is not finished keeps reporting until it is.
     epoll_event event{EPOLLIN | EPOLLOUT, {.u64 = i}};

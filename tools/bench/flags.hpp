@@ -1,5 +1,6 @@
-// Command-line flags of fastws_bench: "--name value" pairs checked against a table, so each
-// subcommand lists its flags once and every value is range-checked before anything runs.
+// Command-line flags of fastws_bench and fastws_attack: "--name value" pairs (and bare "--name"
+// switches) checked against a table, so each command lists its flags once and every value is
+// range-checked before anything runs.
 #pragma once
 
 #include <charconv>
@@ -16,6 +17,7 @@ struct Flag {
   // Stores the value; returns false (and leaves the target as it was) when it is invalid.
   std::function<bool(std::string_view)> set;
   std::string_view help;
+  bool takes_value = true;  // false: a switch, "--name" alone; `set` gets an empty value
 };
 
 inline bool parse_uint(std::string_view text, std::uint64_t min, std::uint64_t max,
@@ -43,6 +45,16 @@ Flag uint_flag(std::string_view name, Int& target, std::uint64_t min, std::uint6
           help};
 }
 
+// A switch: "--name" sets `target`.
+inline Flag switch_flag(std::string_view name, bool& target, std::string_view help) {
+  return {name,
+          [&target](std::string_view) {
+            target = true;
+            return true;
+          },
+          help, false};
+}
+
 inline Flag string_flag(std::string_view name, std::string& target, std::string_view help) {
   return {name,
           [&target](std::string_view text) {
@@ -56,7 +68,7 @@ inline Flag string_flag(std::string_view name, std::string& target, std::string_
 // value or a value out of range.
 inline bool apply_flags(int argc, char** argv, int first, const std::vector<Flag>& flags,
                         std::string& error) {
-  for (int i = first; i < argc; i += 2) {
+  for (int i = first; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (!arg.starts_with("--")) {
       error = "expected a --flag, got '" + std::string(arg) + "'";
@@ -71,6 +83,10 @@ inline bool apply_flags(int argc, char** argv, int first, const std::vector<Flag
       error = "unknown flag " + std::string(arg);
       return false;
     }
+    if (!flag->takes_value) {
+      flag->set({});
+      continue;
+    }
     if (i + 1 >= argc) {
       error = "missing value after " + std::string(arg);
       return false;
@@ -79,6 +95,7 @@ inline bool apply_flags(int argc, char** argv, int first, const std::vector<Flag
       error = "invalid value '" + std::string(argv[i + 1]) + "' for " + std::string(arg);
       return false;
     }
+    ++i;
   }
   return true;
 }

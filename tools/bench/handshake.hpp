@@ -26,8 +26,10 @@ inline std::string make_client_key(std::mt19937_64& random) {
   return key + "==";
 }
 
+// `extra_header_lines`: whole header lines, each ending in CRLF (an extension offer, say).
 inline std::string make_upgrade_request(std::string_view host, std::uint16_t port,
-                                        std::string_view path, std::string_view key) {
+                                        std::string_view path, std::string_view key,
+                                        std::string_view extra_header_lines = {}) {
   std::string request;
   request += "GET ";
   request += path;
@@ -37,7 +39,9 @@ inline std::string make_upgrade_request(std::string_view host, std::uint16_t por
   request += std::to_string(port);
   request += "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ";
   request += key;
-  request += "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  request += "\r\nSec-WebSocket-Version: 13\r\n";
+  request += extra_header_lines;
+  request += "\r\n";
   return request;
 }
 

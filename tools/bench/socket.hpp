@@ -113,18 +113,20 @@ inline bool raise_fd_limit(rlim_t needed, std::string& error) {
   return true;
 }
 
-// Connections the server closed (or reset): no longer ESTABLISHED in the kernel (tcp(7),
-// TCP_INFO). Unlike a peek for the end of the stream, this also sees a close behind data the
-// client has not read yet.
+// Whether the kernel still has the connection ESTABLISHED (tcp(7), TCP_INFO). Unlike a peek for
+// the end of the stream, this also sees a close behind data the client has not read yet.
+inline bool is_established(int fd) {
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) == 0 &&
+         info.tcpi_state == TCP_ESTABLISHED;
+}
+
+// Connections the server closed (or reset).
 inline std::size_t count_closed(const std::vector<Fd>& fds) {
   std::size_t closed = 0;
   for (const Fd& fd : fds) {
-    tcp_info info{};
-    socklen_t size = sizeof info;
-    if (::getsockopt(fd.get(), IPPROTO_TCP, TCP_INFO, &info, &size) != 0 ||
-        info.tcpi_state != TCP_ESTABLISHED) {
-      ++closed;
-    }
+    if (!is_established(fd.get())) ++closed;
   }
   return closed;
 }
