@@ -87,10 +87,25 @@ struct ConnectOptions {
   std::any user_data;  // readable with Conn::user_data<T>() from on_open on
 };
 
+// Why a connection did not open.
+enum class ConnectError : std::uint8_t {
+  none,
+  invalid_request,  // refused before a byte was sent: the URL, a header, a subprotocol
+  resolve,          // the host name did not resolve
+  connect,          // no address of the host took the TCP connection
+  tls,              // the TLS handshake failed (certificate verification included)
+  http_status,      // the server answered with a status other than 101 (see http_status)
+  handshake,        // the answer broke RFC 6455 (Upgrade, Accept, extensions...), or none came
+  timeout,          // connect_timeout or handshake_timeout passed
+  stopped,          // the client stopped first
+};
+
 // What connect_and_wait() produced: an open connection, or why there is none.
 struct ConnectResult {
   Conn conn;          // open, or empty
   CloseStatus error;  // 1006 and a readable reason when there is no connection
+  ConnectError failure = ConnectError::none;
+  int http_status = 0;  // the server's status, when it answered
   explicit operator bool() const noexcept { return static_cast<bool>(conn); }
 };
 

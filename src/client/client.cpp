@@ -144,7 +144,7 @@ Conn dial(Client::Impl& client, std::string_view url, ConnectOptions options, Fi
     connection->start_pending();
     if (!opening) {
       const CloseStatus status{close_code::abnormal, {}, "cannot connect: " + error};
-      if (finished) finished(Conn{}, status);
+      if (finished) finished({Conn{}, status, ConnectError::invalid_request, 0});
       connection->fail_opening(status.error);
       return;
     }
@@ -170,24 +170,28 @@ ConnectResult Client::connect_and_wait(std::string_view url, ConnectOptions opti
   if (net::EventLoop* current = net::EventLoop::current()) {
     for (auto& loop : impl_->loops) {
       if (&loop->loop() == current) {
-        return {{}, {close_code::abnormal, {}, "connect_and_wait on the client's own loop"}};
+        return {{},
+                {close_code::abnormal, {}, "connect_and_wait on the client's own loop"},
+                ConnectError::invalid_request};
       }
     }
   }
   auto outcome = std::make_shared<std::promise<ConnectResult>>();
   std::future<ConnectResult> result = outcome->get_future();
-  const Conn conn = dial(*impl_, url, std::move(options),
-                         [outcome](const Conn& opened, const CloseStatus& status) {
-                           outcome->set_value({opened, status});
-                         });
-  if (!conn) return {{}, {close_code::abnormal, {}, "the client is stopped"}};
+  const Conn conn = dial(*impl_, url, std::move(options), [outcome](ConnectResult outcome_of_dial) {
+    outcome->set_value(std::move(outcome_of_dial));
+  });
+  if (!conn)
+    return {{}, {close_code::abnormal, {}, "the client is stopped"}, ConnectError::stopped};
   // The handshake timeout ends every opening; the margin covers the loop's timer tick.
   const auto limit = impl_->options.handshake_timeout.count() > 0
                          ? impl_->options.handshake_timeout + std::chrono::seconds(1)
                          : std::chrono::milliseconds(std::chrono::hours(24));
   if (result.wait_for(limit) != std::future_status::ready) {
     conn.terminate();
-    return {{}, {close_code::abnormal, {}, "no answer within the handshake timeout"}};
+    return {{},
+            {close_code::abnormal, {}, "no answer within the handshake timeout"},
+            ConnectError::timeout};
   }
   return result.get();
 }

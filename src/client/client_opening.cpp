@@ -44,6 +44,7 @@ void ClientOpening::start(Connection& connection, Client::Impl& client) {
           ClientOpening* opening = opening_of(dialing);
           if (opening == nullptr) return;
           if (error) {
+            opening->failure_ = ConnectError::resolve;
             dialing.fail_opening("cannot resolve '" + host + "': " + error.message());
             return;
           }
@@ -54,9 +55,11 @@ void ClientOpening::start(Connection& connection, Client::Impl& client) {
 
 void ClientOpening::dial(Connection& connection, Client::Impl& client,
                          std::vector<net::SocketAddress> addresses) {
+  stage_ = Stage::connecting;
   dialer_.dial(std::move(addresses), client.options.connect_timeout,
                [this, &connection, &client](net::Dialer::Result result) {
                  if (!result.socket) {
+                   if (result.error == std::errc::timed_out) failure_ = ConnectError::timeout;
                    connection.fail_opening(std::move(result.message));  // ends this opening
                    return;
                  }
@@ -65,10 +68,12 @@ void ClientOpening::dial(Connection& connection, Client::Impl& client,
                    std::string error;
                    tls = client.tls_context(error);
                    if (tls == nullptr) {
+                     failure_ = ConnectError::tls;
                      connection.fail_opening("cannot make a TLS context: " + error);
                      return;
                    }
                  }
+                 stage_ = url_.secure ? Stage::securing : Stage::handshaking;
                  net::set_tcp_nodelay(result.socket.get());
                  net::SocketAddress local;
                  net::local_address(result.socket.get(), local);
@@ -85,6 +90,10 @@ std::size_t ClientOpening::on_input(Connection& connection, Client::Impl& client
   protocol::ClientHandshakeResult result = request_.check_response(response_, storage, limits);
   if (result.status == protocol::HeadStatus::partial) return input.size();
   if (!result.ok()) {
+    http_status_ = result.http_status;
+    failure_ = result.error == protocol::ClientHandshakeError::not_switching_protocols
+                   ? ConnectError::http_status
+                   : ConnectError::handshake;
     connection.fail_opening(result.message);  // ends this opening
     return input.size();
   }
@@ -96,12 +105,37 @@ std::size_t ClientOpening::on_input(Connection& connection, Client::Impl& client
   return used;
 }
 
+void ClientOpening::send_request(Connection& connection) {
+  stage_ = Stage::handshaking;
+  const std::string& bytes = request_.bytes();
+  connection.write_raw({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
+}
+
 void ClientOpening::opened(const Conn& conn) {
-  if (finished_) finished_(conn, {});
+  if (finished_) finished_({conn, {}, ConnectError::none, 101});
 }
 
 void ClientOpening::failed(const CloseStatus& status) {
-  if (finished_) finished_(Conn{}, status);
+  if (!finished_) return;
+  ConnectError failure = failure_;
+  if (timed_out) {
+    failure = ConnectError::timeout;
+  } else if (failure == ConnectError::none) {
+    switch (stage_) {
+      case Stage::resolving:  // closed before the name resolved: stop() or close()
+      case Stage::connecting:
+        failure =
+            status.code == close_code::going_away ? ConnectError::stopped : ConnectError::connect;
+        break;
+      case Stage::securing:
+        failure = ConnectError::tls;
+        break;
+      case Stage::handshaking:
+        failure = ConnectError::handshake;
+        break;
+    }
+  }
+  finished_({Conn{}, status, failure, http_status_});
 }
 
 }  // namespace fastws::detail
@@ -115,9 +149,7 @@ std::size_t Client::Impl::opening_input(detail::Connection& connection,
 }
 
 void Client::Impl::opening_ready(detail::Connection& connection) {
-  auto* opening = static_cast<detail::ClientOpening*>(connection.opening_state());
-  const std::string& request = opening->request().bytes();
-  connection.write_raw({reinterpret_cast<const std::byte*>(request.data()), request.size()});
+  static_cast<detail::ClientOpening*>(connection.opening_state())->send_request(connection);
 }
 
 }  // namespace fastws

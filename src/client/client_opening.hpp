@@ -17,7 +17,7 @@ class Connection;
 
 class ClientOpening final : public OpeningState {
  public:
-  using Finished = std::function<void(const Conn&, const CloseStatus&)>;
+  using Finished = std::function<void(ConnectResult)>;
 
   ClientOpening(net::EventLoop& loop, protocol::WebSocketUrl url,
                 protocol::ClientHandshakeRequest request, std::any user_data)
@@ -28,9 +28,10 @@ class ClientOpening final : public OpeningState {
 
   // Resolves and dials (loop thread); the connection starts on its socket when one connects.
   void start(Connection& connection, Client::Impl& client);
+  // The transport is ready: the request goes out.
+  void send_request(Connection& connection);
   // Input of the opening phase: returns the bytes used (the rest are the first frames).
   std::size_t on_input(Connection& connection, Client::Impl& client, std::span<std::byte> input);
-  const protocol::ClientHandshakeRequest& request() const noexcept { return request_; }
 
   // Told once how the opening ended (connect_and_wait waits on it).
   void notify_when_finished(Finished finished) { finished_ = std::move(finished); }
@@ -38,6 +39,9 @@ class ClientOpening final : public OpeningState {
   void failed(const CloseStatus& status) override;
 
  private:
+  // How far the opening got: a failure without a more precise cause is this stage's.
+  enum class Stage : std::uint8_t { resolving, connecting, securing, handshaking };
+
   void dial(Connection& connection, Client::Impl& client,
             std::vector<net::SocketAddress> addresses);
 
@@ -46,6 +50,9 @@ class ClientOpening final : public OpeningState {
   std::any user_data_;
   net::Dialer dialer_;
   std::string response_;  // the server's answer so far
+  Stage stage_ = Stage::resolving;
+  ConnectError failure_ = ConnectError::none;  // set where the cause is known exactly
+  int http_status_ = 0;
   Finished finished_;
 };
 

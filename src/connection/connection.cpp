@@ -325,6 +325,7 @@ void Connection::on_timer() {
   const ConnectionSettings& settings = loop_->endpoint().settings;
   switch (phase_) {
     case Phase::http:
+      if (OpeningState* opening = opening_state()) opening->timed_out = true;
       fail_opening(!fd_                             ? "connect timeout"
                    : opened_http_request_           ? "HTTP keep-alive timeout"
                    : tls() && !tls()->established() ? "TLS handshake timeout"

@@ -55,6 +55,7 @@ struct OpeningState {
   virtual ~OpeningState() = default;
   virtual void opened(const Conn&) {}         // after on_open
   virtual void failed(const CloseStatus&) {}  // closed before it opened
+  bool timed_out = false;                     // the handshake timeout ended the opening
 };
 
 // The side that opened a connection: a server (accepted) or a client (dialed). The opening

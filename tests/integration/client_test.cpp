@@ -166,6 +166,8 @@ TEST_F(ClientTest, ARefusedUpgradeIsAnErrorWithTheServersStatus) {
   EXPECT_FALSE(result);
   EXPECT_EQ(result.error.code, close_code::abnormal);
   EXPECT_NE(result.error.error.find("403"), std::string::npos) << result.error.error;
+  EXPECT_EQ(result.failure, ConnectError::http_status);
+  EXPECT_EQ(result.http_status, 403);
   ASSERT_TRUE(peer.errors.wait_for(1));
   EXPECT_EQ(peer.errors.all()[0].error, result.error.error);
   EXPECT_EQ(peer.opened.size(), 0u);
@@ -190,6 +192,7 @@ TEST_F(ClientTest, ARefusedConnectionNamesTheAddress) {
   EXPECT_FALSE(result);
   EXPECT_EQ(result.error.error,
             "cannot connect to 127.0.0.1:" + std::to_string(port) + ": Connection refused");
+  EXPECT_EQ(result.failure, ConnectError::connect);
 }
 
 TEST_F(ClientTest, ABadUrlOrHeaderIsAnErrorBeforeAnyByteIsSent) {
@@ -201,6 +204,7 @@ TEST_F(ClientTest, ABadUrlOrHeaderIsAnErrorBeforeAnyByteIsSent) {
       peer.client().connect_and_wait(url(), {.headers = {{"X-Evil", "a\r\nInjected: yes"}}});
   EXPECT_FALSE(injected);
   EXPECT_EQ(injected.error.error.rfind("cannot connect: ", 0), 0u) << injected.error.error;
+  EXPECT_EQ(injected.failure, ConnectError::invalid_request);
   EXPECT_TRUE(peer.errors.wait_for(2));
   EXPECT_EQ(upgrade_headers_.size(), 0u);
 }
@@ -220,6 +224,7 @@ TEST_F(ClientTest, ASilentServerEndsInTheHandshakeTimeout) {
       peer.client().connect_and_wait("ws://127.0.0.1:" + std::to_string(bound.port()) + "/");
   EXPECT_FALSE(result);
   EXPECT_EQ(result.error.error, "handshake timeout");
+  EXPECT_EQ(result.failure, ConnectError::timeout);
   EXPECT_GE(since(start), 250ms);
   EXPECT_LT(since(start), 2s);
 }
@@ -264,6 +269,7 @@ TEST_F(ClientTest, StopClosesEveryConnectionWith1001AndLaterConnectsGetNoHandle)
   ASSERT_TRUE(server_closes_.wait_for(1));
   EXPECT_EQ(server_closes_.all()[0].code, close_code::going_away);
   EXPECT_FALSE(peer.client().connect(url()));
+  EXPECT_EQ(peer.client().connect_and_wait(url()).failure, ConnectError::stopped);
 }
 
 TEST(ClientTls, VerifiesTheServerAgainstTheGivenCa) {
@@ -289,6 +295,7 @@ TEST(ClientTls, VerifiesTheServerAgainstTheGivenCa) {
   EXPECT_FALSE(refused);
   EXPECT_EQ(refused.error.error,
             "TLS handshake failed: certificate verification failed: self-signed certificate");
+  EXPECT_EQ(refused.failure, ConnectError::tls);
 
   ClientOptions insecure;
   insecure.tls.insecure_skip_verification = true;
