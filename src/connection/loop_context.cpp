@@ -25,7 +25,10 @@ LoopContext::LoopContext(Server::Impl& server, std::unique_ptr<net::EventLoop> l
       loop_(std::move(loop)),
       write_stalls_(*loop_, server.options.write_timeout),
       max_buffered_bytes_(server.options.max_buffered_bytes),
-      closes_slow_consumers_(server.options.slow_consumer == SlowConsumerPolicy::close) {}
+      closes_slow_consumers_(server.options.slow_consumer == SlowConsumerPolicy::close),
+      // A connection counts its topics in 32 bits (connection.hpp): larger limits mean "all".
+      max_topics_per_connection_(static_cast<std::uint32_t>(
+          std::min<std::size_t>(server.options.max_topics_per_connection, UINT32_MAX - 1))) {}
 
 LoopContext::~LoopContext() = default;
 

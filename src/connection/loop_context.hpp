@@ -93,6 +93,7 @@ class LoopContext final : public net::AcceptHandler,
   // The limits a user thread checks before queueing a send (copied: readable without the server).
   std::size_t max_buffered_bytes() const noexcept { return max_buffered_bytes_; }
   bool closes_slow_consumers() const noexcept { return closes_slow_consumers_; }
+  std::uint32_t max_topics_per_connection() const noexcept { return max_topics_per_connection_; }
 
   // Accepted sockets become connections on this loop (AcceptHandler).
   void on_accept(net::UniqueFd socket, const net::SocketAddress& peer) override;
@@ -167,6 +168,7 @@ class LoopContext final : public net::AcceptHandler,
   std::atomic<std::size_t> holders_{1};
   const std::size_t max_buffered_bytes_;
   const bool closes_slow_consumers_;
+  const std::uint32_t max_topics_per_connection_;
   LoopStats stats_;
 
   void take_cork(Connection& owner);
