@@ -19,11 +19,11 @@ int main(int argc, char** argv) {
   });
   server.on_open([](const fastws::Conn& conn) {
     if (const auto* path = conn.user_data<std::string>()) {
-      conn.send("welcome, you asked for " + *path);
+      went_out(conn, conn.send("welcome, you asked for " + *path), "welcome");
     }
   });
   server.on_message([](const fastws::Conn& conn, fastws::Message message) {
-    conn.send(message.data(), message.opcode());
+    went_out(conn, conn.send(message.data(), message.opcode()), "echo");
   });
 
   return serve(server, "auth", args, {.text = " (send the header private-key: 1234)"});

@@ -1,8 +1,8 @@
 // Chat: an HTML page on "/" and the WebSocket on "/ws"; rooms are topics, and everyone in a room
 // sees who is present. Open http://127.0.0.1:8080/ in two browser tabs (?name=ann&room=lobby).
+#include <cstdint>
 #include <map>
 #include <mutex>
-#include <set>
 #include <string>
 
 #include "chat_page.hpp"
@@ -11,21 +11,24 @@
 
 namespace {
 
-// Who is in which room. Connections live on several loops, so this one map has a lock; sends
-// and publishes need none.
+// Who is in which room: each connection once, under its current name. Kept by connection, not
+// by name, so that a rename changes the entry and leaving removes exactly it (by name, a user
+// who renamed in a room left its old name behind for ever). Connections live on several loops,
+// so this one map has a lock; sends and publishes need none.
 class Presence {
  public:
-  // Returns the room's "who" line after the change.
-  std::string enter(const std::string& room, const std::string& name) {
+  // Each returns the room's "who" line after the change, names in the order people came in.
+  // Entering again under a new name is a rename.
+  std::string enter(const std::string& room, std::uint64_t connection, const std::string& name) {
     std::lock_guard lock(mutex_);
-    rooms_[room].insert(name);
+    rooms_[room][connection] = name;
     return who_line(room);
   }
-  std::string leave(const std::string& room, const std::string& name) {
+  std::string leave(const std::string& room, std::uint64_t connection) {
     std::lock_guard lock(mutex_);
     auto found = rooms_.find(room);
     if (found != rooms_.end()) {
-      if (auto one = found->second.find(name); one != found->second.end()) found->second.erase(one);
+      found->second.erase(connection);
       if (found->second.empty()) rooms_.erase(found);
     }
     return who_line(room);
@@ -36,13 +39,13 @@ class Presence {
     std::string line = "who " + room + " ";
     auto found = rooms_.find(room);
     if (found == rooms_.end()) return line;
-    for (const std::string& name : found->second) line += name + ",";
+    for (const auto& [connection, name] : found->second) line += name + ",";
     line.pop_back();
     return line;
   }
 
   std::mutex mutex_;
-  std::map<std::string, std::multiset<std::string>> rooms_;
+  std::map<std::string, std::map<std::uint64_t, std::string>> rooms_;  // room -> Conn::id() -> name
 };
 
 // Per connection, changed only on its loop thread (its own callbacks).
@@ -80,7 +83,7 @@ int main(int argc, char** argv) {
   auto leave_room = [&](const fastws::Conn& conn, ChatUser& user) {
     if (user.room.empty()) return;
     conn.unsubscribe(user.room);
-    server.publish(user.room, presence.leave(user.room, user.name));
+    server.publish(user.room, presence.leave(user.room, conn.id()));
     user.room.clear();
   };
   server.on_message([&](const fastws::Conn& conn, fastws::Message message) {
@@ -89,12 +92,17 @@ int main(int argc, char** argv) {
     if (user == nullptr || !message.is_text()) return;
     if (text.starts_with("name ")) {
       user->name = word(text.substr(5));
+      if (!user->room.empty()) {
+        server.publish(user->room, presence.enter(user->room, conn.id(), user->name));
+      }
     } else if (text.starts_with("join ")) {
       leave_room(conn, *user);
-      user->room = word(text.substr(5));
-      conn.subscribe(user->room);
+      const std::string room = word(text.substr(5));
+      // Refused only when closing: one room at a time is far below max_topics_per_connection.
+      if (!conn.subscribe(room)) return;
+      user->room = room;
       // Published after subscribing: the newcomer sees the list too.
-      server.publish(user->room, presence.enter(user->room, user->name));
+      server.publish(user->room, presence.enter(user->room, conn.id(), user->name));
     } else if (text.starts_with("say ") && !user->room.empty()) {
       server.publish(user->room,
                      "msg " + user->room + " " + user->name + ": " + std::string(text.substr(4)));

@@ -76,6 +76,22 @@ struct ServeNote {
   bool page = false;
 };
 
+// What an example does with a send's status. written, backpressure (waiting in the connection's
+// buffer) and queued (sent from another thread) mean the bytes go out; closed means the
+// connection is going away and nothing needs doing. dropped means the library refused the send:
+// the peer does not read fast enough (its buffer is at max_buffered_bytes) or the send was
+// invalid (the examples send only valid frames, so for them it means a slow reader). The
+// client must not miss messages silently, so the example says so on stderr and closes the
+// connection with 1008 and a reason. Later sends report closed: this speaks once per
+// connection. Returns true when the bytes go out.
+inline bool went_out(const fastws::Conn& conn, fastws::SendStatus status, const char* what) {
+  if (status != fastws::SendStatus::dropped) return status != fastws::SendStatus::closed;
+  std::fprintf(stderr, "%s to %s was dropped: closing the connection\n", what,
+               conn.remote_address().c_str());
+  conn.close(fastws::close_code::policy_violation, "send refused: the client reads too slowly");
+  return false;
+}
+
 // Listens, makes Ctrl-C / SIGTERM stop the server gracefully, prints the URL once ready (tests
 // wait for that line) and runs until stopped. Returns the process exit code.
 inline int serve(fastws::Server& server, const char* name, const ExampleArgs& args,

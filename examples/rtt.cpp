@@ -60,7 +60,11 @@ int main(int argc, char** argv) {
       std::int64_t stamp = now_ns();
       std::lock_guard lock(clients.mutex);
       for (auto& [id, conn] : clients.by_id) {
-        conn.ping(std::span(reinterpret_cast<const std::byte*>(&stamp), sizeof stamp));
+        // From this thread a ping is queued; dropped means the client's buffer is full: it has
+        // not read for a long while.
+        went_out(conn,
+                 conn.ping(std::span(reinterpret_cast<const std::byte*>(&stamp), sizeof stamp)),
+                 "ping");
       }
     }
   });

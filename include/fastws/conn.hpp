@@ -130,7 +130,12 @@ class Conn {
   // Topics (the seed's broadcast groups): Server::publish(topic, ...) reaches every subscriber.
   // Any thread; takes effect on the connection's loop, in order with this thread's sends. A
   // closed connection leaves all its topics by itself.
-  void subscribe(std::string_view topic) const;
+  // subscribe() is false when refused: the connection is closed, or it is in
+  // ServerOptions::max_topics_per_connection topics already (subscribes queued from other
+  // threads hold their place until the loop runs them, even to a topic it is in). Subscribing
+  // to a topic it is in is true and changes nothing. Both cost the same however many topics
+  // the connection is in and however many members the topic has.
+  bool subscribe(std::string_view topic) const;
   void unsubscribe(std::string_view topic) const;
 
  private:

@@ -81,6 +81,10 @@ struct ServerOptions {
   std::size_t max_connections = 100'000;      // further connections are closed at accept
   std::size_t max_buffered_bytes = 4u << 20;  // per connection, strict
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::drop;
+  // Topics one connection may be in at once (each costs about 100 bytes plus its name when it
+  // is the topic's first member). Conn::subscribe beyond it returns false and changes nothing;
+  // the connection stays open, and unsubscribing frees a place.
+  std::size_t max_topics_per_connection = 10'000;
 
   // Timeouts (zero disables one).
   std::chrono::milliseconds handshake_timeout{10'000};  // accept -> upgrade (slowloris)

@@ -34,6 +34,18 @@ SendStatus post(detail::Connection& connection, detail::OutgoingSend send, std::
   return SendStatus::queued;
 }
 
+// Queues a subscribe or unsubscribe to the connection's loop. It holds no bytes for the peer,
+// so the buffer limit does not judge it.
+void post_topic_change(detail::Connection& connection, detail::OutgoingSend::Kind kind,
+                       std::string_view topic) {
+  detail::OutgoingSend send;
+  send.kind = kind;
+  send.bytes.assign(bytes_of(topic).begin(), bytes_of(topic).end());
+  connection.acquire();
+  send.connection = &connection;
+  connection.loop().post_send(std::move(send));
+}
+
 }  // namespace
 
 const char* to_string(SendStatus status) noexcept {
@@ -190,16 +202,14 @@ Writer Conn::writer(Opcode op) const {
   return Writer(*this, op);
 }
 
-void Conn::subscribe(std::string_view topic) const {
-  if (!is_open()) return;
-  if (connection_->loop().in_loop_thread()) {
-    connection_->subscribe(topic);
-    return;
-  }
-  detail::OutgoingSend send;
-  send.kind = detail::OutgoingSend::Kind::subscribe;
-  send.bytes.assign(bytes_of(topic).begin(), bytes_of(topic).end());
-  post(*connection_, std::move(send), 0);
+bool Conn::subscribe(std::string_view topic) const {
+  if (!is_open()) return false;
+  if (connection_->loop().in_loop_thread()) return connection_->subscribe(topic);
+  // The place is claimed now, so that a refusal is reported to this caller; the loop gives it
+  // back if the connection turns out to be a member already.
+  if (!connection_->claim_topic_place()) return false;
+  post_topic_change(*connection_, detail::OutgoingSend::Kind::subscribe, topic);
+  return true;
 }
 
 void Conn::unsubscribe(std::string_view topic) const {
@@ -208,10 +218,7 @@ void Conn::unsubscribe(std::string_view topic) const {
     connection_->unsubscribe(topic);
     return;
   }
-  detail::OutgoingSend send;
-  send.kind = detail::OutgoingSend::Kind::unsubscribe;
-  send.bytes.assign(bytes_of(topic).begin(), bytes_of(topic).end());
-  post(*connection_, std::move(send), 0);
+  post_topic_change(*connection_, detail::OutgoingSend::Kind::unsubscribe, topic);
 }
 
 Writer::Writer(Writer&& other) noexcept

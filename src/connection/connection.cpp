@@ -405,6 +405,7 @@ void Connection::finish(CloseStatus status) {
   fd_.reset();
   loop_->remove_connection(*this);
   if (extras_) {
+    release_topic_places(static_cast<std::uint32_t>(extras_->topics.size()));
     loop_->topics().unsubscribe_all(extras_->topics);
     extras_->tls.reset();  // its memory goes now, not when the last handle does
     if (auto opening = std::move(extras_->opening)) opening->failed(status);
@@ -603,14 +604,33 @@ SendStatus Connection::write_prepared(const SharedPayload& frame, std::size_t pa
   return status_after_send();
 }
 
-void Connection::subscribe(std::string_view topic) {
-  if (phase_ == Phase::closed) return;
-  loop_->topics().subscribe(*this, extras().topics, topic);
+bool Connection::claim_topic_place() noexcept {
+  // Any thread, possibly after the server is gone: only the loop context is used here.
+  const std::uint32_t most = loop_->max_topics_per_connection();
+  std::uint32_t claimed = topic_places_.load(std::memory_order_relaxed);
+  do {
+    if (claimed >= most) return false;
+  } while (!topic_places_.compare_exchange_weak(claimed, claimed + 1, std::memory_order_relaxed));
+  return true;
+}
+
+bool Connection::subscribe(std::string_view topic) {
+  if (phase_ == Phase::closed) return false;
+  TopicRegistry<Connection>& topics = loop_->topics();
+  Extras& state = extras();
+  if (topics.contains(state.topics, topic)) return true;
+  if (!claim_topic_place()) return false;
+  topics.subscribe(*this, state.topics, topic);
+  return true;
+}
+
+void Connection::subscribe_with_place(std::string_view topic) {
+  // A member already: the place claimed for it goes back.
+  if (!loop_->topics().subscribe(*this, extras().topics, topic)) release_topic_places(1);
 }
 
 void Connection::unsubscribe(std::string_view topic) {
-  if (!extras_) return;
-  loop_->topics().unsubscribe(extras_->topics, topic);
+  if (extras_ && loop_->topics().unsubscribe(extras_->topics, topic)) release_topic_places(1);
 }
 
 void Connection::run_outgoing(OutgoingSend& send) {
@@ -646,7 +666,7 @@ void Connection::run_admitted(OutgoingSend& send) {
                  {reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()});
       break;
     case Kind::subscribe:
-      subscribe({reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()});
+      subscribe_with_place({reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()});
       break;
     case Kind::unsubscribe:
       unsubscribe({reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()});

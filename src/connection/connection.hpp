@@ -85,6 +85,13 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   void unreserve_queued(std::size_t bytes) noexcept {
     buffered_.fetch_sub(bytes, std::memory_order_relaxed);
   }
+  // Takes one of the connection's places in topics (max_topics_per_connection) for a subscribe;
+  // false when all are taken. Places are held by the topics it is in and by subscribes queued
+  // from other threads, so that the caller of a queued subscribe learns of a refusal at once.
+  bool claim_topic_place() noexcept;
+  void release_topic_places(std::uint32_t count) noexcept {
+    topic_places_.fetch_sub(count, std::memory_order_relaxed);
+  }
 
   // --- loop thread ---
   SendStatus send_message(Opcode opcode, std::span<const std::byte> payload);
@@ -93,7 +100,10 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   SendStatus send_frame(const Frame& frame);
   // A message framed once for many connections (broadcast, publish): the bytes are shared.
   SendStatus send_prepared(PreparedMessage& message);
-  void subscribe(std::string_view topic);
+  // False when refused: the connection is closed, or at max_topics_per_connection.
+  bool subscribe(std::string_view topic);
+  // A subscribe queued from another thread, which claimed its place when it was queued.
+  void subscribe_with_place(std::string_view topic);
   void unsubscribe(std::string_view topic);
   SendStatus send_ping(std::span<const std::byte> payload);
   SendStatus send_close(std::uint16_t code, std::string_view reason);
@@ -222,6 +232,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   PeerAddress local_;
   net::UniqueFd fd_;
   std::atomic<std::uint32_t> refs_{1};
+  std::atomic<std::uint32_t> topic_places_{0};  // claimed: see claim_topic_place()
   std::atomic<bool> open_{true};
   std::atomic<bool> limit_closed_{false};  // closed by the slow-consumer policy: drop sends
   Phase phase_ = Phase::http;

@@ -37,6 +37,7 @@ struct ConnectionHandlers {
 struct ConnectionSettings {
   std::size_t max_header_size = 0;  // the HTTP head read before the upgrade
   std::size_t max_buffered_bytes = 0;
+  std::size_t max_topics_per_connection = 0;  // topics are published by servers only
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::drop;
   std::chrono::milliseconds handshake_timeout{0};
   std::chrono::milliseconds idle_timeout{0};

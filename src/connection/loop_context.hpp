@@ -88,6 +88,7 @@ class LoopContext final : private net::FlushHandler, private net::TimerNode {
   // The limits a user thread checks before queueing a send (copied: readable without the endpoint).
   std::size_t max_buffered_bytes() const noexcept { return max_buffered_bytes_; }
   bool closes_slow_consumers() const noexcept { return closes_slow_consumers_; }
+  std::uint32_t max_topics_per_connection() const noexcept { return max_topics_per_connection_; }
 
   // Closes every connection with 1001 and `reason`, cuts those that have not finished closing
   // after the close timeout, then ends the loop (loop thread; once).
@@ -155,6 +156,7 @@ class LoopContext final : private net::FlushHandler, private net::TimerNode {
   std::atomic<std::size_t> holders_{1};
   const std::size_t max_buffered_bytes_;
   const bool closes_slow_consumers_;
+  const std::uint32_t max_topics_per_connection_;
   LoopStats stats_;
 
   void take_cork(Connection& owner);

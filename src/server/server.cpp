@@ -43,6 +43,7 @@ detail::ConnectionSettings settings_from(const ServerOptions& options) {
   detail::ConnectionSettings settings;
   settings.max_header_size = options.max_header_size;
   settings.max_buffered_bytes = options.max_buffered_bytes;
+  settings.max_topics_per_connection = options.max_topics_per_connection;
   settings.slow_consumer = options.slow_consumer;
   settings.handshake_timeout = options.handshake_timeout;
   settings.idle_timeout = options.idle_timeout;

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <regex>
 
+#include "polite_client.hpp"
+#include "server_test_support.hpp"
 #include "tls_test_support.hpp"
 
 namespace fastws::testing {
@@ -145,6 +147,110 @@ TEST(Examples, RawFramesAnswersWithTwoCraftedFrames) {
   EXPECT_EQ(raw.stop(), 0);
 }
 
+// Echo examples at their buffer limit: the client sends kFloodMessages large messages without
+// reading until they are all out (4 times max_buffered_bytes), so the server's sends are
+// refused at some point. What arrives is checked frame by frame.
+constexpr std::size_t kFloodMessages = 128;
+constexpr std::size_t kFloodMessageSize = 128 * 1024;
+
+// How an example echoes a message: whole in one binary frame, or as raw_frames does: a text
+// frame "echo: " with fin=0 opening the message and one continuation with fin=1 ending it.
+enum class EchoShape { one_frame, echo_prefix_then_continuation };
+
+struct EchoSequence {
+  std::size_t whole = 0;         // echoes that arrived complete, the i-th carrying message i
+  std::uint16_t close_code = 0;  // the close frame's code, 0 if none came
+};
+
+// Reads frames until a close frame (or the end), failing at the first frame that breaks the
+// sequence: a message begun inside another, a continuation outside one, or an echo that is
+// not the next message sent (one was lost or damaged).
+void read_echo_sequence(RawPeer& peer, const std::vector<std::vector<std::byte>>& sent,
+                        EchoShape shape, EchoSequence& seen) {
+  bool open = false;
+  while (auto frame = peer.read_frame()) {
+    if (frame->opcode == Opcode::close) {
+      seen.close_code = frame->close_code().value_or(close_code::no_status);
+      return;
+    }
+    if (shape == EchoShape::one_frame) {
+      ASSERT_EQ(frame->opcode, Opcode::binary);
+    } else if (frame->opcode == Opcode::text) {
+      ASSERT_FALSE(open) << "a new message began inside message " << seen.whole;
+      ASSERT_FALSE(frame->fin);
+      ASSERT_EQ(frame->payload_text(), "echo: ");
+      open = true;
+      continue;
+    } else {
+      ASSERT_EQ(frame->opcode, Opcode::continuation);
+      ASSERT_TRUE(open) << "a continuation outside any message after message " << seen.whole;
+      open = false;
+    }
+    ASSERT_TRUE(frame->fin);
+    ASSERT_LT(seen.whole, sent.size());
+    ASSERT_TRUE(frame->payload == sent[seen.whole])
+        << "echo " << seen.whole << " is not message " << seen.whole;
+    ++seen.whole;
+  }
+}
+
+// Floods `peer` (upgraded) with the messages and reads back what the example echoed.
+EchoSequence flood_and_read_echoes(RawPeer& peer, EchoShape shape) {
+  std::vector<std::vector<std::byte>> sent;
+  for (std::size_t i = 0; i < kFloodMessages; ++i) {
+    std::string payload = std::to_string(i) + ":";
+    payload.resize(kFloodMessageSize, static_cast<char>('a' + i % 26));
+    sent.push_back(to_bytes(payload));
+  }
+  std::atomic<bool> all_sent{false};
+  std::thread sender([&] {
+    for (const auto& payload : sent) {
+      if (!peer.send_frame(Frame::binary(payload))) break;
+    }
+    all_sent = true;
+  });
+  // Reading waits until the sends are out or stuck (a server may stop reading while its output
+  // is full), so that the output fills.
+  wait_until([&] { return all_sent.load(); }, 2s);
+  EchoSequence seen;
+  read_echo_sequence(peer, sent, shape, seen);
+  ::shutdown(peer.fd(), SHUT_RDWR);  // a sender stuck in send() returns
+  sender.join();
+  return seen;
+}
+
+// However the refusals fall, what arrives is whole messages in order, then either nothing more
+// (all arrived) or a close 1008: never a message left open with a new one begun inside it.
+TEST(Examples, RawFramesKeepsItsFramesAValidSequenceUnderBackpressure) {
+  START_EXAMPLE(raw, "raw_frames");
+  RawPeer peer(raw.port());
+  shrink_receive_buffer(peer.fd());
+  ASSERT_NE(peer.handshake().find(" 101 "), std::string::npos);
+  const EchoSequence seen = flood_and_read_echoes(peer, EchoShape::echo_prefix_then_continuation);
+  if (seen.whole < kFloodMessages) {
+    EXPECT_EQ(seen.close_code, close_code::policy_violation) << seen.whole << " messages whole";
+  }
+  EXPECT_GT(seen.whole, 0u);
+  EXPECT_EQ(raw.stop(), 0);
+}
+
+// An echo the buffer limit refuses is not skipped silently: the client gets every echo up to
+// the refusal, then a close 1008.
+TEST(Examples, AuthClosesAClientThatDoesNotReadItsEchoes) {
+  START_EXAMPLE(auth, "auth");
+  RawPeer peer(auth.port());
+  shrink_receive_buffer(peer.fd());
+  ASSERT_NE(peer.handshake("/", "private-key: 1234\r\n").find(" 101 "), std::string::npos);
+  auto welcome = peer.read_frame();
+  ASSERT_TRUE(welcome);
+  const EchoSequence seen = flood_and_read_echoes(peer, EchoShape::one_frame);
+  if (seen.whole < kFloodMessages) {
+    EXPECT_EQ(seen.close_code, close_code::policy_violation) << seen.whole << " echoes whole";
+  }
+  EXPECT_GT(seen.whole, 0u);
+  EXPECT_EQ(auth.stop(), 0);
+}
+
 TEST(Examples, RttPingsWithATimestamp) {
   START_EXAMPLE(rtt, "rtt");
   RawPeer peer(rtt.port(), 4s);
@@ -191,6 +297,80 @@ TEST(Examples, ChatServesThePageAndRelaysToTheRoom) {
   ::shutdown(ann.fd(), SHUT_RDWR);
   ::shutdown(bob.fd(), SHUT_RDWR);
   EXPECT_EQ(chat.stop(), 0);
+}
+
+// Reads frames until one says `text`; false if the connection goes quiet first.
+bool read_until_text(RawPeer& peer, std::string_view text) {
+  while (auto frame = peer.read_frame()) {
+    if (frame->payload_text() == text) return true;
+  }
+  return false;
+}
+
+// Guests come into ann's room, rename and leave. Each time the room must be ann's alone again:
+// presence kept by name left every renamed guest behind for ever (3,000 cycles: 3,000 ghosts,
+// all listed in the "who" line published on every join).
+TEST(Examples, ChatLeavesNoGhostOfAGuestWhoRenamedInTheRoom) {
+  START_EXAMPLE(chat, "chat");
+  RawPeer ann(chat.port(), 1s);
+  ASSERT_NE(ann.handshake("/ws").find(" 101 "), std::string::npos);
+  ann.send_text("name ann");
+  ann.send_text("join lobby");
+  ASSERT_TRUE(read_until_text(ann, "who lobby ann"));
+  for (int i = 0; i < 30; ++i) {
+    {
+      RawPeer guest(chat.port());
+      ASSERT_NE(guest.handshake("/ws").find(" 101 "), std::string::npos);
+      guest.send_text("join lobby");
+      guest.send_text("name g" + std::to_string(i));
+    }  // the guest closes: its join, rename and close are handled in that order
+    ASSERT_TRUE(read_until_text(ann, "who lobby ann")) << "a ghost stayed after cycle " << i;
+  }
+  RawPeer last(chat.port());
+  ASSERT_NE(last.handshake("/ws").find(" 101 "), std::string::npos);
+  last.send_text("name last");
+  last.send_text("join lobby");
+  auto who = last.read_frame();
+  ASSERT_TRUE(who);
+  EXPECT_EQ(who->payload_text(), "who lobby ann,last");
+  ::shutdown(ann.fd(), SHUT_RDWR);
+  ::shutdown(last.fd(), SHUT_RDWR);
+  EXPECT_EQ(chat.stop(), 0);
+}
+
+// One client joins 40,000 rooms in one burst while another is served beside it: the first
+// 10,000 (max_topics_per_connection's default) are answered "joined", the rest "refused ...",
+// and the other client waits well under a second all along (3 to 4.5 s when a connection's
+// topics were a list).
+TEST(Examples, TopicsRefusesJoinsOverTheCapWithoutStallingOthers) {
+  START_EXAMPLE(topics, "topics");
+  constexpr std::size_t kJoins = 40'000;
+  const std::size_t cap = ServerOptions{}.max_topics_per_connection;
+  RawPeer flood(topics.port());
+  ASSERT_NE(flood.handshake().find(" 101 "), std::string::npos);
+  PoliteClient polite(topics.port(), "hello");  // answered with the usage line
+  ASSERT_TRUE(polite.connected());
+  std::vector<std::byte> joins;
+  for (std::size_t i = 0; i < kJoins; ++i) {
+    Frame join = Frame::text("join room" + std::to_string(i));
+    join.mask = MaskKey{std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}};
+    const std::vector<std::byte> bytes = join.serialize();
+    joins.insert(joins.end(), bytes.begin(), bytes.end());
+  }
+  std::thread sender([&] { flood.send_raw(joins); });
+  std::size_t joined = 0, refused = 0;
+  for (std::size_t i = 0; i < kJoins; ++i) {
+    auto answer = flood.read_frame();
+    if (!answer) break;
+    joined += answer->payload_text().starts_with("joined ");
+    refused += answer->payload_text().starts_with("refused ");
+  }
+  sender.join();
+  EXPECT_EQ(joined, cap);
+  EXPECT_EQ(refused, kJoins - cap);
+  EXPECT_LT(polite.stop(), 1s);
+  ::shutdown(flood.fd(), SHUT_RDWR);
+  EXPECT_EQ(topics.stop(), 0);
 }
 
 }  // namespace
