@@ -24,8 +24,8 @@ LoopContext::LoopContext(Server::Impl& server, std::unique_ptr<net::EventLoop> l
     : server_(server),
       loop_(std::move(loop)),
       write_stalls_(*loop_, server.options.write_timeout),
-      max_buffered_bytes_(server.options.max_buffered_bytes),
-      closes_slow_consumers_(server.options.slow_consumer == SlowConsumerPolicy::close) {}
+      send_limits_{server.options.max_buffered_bytes, server.options.max_message_size,
+                   server.options.slow_consumer == SlowConsumerPolicy::close} {}
 
 LoopContext::~LoopContext() = default;
 

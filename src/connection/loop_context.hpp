@@ -18,6 +18,7 @@
 #include "net/intrusive_list.hpp"
 #include "net/listener.hpp"
 #include "connection/outgoing_send.hpp"
+#include "connection/send_limits.hpp"
 #include "server/topic_registry.hpp"
 #include "connection/write_stall_watch.hpp"
 
@@ -91,8 +92,7 @@ class LoopContext final : public net::AcceptHandler,
   void detach() noexcept;
 
   // The limits a user thread checks before queueing a send (copied: readable without the server).
-  std::size_t max_buffered_bytes() const noexcept { return max_buffered_bytes_; }
-  bool closes_slow_consumers() const noexcept { return closes_slow_consumers_; }
+  const SendLimits& send_limits() const noexcept { return send_limits_; }
 
   // Accepted sockets become connections on this loop (AcceptHandler).
   void on_accept(net::UniqueFd socket, const net::SocketAddress& peer) override;
@@ -165,8 +165,7 @@ class LoopContext final : public net::AcceptHandler,
   std::unique_ptr<net::EventLoop> loop_;
   WriteStallWatch write_stalls_;  // after loop_: its timer leaves the loop's wheel first
   std::atomic<std::size_t> holders_{1};
-  const std::size_t max_buffered_bytes_;
-  const bool closes_slow_consumers_;
+  const SendLimits send_limits_;
   LoopStats stats_;
 
   void take_cork(Connection& owner);
