@@ -28,10 +28,10 @@ struct SendLimits {
   }
 
   // Whether `bytes` more may join a connection holding `buffered`: a message start fits under
-  // the limit; a continuation fits under the ceiling.
+  // the limit or goes alone into an empty buffer; a continuation fits under the ceiling.
   bool admits(std::size_t buffered, std::size_t bytes, Admission admission) const noexcept {
     if (admission == Admission::continuation) return fits(buffered, bytes, streamed_ceiling());
-    return fits(buffered, bytes, max_buffered_bytes);
+    return buffered == 0 || fits(buffered, bytes, max_buffered_bytes);
   }
 
   // Whether refusing a send closes the connection: under the close policy, and always for a

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "connection/connection.hpp"
@@ -45,6 +46,19 @@ std::unique_ptr<net::TlsContext> make_tls_context(const TlsOptions& options) {
   return context;
 }
 
+// Limits under which nothing could get through are refused here, at construction, rather than
+// failing every connection later. Zero is not "unlimited" for any of them. (A send buffer limit
+// smaller than max_message_size is fine: a message larger than the limit goes into an empty
+// buffer; see ServerOptions::max_buffered_bytes.)
+void refuse_unworkable_limits(const ServerOptions& options) {
+  const auto refuse = [](const char* why) {
+    throw std::invalid_argument(std::string("fastws: ") + why);
+  };
+  if (options.max_message_size == 0) refuse("max_message_size is 0: no message could be received");
+  if (options.max_header_size == 0) refuse("max_header_size is 0: no request could be read");
+  if (options.max_connections == 0) refuse("max_connections is 0: no connection could be accepted");
+}
+
 unsigned loop_count(unsigned requested) {
   if (requested != 0) return requested;
   const unsigned cores = std::thread::hardware_concurrency();
@@ -65,6 +79,7 @@ Server::Impl::Impl(ServerOptions opts)
 }
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
+  refuse_unworkable_limits(impl_->options);
   if (!impl_->shutdown_fd) throw std::system_error(errno, std::system_category(), "eventfd");
   impl_->tls = make_tls_context(impl_->options.tls);
   const unsigned count = loop_count(impl_->options.threads);
