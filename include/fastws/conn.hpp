@@ -36,15 +36,20 @@ namespace detail {
 class Connection;
 }
 
-// What a send did.
+// What a send did. Every status but dropped, invalid and closed means the bytes will be written
+// unless the connection closes first.
 enum class SendStatus : std::uint8_t {
   written,       // handed to the kernel (or to the batch that leaves at the end of this read)
-  queued,        // sent from another thread: queued to the connection's loop
+  queued,        // accepted, waiting its turn: sent from another thread (queued to the
+                 // connection's loop), or waiting for a streamed message being sent to finish
   backpressure,  // accepted, but the peer is slow: it waits in the connection's buffer
                  // (buffered_amount() > 0); on_drain fires when it empties
-  dropped,       // refused by the slow-consumer policy (buffer limit), or invalid (e.g. a ping
-                 // payload over 125 bytes, a send while a streamed message is open elsewhere)
+  dropped,       // refused by the slow-consumer policy (ServerOptions::max_buffered_bytes), or
+                 // a later piece of a streamed message that was refused at its first piece
   closed,        // the connection is closing or closed
+  invalid,       // refused because the send itself is not allowed: a data frame that breaks the
+                 // message sequence (send_frame), a ping payload over 125 bytes, a control
+                 // opcode given to send() or writer(), a write after finish()
 };
 
 const char* to_string(SendStatus status) noexcept;
@@ -73,6 +78,22 @@ SharedPayload make_shared_payload(std::string_view data);
 SharedPayload make_shared_payload(std::span<const std::byte> data);
 
 class Writer;
+
+// Whether send_frame holds data frames (text, binary, continuation) to the message sequence of
+// RFC 6455 5.4: a text or binary frame with fin=0 opens a fragmented message, continuations
+// extend it, the one with fin=1 ends it; messages never interleave.
+enum class FrameSequence : std::uint8_t {
+  // The default. A frame that would break the sequence is refused (SendStatus::invalid): a text
+  // or binary frame while a message you opened with send_frame is open, a continuation while
+  // none is. While such a message is open, other messages (send, writers, broadcasts) wait for
+  // its last frame, as they wait for a Writer; and it waits for an open Writer's message. Build
+  // one fragmented message from one thread at a time. The buffer limit judges the message at its
+  // opening frame, like a Writer's (see Writer).
+  checked,
+  // Sent at once exactly as crafted, wherever it falls, and left out of the sequence kept above:
+  // a tool for testing how peers handle broken sequences. Still subject to the buffer limit.
+  unchecked,
+};
 
 class Conn {
  public:
@@ -110,13 +131,15 @@ class Conn {
 
   bool is_open() const noexcept;
   // Bytes accepted for sending that the kernel has not taken yet (plus sends queued from other
-  // threads). Readable from any thread.
+  // threads, and sends waiting for a streamed message). Readable from any thread.
   std::size_t buffered_amount() const noexcept;
 
   SendStatus send(std::string_view text) const;  // a text message
   SendStatus send(std::span<const std::byte> data, Opcode op = Opcode::binary) const;
   SendStatus send(const SharedPayload& data, Opcode op = Opcode::binary) const;
-  SendStatus send_frame(const Frame& frame) const;  // any frame, exactly as crafted
+  // Any frame, exactly as crafted. Control frames (and reserved opcodes) go at once; data
+  // frames keep to the message sequence unless `sequence` is unchecked (see FrameSequence).
+  SendStatus send_frame(const Frame& frame, FrameSequence sequence = FrameSequence::checked) const;
   SendStatus ping(std::span<const std::byte> data = {}) const;
   SendStatus ping(std::string_view data) const;
   // Starts the close handshake (idempotent: later calls report closed). The socket closes when
@@ -150,7 +173,16 @@ class Conn {
 
 // Streams one message in pieces (RFC 6455 5.4 fragmentation). Thread-safe like Conn, but one
 // writer's calls must come from one thread at a time. Other messages sent to the connection while
-// a writer is open wait until it finishes. Destroying an unfinished writer finishes the message.
+// a writer is open wait until it finishes (counted in buffered_amount() and against the limit).
+// Destroying an unfinished writer finishes the message.
+//
+// The buffer limit (ServerOptions::max_buffered_bytes) treats a streamed message as one: it is
+// sent whole or dropped whole, never with a piece missing. It is judged at its first piece, like
+// a whole message; refused there, the message is dropped: that piece and every later one report
+// dropped and nothing of it reaches the wire. Once begun it is finished: later pieces are not
+// dropped, even past the limit; one that would take the buffer past max_buffered_bytes +
+// max_message_size closes the connection instead (on_close 1008; that piece and later sends
+// report dropped), since the message could neither be finished within bounds nor cut.
 class Writer {
  public:
   Writer(Writer&&) noexcept;
@@ -173,6 +205,7 @@ class Writer {
   Opcode opcode_;
   std::uint64_t stream_ = 0;  // which streamed message, so two writers never interleave
   bool finished_ = false;
+  bool dropped_ = false;  // refused at its first piece: the whole message is dropped
 };
 
 }  // namespace fastws

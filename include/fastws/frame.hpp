@@ -1,4 +1,6 @@
 // WebSocket frames (RFC 6455 section 5.2) for crafting and inspecting any frame by hand.
+// Conn::send_frame sends one as crafted; its data frames must keep to the message sequence
+// (RFC 6455 5.4) unless sent with FrameSequence::unchecked, for testing peers (conn.hpp).
 //
 // Thread safety: a Frame is a plain value; distinct objects may be used from distinct threads.
 #pragma once

@@ -48,7 +48,7 @@ struct CompressionOptions {
 // What to do with a send that would take a connection's buffered bytes over the limit.
 enum class SlowConsumerPolicy : std::uint8_t {
   drop,   // drop that message, count it, report SendStatus::dropped; the connection stays
-  close,  // close the connection (it cannot keep up); this and later sends report dropped
+  close,  // close the connection (1008: it cannot keep up); this and later sends report dropped
 };
 
 // Which browser origins may open WebSockets (the Origin header, RFC 6455 10.2). Requests without
@@ -75,11 +75,24 @@ struct ServerOptions {
   bool ipv6_only = false;  // for IPv6 hosts: refuse IPv4-mapped connections
   unsigned threads = 0;    // event loops; 0 = one per core
 
-  // Limits.
-  std::size_t max_message_size = 16u << 20;   // after decompression; larger -> close 1009
-  std::size_t max_header_size = 16u << 10;    // HTTP request head; larger -> 431
-  std::size_t max_connections = 100'000;      // further connections are closed at accept
-  std::size_t max_buffered_bytes = 4u << 20;  // per connection, strict
+  // Limits. Zero is not "unlimited": the Server constructor refuses a zero message size,
+  // header size or connection count (std::invalid_argument), since nothing could get through.
+  std::size_t max_message_size = 16u << 20;  // after decompression; larger -> close 1009
+  std::size_t max_header_size = 16u << 10;   // HTTP request head; larger -> 431
+  std::size_t max_connections = 100'000;     // further connections are closed at accept
+  // Bytes a connection may hold for a peer slower than we send (what the kernel has not taken,
+  // plus sends queued from other threads or waiting for a streamed message). A message that would
+  // take the connection over it gets `slow_consumer`, with one exception: a message larger than
+  // the limit is admitted when nothing waits (an empty buffer). So with the defaults every message
+  // the server accepts (up to max_message_size, 16 MiB) can be answered with one of the same
+  // size, one at a time, while a peer that does not read holds at most 4 MiB of small messages.
+  // We chose this over deriving the limit from max_message_size (16 MiB of small messages per
+  // slow peer) and over refusing a limit below the message size (every server answering large
+  // messages would need a larger limit, for all of its traffic). The exception keeps the memory
+  // bound: the limit, or one message alone. Streamed messages (Writer, fragmented send_frame) are
+  // judged at their first piece and then finished, up to max_buffered_bytes + max_message_size;
+  // past that the connection is closed (1008) rather than the message cut (see Writer).
+  std::size_t max_buffered_bytes = 4u << 20;
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::drop;
   // Topics one connection may be in at once (each costs about 100 bytes plus its name when it
   // is the topic's first member). Conn::subscribe beyond it returns false and changes nothing;

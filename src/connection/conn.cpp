@@ -23,14 +23,22 @@ bool is_data_opcode(Opcode op) {
 
 std::atomic<std::uint64_t> next_stream_id{1};
 
-// Queues `send` to the connection's loop after accounting its size; the common tail of every
-// cross-thread send.
-SendStatus post(detail::Connection& connection, detail::OutgoingSend send, std::size_t size) {
-  if (!connection.reserve_queued(size)) return SendStatus::dropped;
+// Queues `send` to the connection's loop; the common tail of every cross-thread call.
+void hand_to_loop(detail::Connection& connection, detail::OutgoingSend send) {
   connection.acquire();
   send.connection = &connection;
-  send.reserved = size;
   connection.loop().post_send(std::move(send));
+}
+
+// Queues a send of data after accounting its size against the buffer limit. Control frames,
+// topics and terminate are not judged: they hold no payload to speak of, and a close or a ping
+// must get through to a connection whose buffer is full.
+SendStatus post(detail::Connection& connection, detail::OutgoingSend send, std::size_t size,
+                detail::Admission admission = detail::Admission::message_start) {
+  if (!connection.reserve_queued(size, admission)) return SendStatus::dropped;
+  send.reserved = size;
+  send.admission = admission;
+  hand_to_loop(connection, std::move(send));
   return SendStatus::queued;
 }
 
@@ -41,9 +49,7 @@ void post_topic_change(detail::Connection& connection, detail::OutgoingSend::Kin
   detail::OutgoingSend send;
   send.kind = kind;
   send.bytes.assign(bytes_of(topic).begin(), bytes_of(topic).end());
-  connection.acquire();
-  send.connection = &connection;
-  connection.loop().post_send(std::move(send));
+  hand_to_loop(connection, std::move(send));
 }
 
 }  // namespace
@@ -60,6 +66,8 @@ const char* to_string(SendStatus status) noexcept {
       return "dropped";
     case SendStatus::closed:
       return "closed";
+    case SendStatus::invalid:
+      return "invalid";
   }
   return "unknown";
 }
@@ -134,7 +142,7 @@ std::optional<SendStatus> Conn::refuse_send() const noexcept {
 
 SendStatus Conn::send(std::span<const std::byte> data, Opcode op) const {
   if (auto refused = refuse_send()) return *refused;
-  if (!is_data_opcode(op)) return SendStatus::dropped;
+  if (!is_data_opcode(op)) return SendStatus::invalid;
   if (connection_->loop().in_loop_thread()) return connection_->send_message(op, data);
   detail::OutgoingSend send;
   send.kind = detail::OutgoingSend::Kind::message;
@@ -145,7 +153,7 @@ SendStatus Conn::send(std::span<const std::byte> data, Opcode op) const {
 
 SendStatus Conn::send(const SharedPayload& data, Opcode op) const {
   if (auto refused = refuse_send()) return *refused;
-  if (!data || !is_data_opcode(op)) return SendStatus::dropped;
+  if (!data || !is_data_opcode(op)) return SendStatus::invalid;
   if (connection_->loop().in_loop_thread()) return connection_->send_message(op, *data);
   detail::OutgoingSend send;
   send.kind = detail::OutgoingSend::Kind::shared;
@@ -154,13 +162,34 @@ SendStatus Conn::send(const SharedPayload& data, Opcode op) const {
   return post(*connection_, std::move(send), data->size());
 }
 
-SendStatus Conn::send_frame(const Frame& frame) const {
+SendStatus Conn::send_frame(const Frame& frame, FrameSequence sequence) const {
   if (auto refused = refuse_send()) return *refused;
-  if (connection_->loop().in_loop_thread()) return connection_->send_frame(frame);
-  detail::OutgoingSend send;
-  send.kind = detail::OutgoingSend::Kind::frame;
-  send.frame = frame;
-  return post(*connection_, std::move(send), frame.payload.size());
+  const bool in_sequence =
+      sequence == FrameSequence::checked && detail::CraftedSequence::is_data(frame.opcode);
+  const bool on_loop = connection_->loop().in_loop_thread();
+  if (!in_sequence) {
+    if (on_loop) return connection_->send_frame(frame);
+    detail::OutgoingSend send;
+    send.kind = detail::OutgoingSend::Kind::frame;
+    send.frame = frame;
+    return post(*connection_, std::move(send), frame.payload.size());
+  }
+  detail::CraftedSequence& crafted = connection_->crafted_sequence();
+  if (!crafted.enter(frame)) return SendStatus::invalid;
+  SendStatus status;
+  if (on_loop) {
+    status = connection_->send_crafted(frame);
+  } else {
+    detail::OutgoingSend send;
+    send.kind = detail::OutgoingSend::Kind::crafted;
+    send.frame = frame;
+    status = post(*connection_, std::move(send), frame.payload.size(),
+                  frame.opcode == Opcode::continuation ? detail::Admission::continuation
+                                                       : detail::Admission::message_start);
+  }
+  // A message refused at its opening frame is not open: its continuations will be refused too.
+  if (status == SendStatus::dropped) crafted.undo(frame);
+  return status;
 }
 
 SendStatus Conn::ping(std::string_view data) const {
@@ -169,12 +198,13 @@ SendStatus Conn::ping(std::string_view data) const {
 
 SendStatus Conn::ping(std::span<const std::byte> data) const {
   if (auto refused = refuse_send()) return *refused;
-  if (data.size() > 125) return SendStatus::dropped;
+  if (data.size() > 125) return SendStatus::invalid;
   if (connection_->loop().in_loop_thread()) return connection_->send_ping(data);
   detail::OutgoingSend send;
   send.kind = detail::OutgoingSend::Kind::ping;
   send.bytes.assign(data.begin(), data.end());
-  return post(*connection_, std::move(send), 0);
+  hand_to_loop(*connection_, std::move(send));
+  return SendStatus::queued;
 }
 
 SendStatus Conn::close(std::uint16_t code, std::string_view reason) const {
@@ -184,7 +214,8 @@ SendStatus Conn::close(std::uint16_t code, std::string_view reason) const {
   send.kind = detail::OutgoingSend::Kind::close;
   send.close_code = code;
   send.bytes.assign(bytes_of(reason).begin(), bytes_of(reason).end());
-  return post(*connection_, std::move(send), 0);
+  hand_to_loop(*connection_, std::move(send));
+  return SendStatus::queued;
 }
 
 void Conn::terminate() const {
@@ -195,7 +226,7 @@ void Conn::terminate() const {
   }
   detail::OutgoingSend send;
   send.kind = detail::OutgoingSend::Kind::terminate;
-  post(*connection_, std::move(send), 0);
+  hand_to_loop(*connection_, std::move(send));
 }
 
 Writer Conn::writer(Opcode op) const {
@@ -225,7 +256,8 @@ Writer::Writer(Writer&& other) noexcept
     : conn_(std::move(other.conn_)),
       opcode_(other.opcode_),
       stream_(other.stream_),
-      finished_(std::exchange(other.finished_, true)) {}
+      finished_(std::exchange(other.finished_, true)),
+      dropped_(other.dropped_) {}
 
 Writer& Writer::operator=(Writer&& other) noexcept {
   if (this != &other) {
@@ -234,6 +266,7 @@ Writer& Writer::operator=(Writer&& other) noexcept {
     opcode_ = other.opcode_;
     stream_ = other.stream_;
     finished_ = std::exchange(other.finished_, true);
+    dropped_ = other.dropped_;
   }
   return *this;
 }
@@ -256,22 +289,32 @@ SendStatus Writer::finish(std::string_view data) {
 }
 
 SendStatus Writer::write_piece(std::span<const std::byte> data, bool fin) {
-  if (finished_) return SendStatus::dropped;
+  if (dropped_) return SendStatus::dropped;  // the rest of a message refused at its first piece
+  if (finished_) return SendStatus::invalid;
   if (fin) finished_ = true;
   if (auto refused = conn_.refuse_send()) return *refused;
-  if (!is_data_opcode(opcode_)) return SendStatus::dropped;
-  if (stream_ == 0) stream_ = next_stream_id.fetch_add(1, std::memory_order_relaxed);
+  if (!is_data_opcode(opcode_)) return SendStatus::invalid;
+  // The limit judges the message at its first piece; later ones continue what the peer has begun
+  // to receive, so they are not dropped on their own (conn.hpp, Writer).
+  const bool first = stream_ == 0;
+  if (first) stream_ = next_stream_id.fetch_add(1, std::memory_order_relaxed);
+  const detail::Admission admission =
+      first ? detail::Admission::message_start : detail::Admission::continuation;
   detail::Connection& connection = *conn_.connection_;
+  SendStatus status;
   if (connection.loop().in_loop_thread()) {
-    return connection.send_fragment(stream_, opcode_, data, fin);
+    status = connection.send_fragment(stream_, opcode_, data, fin, admission);
+  } else {
+    detail::OutgoingSend send;
+    send.kind = detail::OutgoingSend::Kind::fragment;
+    send.opcode = opcode_;
+    send.fin = fin;
+    send.stream = stream_;
+    send.bytes.assign(data.begin(), data.end());
+    status = post(connection, std::move(send), data.size(), admission);
   }
-  detail::OutgoingSend send;
-  send.kind = detail::OutgoingSend::Kind::fragment;
-  send.opcode = opcode_;
-  send.fin = fin;
-  send.stream = stream_;
-  send.bytes.assign(data.begin(), data.end());
-  return post(connection, std::move(send), data.size());
+  if (first && status == SendStatus::dropped) dropped_ = true;
+  return status;
 }
 
 }  // namespace fastws

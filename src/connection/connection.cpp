@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "connection/connection_parts.hpp"
 #include "connection/prepared_message.hpp"
@@ -15,6 +16,13 @@
 #include "net/socket_io.hpp"
 
 namespace fastws::detail {
+
+namespace {
+
+// The stream of a fragmented message built with send_frame (Writers count up from 1).
+constexpr std::uint64_t crafted_stream = std::numeric_limits<std::uint64_t>::max();
+
+}  // namespace
 
 // Adapts the session's events to the user's callbacks. One object per batch of input, holding
 // one handle for all the callbacks of the batch.
@@ -485,27 +493,52 @@ SendStatus Connection::send_ping(std::span<const std::byte> payload) {
 
 SendStatus Connection::send_frame(const Frame& frame) {
   if (phase_ != Phase::websocket) return SendStatus::closed;
-  if (auto refused = apply_backpressure_limit(frame.payload.size())) return *refused;
+  if (auto refused = apply_backpressure_limit(frame.payload.size(), Admission::message_start)) {
+    return *refused;
+  }
   OutputSink sink(*this);
   if (!session_.send_raw(frame, sink)) return SendStatus::closed;
   return status_after_send();
+}
+
+SendStatus Connection::send_crafted(const Frame& frame) {
+  if (phase_ != Phase::websocket || session_.state() != protocol::Session::State::open) {
+    return SendStatus::closed;
+  }
+  const bool continues = frame.opcode == Opcode::continuation;
+  if (auto refused = apply_backpressure_limit(
+          frame.payload.size(), continues ? Admission::continuation : Admission::message_start)) {
+    return *refused;
+  }
+  // The frames of a fragmented message share one stream; a whole one waits like any message.
+  const std::uint64_t stream = continues || !frame.fin ? crafted_stream : 0;
+  if (must_wait(stream)) {
+    DeferredSend send;
+    send.stream = stream;
+    send.crafted = frame;
+    return defer(std::move(send));
+  }
+  return write_crafted(frame);
 }
 
 SendStatus Connection::send_message(Opcode opcode, std::span<const std::byte> payload) {
   if (phase_ != Phase::websocket || session_.state() != protocol::Session::State::open) {
     return SendStatus::closed;
   }
-  if (auto refused = apply_backpressure_limit(payload.size())) return *refused;
+  if (auto refused = apply_backpressure_limit(payload.size(), Admission::message_start)) {
+    return *refused;
+  }
   if (must_wait(0)) return defer({0, opcode, true, {payload.begin(), payload.end()}});
   return write_message(opcode, payload);
 }
 
 SendStatus Connection::send_fragment(std::uint64_t stream, Opcode opcode,
-                                     std::span<const std::byte> payload, bool fin) {
+                                     std::span<const std::byte> payload, bool fin,
+                                     Admission admission) {
   if (phase_ != Phase::websocket || session_.state() != protocol::Session::State::open) {
     return SendStatus::closed;
   }
-  if (auto refused = apply_backpressure_limit(payload.size())) return *refused;
+  if (auto refused = apply_backpressure_limit(payload.size(), admission)) return *refused;
   if (must_wait(stream)) return defer({stream, opcode, fin, {payload.begin(), payload.end()}});
   return write_fragment(stream, opcode, payload, fin);
 }
@@ -527,23 +560,29 @@ SendStatus Connection::send_prepared(PreparedMessage& message) {
     }
   }
   const std::size_t payload_size = message.payload().size();
-  if (auto refused = apply_backpressure_limit(frame->size())) return *refused;
+  if (auto refused = apply_backpressure_limit(frame->size(), Admission::message_start)) {
+    return *refused;
+  }
   if (must_wait(0)) return defer({0, Opcode::binary, true, {}, frame, payload_size});
   return write_prepared(frame, payload_size);
 }
 
-// RFC 6455 5.4: the data frames of two messages must not interleave. While a Writer's message
-// is open, other data waits; and once anything waits, everything after it waits too, so that
-// nothing overtakes what was sent before it.
+// RFC 6455 5.4: the data frames of two messages must not interleave. While a streamed message
+// (a Writer's, or one built with send_frame) is open, other data waits; and once anything waits,
+// everything after it waits too, so that nothing overtakes what was sent before it. The open
+// message always ends: its pieces are never dropped (send_limits.hpp), so what waits never
+// waits for ever unless the user keeps the message open.
 bool Connection::must_wait(std::uint64_t stream) const noexcept {
   if (!extras_) return false;
-  if (!extras_->deferred.empty()) return true;
-  return extras_->active_stream != 0 && extras_->active_stream != stream;
+  // The open message's next piece goes first: what waits, waits for that message to end.
+  if (extras_->active_stream != 0) return extras_->active_stream != stream;
+  return !extras_->deferred.empty();
 }
 
 SendStatus Connection::defer(DeferredSend send) {
+  // Until it leaves it is held like the backlog, so it counts against the limit like the backlog.
+  buffered_.fetch_add(send.size(), std::memory_order_relaxed);
   extras().deferred.push_back(std::move(send));
-  drain_deferred();
   return SendStatus::queued;
 }
 
@@ -563,7 +602,10 @@ void Connection::drain_deferred() {
     }
     DeferredSend send = std::move(*chosen);
     state.deferred.erase(chosen);
-    if (send.frame) {
+    buffered_.fetch_sub(send.size(), std::memory_order_relaxed);
+    if (send.crafted) {
+      write_crafted(*send.crafted);
+    } else if (send.frame) {
       write_prepared(send.frame, send.frame_payload_size);
     } else if (send.stream == 0) {
       write_message(send.opcode, send.bytes);
@@ -591,6 +633,22 @@ SendStatus Connection::write_fragment(std::uint64_t stream, Opcode opcode,
   if (fin) {
     LoopStats::bump(loop_->stats().messages_out);
     drain_deferred();  // what waited for this message may go now
+  }
+  return status_after_send();
+}
+
+SendStatus Connection::write_crafted(const Frame& frame) {
+  const bool continues = frame.opcode == Opcode::continuation;
+  if (!continues && !frame.fin) extras().active_stream = crafted_stream;
+  OutputSink sink(*this);
+  if (!session_.send_raw(frame, sink)) return SendStatus::closed;
+  LoopStats::bump(loop_->stats().bytes_out, frame.payload.size());
+  if (frame.fin) {
+    LoopStats::bump(loop_->stats().messages_out);
+    if (continues) {
+      extras().active_stream = 0;
+      drain_deferred();  // what waited for this message may go now
+    }
   }
   return status_after_send();
 }
@@ -653,10 +711,13 @@ void Connection::run_admitted(OutgoingSend& send) {
       send_message(send.opcode, *send.shared);
       break;
     case Kind::fragment:
-      send_fragment(send.stream, send.opcode, send.bytes, send.fin);
+      send_fragment(send.stream, send.opcode, send.bytes, send.fin, send.admission);
       break;
     case Kind::frame:
       send_frame(send.frame);
+      break;
+    case Kind::crafted:
+      send_crafted(send.frame);
       break;
     case Kind::ping:
       send_ping(send.bytes);

@@ -24,6 +24,8 @@
 #include "connection/loop_context.hpp"
 #include "fastws/close_code.hpp"
 #include "fastws/conn.hpp"
+#include "connection/crafted_sequence.hpp"
+#include "connection/send_limits.hpp"
 #include "net/event_loop.hpp"
 #include "net/peer_address.hpp"
 #include "net/socket_io.hpp"
@@ -78,7 +80,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   LoopContext& loop() const noexcept { return *loop_; }
   // Accounts bytes queued from another thread against the backpressure limit; false when the
   // limit refuses them (the policy was applied).
-  bool reserve_queued(std::size_t bytes) noexcept;
+  bool reserve_queued(std::size_t bytes, Admission admission) noexcept;
   // What a send would report before doing anything: closed, dropped (after the slow-consumer
   // policy closed the connection) or nothing (go ahead).
   std::optional<SendStatus> send_gate() const noexcept;
@@ -92,12 +94,18 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   void release_topic_places(std::uint32_t count) noexcept {
     topic_places_.fetch_sub(count, std::memory_order_relaxed);
   }
+  // The sequence of the data frames sent with send_frame, checked at each call.
+  CraftedSequence& crafted_sequence() noexcept { return crafted_sequence_; }
 
   // --- loop thread ---
   SendStatus send_message(Opcode opcode, std::span<const std::byte> payload);
   SendStatus send_fragment(std::uint64_t stream, Opcode opcode, std::span<const std::byte> payload,
-                           bool fin);
+                           bool fin, Admission admission);
+  // A frame at once, as crafted (control frames, FrameSequence::unchecked).
   SendStatus send_frame(const Frame& frame);
+  // A data frame of a message built with send_frame, its sequence already checked: it waits its
+  // turn like a message (a continuation, like a Writer's next piece).
+  SendStatus send_crafted(const Frame& frame);
   // A message framed once for many connections (broadcast, publish): the bytes are shared.
   SendStatus send_prepared(PreparedMessage& message);
   // False when refused: the connection is closed, or at max_topics_per_connection.
@@ -195,7 +203,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   void append_backlog_masked(std::span<const std::byte> bytes, const MaskKey& mask);
   std::size_t backlog_size() const noexcept;
   void publish_buffered() noexcept;
-  std::optional<SendStatus> apply_backpressure_limit(std::size_t bytes);
+  std::optional<SendStatus> apply_backpressure_limit(std::size_t bytes, Admission admission);
   SendStatus status_after_send() const noexcept;
   bool must_wait(std::uint64_t stream) const noexcept;
   SendStatus defer(DeferredSend send);
@@ -204,6 +212,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   SendStatus write_fragment(std::uint64_t stream, Opcode opcode, std::span<const std::byte> payload,
                             bool fin);
   SendStatus write_prepared(const SharedPayload& frame, std::size_t payload_size);
+  SendStatus write_crafted(const Frame& frame);
 
   void arm_phase_timer();
   // Close timeouts: true (and the timer armed again) while the output ahead of our last bytes
@@ -235,6 +244,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   std::atomic<std::uint32_t> topic_places_{0};  // claimed: see claim_topic_place()
   std::atomic<bool> open_{true};
   std::atomic<bool> limit_closed_{false};  // closed by the slow-consumer policy: drop sends
+  CraftedSequence crafted_sequence_;
   Phase phase_ = Phase::http;
   Drain drain_ = Drain::linger;
   bool opened_ = false;               // on_open ran: on_close is owed

@@ -257,28 +257,31 @@ std::optional<SendStatus> Connection::send_gate() const noexcept {
   return std::nullopt;
 }
 
-std::optional<SendStatus> Connection::apply_backpressure_limit(std::size_t bytes) {
+std::optional<SendStatus> Connection::apply_backpressure_limit(std::size_t bytes,
+                                                               Admission admission) {
   if (limit_closed_.load(std::memory_order_relaxed)) return SendStatus::dropped;
   if (admitted_) return std::nullopt;
-  const ConnectionSettings& settings = loop_->endpoint().settings;
-  if (buffered_.load(std::memory_order_relaxed) + bytes <= settings.max_buffered_bytes) {
+  const SendLimits& limits = loop_->send_limits();
+  if (limits.admits(buffered_.load(std::memory_order_relaxed), bytes, admission)) {
     return std::nullopt;
   }
   loop_->stats().dropped_sends.fetch_add(1, std::memory_order_relaxed);
-  if (settings.slow_consumer == SlowConsumerPolicy::close) {
+  if (limits.refusal_closes(admission)) {
     limit_closed_.store(true, std::memory_order_relaxed);
     finish({close_code::policy_violation, {}, "slow consumer: send buffer limit reached"});
   }
   return SendStatus::dropped;
 }
 
-bool Connection::reserve_queued(std::size_t bytes) noexcept {
+bool Connection::reserve_queued(std::size_t bytes, Admission admission) noexcept {
   // Any thread, possibly after the server is gone: only the loop context is used here.
-  const std::size_t now = buffered_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
-  if (now <= loop_->max_buffered_bytes()) return true;
+  const SendLimits& limits = loop_->send_limits();
+  const std::size_t before = buffered_.fetch_add(bytes, std::memory_order_relaxed);
+  if (limits.admits(before, bytes, admission)) return true;
   buffered_.fetch_sub(bytes, std::memory_order_relaxed);
   loop_->stats().dropped_sends.fetch_add(1, std::memory_order_relaxed);
-  if (loop_->closes_slow_consumers() && !limit_closed_.exchange(true, std::memory_order_relaxed)) {
+  if (limits.refusal_closes(admission) &&
+      !limit_closed_.exchange(true, std::memory_order_relaxed)) {
     // The loop closes it; every later send from any thread is dropped.
     acquire();
     OutgoingSend send;

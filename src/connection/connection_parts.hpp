@@ -3,6 +3,7 @@
 
 #include <any>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,14 +16,22 @@
 
 namespace fastws::detail {
 
-// A data send waiting for a streamed message (Writer) to finish.
+// A data send waiting for a streamed message (a Writer's, or one built with send_frame) to
+// finish. It holds memory like the backlog: its size() counts in Connection::buffered_ while it
+// waits.
 struct DeferredSend {
-  std::uint64_t stream = 0;  // 0: a whole message; otherwise a piece of that Writer's message
+  std::uint64_t stream = 0;  // 0: a whole message; otherwise a piece of that streamed message
   Opcode opcode = Opcode::binary;
   bool fin = true;
   std::vector<std::byte> bytes;
   SharedPayload frame;  // set: an already framed message (broadcast), `bytes` unused
   std::size_t frame_payload_size = 0;
+  std::optional<Frame> crafted;  // set: a frame from send_frame, sent as crafted; the rest unused
+
+  std::size_t size() const noexcept {
+    if (frame) return frame->size();
+    return crafted ? crafted->payload.size() : bytes.size();
+  }
 };
 
 // Rarely used state, allocated on first use so that a plain idle connection does not pay for it.

@@ -10,8 +10,8 @@ LoopContext::LoopContext(Endpoint& endpoint, std::unique_ptr<net::EventLoop> loo
     : endpoint_(endpoint),
       loop_(std::move(loop)),
       write_stalls_(*loop_, endpoint.settings.write_timeout),
-      max_buffered_bytes_(endpoint.settings.max_buffered_bytes),
-      closes_slow_consumers_(endpoint.settings.slow_consumer == SlowConsumerPolicy::close),
+      send_limits_{endpoint.settings.max_buffered_bytes, endpoint.session_config.max_message_size,
+                   endpoint.settings.slow_consumer == SlowConsumerPolicy::close},
       // A connection counts its topics in 32 bits (connection.hpp): larger limits mean "all".
       max_topics_per_connection_(static_cast<std::uint32_t>(
           std::min<std::size_t>(endpoint.settings.max_topics_per_connection, UINT32_MAX - 1))) {}

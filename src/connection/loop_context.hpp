@@ -16,6 +16,7 @@
 
 #include "connection/endpoint.hpp"
 #include "connection/outgoing_send.hpp"
+#include "connection/send_limits.hpp"
 #include "connection/topic_registry.hpp"
 #include "connection/write_stall_watch.hpp"
 #include "fastws/request.hpp"
@@ -86,8 +87,7 @@ class LoopContext final : private net::FlushHandler, private net::TimerNode {
   void detach() noexcept;
 
   // The limits a user thread checks before queueing a send (copied: readable without the endpoint).
-  std::size_t max_buffered_bytes() const noexcept { return max_buffered_bytes_; }
-  bool closes_slow_consumers() const noexcept { return closes_slow_consumers_; }
+  const SendLimits& send_limits() const noexcept { return send_limits_; }
   std::uint32_t max_topics_per_connection() const noexcept { return max_topics_per_connection_; }
 
   // Closes every connection with 1001 and `reason`, cuts those that have not finished closing
@@ -154,8 +154,7 @@ class LoopContext final : private net::FlushHandler, private net::TimerNode {
   std::unique_ptr<net::EventLoop> loop_;
   WriteStallWatch write_stalls_;  // after loop_: its timer leaves the loop's wheel first
   std::atomic<std::size_t> holders_{1};
-  const std::size_t max_buffered_bytes_;
-  const bool closes_slow_consumers_;
+  const SendLimits send_limits_;
   const std::uint32_t max_topics_per_connection_;
   LoopStats stats_;
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "connection/send_limits.hpp"
 #include "fastws/conn.hpp"
 #include "fastws/frame.hpp"
 
@@ -19,7 +20,8 @@ struct OutgoingSend {
     message,
     shared,
     fragment,
-    frame,
+    frame,    // sent at once, as crafted
+    crafted,  // a data frame of a message built with send_frame: waits its turn like a message
     ping,
     close,
     terminate,
@@ -37,10 +39,11 @@ struct OutgoingSend {
   std::uint16_t close_code = 0;               // close
   std::uint64_t stream = 0;                   // fragment: which Writer
   std::size_t reserved = 0;                   // bytes counted against the backpressure limit
+  Admission admission = Admission::message_start;  // how `reserved` was judged
   std::vector<std::byte> bytes;               // payload, close reason, topic name
   SharedPayload shared;                       // Kind::shared: the payload
   std::shared_ptr<PreparedMessage> prepared;  // broadcast, publish
-  Frame frame;                                // Kind::frame
+  Frame frame;                                // Kind::frame, Kind::crafted
 };
 
 }  // namespace fastws::detail

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "connection/connection.hpp"
@@ -31,6 +32,19 @@ std::unique_ptr<net::TlsContext> make_tls_context(const TlsOptions& options) {
   auto context = net::TlsContext::from_files(options.certificate_file, options.key_file, error);
   if (!context) throw std::invalid_argument("fastws: " + error);
   return context;
+}
+
+// Limits under which nothing could get through are refused here, at construction, rather than
+// failing every connection later. Zero is not "unlimited" for any of them. (A send buffer limit
+// smaller than max_message_size is fine: a message larger than the limit goes into an empty
+// buffer; see ServerOptions::max_buffered_bytes.)
+void refuse_unworkable_limits(const ServerOptions& options) {
+  const auto refuse = [](const char* why) {
+    throw std::invalid_argument(std::string("fastws: ") + why);
+  };
+  if (options.max_message_size == 0) refuse("max_message_size is 0: no message could be received");
+  if (options.max_header_size == 0) refuse("max_header_size is 0: no request could be read");
+  if (options.max_connections == 0) refuse("max_connections is 0: no connection could be accepted");
 }
 
 unsigned loop_count(unsigned requested) {
@@ -81,6 +95,7 @@ Server::Impl::Impl(ServerOptions opts)
 Server::Server(ServerOptions options) : Server(std::make_unique<Impl>(std::move(options))) {}
 
 Server::Server(std::unique_ptr<Impl> impl) : ConnectionEvents(*impl), impl_(std::move(impl)) {
+  refuse_unworkable_limits(impl_->options);
   if (!impl_->shutdown_fd) throw std::system_error(errno, std::system_category(), "eventfd");
   impl_->tls = make_tls_context(impl_->options.tls);
   const unsigned count = loop_count(impl_->options.threads);

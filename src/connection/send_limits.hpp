@@ -1,0 +1,49 @@
+// How the send buffer limit judges a send (ServerOptions::max_buffered_bytes says why it works
+// this way). Plain arithmetic on the bytes a connection holds, shared by sends made on the loop
+// thread and sends queued from other threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+namespace fastws::detail {
+
+// What a send is to the message it belongs to.
+enum class Admission : std::uint8_t {
+  message_start,  // a whole message, or the first piece of a streamed one: it may be refused
+  continuation,   // a later piece of a streamed message already begun: never refused on its own
+};
+
+struct SendLimits {
+  std::size_t max_buffered_bytes = 0;
+  std::size_t max_message_size = 0;
+  bool closes_slow_consumers = false;  // SlowConsumerPolicy::close
+
+  // How far a streamed message begun under the limit may take the buffer to finish.
+  std::size_t streamed_ceiling() const noexcept {
+    const std::size_t most = std::numeric_limits<std::size_t>::max();
+    return max_message_size > most - max_buffered_bytes ? most
+                                                        : max_buffered_bytes + max_message_size;
+  }
+
+  // Whether `bytes` more may join a connection holding `buffered`: a message start fits under
+  // the limit or goes alone into an empty buffer; a continuation fits under the ceiling.
+  bool admits(std::size_t buffered, std::size_t bytes, Admission admission) const noexcept {
+    if (admission == Admission::continuation) return fits(buffered, bytes, streamed_ceiling());
+    return buffered == 0 || fits(buffered, bytes, max_buffered_bytes);
+  }
+
+  // Whether refusing a send closes the connection: under the close policy, and always for a
+  // continuation, since skipping a piece would damage a message the peer has begun to receive.
+  bool refusal_closes(Admission admission) const noexcept {
+    return closes_slow_consumers || admission == Admission::continuation;
+  }
+
+ private:
+  static bool fits(std::size_t buffered, std::size_t bytes, std::size_t limit) noexcept {
+    return bytes <= limit && buffered <= limit - bytes;
+  }
+};
+
+}  // namespace fastws::detail
