@@ -24,6 +24,8 @@ LoopContext::LoopContext(Server::Impl& server, std::unique_ptr<net::EventLoop> l
     : server_(server),
       loop_(std::move(loop)),
       write_stalls_(*loop_, server.options.write_timeout),
+      assembly_(*loop_, server.assembly_bytes, server.options.max_assembly_bytes,
+                server.options.message_timeout),
       max_buffered_bytes_(server.options.max_buffered_bytes),
       closes_slow_consumers_(server.options.slow_consumer == SlowConsumerPolicy::close) {}
 

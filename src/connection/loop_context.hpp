@@ -20,6 +20,7 @@
 #include "connection/outgoing_send.hpp"
 #include "server/topic_registry.hpp"
 #include "connection/write_stall_watch.hpp"
+#include "connection/assembly_watch.hpp"
 
 #include "fastws/server.hpp"
 
@@ -132,6 +133,8 @@ class LoopContext final : public net::AcceptHandler,
 
   // --- connections whose peer stopped taking our bytes ---
   WriteStallWatch& write_stalls() noexcept { return write_stalls_; }
+  // --- connections with a message in assembly (the server's budget, the message timeout) ---
+  AssemblyWatch& assembly() noexcept { return assembly_; }
 
   // --- connections of this loop ---
   void add_connection(Connection& connection) noexcept;
@@ -164,6 +167,7 @@ class LoopContext final : public net::AcceptHandler,
   Server::Impl& server_;  // valid while the server holds the context
   std::unique_ptr<net::EventLoop> loop_;
   WriteStallWatch write_stalls_;  // after loop_: its timer leaves the loop's wheel first
+  AssemblyWatch assembly_;        // likewise
   std::atomic<std::size_t> holders_{1};
   const std::size_t max_buffered_bytes_;
   const bool closes_slow_consumers_;

@@ -200,6 +200,7 @@ void Server::stop() noexcept {
 ServerStats Server::stats() const noexcept {
   ServerStats total;
   for (const auto& loop : impl_->loops) loop->stats().add_to(total);
+  total.assembly_bytes = impl_->assembly_bytes.load(std::memory_order_relaxed);
   return total;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -52,6 +53,8 @@ struct Server::Impl {
   std::atomic<std::uint16_t> bound_port{0};
   std::atomic<std::uint64_t> next_connection_id{1};
   std::atomic<std::uint64_t> open_connections{0};  // for max_connections
+  // Bytes of messages in assembly on every loop, against options.max_assembly_bytes.
+  std::atomic<std::size_t> assembly_bytes{0};
   std::atomic<unsigned> next_loop{0};              // round-robin for hand-overs
 
   detail::LoopContext& pick_loop() noexcept {
