@@ -80,18 +80,19 @@ struct ServerOptions {
   std::size_t max_header_size = 16u << 10;    // HTTP request head; larger -> 431
   std::size_t max_connections = 100'000;      // further connections are closed at accept
   std::size_t max_buffered_bytes = 4u << 20;  // per connection, strict
-  // Server-wide: the bytes held by messages received in part (the reassembly buffer of a message
-  // whose frames span reads, the inflated output of a compressed one), summed over connections.
-  // Over it, the connection with the largest message in assembly is closed (on its loop; see
-  // src/connection/assembly_watch.hpp): 1013 "try again later" when that message is within
-  // max_message_size and the server is only full, 1009 when the message alone exceeds this
-  // budget. The check follows each read, so the total may pass the budget by what one read
-  // inflates (at most one max_message_size per loop) until then. Counted in 16 KiB steps: a
-  // message held under 16 KiB, or one that arrives whole in one read, costs nothing here.
-  // Without this bound, 30 peers each sending 16 KB of deflate that inflates to an unfinished
-  // 16 MiB - 1 message held 535 MB. The others bound each connection only: uWebSockets
-  // maxPayloadLength 16 KiB, Python websockets max_size 1 MiB, Node ws maxPayload 100 MiB
-  // (30 such peers: 480 KiB, 30 MiB, 3 GB); fastws allows 16 MiB per message and 64 MiB in all.
+  // Server-wide: the memory held by messages received in part (the reassembly buffer of a
+  // message whose frames span reads, the inflated output of a compressed one), summed over the
+  // connections, as allocated. Over it, the connection with the largest message in assembly is
+  // closed (with several threads: the largest on the loop whose read took the total over), not
+  // necessarily the one that grew: 1013 "try again later" when the server is full, 1009 when
+  // that message alone holds more than this budget. The check follows each read, so the total
+  // may pass the budget by what one read inflates (at most one max_message_size per loop) until
+  // then. Counted in 16 KiB steps: a message held under 16 KiB, or one that arrives whole in one
+  // read, costs nothing here. Without this bound, 30 peers each sending 16 KB of deflate that
+  // inflates to an unfinished 16 MiB - 1 message held 535 MB; with it they hold 64 MiB (peak RSS
+  // 112 MiB). The others bound each connection only: uWebSockets maxPayloadLength 16 KiB, Python
+  // websockets max_size 1 MiB, Node ws maxPayload 100 MiB (30 such peers: 480 KiB, 30 MiB,
+  // 3 GB); fastws allows 16 MiB per message and 64 MiB in all.
   std::size_t max_assembly_bytes = 64u << 20;
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::drop;
 
