@@ -93,6 +93,20 @@ struct ServerOptions {
   // judged at their first piece and then finished, up to max_buffered_bytes + max_message_size;
   // past that the connection is closed (1008) rather than the message cut (see Writer).
   std::size_t max_buffered_bytes = 4u << 20;
+  // Server-wide: the memory held by messages received in part (the reassembly buffer of a
+  // message whose frames span reads, the inflated output of a compressed one), summed over the
+  // connections, as allocated. Over it, the connection with the largest message in assembly is
+  // closed (with several threads: the largest on the loop whose read took the total over), not
+  // necessarily the one that grew: 1013 "try again later" when the server is full, 1009 when
+  // that message alone holds more than this budget. The check follows each read, so the total
+  // may pass the budget by what one read inflates (at most one max_message_size per loop) until
+  // then. Counted in 16 KiB steps: a message held under 16 KiB, or one that arrives whole in one
+  // read, costs nothing here. Without this bound, 30 peers each sending 16 KB of deflate that
+  // inflates to an unfinished 16 MiB - 1 message held 535 MB; with it they hold 64 MiB (peak RSS
+  // 112 MiB). The others bound each connection only: uWebSockets maxPayloadLength 16 KiB, Python
+  // websockets max_size 1 MiB, Node ws maxPayload 100 MiB (30 such peers: 480 KiB, 30 MiB,
+  // 3 GB); fastws allows 16 MiB per message and 64 MiB in all.
+  std::size_t max_assembly_bytes = 64u << 20;
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::drop;
   // Topics one connection may be in at once (each costs about 100 bytes plus its name when it
   // is the topic's first member). Conn::subscribe beyond it returns false and changes nothing;
@@ -109,6 +123,13 @@ struct ServerOptions {
   // A peer that reads however slowly is never cut; one that never reads but keeps sending is.
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds http_keepalive_timeout{5'000};  // idle plain-HTTP connection
+  // A message must be complete this long after its first frame arrived; later fragments do not
+  // extend it (while every input pushes the idle timeout back, which let a peer hold a message
+  // in assembly for ever). Over it -> close 1008: a slow message breaks no rule of RFC 6455
+  // (1002 would blame the peer's protocol), only the server's policy. Checked every quarter of
+  // the timeout; with stream_fragments too. 60 s lets a 16 MiB message in at 280 KB/s; raise it
+  // for slower uploads.
+  std::chrono::milliseconds message_timeout{60'000};
 
   CompressionOptions compression;
   TlsOptions tls;  // accepted connections speak TLS when enabled (adopt/handover stay plain)

@@ -91,6 +91,8 @@ struct ServerStats {
   std::uint64_t bytes_out = 0;  // payload bytes
   std::uint64_t dropped_sends = 0;
   std::uint64_t backpressured_connections = 0;  // connections with bytes waiting right now
+  // Bytes held right now by messages received in part, as counted against max_assembly_bytes.
+  std::uint64_t assembly_bytes = 0;
 };
 
 // What a hand-over of a socket from another HTTP server produced.

@@ -291,6 +291,8 @@ void Connection::process_input(std::span<std::byte> input) {
         // the peer may still be sending: linger, so our close frame is not lost to a reset.
         begin_drain(extras_ && extras_->close_status.error.empty() ? Drain::close_when_flushed
                                                                    : Drain::linger);
+      } else if (phase_ == Phase::websocket) {
+        track_assembly();
       }
       return;
     }
@@ -298,6 +300,20 @@ void Connection::process_input(std::span<std::byte> input) {
     case Phase::closed:
       return;  // after a close or a refusal nothing more is parsed
   }
+}
+
+void Connection::track_assembly() {
+  if (!session_.receiving_message()) {
+    if (assembly_) loop_->assembly().forget(*assembly_);
+    return;
+  }
+  if (!assembly_) assembly_ = std::make_unique<AssemblyWatch::Entry>();
+  loop_->assembly().update(*assembly_, *this, session_.message_memory());
+}
+
+void Connection::release_session() {
+  if (assembly_) loop_->assembly().forget(*assembly_);
+  session_.abandon();
 }
 
 void Connection::arm_phase_timer() {
@@ -385,6 +401,8 @@ void Connection::begin_drain(Drain how) {
   phase_ = Phase::draining;
   drain_ = how;
   open_.store(false, std::memory_order_release);
+  // No input is parsed from now on: a message in assembly will never be complete.
+  release_session();
   arm_phase_timer();
   flush_cork();
   extras().output_at_close_timer = output_in_flight();
@@ -412,6 +430,7 @@ void Connection::finish(CloseStatus status) {
   if (fd_) loop_->loop().remove(fd_.get(), *this);  // a client may fail before it has a socket
   fd_.reset();
   loop_->remove_connection(*this);
+  release_session();
   if (extras_) {
     release_topic_places(static_cast<std::uint32_t>(extras_->topics.size()));
     loop_->topics().unsubscribe_all(extras_->topics);
@@ -449,20 +468,23 @@ void Connection::handler_threw(std::string_view handler, std::string_view what) 
       refuse(500, "internal server error");
       extras().close_status.error = std::move(error);
       return;
-    case Phase::websocket: {
-      CloseStatus status{close_code::internal_error, "internal error", std::move(error)};
-      const ConnectionHandlers& handlers = loop_->endpoint().handlers;
-      if (handlers.error) call_user_handler([&] { handlers.error(handle(), status); });
-      send_close(status.code, status.reason);  // unless a close frame went out already
-      extras().close_status = std::move(status);
-      // No more input is parsed; the peer gets our FIN after the close frame, so it can close.
-      begin_drain(Drain::linger);
+    case Phase::websocket:
+      fail_websocket({close_code::internal_error, "internal error", std::move(error)});
       return;
-    }
     case Phase::draining:
     case Phase::closed:
       return;
   }
+}
+
+void Connection::fail_websocket(CloseStatus status) {
+  if (phase_ != Phase::websocket) return;
+  const ConnectionHandlers& handlers = loop_->endpoint().handlers;
+  if (handlers.error) call_user_handler([&] { handlers.error(handle(), status); });
+  send_close(status.code, status.reason);  // unless a close frame went out already
+  extras().close_status = std::move(status);
+  // No more input is parsed; the peer gets our FIN after the close frame, so it can close.
+  begin_drain(Drain::linger);
 }
 
 SendStatus Connection::send_close(std::uint16_t code, std::string_view reason) {

@@ -120,6 +120,10 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   // 500; after it the peer gets close 1011 and on_error / on_close get the reason. Nothing more
   // of the connection's input reaches the user.
   void handler_threw(std::string_view handler, std::string_view what);
+  // The server ends a WebSocket connection for a reason of its own (a handler threw, a
+  // server-wide limit): on_error gets `status`, the peer a close frame with its code and reason
+  // (unless one went out already), on_close reports it. No more input is parsed.
+  void fail_websocket(CloseStatus status);
   void run_outgoing(OutgoingSend& send);
   void run_admitted(OutgoingSend& send);
 
@@ -180,6 +184,11 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   void update_write_interest();
   void finish_after_input_end(std::string error);
   void process_input(std::span<std::byte> input);
+  // After a read: a message left in assembly is on the loop's AssemblyWatch, a finished one off.
+  void track_assembly();
+  // Closing: the message in assembly, the session's buffers and zlib's states go now, not when
+  // the last handle does.
+  void release_session();
   std::size_t handle_request_head(std::string_view head);
   void upgrade(const Request& request);
   void serve_http(const Request& request);
@@ -237,6 +246,8 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   std::unique_ptr<PartialHead> partial_head_;  // only while a request head arrives in pieces
   std::unique_ptr<Backlog> backlog_;           // only while the kernel refuses bytes
   std::unique_ptr<Extras> extras_;             // rarely used state
+  // Made for the first message left in assembly after a read, then kept for the next ones.
+  std::unique_ptr<AssemblyWatch::Entry> assembly_;
   PeerAddress remote_;
   PeerAddress local_;
   net::UniqueFd fd_;

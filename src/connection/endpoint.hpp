@@ -38,6 +38,8 @@ struct ConnectionSettings {
   std::size_t max_header_size = 0;  // the HTTP head read before the upgrade
   std::size_t max_buffered_bytes = 0;
   std::size_t max_topics_per_connection = 0;  // topics are published by servers only
+  // Bytes of messages in assembly over all of the side's connections (AssemblyWatch).
+  std::size_t max_assembly_bytes = SIZE_MAX;
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::drop;
   std::chrono::milliseconds handshake_timeout{0};
   std::chrono::milliseconds idle_timeout{0};
@@ -46,6 +48,7 @@ struct ConnectionSettings {
   std::chrono::milliseconds close_timeout{0};
   std::chrono::milliseconds write_timeout{0};
   std::chrono::milliseconds http_keepalive_timeout{0};
+  std::chrono::milliseconds message_timeout{0};  // a message begun must be finished within it
 };
 
 class Connection;
@@ -80,6 +83,8 @@ struct Endpoint {
   protocol::DeflateConfig deflate_config;
   std::atomic<std::uint64_t> open_connections{0};
   std::atomic<std::uint64_t> next_connection_id{1};
+  // Bytes of messages in assembly on every loop, against settings.max_assembly_bytes.
+  std::atomic<std::size_t> assembly_bytes{0};
 };
 
 // The protocol core's deflate settings from the public options (either side).

@@ -10,6 +10,8 @@ LoopContext::LoopContext(Endpoint& endpoint, std::unique_ptr<net::EventLoop> loo
     : endpoint_(endpoint),
       loop_(std::move(loop)),
       write_stalls_(*loop_, endpoint.settings.write_timeout),
+      assembly_(*loop_, endpoint.assembly_bytes, endpoint.settings.max_assembly_bytes,
+                endpoint.settings.message_timeout),
       send_limits_{endpoint.settings.max_buffered_bytes, endpoint.session_config.max_message_size,
                    endpoint.settings.slow_consumer == SlowConsumerPolicy::close},
       // A connection counts its topics in 32 bits (connection.hpp): larger limits mean "all".

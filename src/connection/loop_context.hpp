@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "connection/assembly_watch.hpp"
 #include "connection/endpoint.hpp"
 #include "connection/outgoing_send.hpp"
 #include "connection/send_limits.hpp"
@@ -123,6 +124,8 @@ class LoopContext final : private net::FlushHandler, private net::TimerNode {
 
   // --- connections whose peer stopped taking our bytes ---
   WriteStallWatch& write_stalls() noexcept { return write_stalls_; }
+  // --- connections with a message in assembly (the server's budget, the message timeout) ---
+  AssemblyWatch& assembly() noexcept { return assembly_; }
 
   // --- connections of this loop ---
   void add_connection(Connection& connection) noexcept;
@@ -153,6 +156,7 @@ class LoopContext final : private net::FlushHandler, private net::TimerNode {
   Endpoint& endpoint_;  // valid while the endpoint holds the context
   std::unique_ptr<net::EventLoop> loop_;
   WriteStallWatch write_stalls_;  // after loop_: its timer leaves the loop's wheel first
+  AssemblyWatch assembly_;        // likewise
   std::atomic<std::size_t> holders_{1};
   const SendLimits send_limits_;
   const std::uint32_t max_topics_per_connection_;

@@ -76,6 +76,7 @@ std::size_t Session::receive(std::span<std::byte> input, SessionHandler& handler
                                config_->max_message_size};
   std::size_t pos = 0;
   const bool fast_path_allowed = !config_->raw_frames && !config_->stream_fragments;
+  in_receive_ = true;
   while (state_ != State::closed) {
     if (!in_payload_) {
       if (fast_path_allowed && message_opcode_ == Opcode::continuation && parser_.idle()) {
@@ -102,6 +103,8 @@ std::size_t Session::receive(std::span<std::byte> input, SessionHandler& handler
     consume_payload(input.subspan(pos, take), handler, sink);
     pos += take;
   }
+  in_receive_ = false;
+  if (abandoned_) release_memory();
   return pos;
 }
 
@@ -358,6 +361,19 @@ void Session::finish_message() {
   if (message_.capacity() > (compression_ ? kept_buffer_capacity : 0)) {
     std::vector<std::byte>().swap(message_);
   }
+}
+
+void Session::abandon() noexcept {
+  state_ = State::closed;
+  abandoned_ = true;
+  if (!in_receive_) release_memory();
+}
+
+void Session::release_memory() noexcept {
+  message_opcode_ = Opcode::continuation;
+  std::vector<std::byte>().swap(message_);
+  control_buffer_.reset();
+  compression_.reset();
 }
 
 void Session::fail(ProtocolError error, SessionHandler& handler, FrameSink& sink) {

@@ -126,6 +126,23 @@ class Session {
   // True while a streaming send has begun and not finished.
   bool sending_fragmented() const noexcept { return send_opcode_ != Opcode::continuation; }
 
+  // True while a data message has begun arriving and is not complete (with raw_frames: a frame
+  // arriving in pieces). An owner may bound how long that takes.
+  bool receiving_message() const noexcept {
+    return message_opcode_ != Opcode::continuation || !message_.empty();
+  }
+  // The memory held for that message: the capacity of its reassembly buffer (for a compressed
+  // message, of the decompressed output); 0 between messages, and for a message delivered from
+  // the input without a copy. An owner may bound the sum over its sessions.
+  std::size_t message_memory() const noexcept {
+    return receiving_message() ? message_.capacity() : 0;
+  }
+  // The owner is done with the session (its connection closes): nothing more is delivered or
+  // sent (state closed), and what receiving and compressing hold is freed: the message in
+  // assembly and zlib's states. Safe from a handler callback; then the memory goes when
+  // receive() returns.
+  void abandon() noexcept;
+
  private:
   struct Compression;
   struct ControlBuffer;
@@ -142,6 +159,7 @@ class Session {
   void deliver(std::span<const std::byte> data, bool last, SessionHandler& handler);
   void handle_control(std::span<const std::byte> payload, SessionHandler& handler, FrameSink& sink);
   void finish_message();
+  void release_memory() noexcept;
   void fail(ProtocolError error, SessionHandler& handler, FrameSink& sink);
   void write(const FrameHeader& header, std::span<const std::byte> payload, FrameSink& sink);
   bool send_data_frame(Opcode opcode, std::span<const std::byte> payload, bool fin, bool compress,
@@ -163,6 +181,8 @@ class Session {
   Opcode message_opcode_ = Opcode::continuation;  // continuation: no message in progress
   Opcode send_opcode_ = Opcode::continuation;     // continuation: no streaming send open
   State state_ = State::open;
+  bool in_receive_ = false;  // receive() is on the stack: abandon() must leave the memory to it
+  bool abandoned_ = false;
 };
 
 }  // namespace fastws::protocol

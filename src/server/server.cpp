@@ -66,6 +66,8 @@ detail::ConnectionSettings settings_from(const ServerOptions& options) {
   settings.close_timeout = options.close_timeout;
   settings.write_timeout = options.write_timeout;
   settings.http_keepalive_timeout = options.http_keepalive_timeout;
+  settings.max_assembly_bytes = options.max_assembly_bytes;
+  settings.message_timeout = options.message_timeout;
   return settings;
 }
 
@@ -204,6 +206,7 @@ void Server::stop() noexcept {
 ServerStats Server::stats() const noexcept {
   ServerStats total;
   for (const auto& loop : impl_->loops) add_loop_stats(loop->stats(), total);
+  total.assembly_bytes = impl_->assembly_bytes.load(std::memory_order_relaxed);
   return total;
 }
 

@@ -314,5 +314,82 @@ TEST(Session, SendRawFrameExactlyAsCrafted) {
   EXPECT_EQ(peer.wire[1], std::byte{0x02});
 }
 
+// What an owner bounds across sessions (ServerOptions::max_assembly_bytes, message_timeout): a
+// message whose frames span receive() calls, and the memory it holds meanwhile.
+TEST(Session, AMessageInAssemblyShowsItsMemoryUntilItIsComplete) {
+  Pair pair;
+  const std::string part(100'000, 'p');
+  ASSERT_TRUE(pair.client.send_message(Opcode::text, bytes_of(part), pair.client_peer));
+  pair.client_to_server();  // whole in one receive(): delivered from the input, nothing held
+  EXPECT_FALSE(pair.server.receiving_message());
+  EXPECT_EQ(pair.server.message_memory(), 0u);
+
+  ASSERT_TRUE(pair.client.send_fragment(Opcode::binary, bytes_of(part), false, pair.client_peer));
+  pair.client_to_server();
+  EXPECT_TRUE(pair.server.receiving_message());
+  EXPECT_GE(pair.server.message_memory(), part.size());
+  ASSERT_TRUE(pair.client.send_fragment(Opcode::binary, bytes_of(part), true, pair.client_peer));
+  pair.client_to_server();
+  EXPECT_FALSE(pair.server.receiving_message());
+  EXPECT_EQ(pair.server.message_memory(), 0u);
+  EXPECT_EQ(pair.server_peer.messages.size(), 2u);
+}
+
+TEST(Session, ACompressedMessageInAssemblyShowsItsInflatedSize) {
+  Pair pair(DeflateParams{});
+  const std::string part(1'000'000, 'z');  // a few KB on the wire
+  ASSERT_TRUE(pair.client.send_fragment(Opcode::binary, bytes_of(part), false, pair.client_peer));
+  ASSERT_LT(pair.client_peer.wire.size(), 10'000u);
+  pair.client_to_server();
+  EXPECT_TRUE(pair.server.receiving_message());
+  EXPECT_GE(pair.server.message_memory(), part.size());
+}
+
+// The owner's connection closes: the message in assembly and zlib's states go at once, and
+// nothing more is delivered or sent.
+TEST(Session, AbandonFreesWhatReceivingHoldsAndEndsTheSession) {
+  Pair pair(DeflateParams{});
+  const std::string part(1'000'000, 'z');
+  ASSERT_TRUE(pair.client.send_fragment(Opcode::binary, bytes_of(part), false, pair.client_peer));
+  pair.client_to_server();
+  ASSERT_GE(pair.server.message_memory(), part.size());
+
+  pair.server.abandon();
+  EXPECT_EQ(pair.server.state(), Session::State::closed);
+  EXPECT_FALSE(pair.server.receiving_message());
+  EXPECT_EQ(pair.server.message_memory(), 0u);
+  EXPECT_FALSE(pair.server.deflate_enabled());
+  EXPECT_FALSE(pair.server.send_message(Opcode::text, bytes_of("x"), pair.server_peer));
+  ASSERT_TRUE(pair.client.send_fragment(Opcode::binary, bytes_of(part), true, pair.client_peer));
+  pair.client_to_server();
+  EXPECT_TRUE(pair.server_peer.messages.empty());
+}
+
+// From inside a callback (on_message closes the connection) the message's data must stay valid
+// until the callback returns: the memory goes when receive() does.
+TEST(Session, AbandonFromACallbackKeepsTheMessageUntilReceiveReturns) {
+  struct Abandoning final : SessionHandler {
+    Session* session = nullptr;
+    std::vector<std::string> seen;
+    void on_message(Opcode, std::span<const std::byte> data) override {
+      session->abandon();
+      seen.push_back(text_of(data));  // still the message (ASan reports it if it were freed)
+    }
+  };
+  Pair pair;
+  Abandoning handler;
+  handler.session = &pair.server;
+  const std::string part(100'000, 'q');
+  pair.client.send_fragment(Opcode::binary, bytes_of(part), false, pair.client_peer);
+  pair.client.send_fragment(Opcode::binary, bytes_of(part), true, pair.client_peer);
+  pair.client.send_message(Opcode::text, bytes_of("after"), pair.client_peer);
+  pair.server.receive(pair.client_peer.wire, handler, pair.server_peer);
+
+  ASSERT_EQ(handler.seen.size(), 1u);  // nothing after the abandon
+  EXPECT_EQ(handler.seen[0], part + part);
+  EXPECT_EQ(pair.server.message_memory(), 0u);
+  EXPECT_EQ(pair.server.state(), Session::State::closed);
+}
+
 }  // namespace
 }  // namespace fastws::protocol
