@@ -77,67 +77,17 @@ inline std::uint16_t free_loopback_port() {
 // destructor ends it: SIGTERM to its process group (danted forks helpers), SIGKILL after 2 s.
 class ProxyProcess {
  public:
-  // `arguments` may name "{config}"; `config` may name "{port}".
-  ProxyProcess(const std::string& program, std::vector<std::string> arguments,
-               const std::string& config)
-      : port_(free_loopback_port()) {
-    std::string text = config;
-    for (std::size_t at; (at = text.find("{port}")) != std::string::npos;) {
-      text.replace(at, 6, std::to_string(port_));
+  // `arguments` may name "{config}"; `config` may name "{port}". A proxy that exits at once
+  // (another process took the port meanwhile) gets two more tries on other ports.
+  ProxyProcess(const std::string& program, const std::vector<std::string>& arguments,
+               const std::string& config) {
+    for (int attempt = 0; attempt < 3 && !ready_; ++attempt) {
+      ready_ = launch(program, arguments, config);
     }
-    const std::string config_file = directory_.file("proxy.conf");
-    std::ofstream(config_file) << text;
-    log_file_ = directory_.file("proxy.log");
-    std::vector<std::string> argv_text{program};
-    for (std::string& argument : arguments) {
-      argv_text.push_back(argument == "{config}" ? config_file : std::move(argument));
-    }
-    std::vector<char*> argv;
-    for (std::string& argument : argv_text) argv.push_back(argument.data());
-    argv.push_back(nullptr);
-
-    posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&files, 1, log_file_.c_str(), O_WRONLY | O_CREAT, 0644);
-    posix_spawn_file_actions_adddup2(&files, 1, 2);
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attributes, 0);  // a group of its own, for its helpers too
-    const int error =
-        ::posix_spawn(&pid_, program.c_str(), &files, &attributes, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&files);
-    posix_spawnattr_destroy(&attributes);
-    if (error != 0) {
-      pid_ = 0;
-      ADD_FAILURE() << "cannot start " << program << ": " << std::strerror(error);
-      return;
-    }
-    ready_ = wait_until(
-        [&] {
-          int status = 0;
-          if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            pid_ = 0;  // exited: nothing to end later
-            return true;
-          }
-          return accepts_connections();
-        },
-        5s);
-    ready_ = ready_ && pid_ != 0;
     EXPECT_TRUE(ready_) << program << " did not start on port " << port_ << ":\n" << log();
   }
 
-  ~ProxyProcess() {
-    if (pid_ == 0) return;
-    // The group's leader is not reaped yet, so its id cannot name anyone else's processes.
-    ::kill(-pid_, SIGTERM);
-    int status = 0;
-    if (!wait_until([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, 2s)) {
-      ::kill(-pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-    }
-  }
+  ~ProxyProcess() { stop(); }
   ProxyProcess(const ProxyProcess&) = delete;
   ProxyProcess& operator=(const ProxyProcess&) = delete;
 
@@ -151,6 +101,69 @@ class ProxyProcess {
   }
 
  private:
+  void stop() {
+    if (pid_ == 0) return;
+    // The group's leader is not reaped yet, so its id cannot name anyone else's processes.
+    ::kill(-pid_, SIGTERM);
+    int status = 0;
+    if (!wait_until([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, 2s)) {
+      ::kill(-pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+    }
+    pid_ = 0;
+  }
+
+  bool launch(const std::string& program, const std::vector<std::string>& arguments,
+              const std::string& config) {
+    port_ = free_loopback_port();
+    std::string text = config;
+    for (std::size_t at; (at = text.find("{port}")) != std::string::npos;) {
+      text.replace(at, 6, std::to_string(port_));
+    }
+    const std::string config_file = directory_.file("proxy.conf");
+    std::ofstream(config_file) << text;
+    std::vector<std::string> argv_text{program};
+    for (const std::string& argument : arguments) {
+      argv_text.push_back(argument == "{config}" ? config_file : argument);
+    }
+    std::vector<char*> argv;
+    for (std::string& argument : argv_text) argv.push_back(argument.data());
+    argv.push_back(nullptr);
+
+    posix_spawn_file_actions_t files;
+    posix_spawn_file_actions_init(&files);
+    posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&files, 1, log_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    posix_spawn_file_actions_adddup2(&files, 1, 2);
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attributes, 0);  // a group of its own, for its helpers too
+    const int error =
+        ::posix_spawn(&pid_, program.c_str(), &files, &attributes, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&files);
+    posix_spawnattr_destroy(&attributes);
+    if (error != 0) {
+      pid_ = 0;
+      ADD_FAILURE() << "cannot start " << program << ": " << std::strerror(error);
+      return false;
+    }
+    const bool started = wait_until(
+        [&] {
+          int status = 0;
+          if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = 0;  // exited: nothing to end later
+            return true;
+          }
+          return accepts_connections();
+        },
+        5s);
+    if (started && pid_ != 0) return true;
+    stop();  // still running but not serving: not this one
+    return false;
+  }
+
   bool accepts_connections() const {
     const net::SocketAddress address = net::test::address_of("127.0.0.1", port_);
     net::UniqueFd probe(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -158,8 +171,8 @@ class ProxyProcess {
   }
 
   net::test::TempDir directory_;
-  std::string log_file_;
-  std::uint16_t port_;
+  std::string log_file_ = directory_.file("proxy.log");
+  std::uint16_t port_ = 0;
   pid_t pid_ = 0;
   bool ready_ = false;
 };
