@@ -70,7 +70,30 @@ struct ClientOptions {
   std::chrono::milliseconds close_timeout{5'000};       // close handshake -> drop the socket
   std::chrono::milliseconds write_timeout{30'000};      // the server takes none of our bytes
 
-  IpFamily ip_family = IpFamily::any;
+  IpFamily ip_family = IpFamily::any;  // through a proxy: for the proxy's own address
+
+  // The proxy every connection of this client goes through:
+  //   ""     none: connections go directly (the default; the environment is not read).
+  //   "http://[user:password@]host[:port]"   an HTTP proxy: a CONNECT tunnel, for ws:// and
+  //          wss:// alike, with Basic credentials when given (port 80 when none is named; no
+  //          scheme means http://). Percent-escape '@', ':' and '%' in credentials.
+  //   "socks5://[user:password@]host[:port]" a SOCKS5 proxy (RFC 1928), username/password
+  //          (RFC 1929) when given; port 1080 by default. Names are resolved by the proxy, so
+  //          socks5h:// is the same. https:// proxies (TLS to the proxy) are not supported.
+  //   "env"  from the environment, read once, when the Client is constructed: https_proxy for
+  //          wss://, http_proxy for ws://, all_proxy for either when its own is unset; each
+  //          lowercase first, then uppercase. no_proxy (or NO_PROXY) lists hosts reached
+  //          directly: comma-separated names, matching their subdomains too ("example.com",
+  //          ".example.com", "*.example.com"), IP addresses (exactly, no CIDR), each with an
+  //          optional ":port", or "*". Loopback is proxied too unless listed there.
+  // The proxy's name is resolved off the loops; connect_timeout bounds the connect to the
+  // proxy, and then the proxy's answer, each. TLS verifies the target's name, never the
+  // proxy's, and Conn::remote_address() is the proxy's address. Errors name the proxy:
+  // "HTTP proxy 127.0.0.1:3128: refused CONNECT: 407 Proxy Authentication Required",
+  // "SOCKS5 proxy 10.0.0.1:1080: connection refused by destination (5)". A value that is
+  // neither makes the constructor throw std::invalid_argument; a bad environment value fails
+  // each connection that would use it, naming the variable.
+  std::string proxy;
   // Offered when enabled: each parameter as set (server_no_context_takeover asks the server
   // not to keep its context; client_max_window_bits is offered as our window).
   CompressionOptions compression;

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "client/proxy_url.hpp"
 #include "connection/endpoint.hpp"
 #include "connection/loop_context.hpp"
 #include "fastws/client.hpp"
@@ -33,6 +34,9 @@ struct Client::Impl : detail::Endpoint {
   std::once_flag tls_made;
   std::unique_ptr<net::TlsContext> tls;
   std::string tls_error;  // why the context could not be made
+  // Made once, from `options` (above it): a proxy URL that is not one throws
+  // std::invalid_argument from the constructor; with "env", the environment as it is now.
+  detail::ProxyConfig proxy = detail::ProxyConfig::from_option(options.proxy);
   net::Resolver resolver;
   struct DetachLoop {
     void operator()(detail::LoopContext* loop) const noexcept { loop->detach(); }

@@ -31,11 +31,21 @@ ClientOpening* opening_of(Connection& connection) {
 }  // namespace
 
 void ClientOpening::start(Connection& connection, Client::Impl& client) {
+  const ProxyChoice& route = client.proxy.choose(url_.secure, url_.host, url_.port);
+  if (!route.error.empty()) {
+    connection.fail_opening("cannot connect: " + route.error);
+    return;
+  }
+  proxy_ = route.proxy;
+  // Through a proxy the client resolves only the proxy's name: the target's name goes to the
+  // proxy as it is.
+  const std::string& host = proxy_ ? proxy_->host : url_.host;
+  const std::uint16_t port = proxy_ ? proxy_->port : url_.port;
   // The answer comes on the resolver's thread (or at once, for an IP address): back to the
   // loop, where the connection may have timed out or closed meanwhile.
   client.resolver.resolve(
-      url_.host, url_.port, family_of(client.options.ip_family),
-      [conn = connection.handle(), &client, host = url_.host](
+      host, port, family_of(client.options.ip_family),
+      [conn = connection.handle(), &client, host](
           std::error_code error, std::vector<net::SocketAddress> addresses) mutable {
         Connection& target = Connection::of(conn);
         target.loop().loop().post([conn, &client, host = std::move(host), error,
@@ -45,7 +55,8 @@ void ClientOpening::start(Connection& connection, Client::Impl& client) {
           if (opening == nullptr) return;
           if (error) {
             opening->failure_ = ConnectError::resolve;
-            dialing.fail_opening("cannot resolve '" + host + "': " + error.message());
+            dialing.fail_opening(opening->through_proxy() + "cannot resolve '" + host +
+                                 "': " + error.message());
             return;
           }
           opening->dial(dialing, client, std::move(addresses));
@@ -60,26 +71,51 @@ void ClientOpening::dial(Connection& connection, Client::Impl& client,
                [this, &connection, &client](net::Dialer::Result result) {
                  if (!result.socket) {
                    if (result.error == std::errc::timed_out) failure_ = ConnectError::timeout;
-                   connection.fail_opening(std::move(result.message));  // ends this opening
+                   // ends this opening
+                   connection.fail_opening(through_proxy() + std::move(result.message));
                    return;
                  }
-                 const net::TlsContext* tls = nullptr;
-                 if (url_.secure) {
-                   std::string error;
-                   tls = client.tls_context(error);
-                   if (tls == nullptr) {
-                     failure_ = ConnectError::tls;
-                     connection.fail_opening("cannot make a TLS context: " + error);
-                     return;
-                   }
-                 }
-                 stage_ = url_.secure ? Stage::securing : Stage::handshaking;
                  net::set_tcp_nodelay(result.socket.get());
-                 net::SocketAddress local;
-                 net::local_address(result.socket.get(), local);
-                 connection.start_dialed(std::move(result.socket), PeerAddress(result.address),
-                                         PeerAddress(local), tls, url_.host);
+                 if (!proxy_) {
+                   start_connection(connection, client, std::move(result.socket), result.address);
+                   return;
+                 }
+                 tunnel_.open(std::move(result.socket), *proxy_, url_.host, url_.port,
+                              client.options.connect_timeout, client.options.max_header_size,
+                              [this, &connection, &client,
+                               proxy_address = result.address](ProxyTunnel::Result tunnel) {
+                                if (!tunnel.socket) {
+                                  connection.fail_opening(through_proxy() + tunnel.error);
+                                  return;
+                                }
+                                start_connection(connection, client, std::move(tunnel.socket),
+                                                 proxy_address);
+                              });
                });
+}
+
+void ClientOpening::start_connection(Connection& connection, Client::Impl& client,
+                                     net::UniqueFd socket, const net::SocketAddress& remote) {
+  const net::TlsContext* tls = nullptr;
+  if (url_.secure) {
+    std::string error;
+    tls = client.tls_context(error);
+    if (tls == nullptr) {
+      failure_ = ConnectError::tls;
+      connection.fail_opening("cannot make a TLS context: " + error);
+      return;
+    }
+  }
+  stage_ = url_.secure ? Stage::securing : Stage::handshaking;
+  net::SocketAddress local;
+  net::local_address(socket.get(), local);
+  // TLS names and verifies the target, never the proxy.
+  connection.start_dialed(std::move(socket), PeerAddress(remote), PeerAddress(local), tls,
+                          url_.host);
+}
+
+std::string ClientOpening::through_proxy() const {
+  return proxy_ ? proxy_->describe() + ": " : std::string();
 }
 
 std::size_t ClientOpening::on_input(Connection& connection, Client::Impl& client,

@@ -1,11 +1,14 @@
 // One dialed connection before it opens: the URL, the request, the name resolution and the
-// TCP connect, then the handshake's request and the check of the server's answer.
+// TCP connect (to the target, or to its proxy and through a tunnel), then the handshake's
+// request and the check of the server's answer.
 #pragma once
 
 #include <functional>
 #include <optional>
 #include <string>
 
+#include "client/proxy_tunnel.hpp"
+#include "client/proxy_url.hpp"
 #include "connection/endpoint.hpp"
 #include "fastws/client.hpp"
 #include "net/dialer.hpp"
@@ -24,9 +27,11 @@ class ClientOpening final : public OpeningState {
       : url_(std::move(url)),
         request_(std::move(request)),
         user_data_(std::move(user_data)),
-        dialer_(loop) {}
+        dialer_(loop),
+        tunnel_(loop) {}
 
-  // Resolves and dials (loop thread); the connection starts on its socket when one connects.
+  // Resolves and dials the target or its proxy (loop thread), opens the tunnel through the
+  // proxy; the connection starts on its socket when that is done.
   void start(Connection& connection, Client::Impl& client);
   // The transport is ready: the request goes out.
   void send_request(Connection& connection);
@@ -44,11 +49,19 @@ class ClientOpening final : public OpeningState {
 
   void dial(Connection& connection, Client::Impl& client,
             std::vector<net::SocketAddress> addresses);
+  // TLS (for wss://) and the handshake on a socket to the target (`remote`: what it connects
+  // to, the proxy's address through a proxy).
+  void start_connection(Connection& connection, Client::Impl& client, net::UniqueFd socket,
+                        const net::SocketAddress& remote);
+  // "HTTP proxy host:port: " before the errors of a connection through a proxy, else "".
+  std::string through_proxy() const;
 
   protocol::WebSocketUrl url_;
   protocol::ClientHandshakeRequest request_;
   std::any user_data_;
+  std::optional<ProxyUrl> proxy_;  // the connection goes through it when set
   net::Dialer dialer_;
+  ProxyTunnel tunnel_;
   std::string response_;  // the server's answer so far
   Stage stage_ = Stage::resolving;
   ConnectError failure_ = ConnectError::none;  // set where the cause is known exactly

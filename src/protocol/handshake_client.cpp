@@ -25,8 +25,8 @@ constexpr bool is_hex(char c) noexcept {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-// A DNS name or IPv4 address, or (with a colon) an IPv6 literal without brackets. Narrower than
-// RFC 3986's reg-name on purpose: nothing here can end a Host field or a URL part.
+}  // namespace
+
 bool is_valid_host(std::string_view host) noexcept {
   if (host.empty()) return false;
   if (host.find(':') != std::string_view::npos) {
@@ -37,6 +37,8 @@ bool is_valid_host(std::string_view host) noexcept {
     return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
   });
 }
+
+namespace {
 
 // origin-form (RFC 7230 5.3.1): an absolute path and an optional query, no fragment.
 bool is_valid_target(std::string_view target) noexcept {

@@ -32,6 +32,10 @@ struct WebSocketUrl {
   std::string target;      // path and query, "/" at least: "/chat?room=1"
 };
 
+// A DNS name or IPv4 address, or (with a colon) an IPv6 literal without brackets. Narrower than
+// RFC 3986's reg-name on purpose: nothing here can end a Host field or a URL part.
+bool is_valid_host(std::string_view host) noexcept;
+
 // Parses `ws://host[:port][/path][?query]` and `wss://...`; hosts are names, IPv4 addresses or
 // bracketed IPv6 literals. Refused, with `error` set: other schemes, user info ("user@host"),
 // fragments (RFC 6455 section 3), ports outside 1..65535, spaces, control and non-ASCII bytes.

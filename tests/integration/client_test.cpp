@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "client_test_support.hpp"
 #include "fastws/client.hpp"
 #include "net/socket.hpp"
 #include "net/socket_address.hpp"
@@ -19,33 +20,6 @@
 
 namespace fastws::testing {
 namespace {
-
-struct Received {
-  Conn conn;
-  std::string text;
-};
-
-// A client whose callbacks record what they see.
-class RecordingClient {
- public:
-  explicit RecordingClient(ClientOptions options = {}) : client_(std::move(options)) {
-    client_.on_open([this](const Conn& conn) { opened.add(conn); });
-    client_.on_message([this](const Conn& conn, Message message) {
-      received.add({conn, std::string(message.text())});
-    });
-    client_.on_error([this](const Conn&, const CloseStatus& status) { errors.add(status); });
-    client_.on_close([this](const Conn&, const CloseStatus& status) { closes.add(status); });
-  }
-  Client& client() { return client_; }
-
-  Recorded<Conn> opened;
-  Recorded<Received> received;
-  Recorded<CloseStatus> errors;
-  Recorded<CloseStatus> closes;
-
- private:
-  Client client_;  // last: its loops stop before the recordings go
-};
 
 class ClientTest : public ::testing::Test {
  protected:
