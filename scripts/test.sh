@@ -15,6 +15,9 @@ cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DFASTWS_WERROR=
 cmake --build build/release -j "$jobs"
 ctest --test-dir build/release --output-on-failure -j "$jobs" --timeout 300
 
+step "Attacks in quick mode: each server's memory bound under attack (bench/run_attack.sh)"
+NO_BUILD=1 BUILD_DIR=build/release bench/run_attack.sh --quick
+
 step "Install, then build a consumer with find_package(fastws) and with pkg-config"
 rm -rf build/install-test
 cmake --install build/release --prefix "$PWD/build/install-test" >/dev/null
