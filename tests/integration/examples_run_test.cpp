@@ -9,6 +9,7 @@
 
 #include "polite_client.hpp"
 #include "server_test_support.hpp"
+#include "support/command_output.hpp"
 #include "tls_test_support.hpp"
 
 namespace fastws::testing {
@@ -371,6 +372,29 @@ TEST(Examples, TopicsRefusesJoinsOverTheCapWithoutStallingOthers) {
   EXPECT_LT(polite.stop(), 1s);
   ::shutdown(flood.fd(), SHUT_RDWR);
   EXPECT_EQ(topics.stop(), 0);
+}
+
+TEST(Examples, ClientDialsWithAHeaderAndPrintsTheEchoes) {
+  START_EXAMPLE(auth, "auth");
+  const std::string client = std::string(FASTWS_BINARY_DIR) + "/examples/client";
+  const std::string url = "ws://127.0.0.1:" + std::to_string(auth.port()) + "/feed";
+  std::string output;
+  EXPECT_EQ(test::run_command(
+                "timeout 20 " + client + " " + url + " --header 'private-key: 1234' --count 3 2>&1",
+                output),
+            0)
+      << output;
+  EXPECT_NE(output.find("received: welcome, you asked for /feed"), std::string::npos) << output;
+  for (const char* echo : {"received: hello 1", "received: hello 2", "received: hello 3"}) {
+    EXPECT_NE(output.find(echo), std::string::npos) << output;
+  }
+  EXPECT_NE(output.find("closed: 1000"), std::string::npos) << output;
+
+  std::string refused;
+  EXPECT_EQ(test::run_command("timeout 20 " + client + " " + url + " 2>&1", refused), 1) << refused;
+  EXPECT_NE(refused.find("cannot open " + url + ": "), std::string::npos) << refused;
+  EXPECT_NE(refused.find("403"), std::string::npos) << refused;
+  EXPECT_EQ(auth.stop(), 0);
 }
 
 }  // namespace
