@@ -79,8 +79,17 @@ struct ServerOptions {
   std::size_t max_message_size = 16u << 20;   // after decompression; larger -> close 1009
   std::size_t max_header_size = 16u << 10;    // HTTP request head; larger -> 431
   std::size_t max_connections = 100'000;      // further connections are closed at accept
-  std::size_t max_buffered_bytes = 4u << 20;  // per connection, strict
+  // Bytes waiting for a peer, per connection. Sends over it follow `slow_consumer`; plain-HTTP
+  // responses, which cannot be dropped, stop being made: while a connection's backlog is over
+  // the limit nothing more of its input is read (in every phase) until the backlog is written
+  // out, so a peer that pipelines requests and never reads holds about this much at most (plus
+  // the responses of one turn, see below) and is then cut by the keep-alive or write timeout.
+  std::size_t max_buffered_bytes = 4u << 20;
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::drop;
+  // Pipelined plain-HTTP requests answered per connection per turn of its event loop (1 to
+  // 65,535; 0 counts as 1); the rest wait for its next turn, after the other connections ready
+  // then (fairness; nothing is refused).
+  std::size_t http_requests_per_turn = 32;
 
   // Timeouts (zero disables one).
   std::chrono::milliseconds handshake_timeout{10'000};  // accept -> upgrade (slowloris)
