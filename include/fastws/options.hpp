@@ -92,6 +92,11 @@ struct ServerOptions {
   // bound: the limit, or one message alone. Streamed messages (Writer, fragmented send_frame) are
   // judged at their first piece and then finished, up to max_buffered_bytes + max_message_size;
   // past that the connection is closed (1008) rather than the message cut (see Writer).
+  // Plain-HTTP responses, which cannot be dropped, stop being made instead: while a
+  // connection's backlog is over the limit nothing more of its input is read (in every phase)
+  // until the backlog is written out, so a peer that pipelines requests and never reads holds
+  // about this much at most (plus the responses of one turn) and is then cut by the keep-alive
+  // or write timeout.
   std::size_t max_buffered_bytes = 4u << 20;
   // Server-wide: the memory held by messages received in part (the reassembly buffer of a
   // message whose frames span reads, the inflated output of a compressed one), summed over the
@@ -112,6 +117,10 @@ struct ServerOptions {
   // is the topic's first member). Conn::subscribe beyond it returns false and changes nothing;
   // the connection stays open, and unsubscribing frees a place.
   std::size_t max_topics_per_connection = 10'000;
+  // Pipelined plain-HTTP requests answered per connection per turn of its event loop (1 to
+  // 65,535; 0 counts as 1); the rest wait for its next turn, after the other connections ready
+  // then (fairness; nothing is refused).
+  std::size_t http_requests_per_turn = 32;
 
   // Timeouts (zero disables one).
   std::chrono::milliseconds handshake_timeout{10'000};  // accept -> upgrade (slowloris)

@@ -109,7 +109,7 @@ Connection::~Connection() {
 }
 
 Connection::Extras& Connection::extras() {
-  if (!extras_) extras_ = std::make_unique<Extras>();
+  if (!extras_) extras_ = std::make_unique<Extras>(*this);
   return *extras_;
 }
 
@@ -149,6 +149,7 @@ void Connection::start(const net::TlsContext* tls, std::span<const std::byte> in
     initial = initial.subspan(size);
     process_input(buffer.first(size));
   }
+  end_turn();
 }
 
 void Connection::start_pending() {
@@ -236,25 +237,56 @@ void Connection::on_io(std::uint32_t events) {
 }
 
 void Connection::on_readable() {
-  auto buffer = loop_->loop().read_buffer();
-  // Level-triggered: a few reads per readiness, then other connections get their turn.
-  for (int round = 0; round < 4 && phase_ != Phase::closed; ++round) {
-    net::IoResult result = read_input(buffer);
-    switch (result.status) {
-      case net::IoStatus::done:
-        process_input(buffer.first(result.bytes));
-        if (result.bytes < buffer.size()) return;
-        break;
-      case net::IoStatus::would_block:
-        return;
-      case net::IoStatus::end_of_file:
-        finish_after_input_end("the peer closed the connection without a close frame");
-        return;
-      case net::IoStatus::failed:
-        finish_after_input_end(result.error.message());
-        return;
-    }
+  if (extras_) extras_->revisit.cancel();  // this is the turn a revisit would have given
+  requests_this_turn_ = 0;
+  if (answers_waiting()) answer_held_requests();
+  if (!answers_waiting() && !input_waits_for_output()) read_once();
+  end_turn();
+}
+
+void Connection::read_once() {
+  if (phase_ == Phase::closed) return;
+  std::span<std::byte> buffer = loop_->loop().read_buffer();
+  // Before the upgrade a read takes one small head's worth: what a turn does not answer of it is
+  // copied aside until a later turn, so it is kept small.
+  constexpr std::size_t http_read_size = 16 * 1024;
+  if (phase_ == Phase::http) buffer = buffer.first(std::min(buffer.size(), http_read_size));
+  // Level-triggered: bytes this read leaves in the socket make it ready again, and the next
+  // iteration comes back to them after the other connections.
+  net::IoResult result = read_input(buffer);
+  switch (result.status) {
+    case net::IoStatus::done:
+      process_input(buffer.first(result.bytes));
+      return;
+    case net::IoStatus::would_block:
+      return;
+    case net::IoStatus::end_of_file:
+      finish_after_input_end("the peer closed the connection without a close frame");
+      return;
+    case net::IoStatus::failed:
+      finish_after_input_end(result.error.message());
+      return;
   }
+}
+
+void Connection::end_turn() {
+  if (phase_ == Phase::closed) return;
+  set_interest(input_waits_for_output());
+  if (!reading_paused_ && has_unseen_input()) loop_->loop().revisit(extras().revisit);
+}
+
+bool Connection::has_unseen_input() const noexcept {
+  const net::TlsStream* secure = tls();
+  return answers_waiting() || (secure != nullptr && secure->has_buffered_input());
+}
+
+bool Connection::output_over_limit() const noexcept {
+  return backlog_size() > loop_->send_limits().max_buffered_bytes;
+}
+
+bool Connection::input_waits_for_output() const noexcept {
+  // While closing, input is read to its end whatever the output does.
+  return (phase_ == Phase::http || phase_ == Phase::websocket) && output_over_limit();
 }
 
 void Connection::finish_after_input_end(std::string error) {
@@ -404,6 +436,7 @@ void Connection::begin_drain(Drain how) {
   // No input is parsed from now on: a message in assembly will never be complete.
   release_session();
   arm_phase_timer();
+  update_write_interest();  // input is read again, to its end, if it waited for the output
   flush_cork();
   extras().output_at_close_timer = output_in_flight();
   if (backlog_size() == 0) end_output();
@@ -437,7 +470,8 @@ void Connection::finish(CloseStatus status) {
     extras_->tls.reset();  // its memory goes now, not when the last handle does
     if (auto opening = std::move(extras_->opening)) opening->failed(status);
   }
-  partial_head_.reset();
+  http_input_.reset();
+  if (extras_) extras_->revisit.cancel();
   if (backlog_) {
     if (backlog_size() > 0) LoopStats::bump(loop_->stats().backpressured, std::uint64_t(-1));
     backlog_.reset();

@@ -38,6 +38,10 @@ class TlsContext;
 class TlsStream;
 }  // namespace fastws::net
 
+namespace fastws::protocol {
+class HeadScanner;
+}  // namespace fastws::protocol
+
 namespace fastws::detail {
 
 struct DeferredSend;
@@ -133,7 +137,9 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   std::size_t output_in_flight() const noexcept;
 
   // --- the opening phase (loop thread), driven by the side that opened the connection ---
-  // The server's HTTP phase (server/http_phase.cpp): returns the number of bytes used.
+  // The server's HTTP phase (server/http_phase.cpp): returns the number of bytes used; bytes it
+  // does not answer now stay in http_input_, unless the connection left the HTTP phase (an
+  // upgrade: the rest is WebSocket input; a refusal: the rest is dropped).
   std::size_t process_http(std::span<std::byte> input);
   // A connection whose socket comes later (a client resolving and dialing): on the loop's list,
   // with the handshake timeout running.
@@ -167,12 +173,30 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   class OutputSink;
   struct Extras;
   struct Backlog;
-  struct PartialHead;
+  struct HttpInput;
+
+  // How far answering requests got: `used` bytes; the rest ends inside a head, or waits.
+  struct AnswerProgress {
+    std::size_t used = 0;
+    bool head_incomplete = false;
+  };
 
   void on_io(std::uint32_t events) override;
   void on_timer() override;
 
+  // One turn of input (on_readable, or a revisit): requests held from earlier reads, then one
+  // read, and at most http_requests_per_turn requests answered, so that one busy connection
+  // cannot hold up the others on its loop; input left over gets a later turn.
   void on_readable();
+  void read_once();
+  // After a turn: input that epoll cannot see (requests held for a later turn, bytes inside TLS)
+  // asks for a revisit; while the output is over its limit nothing is read.
+  void end_turn();
+  bool has_unseen_input() const noexcept;
+  // The backlog is over max_buffered_bytes: the peer does not take what we send, so nothing more
+  // of its input is read (and no pipelined request answered) until the backlog is written out.
+  bool output_over_limit() const noexcept;
+  bool input_waits_for_output() const noexcept;
   void on_writable();
   // The transport: the socket itself, or TLS over it (connection_tls.cpp).
   net::TlsStream* tls() const noexcept;
@@ -180,8 +204,13 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   net::IoResult write_output(std::span<const iovec> buffers);
   // False when the handshake is not done (yet, or ever: the connection is then finished).
   bool advance_tls_handshake();
-  // EPOLLOUT is wanted while bytes wait in the backlog or TLS waits for room to write.
+  // EPOLLOUT while bytes wait in the backlog or TLS waits for room to write. Reading, paused at
+  // the end of a turn while input_waits_for_output(), resumes here once it no longer does.
   void update_write_interest();
+  // Registers EPOLLOUT as the output needs it, and EPOLLIN (with EPOLLRDHUP) unless `paused`;
+  // input held while paused gets a revisit when reading resumes. Pausing waits for the end of a
+  // turn rather than following every append to the backlog: a send costs no extra system call.
+  void set_interest(bool paused);
   void finish_after_input_end(std::string error);
   void process_input(std::span<std::byte> input);
   // After a read: a message left in assembly is on the loop's AssemblyWatch, a finished one off.
@@ -189,6 +218,10 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   // Closing: the message in assembly, the session's buffers and zlib's states go now, not when
   // the last handle does.
   void release_session();
+  AnswerProgress answer_requests(std::string_view data, protocol::HeadScanner& scanner);
+  void answer_held_requests();
+  // Whole requests wait in http_input_ for a turn.
+  bool answers_waiting() const noexcept;
   std::size_t handle_request_head(std::string_view head);
   void upgrade(const Request& request);
   void serve_http(const Request& request);
@@ -243,7 +276,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   std::uint64_t id_;
   std::atomic<std::size_t> buffered_{0};  // backlog + bytes queued by other threads
   protocol::Session session_;
-  std::unique_ptr<PartialHead> partial_head_;  // only while a request head arrives in pieces
+  std::unique_ptr<HttpInput> http_input_;      // only while read requests wait to be answered
   std::unique_ptr<Backlog> backlog_;           // only while the kernel refuses bytes
   std::unique_ptr<Extras> extras_;             // rarely used state
   // Made for the first message left in assembly after a read, then kept for the next ones.
@@ -258,10 +291,12 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   CraftedSequence crafted_sequence_;
   Phase phase_ = Phase::http;
   Drain drain_ = Drain::linger;
+  std::uint16_t requests_this_turn_ = 0;  // plain-HTTP requests answered in this input turn
   bool opened_ = false;               // on_open ran: on_close is owed
   bool admitted_ = false;             // running a send another thread queued (already admitted)
   bool draining_ = false;             // drain_deferred() is running
   bool write_interest_ = false;       // EPOLLOUT registered
+  bool reading_paused_ = false;       // EPOLLIN not registered: input_waits_for_output()
   bool opened_http_request_ = false;  // served a plain HTTP request: keep-alive timing applies
   bool awaiting_pong_ = false;
 };

@@ -36,6 +36,7 @@ struct DeferredSend {
 
 // Rarely used state, allocated on first use so that a plain idle connection does not pay for it.
 struct Connection::Extras {
+  explicit Extras(Connection& connection) noexcept : revisit(connection) {}
   std::string subprotocol;
   std::string extensions;
   std::any user_data;
@@ -46,6 +47,7 @@ struct Connection::Extras {
   std::unique_ptr<net::TlsStream> tls;              // wss: the TLS session over the socket
   std::unique_ptr<OpeningState> opening;            // the side's, until the connection opens
   std::size_t output_at_close_timer = 0;  // output_in_flight() when the close timer was armed
+  net::Revisit revisit;                   // the connection's place on its loop's revisit list
 };
 
 // Bytes the kernel did not take yet. Exists only while the peer is slower than we send.
@@ -60,12 +62,16 @@ struct Connection::Backlog {
   std::size_t size() const noexcept { return queue.size(); }
 };
 
-// A request head arriving in pieces: the bytes so far and where the scan for its end stopped,
-// so that a peer sending one byte at a time costs linear time.
-struct Connection::PartialHead {
-  explicit PartialHead(const protocol::HttpLimits& limits) : scanner(limits) {}
+// Request bytes read but not answered yet: a head still arriving in pieces (the scan remembers
+// where it stopped, so that a peer sending one byte at a time costs linear time), or pipelined
+// requests waiting for a later turn (this turn's requests were spent, or the output is over its
+// limit). Only a head in pieces makes the connection read more into it.
+struct Connection::HttpInput {
+  explicit HttpInput(const protocol::HttpLimits& limits) : scanner(limits) {}
   std::string bytes;
-  protocol::HeadScanner scanner;
+  std::size_t start = 0;          // the bytes before it are answered
+  protocol::HeadScanner scanner;  // the scan of the head at `start`
+  bool head_incomplete = false;   // the bytes from `start` on end inside a head
 };
 
 // Where the session's frames go: the connection's output path.

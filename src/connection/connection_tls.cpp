@@ -42,12 +42,21 @@ bool Connection::advance_tls_handshake() {
 }
 
 void Connection::update_write_interest() {
+  set_interest(reading_paused_ && input_waits_for_output());
+}
+
+void Connection::set_interest(bool paused) {
   const net::TlsStream* secure = tls();
-  const bool wanted = backlog_size() > 0 || (secure != nullptr && secure->needs_writable());
-  if (wanted == write_interest_ || phase_ == Phase::closed) return;
-  loop_->loop().modify(fd_.get(), wanted ? EPOLLIN | EPOLLRDHUP | EPOLLOUT : EPOLLIN | EPOLLRDHUP,
+  const bool write = backlog_size() > 0 || (secure != nullptr && secure->needs_writable());
+  if ((write == write_interest_ && paused == reading_paused_) || phase_ == Phase::closed) return;
+  // Paused implies a backlog, so the mask is never empty.
+  loop_->loop().modify(fd_.get(), (paused ? 0u : EPOLLIN | EPOLLRDHUP) | (write ? EPOLLOUT : 0u),
                        *this);
-  write_interest_ = wanted;
+  write_interest_ = write;
+  const bool resumed = reading_paused_ && !paused;
+  reading_paused_ = paused;
+  // Bytes left in the socket are reported again; those held here need a revisit.
+  if (resumed && has_unseen_input()) loop_->loop().revisit(extras().revisit);
 }
 
 }  // namespace fastws::detail

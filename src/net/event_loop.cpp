@@ -64,6 +64,8 @@ EventLoop::EventLoop(const EventLoopOptions& options, UniqueFd epoll_fd, UniqueF
 EventLoop::~EventLoop() {
   // Handlers may outlive the loop; leave them unlinked so their destructors touch nothing here.
   while (!flushes_.empty()) flushes_.front().unlink();
+  while (!revisits_.empty()) revisits_.front().unlink();
+  while (!due_.empty()) due_.front().unlink();
 }
 
 EventLoop* EventLoop::current() noexcept {
@@ -87,8 +89,9 @@ void EventLoop::run() {
 void EventLoop::run_once(std::chrono::milliseconds max_wait) {
   EventLoop* const outer = std::exchange(current_loop, this);
 
+  due_.splice(revisits_);
   const int ready = ::epoll_wait(epoll_fd_.get(), events_.get(), static_cast<int>(max_events_),
-                                 epoll_timeout(max_wait));
+                                 due_.empty() ? epoll_timeout(max_wait) : 0);
   update_clock();
   // A failure can only be EINTR here (the arguments are ours); the iteration goes on with
   // timers and flushes.
@@ -98,6 +101,7 @@ void EventLoop::run_once(std::chrono::milliseconds max_wait) {
     if (event.data.ptr != nullptr) static_cast<IoHandler*>(event.data.ptr)->on_io(event.events);
   }
   batch_size_ = batch_next_ = 0;
+  run_revisits();
 
   timers_.advance(static_cast<std::uint64_t>(elapsed_ / tick_));
   run_deferred_flushes();
@@ -201,6 +205,19 @@ void EventLoop::run_deferred_flushes() {
     auto& handler = static_cast<FlushHandler&>(ListNode<FlushHandler>::from_link(flushes_.front()));
     handler.link.unlink();
     handler.on_flush();
+  }
+}
+
+void EventLoop::revisit(Revisit& entry) noexcept {
+  if (!entry.link.linked()) revisits_.push_back(entry.link);
+}
+
+void EventLoop::run_revisits() {
+  // A handler asking again from inside its on_io() goes to revisits_: next iteration.
+  while (!due_.empty()) {
+    auto& entry = static_cast<Revisit&>(ListNode<Revisit>::from_link(due_.front()));
+    entry.link.unlink();
+    entry.handler_->on_io(EPOLLIN);
   }
 }
 

@@ -7,13 +7,19 @@
 // from any thread; every other method belongs to the loop thread (or to setup before run()).
 //
 // One iteration of run():
-//   1. epoll_wait, sleeping until I/O, a post(), stop() or the next timer tick;
+//   1. epoll_wait, sleeping until I/O, a post(), stop() or the next timer tick (not sleeping at
+//      all while handlers wait for a revisit);
 //   2. on_io() for every ready handler of the batch (posted tasks run here too, when the
 //      wakeup eventfd is part of the batch);
-//   3. timers that came due fire;
-//   4. every FlushHandler that called defer_flush() during 1-3 flushes, once.
-// Step 4 is the cork: all the frames one read brings (and all sends queued by other threads)
+//   3. on_io(EPOLLIN) for every handler that asked for a revisit before this iteration;
+//   4. timers that came due fire;
+//   5. every FlushHandler that called defer_flush() during 1-4 flushes, once.
+// Step 5 is the cork: all the frames one read brings (and all sends queued by other threads)
 // are handled before anything is written, and the replies leave in one write per connection.
+// Step 3 is for fairness: a handler takes a bounded amount of its input per turn, and input
+// it holds where epoll cannot see it (bytes read but not handled yet, bytes a TLS session
+// decrypted) gets it another turn after everyone epoll reports (level-triggered sockets with
+// unread bytes are simply reported again).
 //
 // Costs: a connection costs the loop nothing but its epoll registration and the links embedded
 // in it (FlushHandler, TimerNode). Reads go into the loop's one read_buffer(), so connections
@@ -71,6 +77,25 @@ class FlushHandler : private ListNode<FlushHandler> {
 
  private:
   friend class EventLoop;
+};
+
+// A handler's place on the loop's revisit list (EventLoop::revisit()). It leaves the list when
+// destroyed.
+class Revisit : private ListNode<Revisit> {
+ public:
+  explicit Revisit(IoHandler& handler) noexcept : handler_(&handler) {}
+  Revisit(const Revisit&) = delete;
+  Revisit& operator=(const Revisit&) = delete;
+  ~Revisit() { cancel(); }
+
+  bool pending() const noexcept { return link.linked(); }
+  void cancel() noexcept {
+    if (link.linked()) link.unlink();
+  }
+
+ private:
+  friend class EventLoop;
+  IoHandler* handler_;
 };
 
 struct EventLoopOptions {
@@ -132,6 +157,11 @@ class EventLoop {
   void defer_flush(FlushHandler& handler) noexcept;
   void cancel_flush(FlushHandler& handler) noexcept;
 
+  // Calls the entry's handler with on_io(EPOLLIN) in the next iteration (step 3 above), after
+  // the handlers epoll reports then. Asking again before then does nothing; cancel() (or the
+  // entry's destruction) takes it back.
+  void revisit(Revisit& entry) noexcept;
+
   // Fires node.on_timer() on this loop no earlier than `delay` from now (measured from the
   // start of the current batch) and at most about one tick later. Re-arming replaces the deadline;
   // pushing it later is a single store.
@@ -147,6 +177,7 @@ class EventLoop {
   void update_clock() noexcept;
   void run_posted_tasks();
   void run_deferred_flushes();
+  void run_revisits();
   void wake() noexcept;
 
   UniqueFd epoll_fd_;
@@ -163,6 +194,8 @@ class EventLoop {
   std::size_t read_buffer_size_;
 
   ListHead flushes_;
+  ListHead revisits_;  // asked for during this iteration: they run in the next one
+  ListHead due_;       // asked for before this iteration: they run in this one
 
   TimerWheel timers_;
   std::chrono::milliseconds tick_;

@@ -193,6 +193,10 @@ IoResult TlsStream::read(std::span<std::byte> buffer) {
   return {IoStatus::done, total, {}};
 }
 
+bool TlsStream::has_buffered_input() const noexcept {
+  return SSL_pending(ssl_) > 0;
+}
+
 IoResult TlsStream::write(std::span<const iovec> buffers) {
   if (socket_.error) return {IoStatus::failed, 0, socket_.error};
   std::size_t total = 0;

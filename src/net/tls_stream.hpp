@@ -7,8 +7,9 @@
 // peer is gone) and the tests' fault injection reaches TLS connections too.
 //
 // No read-ahead: OpenSSL takes one record at a time from the socket, so whatever it has not read
-// stays in the kernel and keeps the (level-triggered) socket readable; nothing can wait unseen
-// inside OpenSSL. SSL_MODE_RELEASE_BUFFERS frees the record buffers of idle connections.
+// stays in the kernel and keeps the (level-triggered) socket readable. Only the rest of a record
+// that did not fit the caller's buffer waits unseen inside OpenSSL: has_buffered_input() says so.
+// SSL_MODE_RELEASE_BUFFERS frees the record buffers of idle connections.
 //
 // Threading: the connection's loop thread only.
 #pragma once
@@ -49,6 +50,9 @@ class TlsStream {
   // Decrypted bytes, up to buffer.size(): reads records until the buffer is full or the socket
   // is empty. A close_notify or the end of the TCP stream is end_of_file.
   IoResult read(std::span<std::byte> buffer);
+  // Decrypted bytes wait for the next read: a read that filled its buffer stopped inside a
+  // record. The socket may not be readable again for them.
+  bool has_buffered_input() const noexcept;
   // Encrypts and writes the buffers in order; a short count means the socket is full. OpenSSL
   // may hold a record it began: the next write must start with the bytes not yet reported
   // written (the connection's backlog does exactly that).

@@ -97,6 +97,10 @@ HeadParseResult parse_request_line(std::string_view line, std::string_view& meth
   if (version.failed()) return version;
   method = line.substr(0, method_end);
   target = line.substr(method_end + 1, target_end - method_end - 1);
+  // RFC 7230 5.3.4: the asterisk form is only for a server-wide OPTIONS request.
+  if (target == "*" && method != "OPTIONS") {
+    return fail(400, "the asterisk-form target is only for OPTIONS");
+  }
   return {HeadStatus::complete};
 }
 

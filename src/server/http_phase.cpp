@@ -1,6 +1,8 @@
 // The HTTP phase of a connection: request heads, the upgrade handshake, plain requests.
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "connection/connection.hpp"
@@ -27,47 +29,73 @@ constexpr std::size_t max_request_headers = 100;
 }  // namespace
 
 std::size_t Connection::process_http(std::span<std::byte> input) {
-  const protocol::HttpLimits limits{loop_->endpoint().settings.max_header_size,
-                                    max_request_headers};
-  if (!partial_head_) {
-    std::size_t used = 0;
-    // Requests that arrived whole (the common case) are parsed in place, one after another.
-    while (phase_ == Phase::http && used < input.size()) {
-      std::string_view data(reinterpret_cast<const char*>(input.data()) + used,
-                            input.size() - used);
-      protocol::HeadScanner scanner(limits);
-      protocol::HeadParseResult scan = scanner.scan(data);
-      if (scan.partial()) {
-        partial_head_ = std::make_unique<PartialHead>(limits);
-        partial_head_->bytes.assign(data);
-        partial_head_->scanner = scanner;
-        return input.size();
-      }
-      if (scan.failed()) {
-        refuse(scan.http_status, scan.error);
-        return input.size();
-      }
-      used += handle_request_head(data.substr(0, scan.consumed));
-    }
-    return used;
-  }
-  PartialHead& partial = *partial_head_;
-  partial.bytes.append(reinterpret_cast<const char*>(input.data()), input.size());
-  protocol::HeadParseResult scan = partial.scanner.scan(partial.bytes);
-  if (scan.partial()) return input.size();
-  if (scan.failed()) {
-    refuse(scan.http_status, scan.error);
+  const std::string_view text(reinterpret_cast<const char*>(input.data()), input.size());
+  if (http_input_) {
+    // Bytes from earlier reads come first: the new ones go behind them.
+    HttpInput& held = *http_input_;
+    held.bytes.erase(0, held.start);
+    held.start = 0;
+    held.bytes.append(text);
+    held.head_incomplete = false;
+    answer_held_requests();
     return input.size();
   }
-  // The head is complete. Whatever follows it arrived in the same pieces: keep it apart, since
-  // the head's views point into `partial.bytes` until the callbacks are done.
-  const auto* after_head = reinterpret_cast<const std::byte*>(partial.bytes.data()) + scan.consumed;
-  std::vector<std::byte> rest(
-      after_head, reinterpret_cast<const std::byte*>(partial.bytes.data()) + partial.bytes.size());
-  handle_request_head(std::string_view(partial.bytes).substr(0, scan.consumed));
-  partial_head_.reset();
-  if (!rest.empty()) process_input(rest);
+  // Requests that arrived whole (the common case) are answered in place, one after another.
+  const protocol::HttpLimits limits{loop_->endpoint().settings.max_header_size, max_request_headers};
+  protocol::HeadScanner scanner(limits);
+  const AnswerProgress progress = answer_requests(text, scanner);
+  if (phase_ != Phase::http || progress.used == input.size()) return progress.used;
+  http_input_ = std::make_unique<HttpInput>(limits);
+  http_input_->bytes.assign(text.substr(progress.used));
+  http_input_->scanner = scanner;
+  http_input_->head_incomplete = progress.head_incomplete;
   return input.size();
+}
+
+Connection::AnswerProgress Connection::answer_requests(std::string_view data,
+                                                       protocol::HeadScanner& scanner) {
+  // The count lives in a 16-bit field of the connection.
+  const std::size_t requests_per_turn =
+      std::clamp<std::size_t>(Server::Impl::of(*loop_).options.http_requests_per_turn, 1,
+                              std::numeric_limits<decltype(requests_this_turn_)>::max());
+  std::size_t used = 0;
+  while (phase_ == Phase::http && used < data.size()) {
+    const std::string_view rest = data.substr(used);
+    const protocol::HeadParseResult scan = scanner.scan(rest);
+    if (scan.partial()) return {used, true};
+    if (scan.failed()) {
+      refuse(scan.http_status, scan.error);
+      return {data.size(), false};
+    }
+    // A whole request: answered now unless the turn has answered its share, or the peer is not
+    // taking the answers (then it waits until the backlog is written out).
+    if (requests_this_turn_ >= requests_per_turn || output_over_limit()) return {used, false};
+    ++requests_this_turn_;
+    used += handle_request_head(rest.substr(0, scan.consumed));
+    scanner.reset();
+  }
+  return {used, false};
+}
+
+void Connection::answer_held_requests() {
+  // Owned here while the requests are answered: their views point into the bytes, which a
+  // callback that ends the connection (finish() resets http_input_) must not free.
+  std::unique_ptr<HttpInput> held = std::move(http_input_);
+  const AnswerProgress progress =
+      answer_requests(std::string_view(held->bytes).substr(held->start), held->scanner);
+  held->start += progress.used;
+  held->head_incomplete = progress.head_incomplete;
+  if (held->start == held->bytes.size()) return;
+  if (phase_ == Phase::http) {
+    http_input_ = std::move(held);
+  } else if (phase_ == Phase::websocket) {
+    // Frames that came behind the upgrade request.
+    process_input(std::as_writable_bytes(std::span(held->bytes).subspan(held->start)));
+  }
+}
+
+bool Connection::answers_waiting() const noexcept {
+  return http_input_ && !http_input_->head_incomplete;
 }
 
 std::size_t Connection::handle_request_head(std::string_view head) {

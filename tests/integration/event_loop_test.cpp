@@ -1,6 +1,6 @@
 // EventLoop: cross-thread posts (order, exactly once, coalesced wakeups), stop from another
-// thread, readiness dispatch, the end-of-batch flush (cork), removal inside a batch, timers,
-// and an echo hot path that allocates nothing.
+// thread, readiness dispatch, the end-of-batch flush (cork), removal inside a batch, revisits,
+// timers, and an echo hot path that allocates nothing.
 #include "net/event_loop.hpp"
 
 #include <gtest/gtest.h>
@@ -304,6 +304,63 @@ TEST(EventLoopTest, RemovedHandlerGetsNoMoreEventsFromTheCurrentBatch) {
   write_text(b.peer_side.get(), "y");
   loop->run_once(1s);
   EXPECT_EQ(calls, 1);
+}
+
+// Logs each call; asks for `again` more revisits, one per call.
+class RevisitedHandler final : public IoHandler {
+ public:
+  RevisitedHandler(EventLoop& loop, std::string name, std::vector<std::string>& log)
+      : loop_(loop), name_(std::move(name)), log_(log) {}
+  Revisit entry{*this};
+  int again = 0;
+
+  void on_io(std::uint32_t events) override {
+    log_.push_back(name_ + (events == EPOLLIN ? "" : " (not EPOLLIN)"));
+    if (again > 0) {
+      --again;
+      loop_.revisit(entry);
+    }
+  }
+
+ private:
+  EventLoop& loop_;
+  std::string name_;
+  std::vector<std::string>& log_;
+};
+
+TEST(EventLoopTest, RevisitsRunInTheNextIterationAfterTheReadyHandlersWithoutSleeping) {
+  auto loop = make_loop();
+  std::vector<std::string> log;
+  RevisitedHandler revisited(*loop, "revisit", log);
+  auto pair = make_socket_pair();
+  LoggingFlusher flusher(log);
+  DeferringHandler reader(*loop, pair.loop_side.get(), "ready", log, flusher);
+  ASSERT_FALSE(loop->add(pair.loop_side.get(), EPOLLIN, reader));
+
+  write_text(pair.peer_side.get(), "x");
+  loop->revisit(revisited.entry);
+  loop->revisit(revisited.entry);  // twice before it runs: still once
+  revisited.again = 1;             // and once more, in the iteration after
+  const auto start = std::chrono::steady_clock::now();
+  loop->run_once(10s);
+  EXPECT_EQ(log, (std::vector<std::string>{"read ready", "revisit", "flush"}));
+  EXPECT_TRUE(revisited.entry.pending());
+  loop->run_once(10s);
+  EXPECT_EQ(log.back(), "revisit");
+  EXPECT_FALSE(revisited.entry.pending());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << "epoll_wait slept with a revisit due";
+
+  log.clear();
+  loop->run_once(50ms);  // nothing due, nothing ready
+  loop->revisit(revisited.entry);
+  revisited.entry.cancel();
+  loop->run_once(50ms);
+  {
+    RevisitedHandler destroyed(*loop, "destroyed", log);
+    loop->revisit(destroyed.entry);
+  }
+  loop->run_once(50ms);
+  EXPECT_TRUE(log.empty());
 }
 
 class StopwatchTimer final : public TimerNode {

@@ -67,6 +67,7 @@ TEST(ServerUpgrade, MalformedUpgradesGetTheRightStatus) {
   std::vector<Refusal> cases = {
       {"POST", "POST / HTTP/1.1\r\n" + base + key + "\r\n", "HTTP/1.1 405 "},
       {"HTTP/1.0", "GET / HTTP/1.0\r\n" + base + key + "\r\n", "HTTP/1.1 400 "},
+      {"asterisk target", "GET * HTTP/1.1\r\n" + base + key + "\r\n", "HTTP/1.1 400 "},
       {"no key", "GET / HTTP/1.1\r\n" + base + "\r\n", "HTTP/1.1 400 "},
       {"short key", "GET / HTTP/1.1\r\n" + base + "Sec-WebSocket-Key: c2hvcnQ=\r\n\r\n",
        "HTTP/1.1 400 "},

@@ -1,6 +1,7 @@
 // Helpers for the server tests over 127.0.0.1 beyond test_peer.hpp: request heads with any
 // fields, bounded waits, reading a refusal until the server closes, thread-safe recording of
-// what callbacks saw, and small kernel buffers for peers that never read.
+// what callbacks saw, small kernel buffers for peers that never read, and the timed echoes of a
+// well-behaved client beside an attack.
 #pragma once
 
 #include <poll.h>
@@ -29,8 +30,23 @@
 #define FASTWS_UNDER_TSAN 1
 #endif
 #endif
+#if defined(__SANITIZE_ADDRESS__)
+#define FASTWS_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FASTWS_UNDER_ASAN 1
+#endif
+#endif
 
 namespace fastws::testing {
+
+// How many times slower than a release build the server may run here (the sanitizer trees are
+// debug builds as well): time bounds on what the server does stretch by it.
+#if defined(FASTWS_UNDER_TSAN) || defined(FASTWS_UNDER_ASAN)
+inline constexpr int slowdown = 20;
+#else
+inline constexpr int slowdown = 1;
+#endif
 
 // A request head: the request line, then each field as given ("Name: value"), then the blank
 // line.
@@ -123,6 +139,51 @@ inline std::chrono::milliseconds since(std::chrono::steady_clock::time_point sta
 inline void shrink_receive_buffer(int fd) {
   int small = 64 * 1024;
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+}
+
+// The round trips of a well-behaved WebSocket client beside an attack on the same loop.
+struct RoundTrips {
+  std::vector<std::chrono::microseconds> times;
+  bool failed = false;  // an echo did not come back (in time, or intact)
+
+  // The p-quantile (0.5 median, 1 the largest); max() when there is none.
+  std::chrono::microseconds percentile(double p) const {
+    if (times.empty()) return std::chrono::microseconds::max();
+    std::vector<std::chrono::microseconds> sorted = times;
+    std::sort(sorted.begin(), sorted.end());
+    const auto rank = static_cast<std::size_t>(p * static_cast<double>(sorted.size()));
+    return sorted[std::min(sorted.size() - 1, rank)];
+  }
+  std::string summary() const {
+    const auto us = [&](double p) { return std::to_string(percentile(p).count()) + " us"; };
+    return std::to_string(times.size()) + " round trips: p50 " + us(0.5) + ", p99 " + us(0.99) +
+           ", max " + us(1.0);
+  }
+};
+
+// Opens a WebSocket to an echo server on `port` and, for `duration`, sends a short text message
+// every 2 ms and times its echo (each awaited at most 2 s).
+inline RoundTrips time_echoes(std::uint16_t port, std::chrono::milliseconds duration) {
+  RoundTrips result;
+  RawPeer client(port, 2s);
+  if (status_of(client.handshake()) != 101) {
+    result.failed = true;
+    return result;
+  }
+  const auto end = std::chrono::steady_clock::now() + duration;
+  for (int i = 0; std::chrono::steady_clock::now() < end; ++i) {
+    const std::string text = "round trip " + std::to_string(i);
+    const auto sent = std::chrono::steady_clock::now();
+    const auto echo = client.send_text(text) ? client.read_frame() : std::nullopt;
+    if (!echo || echo->payload_text() != text) {
+      result.failed = true;
+      return result;
+    }
+    result.times.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - sent));
+    std::this_thread::sleep_for(2ms);
+  }
+  return result;
 }
 
 // Values recorded by callbacks on the loop thread and read by the test thread.

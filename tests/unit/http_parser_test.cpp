@@ -65,7 +65,6 @@ TEST(HttpRequestHead, SplitsPathAndQuery) {
       {"http://example.com/p/q?x=1", "/p/q", "x=1"},  // absolute-form, RFC 7230 5.3.2
       {"http://example.com", "/", ""},
       {"http://example.com?x", "/", "x"},
-      {"*", "*", ""},  // asterisk-form
   };
   for (const auto& c : cases) {
     const std::string input = request_with("GET " + std::string(c.target) + " HTTP/1.1");
@@ -77,6 +76,24 @@ TEST(HttpRequestHead, SplitsPathAndQuery) {
   }
 }
 
+// RFC 7230 5.3.4: "*" is the target of a server-wide OPTIONS request, and of nothing else.
+TEST(HttpRequestHead, AsteriskFormIsForOptionsOnly) {
+  ParsedRequest options(request_with("OPTIONS * HTTP/1.1"));
+  ASSERT_TRUE(options.result.complete());
+  EXPECT_EQ(options.head.target(), "*");
+  EXPECT_EQ(options.head.path(), "*");
+  EXPECT_EQ(options.head.query(), "");
+  for (std::string_view method : {"GET", "HEAD", "POST", "M-SEARCH", "options"}) {
+    SCOPED_TRACE(method);
+    const HeadParseResult result =
+        expect_request_in_every_split(request_with(std::string(method) + " * HTTP/1.1"));
+    EXPECT_TRUE(result.failed());
+    EXPECT_EQ(result.http_status, 400);
+  }
+  // Only the target "*" itself is the asterisk form.
+  EXPECT_TRUE(ParsedRequest(request_with("GET /* HTTP/1.1")).result.complete());
+}
+
 TEST(HttpRequestHead, ReadsTheMinorVersion) {
   EXPECT_EQ(ParsedRequest(request_with("GET / HTTP/1.0")).head.minor_version(), 0);
   EXPECT_EQ(ParsedRequest(request_with("GET / HTTP/1.1")).head.minor_version(), 1);
@@ -84,7 +101,7 @@ TEST(HttpRequestHead, ReadsTheMinorVersion) {
 }
 
 TEST(HttpRequestHead, AcceptsAnyTokenAsMethod) {
-  ParsedRequest parsed(request_with("M-SEARCH * HTTP/1.1"));
+  ParsedRequest parsed(request_with("M-SEARCH / HTTP/1.1"));
   ASSERT_TRUE(parsed.result.complete());
   EXPECT_EQ(parsed.head.method(), "M-SEARCH");
 }
