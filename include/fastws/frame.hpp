@@ -26,7 +26,9 @@ enum class Opcode : std::uint8_t {
   pong = 0xA,
 };
 
-constexpr bool is_control(Opcode op) noexcept { return (static_cast<std::uint8_t>(op) & 0x8) != 0; }
+constexpr bool is_control(Opcode op) noexcept {
+  return (static_cast<std::uint8_t>(op) & 0x8) != 0;
+}
 constexpr bool is_reserved(Opcode op) noexcept {
   auto v = static_cast<std::uint8_t>(op);
   return (v >= 0x3 && v <= 0x7) || v >= 0xB;

@@ -15,20 +15,6 @@ namespace fastws {
 
 namespace {
 
-detail::ConnectionSettings settings_from(const ClientOptions& options) {
-  detail::ConnectionSettings settings;
-  settings.max_header_size = options.max_header_size;
-  settings.max_buffered_bytes = options.max_buffered_bytes;
-  settings.slow_consumer = options.slow_consumer;
-  settings.handshake_timeout = options.handshake_timeout;
-  settings.idle_timeout = options.idle_timeout;
-  settings.ping_interval = options.ping_interval;
-  settings.pong_timeout = options.pong_timeout;
-  settings.close_timeout = options.close_timeout;
-  settings.write_timeout = options.write_timeout;
-  return settings;
-}
-
 std::unique_ptr<net::TlsContext> make_tls_context(const ClientTlsOptions& options,
                                                   std::string& error) {
   if (options.context != nullptr) return net::TlsContext::shared(options.context);
@@ -51,7 +37,7 @@ bool names_tls_files(const ClientTlsOptions& options) {
 
 Client::Impl::Impl(ClientOptions opts) : options(std::move(opts)) {
   reports_opening_failures = true;
-  settings = settings_from(options);
+  settings = detail::common_settings_from(options);
   deflate_config = detail::deflate_config_from(options.compression);
   session_config.role = protocol::Role::client;
   session_config.max_message_size = options.max_message_size;

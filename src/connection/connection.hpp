@@ -20,12 +20,12 @@
 #include <string_view>
 #include <vector>
 
+#include "connection/crafted_sequence.hpp"
 #include "connection/endpoint.hpp"
 #include "connection/loop_context.hpp"
+#include "connection/send_limits.hpp"
 #include "fastws/close_code.hpp"
 #include "fastws/conn.hpp"
-#include "connection/crafted_sequence.hpp"
-#include "connection/send_limits.hpp"
 #include "net/event_loop.hpp"
 #include "net/peer_address.hpp"
 #include "net/socket_io.hpp"
@@ -276,9 +276,9 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   std::uint64_t id_;
   std::atomic<std::size_t> buffered_{0};  // backlog + bytes queued by other threads
   protocol::Session session_;
-  std::unique_ptr<HttpInput> http_input_;      // only while read requests wait to be answered
-  std::unique_ptr<Backlog> backlog_;           // only while the kernel refuses bytes
-  std::unique_ptr<Extras> extras_;             // rarely used state
+  std::unique_ptr<HttpInput> http_input_;  // only while read requests wait to be answered
+  std::unique_ptr<Backlog> backlog_;       // only while the kernel refuses bytes
+  std::unique_ptr<Extras> extras_;         // rarely used state
   // Made for the first message left in assembly after a read, then kept for the next ones.
   std::unique_ptr<AssemblyWatch::Entry> assembly_;
   PeerAddress remote_;
@@ -292,12 +292,12 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   Phase phase_ = Phase::http;
   Drain drain_ = Drain::linger;
   std::uint16_t requests_this_turn_ = 0;  // plain-HTTP requests answered in this input turn
-  bool opened_ = false;               // on_open ran: on_close is owed
-  bool admitted_ = false;             // running a send another thread queued (already admitted)
-  bool draining_ = false;             // drain_deferred() is running
-  bool write_interest_ = false;       // EPOLLOUT registered
-  bool reading_paused_ = false;       // EPOLLIN not registered: input_waits_for_output()
-  bool opened_http_request_ = false;  // served a plain HTTP request: keep-alive timing applies
+  bool opened_ = false;                   // on_open ran: on_close is owed
+  bool admitted_ = false;                 // running a send another thread queued (already admitted)
+  bool draining_ = false;                 // drain_deferred() is running
+  bool write_interest_ = false;           // EPOLLOUT registered
+  bool reading_paused_ = false;           // EPOLLIN not registered: input_waits_for_output()
+  bool opened_http_request_ = false;      // served a plain HTTP request: keep-alive timing applies
   bool awaiting_pong_ = false;
 };
 

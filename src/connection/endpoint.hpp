@@ -87,6 +87,23 @@ struct Endpoint {
   std::atomic<std::size_t> assembly_bytes{0};
 };
 
+// The settings both sides' public options (ServerOptions, ClientOptions) name alike; what only
+// one side has, the side adds.
+template <class Options>
+ConnectionSettings common_settings_from(const Options& options) {
+  ConnectionSettings settings;
+  settings.max_header_size = options.max_header_size;
+  settings.max_buffered_bytes = options.max_buffered_bytes;
+  settings.slow_consumer = options.slow_consumer;
+  settings.handshake_timeout = options.handshake_timeout;
+  settings.idle_timeout = options.idle_timeout;
+  settings.ping_interval = options.ping_interval;
+  settings.pong_timeout = options.pong_timeout;
+  settings.close_timeout = options.close_timeout;
+  settings.write_timeout = options.write_timeout;
+  return settings;
+}
+
 // The protocol core's deflate settings from the public options (either side).
 protocol::DeflateConfig deflate_config_from(const CompressionOptions& options);
 

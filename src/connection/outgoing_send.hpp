@@ -35,15 +35,15 @@ struct OutgoingSend {
   Connection* connection = nullptr;  // holds a reference until the loop ran the send
   Kind kind = Kind::message;
   Opcode opcode = Opcode::binary;
-  bool fin = true;                            // fragment: last piece of the streamed message
-  std::uint16_t close_code = 0;               // close
-  std::uint64_t stream = 0;                   // fragment: which Writer
-  std::size_t reserved = 0;                   // bytes counted against the backpressure limit
+  bool fin = true;                                 // fragment: last piece of the streamed message
+  std::uint16_t close_code = 0;                    // close
+  std::uint64_t stream = 0;                        // fragment: which Writer
+  std::size_t reserved = 0;                        // bytes counted against the backpressure limit
   Admission admission = Admission::message_start;  // how `reserved` was judged
-  std::vector<std::byte> bytes;               // payload, close reason, topic name
-  SharedPayload shared;                       // Kind::shared: the payload
-  std::shared_ptr<PreparedMessage> prepared;  // broadcast, publish
-  Frame frame;                                // Kind::frame, Kind::crafted
+  std::vector<std::byte> bytes;                    // payload, close reason, topic name
+  SharedPayload shared;                            // Kind::shared: the payload
+  std::shared_ptr<PreparedMessage> prepared;       // broadcast, publish
+  Frame frame;                                     // Kind::frame, Kind::crafted
 };
 
 }  // namespace fastws::detail

@@ -51,6 +51,30 @@ std::error_code take_tls_error() {
   return {static_cast<int>(code & 0x7FFFFFFF), category};
 }
 
+namespace {
+
+// A certificate chain and its key from PEM files, checked to belong together.
+bool use_certificate_and_key(SSL_CTX* context, const std::string& certificate_file,
+                             const std::string& key_file, std::string& error) {
+  if (SSL_CTX_use_certificate_chain_file(context, certificate_file.c_str()) != 1) {
+    error = "cannot load the certificate file '" + certificate_file +
+            "': " + take_tls_error().message();
+    return false;
+  }
+  if (SSL_CTX_use_PrivateKey_file(context, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    error = "cannot load the key file '" + key_file + "': " + take_tls_error().message();
+    return false;
+  }
+  if (SSL_CTX_check_private_key(context) != 1) {
+    error = "the key in '" + key_file +
+            "' does not match the certificate: " + take_tls_error().message();
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::unique_ptr<TlsContext> TlsContext::from_files(const std::string& certificate_file,
                                                    const std::string& key_file,
                                                    std::string& error) {
@@ -64,20 +88,7 @@ std::unique_ptr<TlsContext> TlsContext::from_files(const std::string& certificat
   SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
   // Renegotiation would let a read need a write at any time, for no benefit to WebSockets.
   SSL_CTX_set_options(context, SSL_OP_NO_RENEGOTIATION);
-  if (SSL_CTX_use_certificate_chain_file(context, certificate_file.c_str()) != 1) {
-    error = "cannot load the certificate file '" + certificate_file +
-            "': " + take_tls_error().message();
-    return nullptr;
-  }
-  if (SSL_CTX_use_PrivateKey_file(context, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    error = "cannot load the key file '" + key_file + "': " + take_tls_error().message();
-    return nullptr;
-  }
-  if (SSL_CTX_check_private_key(context) != 1) {
-    error = "the key in '" + key_file +
-            "' does not match the certificate: " + take_tls_error().message();
-    return nullptr;
-  }
+  if (!use_certificate_and_key(context, certificate_file, key_file, error)) return nullptr;
   SSL_CTX_set_alpn_select_cb(context, select_http11, nullptr);
   return owner;
 }
@@ -108,14 +119,9 @@ std::unique_ptr<TlsContext> TlsContext::client(const TlsClientSettings& settings
             "': " + take_tls_error().message();
     return nullptr;
   }
-  if (!settings.certificate_file.empty()) {
-    if (SSL_CTX_use_certificate_chain_file(context, settings.certificate_file.c_str()) != 1 ||
-        SSL_CTX_use_PrivateKey_file(context, settings.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(context) != 1) {
-      error = "cannot use the client certificate '" + settings.certificate_file + "' with key '" +
-              settings.key_file + "': " + take_tls_error().message();
-      return nullptr;
-    }
+  if (!settings.certificate_file.empty() &&
+      !use_certificate_and_key(context, settings.certificate_file, settings.key_file, error)) {
+    return nullptr;
   }
   return owner;
 }

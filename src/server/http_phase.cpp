@@ -41,7 +41,8 @@ std::size_t Connection::process_http(std::span<std::byte> input) {
     return input.size();
   }
   // Requests that arrived whole (the common case) are answered in place, one after another.
-  const protocol::HttpLimits limits{loop_->endpoint().settings.max_header_size, max_request_headers};
+  const protocol::HttpLimits limits{loop_->endpoint().settings.max_header_size,
+                                    max_request_headers};
   protocol::HeadScanner scanner(limits);
   const AnswerProgress progress = answer_requests(text, scanner);
   if (phase_ != Phase::http || progress.used == input.size()) return progress.used;

@@ -54,17 +54,8 @@ unsigned loop_count(unsigned requested) {
 }
 
 detail::ConnectionSettings settings_from(const ServerOptions& options) {
-  detail::ConnectionSettings settings;
-  settings.max_header_size = options.max_header_size;
-  settings.max_buffered_bytes = options.max_buffered_bytes;
+  detail::ConnectionSettings settings = detail::common_settings_from(options);
   settings.max_topics_per_connection = options.max_topics_per_connection;
-  settings.slow_consumer = options.slow_consumer;
-  settings.handshake_timeout = options.handshake_timeout;
-  settings.idle_timeout = options.idle_timeout;
-  settings.ping_interval = options.ping_interval;
-  settings.pong_timeout = options.pong_timeout;
-  settings.close_timeout = options.close_timeout;
-  settings.write_timeout = options.write_timeout;
   settings.http_keepalive_timeout = options.http_keepalive_timeout;
   settings.max_assembly_bytes = options.max_assembly_bytes;
   settings.message_timeout = options.message_timeout;
