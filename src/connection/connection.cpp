@@ -187,6 +187,7 @@ void Connection::open_websocket(protocol::Session session, std::string subprotoc
   opened_ = true;
   LoopStats::bump(loop_->stats().connections);
   std::unique_ptr<OpeningState> opening = extras_ ? std::move(extras_->opening) : nullptr;
+  if (extras_ && extras_->unused()) extras_.reset();
   if (!subprotocol.empty() || !extensions.empty() || user_data.has_value()) {
     Extras& state = extras();
     state.subprotocol = std::move(subprotocol);

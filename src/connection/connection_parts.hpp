@@ -48,6 +48,14 @@ struct Connection::Extras {
   std::unique_ptr<OpeningState> opening;            // the side's, until the connection opens
   std::size_t output_at_close_timer = 0;  // output_in_flight() when the close timer was armed
   net::Revisit revisit;                   // the connection's place on its loop's revisit list
+
+  // Holds nothing that outlives the opening phase: a client's connection then frees it at open,
+  // so that an idle dialed connection costs what an accepted one does.
+  bool unused() const noexcept {
+    return subprotocol.empty() && extensions.empty() && !user_data.has_value() &&
+           close_status.code == close_code::no_status && active_stream == 0 && deferred.empty() &&
+           topics.empty() && !tls && !opening && output_at_close_timer == 0 && !revisit.pending();
+  }
 };
 
 // Bytes the kernel did not take yet. Exists only while the peer is slower than we send.
