@@ -45,11 +45,18 @@ IoResult write_vectored(int fd, std::span<const iovec> buffers) noexcept {
   std::size_t total = 0;
   while (!buffers.empty()) {
     const std::size_t count = std::min<std::size_t>(buffers.size(), IOV_MAX);
-    msghdr message{};
-    // sendmsg takes a non-const iovec* but does not write through it.
-    message.msg_iov = const_cast<iovec*>(buffers.data());
-    message.msg_iovlen = count;
-    const ssize_t sent = ::sendmsg(fd, &message, MSG_NOSIGNAL);
+    ssize_t sent = 0;
+    if (count == 1) {
+      // The common case (a ping-pong reply, a corked batch): send() skips sendmsg's copying
+      // and checking of the message header and the iovec array in the kernel.
+      sent = ::send(fd, buffers[0].iov_base, buffers[0].iov_len, MSG_NOSIGNAL);
+    } else {
+      msghdr message{};
+      // sendmsg takes a non-const iovec* but does not write through it.
+      message.msg_iov = const_cast<iovec*>(buffers.data());
+      message.msg_iovlen = count;
+      sent = ::sendmsg(fd, &message, MSG_NOSIGNAL);
+    }
     if (sent < 0) {
       if (errno == EINTR) continue;
       // Bytes already sent count as success; the error will show again on the next write.

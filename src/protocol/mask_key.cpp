@@ -11,7 +11,9 @@ namespace fastws::protocol {
 namespace {
 
 struct KeyPool {
-  std::array<std::byte, 1024> bytes{};
+  // 2,048 keys per refill: RAND_bytes costs about as much per call as 1 KiB of output, so a
+  // small pool made it a visible share of a client's CPU under load.
+  std::array<std::byte, 8192> bytes{};
   std::size_t next = bytes.size();
 
   void refill() noexcept {
