@@ -48,13 +48,7 @@ class AssemblyWatch final : private net::TimerNode {
   static constexpr std::size_t charge_step = 16 * 1024;
 
   // A watched connection's place on the list; it leaves the list when destroyed.
-  struct Entry : net::ListNode<Entry> {
-    Entry() noexcept = default;
-    Entry(const Entry&) = delete;
-    Entry& operator=(const Entry&) = delete;
-    ~Entry() {
-      if (link.linked()) link.unlink();
-    }
+  struct Entry : net::SelfUnlinkingNode<Entry> {
 
     Connection* connection = nullptr;
     std::chrono::steady_clock::time_point started;  // the read that began the message

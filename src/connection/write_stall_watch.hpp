@@ -30,13 +30,7 @@ class Connection;
 class WriteStallWatch final : private net::TimerNode {
  public:
   // A watched connection's place on the list; it leaves the list when destroyed.
-  struct Entry : net::ListNode<Entry> {
-    Entry() noexcept = default;
-    Entry(const Entry&) = delete;
-    Entry& operator=(const Entry&) = delete;
-    ~Entry() {
-      if (link.linked()) link.unlink();
-    }
+  struct Entry : net::SelfUnlinkingNode<Entry> {
     // Bytes left the backlog: the peer is reading.
     void note_progress() noexcept { progressed = true; }
 

@@ -35,6 +35,18 @@ struct ListNode {
   }
 };
 
+// A list entry that owns no object but stands for one (a watch's record of a connection): it
+// takes itself off its list when destroyed, and cannot be copied, since the list points at it.
+template <typename Tag>
+struct SelfUnlinkingNode : ListNode<Tag> {
+  SelfUnlinkingNode() noexcept = default;
+  SelfUnlinkingNode(const SelfUnlinkingNode&) = delete;
+  SelfUnlinkingNode& operator=(const SelfUnlinkingNode&) = delete;
+  ~SelfUnlinkingNode() {
+    if (this->link.linked()) this->link.unlink();
+  }
+};
+
 // The head of a list: a link pointing at itself when the list is empty. Not copyable or
 // movable, because the nodes point at it.
 class ListHead {
