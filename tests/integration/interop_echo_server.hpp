@@ -5,7 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -24,17 +29,45 @@ inline ServerOptions interop_server_options(bool compress, bool secure = false) 
 }
 
 // A started server that echoes every message with its opcode, prefers the subprotocols chat.v1
-// then chat.v3, and answers the text "close please" by closing with 4001 "as you asked".
+// then chat.v3, and answers three requests in text, for peers that cannot provoke these
+// otherwise (a browser sends no fragments and no pings):
+//   "close please"     closes with 4001 "as you asked";
+//   "fragments please" sends "fragmented ✓" as three frames (a Writer's pieces);
+//   "ping me"          sends a ping "are you there?", and "pong received" once its pong came.
+// With a `page`, plain HTTP GET / answers with it (the browsers' checks run in it).
 class InteropEchoServer {
  public:
-  explicit InteropEchoServer(ServerOptions options)
+  explicit InteropEchoServer(ServerOptions options, std::string page = {})
       : server_(with_subprotocols(std::move(options))) {
+    if (!page.empty()) {
+      server_.server().on_http(
+          [page = std::move(page)](const Request& request, Response& response) {
+            if (request.path() == "/") {
+              response.send(200, "text/html; charset=utf-8", page);
+            } else {
+              response.send(404, "text/plain", "not found");
+            }
+          });
+    }
     server_.server().on_message([](const Conn& conn, Message message) {
       if (message.text() == "close please") {
         conn.close(4001, "as you asked");
-        return;
+      } else if (message.text() == "fragments please") {
+        Writer writer = conn.writer(Opcode::text);
+        writer.write("frag");
+        writer.write("mented ");
+        writer.finish("\u2713");
+      } else if (message.text() == "ping me") {
+        conn.ping(kPingPayload);
+      } else {
+        conn.send(message.data(), message.opcode());
       }
-      conn.send(message.data(), message.opcode());
+    });
+    server_.server().on_pong([](const Conn& conn, std::span<const std::byte> payload) {
+      if (std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()) ==
+          kPingPayload) {
+        conn.send("pong received");
+      }
     });
     server_.start();
   }
@@ -42,6 +75,8 @@ class InteropEchoServer {
   std::uint16_t port() const { return server_.port(); }
 
  private:
+  static constexpr std::string_view kPingPayload = "are you there?";
+
   static ServerOptions with_subprotocols(ServerOptions options) {
     options.subprotocols = {"chat.v1", "chat.v3"};
     return options;
@@ -49,6 +84,19 @@ class InteropEchoServer {
 
   TestServer server_;
 };
+
+// With FASTWS_INTEROP_REPORT_DIR set, what a peer printed is kept there as
+// <Suite>.<Test>.txt, after a first line with its exit status: scripts/interop_matrix.py makes
+// docs/interop.md from these files.
+inline void keep_for_interop_report(const std::string& output, int status) {
+  const char* dir = std::getenv("FASTWS_INTEROP_REPORT_DIR");
+  if (dir == nullptr || *dir == '\0') return;
+  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::filesystem::create_directories(dir);
+  std::ofstream file(std::string(dir) + "/" + test->test_suite_name() + "." + test->name() +
+                     ".txt");
+  file << "exit " << status << "\n" << output;
+}
 
 // Runs a peer (`command`: program and arguments), bounded by coreutils `timeout` (SIGTERM after
 // `seconds`, SIGKILL 5 s later), and expects it to exit 0, print no "FAIL" line and print every
@@ -58,6 +106,7 @@ inline std::string expect_peer_passes(const std::string& command,
   std::string output;
   const int status = test::run_command(
       "timeout -k 5 " + std::to_string(seconds) + " " + command + " 2>&1", output);
+  keep_for_interop_report(output, status);
   EXPECT_EQ(status, 0) << (status == 124 ? "timed out after " + std::to_string(seconds) + " s\n"
                                          : std::string())
                        << output;

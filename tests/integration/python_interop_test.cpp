@@ -1,7 +1,8 @@
 // fastws against a real peer: the python3-websockets client from Debian (tests/interop/
-// python_peer.py) runs echo checks of every length class, ping, subprotocol, and both close
-// directions, with and without permessage-deflate, over TCP and over TLS (wss). The same echo
-// server (interop_echo_server.hpp) meets Node's ws package in node_interop_test.cpp.
+// python_peer.py) runs echo checks of every length class up to 16 MiB, fragmented messages and
+// pings both ways, subprotocol, and both close directions, with and without permessage-deflate,
+// over TCP and over TLS (wss). The same echo server (interop_echo_server.hpp) meets Node's ws
+// package in node_interop_test.cpp and the browsers in browser_interop_test.cpp.
 #include <gtest/gtest.h>
 
 #include <cstdlib>

@@ -2,7 +2,8 @@
 """A real third-party peer for fastws: Debian's python3-websockets client.
 
 Usage: python_peer.py PORT [--compress] [--tls CA_FILE]
-Echo checks of several sizes (text and binary), a ping, a subprotocol, and a clean close;
+Echo checks of several sizes up to 16 MiB (text and binary), a fragmented message each way, a
+ping each way, a subprotocol, and a close with a code each way;
 prints one line per check and exits 0 only if all passed. With --compress the client offers
 permessage-deflate (the default of websockets) and checks that the server accepted it. With
 --tls it connects with wss://, verifying the server's certificate against CA_FILE.
@@ -27,11 +28,13 @@ async def main(port: int, compress: bool, ca_file: str | None) -> int:
         print(("ok   " if ok else "FAIL ") + name, flush=True)
         failures += 0 if ok else 1
 
+    print(f"     websockets {websockets.__version__} on Python {sys.version.split()[0]}, {url}",
+          flush=True)
     async with websockets.connect(
         url,
         compression="deflate" if compress else None,
         subprotocols=["chat.v2", "chat.v1"],
-        max_size=4 << 20,
+        max_size=32 << 20,
         ssl=secure,
     ) as ws:
         if secure:
@@ -49,9 +52,27 @@ async def main(port: int, compress: bool, ca_file: str | None) -> int:
             data = bytes((i * 31) & 0xFF for i in range(size))
             await ws.send(data)
             check(f"binary echo of {size} bytes", await ws.recv() == data)
+        # The server's default max_message_size, exactly (ASCII: 16 MiB of characters is 16 MiB
+        # of UTF-8).
+        size = 16 << 20
+        text = "0123456789abcdef" * (size // 16)
+        await ws.send(text)
+        check(f"text echo of {size} characters (16 MiB)", await ws.recv() == text)
+        data = bytes(range(256)) * (size // 256)
+        await ws.send(data)
+        check(f"binary echo of {size} bytes (16 MiB)", await ws.recv() == data)
+        # websockets sends an iterable as the fragments of one message.
+        await ws.send(["frag-one ", "frag-two ", "frag-three"])
+        check("text sent in 3 fragments echoed whole",
+              await ws.recv() == "frag-one frag-two frag-three")
+        await ws.send("fragments please")
+        check("fragmented message from the server reassembled", await ws.recv() == "fragmented ✓")
         pong = await ws.ping(b"are you there")
         await asyncio.wait_for(pong, 5)
         check("ping answered with a pong", True)
+        await ws.send("ping me")
+        check("server's ping answered with a pong",
+              await asyncio.wait_for(ws.recv(), 5) == "pong received")
         await ws.close(code=1000, reason="bye")
         check("clean close 1000 from the client", ws.close_code == 1000)
 

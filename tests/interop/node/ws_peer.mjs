@@ -5,9 +5,10 @@
 // Usage: node ws_peer.mjs PORT [--deflate MODE] [--tls CA_FILE]
 // Connects to the echo server of tests/integration/interop_echo_server.hpp on 127.0.0.1:PORT
 // and checks: the subprotocol the server prefers, echo of text and binary of every length
-// class, multi-byte UTF-8 (also split across fragments), fragmented messages, a ping with a
-// payload, a burst of small messages in order, a clean close 1000 from the client, and on a
-// second connection the server's close 4001 "as you asked". Prints one "ok   ..." or
+// class up to 16 MiB, multi-byte UTF-8 (also split across fragments), fragmented messages
+// both ways, a ping with a payload both ways, a burst of small messages in order, a clean close
+// 1000 from the client, and on a second connection the server's close 4001 "as you asked".
+// Prints one "ok   ..." or
 // "FAIL ...: why" line per check and exits 0 only if all passed.
 //
 // The client always offers permessage-deflate, compressing every message (threshold 0). MODE
@@ -91,7 +92,7 @@ class Peer {
 async function connect(protocols, per_message_deflate) {
   const ws = new WebSocket(url, protocols, {
     perMessageDeflate: per_message_deflate,
-    maxPayload: 4 << 20,
+    maxPayload: 32 << 20,
     ...(ca_file ? { ca: readFileSync(ca_file), ALPNProtocols: ['http/1.1'] } : {}),
   });
   const peer = new Peer(ws);
@@ -184,7 +185,8 @@ async function main() {
   check('ws agrees on the extensions',
         (peer.ws.extensions === 'permessage-deflate') === deflate, `ws has "${peer.ws.extensions}"`);
 
-  for (const size of [0, 1, 125, 126, 65535, 65536, 1 << 20]) {
+  // Up to the server's default max_message_size, exactly.
+  for (const size of [0, 1, 125, 126, 65535, 65536, 1 << 20, 16 << 20]) {
     const before = peer.wire_bytes;
     await echo(peer, `text echo of ${size} bytes`, text_of(size));
     const text_wire = peer.wire_bytes - before;
@@ -213,6 +215,13 @@ async function main() {
   check('ping answered with a pong carrying its payload',
         pong.kind === 'pong' && pong.data.equals(ping_payload),
         pong.kind === 'pong' ? `pong payload "${pong.data}"` : describe(pong));
+
+  peer.ws.send('fragments please');
+  check_echo('fragmented message from the server reassembled', await peer.next(), false,
+             Buffer.from('fragmented ✓'));
+  peer.ws.send('ping me');
+  check_echo('server\'s ping answered with a pong', await peer.next(), false,
+             Buffer.from('pong received'));
 
   const burst = 1000;
   for (let i = 0; i < burst; i++) peer.ws.send(`burst ${i}`);
