@@ -13,16 +13,18 @@ namespace fastws::protocol {
 inline constexpr std::size_t max_frame_header_size = 14;
 inline constexpr std::size_t max_control_payload = 125;
 
+// 16 bytes: every connection's session holds one (the header being read).
 struct FrameHeader {
-  bool fin = false;
-  bool rsv1 = false;
-  bool rsv2 = false;
-  bool rsv3 = false;
+  bool fin : 1 = false;
+  bool rsv1 : 1 = false;
+  bool rsv2 : 1 = false;
+  bool rsv3 : 1 = false;
+  bool masked : 1 = false;
   Opcode opcode = Opcode::continuation;
-  bool masked = false;
   MaskKey mask{};
   std::uint64_t payload_length = 0;
 };
+static_assert(sizeof(FrameHeader) == 16);
 
 // What the parser enforces on each header, set by the session.
 struct FrameHeaderRules {
@@ -54,10 +56,11 @@ class FrameHeaderParser {
   void reset() noexcept;
 
  private:
+  // Ordered so that no padding falls between them (every session holds a parser).
   FrameHeader header_{};
-  ProtocolError error_{};
   std::uint8_t buffered_[max_frame_header_size]{};
   std::uint8_t buffered_size_ = 0;
+  ProtocolError error_{};
 };
 
 // Writes the header for `header` into `out` (at least max_frame_header_size bytes) using the

@@ -49,10 +49,35 @@ struct Session::Compression {
 };
 
 // A control frame whose payload arrived in pieces (at most 125 bytes, RFC 6455 5.5).
-struct Session::ControlBuffer {
-  std::array<std::byte, max_control_payload> bytes{};
-  std::size_t size = 0;
+// What arrives in pieces: a data message over several frames or reads (or, with raw_frames, one
+// frame), and a control frame split across reads. Allocated when the first such piece comes, so
+// that an idle session holds one pointer for both.
+struct Session::Reassembly {
+  std::vector<std::byte> message;  // the message so far (decompressed, when it is compressed)
+  std::array<std::byte, max_control_payload> control{};
+  std::uint8_t control_size = 0;
+  bool control_pending = false;  // a control frame's first bytes are in `control`
 };
+
+Session::Reassembly& Session::reassembly() {
+  if (!reassembly_) reassembly_ = std::make_unique<Reassembly>();
+  return *reassembly_;
+}
+
+void Session::drop_reassembly_if_unused() noexcept {
+  if (reassembly_ && reassembly_->message.capacity() == 0 && !reassembly_->control_pending) {
+    reassembly_.reset();
+  }
+}
+
+bool Session::receiving_message() const noexcept {
+  return message_opcode_ != Opcode::continuation ||
+         (reassembly_ && !reassembly_->message.empty());
+}
+
+std::size_t Session::message_memory() const noexcept {
+  return receiving_message() && reassembly_ ? reassembly_->message.capacity() : 0;
+}
 
 Session::Session(const SessionConfig& config, std::optional<DeflateParams> deflate)
     : config_(&config) {
@@ -217,26 +242,32 @@ void Session::consume_payload(std::span<std::byte> chunk, SessionHandler& handle
   const bool frame_done = payload_remaining_ == 0;
 
   if (config_->raw_frames) {
-    if (frame_done && message_.empty()) {
+    if (frame_done && !(reassembly_ && !reassembly_->message.empty())) {
       if (state_ == State::open) handler.on_frame(header, chunk);
     } else {
-      message_.insert(message_.end(), chunk.begin(), chunk.end());
+      std::vector<std::byte>& frame = reassembly().message;
+      frame.insert(frame.end(), chunk.begin(), chunk.end());
       if (frame_done) {
-        if (state_ == State::open) handler.on_frame(header, message_);
+        if (state_ == State::open) handler.on_frame(header, frame);
         finish_message();
       }
     }
   } else if (is_control(header.opcode)) {
-    if (frame_done && !control_buffer_) {
+    if (frame_done && !(reassembly_ && reassembly_->control_pending)) {
       handle_control(chunk, handler, sink);
     } else {
-      if (!control_buffer_) control_buffer_ = std::make_unique<ControlBuffer>();
-      std::memcpy(control_buffer_->bytes.data() + control_buffer_->size, chunk.data(),
-                  chunk.size());
-      control_buffer_->size += chunk.size();
+      Reassembly& pieces = reassembly();
+      std::memcpy(pieces.control.data() + pieces.control_size, chunk.data(), chunk.size());
+      pieces.control_size = static_cast<std::uint8_t>(pieces.control_size + chunk.size());
+      pieces.control_pending = true;
       if (frame_done) {
-        auto buffer = std::move(control_buffer_);
-        handle_control({buffer->bytes.data(), buffer->size}, handler, sink);
+        // Copied out: the handlers may start the next control frame, or free the buffers.
+        const std::array<std::byte, max_control_payload> payload = pieces.control;
+        const std::size_t size = pieces.control_size;
+        pieces.control_size = 0;
+        pieces.control_pending = false;
+        drop_reassembly_if_unused();
+        handle_control({payload.data(), size}, handler, sink);
       }
     }
   } else {
@@ -265,21 +296,23 @@ void Session::handle_data_chunk(std::span<std::byte> chunk, bool frame_done,
   }
   if (config_->stream_fragments) {
     deliver(chunk, message_done, handler);
-  } else if (message_done && message_.empty()) {
+  } else if (message_done && !(reassembly_ && !reassembly_->message.empty())) {
     // The common case: the whole message is in the read buffer; hand it over without a copy.
     deliver(chunk, true, handler);
   } else {
-    message_.insert(message_.end(), chunk.begin(), chunk.end());
-    if (message_done) deliver(message_, true, handler);
+    std::vector<std::byte>& message = reassembly().message;
+    message.insert(message.end(), chunk.begin(), chunk.end());
+    if (message_done) deliver(message, true, handler);
   }
   if (message_done) finish_message();
 }
 
 void Session::handle_compressed_chunk(std::span<const std::byte> chunk, bool message_done,
                                       SessionHandler& handler, FrameSink& sink) {
-  const std::size_t before = message_.size();
+  std::vector<std::byte>& message = reassembly().message;
+  const std::size_t before = message.size();
   const auto budget = static_cast<std::size_t>(config_->max_message_size - message_size_);
-  auto status = compression_->inflater.decompress(chunk, message_done, message_, budget);
+  auto status = compression_->inflater.decompress(chunk, message_done, message, budget);
   if (status == Inflater::Status::too_big) {
     fail({close_code::message_too_big, "message too big after decompression"}, handler, sink);
     return;
@@ -288,7 +321,7 @@ void Session::handle_compressed_chunk(std::span<const std::byte> chunk, bool mes
     fail({close_code::invalid_payload, "invalid compressed data"}, handler, sink);
     return;
   }
-  std::span<const std::byte> produced(message_.data() + before, message_.size() - before);
+  std::span<const std::byte> produced(message.data() + before, message.size() - before);
   message_size_ += produced.size();
   if (message_opcode_ == Opcode::text && !accept_text(produced, handler, sink)) return;
   if (message_done && message_opcode_ == Opcode::text && !utf8_.at_boundary()) {
@@ -297,9 +330,9 @@ void Session::handle_compressed_chunk(std::span<const std::byte> chunk, bool mes
   }
   if (config_->stream_fragments) {
     deliver(produced, message_done, handler);
-    message_.clear();
+    message.clear();
   } else if (message_done) {
-    deliver(message_, true, handler);
+    deliver(message, true, handler);
   }
   if (message_done) finish_message();
 }
@@ -357,10 +390,13 @@ void Session::handle_control(std::span<const std::byte> payload, SessionHandler&
 void Session::finish_message() {
   message_opcode_ = Opcode::continuation;
   message_compressed_ = false;
-  message_.clear();
-  if (message_.capacity() > (compression_ ? kept_buffer_capacity : 0)) {
-    std::vector<std::byte>().swap(message_);
+  if (!reassembly_) return;
+  std::vector<std::byte>& message = reassembly_->message;
+  message.clear();
+  if (message.capacity() > (compression_ ? kept_buffer_capacity : 0)) {
+    std::vector<std::byte>().swap(message);
   }
+  drop_reassembly_if_unused();
 }
 
 void Session::abandon() noexcept {
@@ -371,8 +407,7 @@ void Session::abandon() noexcept {
 
 void Session::release_memory() noexcept {
   message_opcode_ = Opcode::continuation;
-  std::vector<std::byte>().swap(message_);
-  control_buffer_.reset();
+  reassembly_.reset();
   compression_.reset();
 }
 

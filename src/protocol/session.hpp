@@ -128,15 +128,11 @@ class Session {
 
   // True while a data message has begun arriving and is not complete (with raw_frames: a frame
   // arriving in pieces). An owner may bound how long that takes.
-  bool receiving_message() const noexcept {
-    return message_opcode_ != Opcode::continuation || !message_.empty();
-  }
+  bool receiving_message() const noexcept;
   // The memory held for that message: the capacity of its reassembly buffer (for a compressed
   // message, of the decompressed output); 0 between messages, and for a message delivered from
   // the input without a copy. An owner may bound the sum over its sessions.
-  std::size_t message_memory() const noexcept {
-    return receiving_message() ? message_.capacity() : 0;
-  }
+  std::size_t message_memory() const noexcept;
   // The owner is done with the session (its connection closes): nothing more is delivered or
   // sent (state closed), and what receiving and compressing hold is freed: the message in
   // assembly and zlib's states. Safe from a handler callback; then the memory goes when
@@ -145,7 +141,7 @@ class Session {
 
  private:
   struct Compression;
-  struct ControlBuffer;
+  struct Reassembly;
 
   std::size_t receive_whole_frames(std::span<std::byte> input, SessionHandler& handler,
                                    FrameSink& sink);
@@ -159,6 +155,9 @@ class Session {
   void deliver(std::span<const std::byte> data, bool last, SessionHandler& handler);
   void handle_control(std::span<const std::byte> payload, SessionHandler& handler, FrameSink& sink);
   void finish_message();
+  Reassembly& reassembly();
+  // Frees the reassembly buffers once they hold nothing worth keeping.
+  void drop_reassembly_if_unused() noexcept;
   void release_memory() noexcept;
   void fail(ProtocolError error, SessionHandler& handler, FrameSink& sink);
   void write(const FrameHeader& header, std::span<const std::byte> payload, FrameSink& sink);
@@ -167,8 +166,7 @@ class Session {
 
   const SessionConfig* config_;
   std::unique_ptr<Compression> compression_;       // null unless permessage-deflate is on
-  std::unique_ptr<ControlBuffer> control_buffer_;  // only while a control frame arrives in pieces
-  std::vector<std::byte> message_;                 // reassembly; empty when idle
+  std::unique_ptr<Reassembly> reassembly_;  // only while something arrives in pieces
   FrameHeaderParser parser_;
   Utf8Validator utf8_;
   std::uint64_t payload_remaining_ = 0;
