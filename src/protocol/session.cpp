@@ -71,8 +71,7 @@ void Session::drop_reassembly_if_unused() noexcept {
 }
 
 bool Session::receiving_message() const noexcept {
-  return message_opcode_ != Opcode::continuation ||
-         (reassembly_ && !reassembly_->message.empty());
+  return message_opcode_ != Opcode::continuation || (reassembly_ && !reassembly_->message.empty());
 }
 
 std::size_t Session::message_memory() const noexcept {

@@ -165,8 +165,8 @@ class Session {
                        bool first, FrameSink& sink);
 
   const SessionConfig* config_;
-  std::unique_ptr<Compression> compression_;       // null unless permessage-deflate is on
-  std::unique_ptr<Reassembly> reassembly_;  // only while something arrives in pieces
+  std::unique_ptr<Compression> compression_;  // null unless permessage-deflate is on
+  std::unique_ptr<Reassembly> reassembly_;    // only while something arrives in pieces
   FrameHeaderParser parser_;
   Utf8Validator utf8_;
   std::uint64_t payload_remaining_ = 0;
