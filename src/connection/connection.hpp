@@ -292,13 +292,14 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   Phase phase_ = Phase::http;
   Drain drain_ = Drain::linger;
   std::uint16_t requests_this_turn_ = 0;  // plain-HTTP requests answered in this input turn
-  bool opened_ = false;                   // on_open ran: on_close is owed
-  bool admitted_ = false;                 // running a send another thread queued (already admitted)
-  bool draining_ = false;                 // drain_deferred() is running
-  bool write_interest_ = false;           // EPOLLOUT registered
-  bool reading_paused_ = false;           // EPOLLIN not registered: input_waits_for_output()
-  bool opened_http_request_ = false;      // served a plain HTTP request: keep-alive timing applies
-  bool awaiting_pong_ = false;
+  // Loop thread only, so one byte of bits serves them all.
+  bool opened_ : 1 = false;               // on_open ran: on_close is owed
+  bool admitted_ : 1 = false;             // running a send another thread queued (already admitted)
+  bool draining_ : 1 = false;             // drain_deferred() is running
+  bool write_interest_ : 1 = false;       // EPOLLOUT registered
+  bool reading_paused_ : 1 = false;       // EPOLLIN not registered: input_waits_for_output()
+  bool opened_http_request_ : 1 = false;  // served a plain HTTP request: keep-alive timing applies
+  bool awaiting_pong_ : 1 = false;
 };
 
 }  // namespace fastws::detail

@@ -4,23 +4,40 @@
 
 namespace fastws::detail {
 
-PeerAddress::PeerAddress(const net::SocketAddress& address) noexcept : PeerAddress() {
+PeerAddress::PeerAddress(const net::SocketAddress& address) noexcept {
+  family_ = static_cast<std::uint8_t>(address.family());
   if (address.family() == AF_INET) {
-    std::memcpy(&storage_.v4, address.get(), sizeof(sockaddr_in));
+    sockaddr_in v4;
+    std::memcpy(&v4, address.get(), sizeof v4);
+    std::memcpy(address_, &v4.sin_addr, sizeof v4.sin_addr);
+    port_ = v4.sin_port;
   } else if (address.family() == AF_INET6) {
-    std::memcpy(&storage_.v6, address.get(), sizeof(sockaddr_in6));
-  } else {
-    storage_.family = static_cast<sa_family_t>(address.family());
+    sockaddr_in6 v6;
+    std::memcpy(&v6, address.get(), sizeof v6);
+    std::memcpy(address_, &v6.sin6_addr, sizeof v6.sin6_addr);
+    port_ = v6.sin6_port;
+    scope_id_ = v6.sin6_scope_id;
   }
 }
 
 std::string PeerAddress::to_string() const {
-  if (storage_.family == AF_UNIX) return "unix";
+  if (family_ == AF_UNIX) return "unix";
   net::SocketAddress full;
-  const socklen_t size = storage_.family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-  if (storage_.family == AF_INET || storage_.family == AF_INET6) {
-    std::memcpy(full.storage(), &storage_, size);
-    full.set_size(size);
+  if (family_ == AF_INET) {
+    sockaddr_in v4{};
+    v4.sin_family = AF_INET;
+    v4.sin_port = port_;
+    std::memcpy(&v4.sin_addr, address_, sizeof v4.sin_addr);
+    std::memcpy(full.storage(), &v4, sizeof v4);
+    full.set_size(sizeof v4);
+  } else if (family_ == AF_INET6) {
+    sockaddr_in6 v6{};
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = port_;
+    v6.sin6_scope_id = scope_id_;
+    std::memcpy(&v6.sin6_addr, address_, sizeof v6.sin6_addr);
+    std::memcpy(full.storage(), &v6, sizeof v6);
+    full.set_size(sizeof v6);
   }
   return full.to_string();
 }
