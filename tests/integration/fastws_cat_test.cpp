@@ -69,8 +69,8 @@ std::string echo_url(const InteropEchoServer& server) {
 
 TEST(FastwsCat, EchoesEachLineAndClosesWith1000AtTheEndOfInput) {
   REQUIRE_CAT();
+  Recorded<CloseStatus> closes;  // before the server: its callbacks run until it is gone
   TestServer server;
-  Recorded<CloseStatus> closes;
   server.server().on_message(
       [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
   server.server().on_close([&](const Conn&, const CloseStatus& status) { closes.add(status); });
@@ -86,8 +86,8 @@ TEST(FastwsCat, EchoesEachLineAndClosesWith1000AtTheEndOfInput) {
 
 TEST(FastwsCat, BinaryLinesComeBackAsHexOrRaw) {
   REQUIRE_CAT();
-  TestServer server;
   Recorded<Opcode> opcodes;
+  TestServer server;
   server.server().on_message([&](const Conn& conn, Message message) {
     opcodes.add(message.opcode());
     conn.send(message.data(), message.opcode());
@@ -109,12 +109,12 @@ TEST(FastwsCat, HeadersSubprotocolsAndOriginReachTheServer) {
   ServerOptions options = TestServer::default_options();
   options.origin.mode = OriginPolicy::Mode::any;
   options.subprotocols = {"chat.v2"};
-  TestServer server(options);
   struct Seen {
     std::string token, other, origin;
     std::vector<std::string> offered;
   };
   Recorded<Seen> seen;
+  TestServer server(options);
   server.server().on_upgrade([&](const Request& request, Upgrade& upgrade) {
     seen.add({std::string(request.header("x-token")), std::string(request.header("x-other")),
               std::string(request.header("origin")), upgrade.offered_subprotocols()});
@@ -148,8 +148,8 @@ TEST(FastwsCat, CompressOffersPermessageDeflate) {
 
 TEST(FastwsCat, PingIntervalSendsPings) {
   REQUIRE_CAT();
-  TestServer server;
   Recorded<std::string> pings;
+  TestServer server;
   server.server().on_ping(
       [&](const Conn&, std::span<const std::byte> data) { pings.add(to_string(data)); });
   server.start();
