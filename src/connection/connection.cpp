@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "connection/connection_parts.hpp"
 #include "connection/prepared_message.hpp"
@@ -47,7 +48,8 @@ class Connection::SessionEvents final : public protocol::SessionHandler {
     call("on_ping", [&] { handlers().ping(conn_, data); });
   }
   void on_pong(std::span<const std::byte> data) override {
-    connection_.awaiting_pong_ = false;
+    // The pong timeout is over: the next ping is due ping_interval from now.
+    if (std::exchange(connection_.awaiting_pong_, false)) connection_.arm_phase_timer();
     if (closed() || !handlers().pong) return;
     call("on_pong", [&] { handlers().pong(conn_, data); });
   }

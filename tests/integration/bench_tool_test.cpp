@@ -3,11 +3,6 @@
 // switched on to see that a wrong echo or a closed connection fails the run), and the two
 // broadcast servers of bench/run_broadcast.sh (the plain TCP relay and fastws) for `broadcast`.
 // And fastws_attack, which starts its own servers (the examples), on its cheapest attack.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,12 +15,11 @@
 
 #include <gtest/gtest.h>
 
-extern char** environ;
+#include "support/child_process.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
 
 const std::string bench_binary = FASTWS_BINARY_DIR "/tools/fastws_bench";
 const std::string attack_binary = FASTWS_BINARY_DIR "/tools/fastws_attack";
@@ -40,96 +34,12 @@ bool is_executable(const std::string& path) {
   return access(path.c_str(), X_OK) == 0;
 }
 
-// A child process with stdout and stderr in one pipe. The destructor kills it (by its PID) and
-// reaps it, so a failed assertion never leaves a server running.
-class Child {
- public:
-  explicit Child(const std::vector<std::string>& argv) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-    std::vector<char*> args;
-    for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    out_ = fds[0];
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() {
-    if (pid_ > 0 && !exit_status_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (out_ >= 0) close(out_);
-  }
-
-  pid_t pid() const { return pid_; }
-  const std::string& output() const { return output_; }
-
-  // Reads output until a whole line contains `text`, and returns that line; nothing if
-  // `timeout` passes first.
-  std::optional<std::string> wait_for_line(const std::string& text,
-                                           std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      const auto at = output_.find(text);
-      const auto end = at == std::string::npos ? at : output_.find('\n', at);
-      if (end != std::string::npos) {
-        const auto newline_before = output_.rfind('\n', at);
-        const auto begin = newline_before == std::string::npos ? 0 : newline_before + 1;
-        return output_.substr(begin, end - begin);
-      }
-      if (!read_some(deadline)) return std::nullopt;
-    }
-  }
-
-  // Reads all output and waits for the exit; returns the exit code, or nothing (the child is
-  // then killed by the destructor) if it did not exit within `timeout`.
-  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (read_some(deadline)) {
-    }
-    if (Clock::now() >= deadline) return std::nullopt;
-    int status = 0;
-    if (waitpid(pid_, &status, 0) != pid_) return std::nullopt;
-    exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return exit_status_;
-  }
-
- private:
-  // Appends what the pipe holds; false at end of output or at the deadline.
-  bool read_some(Clock::time_point deadline) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (out_ < 0 || left.count() <= 0) return false;
-    pollfd ready{out_, POLLIN, 0};
-    if (poll(&ready, 1, static_cast<int>(left.count())) <= 0) return false;
-    char buffer[4096];
-    const ssize_t n = read(out_, buffer, sizeof buffer);
-    if (n <= 0) return false;
-    output_.append(buffer, static_cast<std::size_t>(n));
-    return true;
-  }
-
-  pid_t pid_ = -1;
-  int out_ = -1;
-  std::string output_;
-  std::optional<int> exit_status_;
-};
+using Child = fastws::test::ChildProcess;
 
 // The port in a server's "listening on 127.0.0.1:PORT" line, once it printed one.
 std::string wait_until_listening(Child& server) {
-  const std::string marker = "listening on 127.0.0.1:";
-  const auto line = server.wait_for_line(marker, 10s);
-  if (!line) return {};
-  const auto begin = line->find(marker) + marker.size();
-  return line->substr(begin, line->find_first_not_of("0123456789", begin) - begin);
+  const std::uint16_t port = server.wait_for_port("listening on 127.0.0.1:", 10s);
+  return port == 0 ? std::string() : std::to_string(port);
 }
 
 // A port that was free a moment ago, for servers that must be told one.

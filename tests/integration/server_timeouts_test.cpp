@@ -89,6 +89,29 @@ TEST(ServerTimeouts, PingsKeepAnAnsweringPeerAndDropASilentOne) {
   EXPECT_EQ(closes.load(), 1);
 }
 
+// The pong is input like any other: the next ping follows ping_interval after it, not after the
+// pong timeout (that timer stayed armed once a ping went out: with the default 10 s pong timeout
+// a quiet connection was pinged once at ping_interval, then every 10 s).
+TEST(ServerTimeouts, PingsFollowThePingIntervalAfterEachPong) {
+  ServerOptions options = fast_timeouts();
+  options.ping_interval = 100ms;
+  options.pong_timeout = 5s;
+  TestServer server(options);
+  server.start();
+  RawPeer answering(server.port());
+  answering.handshake();
+  answering.set_timeout(100ms);
+  const auto until = std::chrono::steady_clock::now() + 900ms;
+  int pings = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    if (auto frame = answering.read_frame(); frame && frame->opcode == Opcode::ping) {
+      ++pings;
+      answering.send_frame(Frame::pong(frame->payload));
+    }
+  }
+  EXPECT_GE(pings, 4);
+}
+
 // A peer that never reads while the server sends it 64 KiB messages as fast as it can.
 struct NeverReadingPeer {
   explicit NeverReadingPeer(SlowConsumerPolicy policy,

@@ -1,9 +1,12 @@
 #!/usr/bin/python3
-"""A small WebSocket echo server for testing fastws_bench before fastws has its own.
+"""A small WebSocket echo server on a third-party library, for fastws_bench and for the fastws
+client's interop tests (tests/integration/client_interop_test.cpp).
 
 Uses the Debian `websockets` module (python3-websockets). Prints "listening on 127.0.0.1:PORT"
-once it accepts connections (--port 0 picks a free port). Two faults can be switched on to check
-that the load generator notices a wrong echo or a closed connection.
+once it accepts connections (--port 0 picks a free port), and "closed CODE REASON" when a
+connection ends. Echoes each message with its type; the text "close please" is answered by
+closing with 4002 "as you asked". --compress accepts permessage-deflate. Faults can be switched
+on to check that the load generator notices a wrong echo or a closed connection.
 """
 import argparse
 import asyncio
@@ -14,6 +17,8 @@ import websockets
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--compress", action="store_true",
+                        help="accept permessage-deflate (the websockets default settings)")
     parser.add_argument("--corrupt-every", type=int, default=0, metavar="N",
                         help="flip the last byte of every Nth echoed message on a connection")
     parser.add_argument("--stale-every", type=int, default=0, metavar="N",
@@ -25,9 +30,19 @@ def parse_args():
 
 def make_handler(args):
     async def echo(websocket, _path=None):
+        try:
+            await echo_messages(websocket)
+        except websockets.ConnectionClosed:
+            pass
+        print(f"closed {websocket.close_code} {websocket.close_reason}", flush=True)
+
+    async def echo_messages(websocket):
         count = 0
         previous = None
         async for message in websocket:
+            if message == "close please":
+                await websocket.close(4002, "as you asked")
+                return
             count += 1
             reply = message
             if args.corrupt_every and count % args.corrupt_every == 0:
@@ -45,9 +60,10 @@ def make_handler(args):
 
 
 async def serve(args):
-    # No compression and no size limit: the echo must be byte-exact and the load generator may
-    # send large messages.
-    async with websockets.serve(make_handler(args), "127.0.0.1", args.port, compression=None,
+    # No size limit: the load generator and the interop tests send large messages. Compression
+    # only when asked: the load generator checks the echo's bytes on the wire.
+    async with websockets.serve(make_handler(args), "127.0.0.1", args.port,
+                                compression="deflate" if args.compress else None,
                                 max_size=None) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"listening on 127.0.0.1:{port}", flush=True)

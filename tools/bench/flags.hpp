@@ -1,6 +1,6 @@
-// Command-line flags of fastws_bench and fastws_attack: "--name value" pairs (and bare "--name"
-// switches) checked against a table, so each command lists its flags once and every value is
-// range-checked before anything runs.
+// Command-line flags of the tools (fastws_bench, fastws_attack, fastws-cat, autobahn_client):
+// "--name value" pairs (and bare "--name" switches) checked against a table, so each command
+// lists its flags once and every value is range-checked before anything runs.
 #pragma once
 
 #include <charconv>
@@ -100,12 +100,13 @@ inline bool apply_flags(int argc, char** argv, int first, const std::vector<Flag
   return true;
 }
 
-inline std::string flags_help(const std::vector<Flag>& flags) {
+// One line per flag: its name in a column `width` wide, then its help.
+inline std::string flags_help(const std::vector<Flag>& flags, std::size_t width = 14) {
   std::string text;
   for (const Flag& flag : flags) {
     text += "  --";
     text += flag.name;
-    text.append(flag.name.size() < 14 ? 14 - flag.name.size() : 1, ' ');
+    text.append(flag.name.size() < width ? width - flag.name.size() : 1, ' ');
     text += flag.help;
     text += '\n';
   }
