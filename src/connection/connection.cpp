@@ -49,7 +49,10 @@ class Connection::SessionEvents final : public protocol::SessionHandler {
   }
   void on_pong(std::span<const std::byte> data) override {
     // The pong timeout is over: the next ping is due ping_interval from now.
-    if (std::exchange(connection_.awaiting_pong_, false)) connection_.arm_phase_timer();
+    if (connection_.awaiting_pong_) {
+      connection_.awaiting_pong_ = false;
+      connection_.arm_phase_timer();
+    }
     if (closed() || !handlers().pong) return;
     call("on_pong", [&] { handlers().pong(conn_, data); });
   }
