@@ -613,7 +613,8 @@ SendStatus Connection::send_prepared(PreparedMessage& message) {
   SharedPayload frame = message.plain_frame();
   const protocol::DeflateConfig& deflate_config = loop_->endpoint().deflate_config;
   const protocol::DeflateParams* deflate = session_.deflate_params();
-  if (deflate != nullptr && message.payload().size() >= deflate_config.min_compress_size) {
+  if (deflate != nullptr && session_.compresses_outgoing() &&
+      message.payload().size() >= deflate_config.min_compress_size) {
     if (!deflate->server_no_context_takeover)
       return send_message(message.opcode(), message.payload());
     if (SharedPayload compressed =

@@ -20,11 +20,11 @@ constexpr std::string_view extension_name = "permessage-deflate";
 constexpr std::uint8_t max_window_bits = 15;
 
 // zlib's window-bits-8 quirk: deflateInit2 refuses a raw deflate stream with an 8-bit window (and
-// with the zlib wrapper it silently uses 9). So we never agree to compress with 8: the server
-// declines an offer with server_max_window_bits=8 (answering 9 would break RFC 7692 7.1.2.1, the
-// answer must not exceed the request), the client refuses client_max_window_bits=8, and neither
-// side asks its peer for 8 (the peer is most likely zlib too). Decompression is unaffected: the
-// Inflater always uses a 15-bit window, which decodes streams of any smaller window.
+// with the zlib wrapper it silently uses 9). A peer may still limit our window to 8 (RFC 7692
+// 7.1.2): we agree, and then send every message of that connection uncompressed, which the RFC
+// allows message by message (Session::compresses_outgoing). We never ask a peer for 8 (the peer
+// is most likely zlib too). Decompression is unaffected: the Inflater always uses a 15-bit
+// window, which decodes streams of any smaller window.
 constexpr std::uint8_t min_compress_window_bits = 9;
 
 // The tail every flushed message ends with and that goes unsent (RFC 7692 7.2.1, 7.2.2).
@@ -133,9 +133,9 @@ std::optional<DeflateParams> answer_offer(const DeflateElement& offer, const Def
                                           std::string& response) {
   // RFC 7692 7.1.2.1: the answer may be smaller than the request, never larger.
   const std::uint8_t own_window = compressible_window(config.server_max_window_bits);
+  // 8 requested: agreed, and we send uncompressed (see min_compress_window_bits).
   const std::uint8_t server_window =
       std::min(own_window, offer.server_max_window_bits.value_or(max_window_bits));
-  if (server_window < min_compress_window_bits) return std::nullopt;  // 8 requested: see above
 
   DeflateParams params;
   params.server_no_context_takeover =
@@ -189,8 +189,8 @@ std::optional<DeflateParams> check_answer(const DeflateElement& answer,
       return std::nullopt;
     }
   }
-  // We always offer client_max_window_bits (our compressor supports 9..15), so the server may
-  // always answer it: with a value (7.1.2.2) no larger than ours.
+  // We always offer client_max_window_bits, so the server may always answer it: with a value
+  // (7.1.2.2) no larger than ours; 8 makes us send uncompressed (see min_compress_window_bits).
   const std::uint8_t client_window = compressible_window(offered.client_max_window_bits);
   if (answer.has_client_max_window_bits) {
     if (!answer.client_max_window_bits) {
@@ -199,10 +199,6 @@ std::optional<DeflateParams> check_answer(const DeflateElement& answer,
     }
     if (*answer.client_max_window_bits > client_window) {
       error = "client_max_window_bits above what was offered";
-      return std::nullopt;
-    }
-    if (*answer.client_max_window_bits < min_compress_window_bits) {
-      error = "client_max_window_bits=8 cannot be honoured: zlib cannot compress with it";
       return std::nullopt;
     }
   }

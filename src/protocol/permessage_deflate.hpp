@@ -40,8 +40,9 @@ struct DeflateParams {
 
 // Server side: picks the first acceptable permessage-deflate offer in a Sec-WebSocket-Extensions
 // value (several headers joined with ", "), falling back offer by offer. Offers with unknown,
-// duplicate or invalid parameters are declined, and so is one asking for server_max_window_bits=8
-// (zlib cannot compress with it). A malformed header declines everything. Returns the agreed
+// duplicate or invalid parameters are declined. One asking for server_max_window_bits=8 is agreed
+// to, and the server then sends uncompressed (zlib cannot compress with an 8-bit window). A
+// malformed header declines everything. Returns the agreed
 // parameters and sets `response` to the extension value to send back, or nullopt (decline: no
 // extension, `response` empty). Linear in the header's length.
 std::optional<DeflateParams> negotiate_deflate_offer(std::string_view extensions_header,
@@ -53,7 +54,8 @@ std::string make_deflate_offer(const DeflateConfig& config);
 
 // Client side: checks the server's answer against what was offered. On success returns the
 // agreed parameters; on failure returns nullopt and sets `error` (e.g. "server_max_window_bits
-// above what was offered"). client_max_window_bits=8 is refused: zlib cannot compress with it.
+// above what was offered"). client_max_window_bits=8 is agreed to, and the client then sends
+// uncompressed (zlib cannot compress with an 8-bit window).
 std::optional<DeflateParams> accept_deflate_response(std::string_view extensions_header,
                                                      const DeflateConfig& offered,
                                                      std::string& error);
@@ -68,8 +70,9 @@ std::optional<DeflateParams> accept_deflate_response(std::string_view extensions
 class Deflater {
  public:
   // window_bits 9..15 (as negotiated for our sending direction): zlib cannot write a raw deflate
-  // stream with an 8-bit window, and negotiation never agrees to one (see permessage_deflate.cpp);
-  // with 8 every compress() fails. no_context_takeover resets the dictionary after every message.
+  // stream with an 8-bit window, so a session agreed on 8 never compresses (see
+  // permessage_deflate.cpp); with 8 every compress() fails. no_context_takeover resets the
+  // dictionary after every message.
   Deflater(int window_bits, bool no_context_takeover, int level, int mem_level);
   ~Deflater();
   Deflater(const Deflater&) = delete;

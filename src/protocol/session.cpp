@@ -39,16 +39,20 @@ struct Session::Compression {
         inflater(
             role == Role::server ? agreed.client_max_window_bits : agreed.server_max_window_bits,
             role == Role::server ? agreed.client_no_context_takeover
-                                 : agreed.server_no_context_takeover) {}
+                                 : agreed.server_no_context_takeover),
+        compresses((role == Role::server ? agreed.server_max_window_bits
+                                         : agreed.client_max_window_bits) >= 9) {}
 
   DeflateParams params;
   Deflater deflater;
   Inflater inflater;
+  // False when the peer limited our window to 8 bits, which zlib cannot write: every message of
+  // the connection then goes uncompressed (RFC 7692 allows it message by message).
+  bool compresses;
   std::vector<std::byte> compressed;  // output of the deflater for one send
   bool sending_compressed = false;    // the streaming send in progress is compressed
 };
 
-// A control frame whose payload arrived in pieces (at most 125 bytes, RFC 6455 5.5).
 // What arrives in pieces: a data message over several frames or reads (or, with raw_frames, one
 // frame), and a control frame split across reads. Allocated when the first such piece comes, so
 // that an idle session holds one pointer for both.
@@ -68,6 +72,10 @@ void Session::drop_reassembly_if_unused() noexcept {
   if (reassembly_ && reassembly_->message.capacity() == 0 && !reassembly_->control_pending) {
     reassembly_.reset();
   }
+}
+
+bool Session::compresses_outgoing() const noexcept {
+  return compression_ && compression_->compresses;
 }
 
 bool Session::receiving_message() const noexcept {
@@ -460,7 +468,7 @@ bool Session::send_message(Opcode opcode, std::span<const std::byte> payload, Fr
     return false;
   }
   const bool use_deflate =
-      compress && compression_ && payload.size() >= config_->deflate.min_compress_size;
+      compress && compresses_outgoing() && payload.size() >= config_->deflate.min_compress_size;
   return send_data_frame(opcode, payload, true, use_deflate, true, sink);
 }
 
@@ -471,7 +479,7 @@ bool Session::send_fragment(Opcode opcode, std::span<const std::byte> payload, b
   if (first) {
     if (opcode != Opcode::text && opcode != Opcode::binary) return false;
     send_opcode_ = opcode;
-    if (compression_) compression_->sending_compressed = compress;
+    if (compression_) compression_->sending_compressed = compress && compression_->compresses;
   }
   const bool use_deflate = compression_ && compression_->sending_compressed;
   const bool sent = send_data_frame(first ? opcode : Opcode::continuation, payload, fin,

@@ -121,6 +121,9 @@ class Session {
 
   State state() const noexcept { return state_; }
   bool deflate_enabled() const noexcept;
+  // permessage-deflate is on and our messages may be compressed (not when the peer limited our
+  // window to 8 bits, which zlib cannot write).
+  bool compresses_outgoing() const noexcept;
   // What permessage-deflate negotiation agreed on; null when it is off.
   const DeflateParams* deflate_params() const noexcept;
   // True while a streaming send has begun and not finished.

@@ -684,12 +684,20 @@ TEST(ExtensionOffers, WindowBitsEightQuirk) {
   TestServer server(deflate_options());
   echo(server.server());
   server.start();
-  {  // The server cannot honour server_max_window_bits=8 with zlib: it must decline.
-    std::string extension;
-    EXPECT_EQ(
-        offer_outcome(server.port(), "permessage-deflate; server_max_window_bits=8", extension),
-        101);
-    EXPECT_EQ(extension, "");
+  {  // server_max_window_bits=8 is agreed to; the server then sends uncompressed.
+    RawPeer peer(server.port(), 2s);
+    const std::string head = peer.handshake(
+        "/", "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=8\r\n");
+    ASSERT_EQ(status_of(head), 101);
+    EXPECT_EQ(field_of(head, "Sec-WebSocket-Extensions"),
+              "permessage-deflate; server_max_window_bits=8");
+    const std::string text(2000, 'x');
+    Zlib zlib(15);
+    peer.send_frame(compressed(Opcode::text, zlib.compress(text)));
+    auto echoed = peer.read_frame();
+    ASSERT_TRUE(echoed);
+    EXPECT_FALSE(echoed->rsv1) << "an 8-bit window cannot be written by zlib: uncompressed";
+    EXPECT_EQ(std::string(echoed->payload_text()), text);
   }
   // client_max_window_bits=8 may be accepted; a zlib client then compresses with a 9-bit window,
   // back-references up to 511 bytes away, which the server must still decode.

@@ -137,23 +137,23 @@ TEST(NegotiateDeflate, ServerWindowAnsweredWithinRequestAndConfig) {
   EXPECT_EQ(result.response, "permessage-deflate; server_max_window_bits=12");
 }
 
-// zlib cannot compress with an 8-bit window and the answer may not exceed the request, so an
-// offer asking for 8 is declined and the next one tried.
-TEST(NegotiateDeflate, ServerWindowEightIsDeclinedInFavourOfTheNextOffer) {
-  EXPECT_FALSE(negotiate("permessage-deflate; server_max_window_bits=8").params);
-  const Negotiated result = negotiate(
-      "permessage-deflate; server_max_window_bits=8, permessage-deflate; server_max_window_bits=9");
-  EXPECT_EQ(result.response, "permessage-deflate; server_max_window_bits=9");
-  EXPECT_EQ(result.params, params(false, false, 9, 15));
+// The answer may not exceed the request, so an offer asking for 8 gets 8; zlib cannot compress
+// with an 8-bit window, so the server then sends uncompressed (Session::compresses_outgoing).
+TEST(NegotiateDeflate, ServerWindowEightIsAgreedTo) {
+  const Negotiated result = negotiate("permessage-deflate; server_max_window_bits=8");
+  EXPECT_EQ(result.response, "permessage-deflate; server_max_window_bits=8");
+  EXPECT_EQ(result.params, params(false, false, 8, 15));
 }
 
-// A config of 8 for our own window is raised to 9, the smallest zlib can write.
+// A config of 8 for our own window is raised to 9, the smallest zlib can write; a client may
+// still ask for 8.
 TEST(NegotiateDeflate, OwnWindowEightMeansNine) {
   DeflateConfig config;
   config.server_max_window_bits = 8;
   const Negotiated result = negotiate("permessage-deflate", config);
   EXPECT_EQ(result.response, "permessage-deflate; server_max_window_bits=9");
-  EXPECT_FALSE(negotiate("permessage-deflate; server_max_window_bits=8", config).params);
+  EXPECT_EQ(negotiate("permessage-deflate; server_max_window_bits=8", config).params,
+            params(false, false, 8, 15));
 }
 
 TEST(NegotiateDeflate, ServerNoContextTakeoverRequestedOrConfigured) {
@@ -321,6 +321,14 @@ TEST(AcceptDeflateResponse, PlainAnswer) {
   EXPECT_EQ(result.params, params(false, false, 15, 15));
 }
 
+// The server may limit our window to 8 bits (RFC 7692 7.1.2.2); zlib cannot compress with it,
+// so the client then sends uncompressed (Session::compresses_outgoing).
+TEST(AcceptDeflateResponse, ClientWindowEightIsAgreedTo) {
+  const Accepted result = accept("permessage-deflate; client_max_window_bits=8");
+  EXPECT_EQ(result.error, "");
+  EXPECT_EQ(result.params, params(false, false, 15, 8));
+}
+
 TEST(AcceptDeflateResponse, EveryParameterWithinTheOffer) {
   DeflateConfig offered;
   offered.server_max_window_bits = 12;
@@ -383,9 +391,6 @@ TEST(AcceptDeflateResponse, RefusalsSayWhy) {
       {"permessage-deflate; client_max_window_bits",
        {},
        "client_max_window_bits without a value in the response"},
-      {"permessage-deflate; client_max_window_bits=8",
-       {},
-       "client_max_window_bits=8 cannot be honoured: zlib cannot compress with it"},
       {"permessage-deflate; server_max_window_bits=\"10",
        {},
        "malformed Sec-WebSocket-Extensions: quoted-string without its closing quote"},

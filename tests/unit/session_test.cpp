@@ -240,6 +240,41 @@ TEST(Session, SmallMessagesStayUncompressed) {
   EXPECT_EQ(pair.server_peer.wire[0], std::byte{0xC1});
 }
 
+// A side whose window the peer limited to 8 bits (which zlib cannot write) sends every message
+// uncompressed, whole or streamed, and still inflates what the other side compresses.
+TEST(Session, AnEightBitWindowSendsUncompressedAndStillInflates) {
+  for (const Role limited : {Role::server, Role::client}) {
+    SCOPED_TRACE(limited == Role::server ? "server window 8" : "client window 8");
+    DeflateParams params;
+    (limited == Role::server ? params.server_max_window_bits : params.client_max_window_bits) = 8;
+    Pair pair(params);
+    Session& eight = limited == Role::server ? pair.server : pair.client;
+    Peer& eight_peer = limited == Role::server ? pair.server_peer : pair.client_peer;
+    Session& other = limited == Role::server ? pair.client : pair.server;
+    Peer& other_peer = limited == Role::server ? pair.client_peer : pair.server_peer;
+    const std::string text(1000, 'a');
+
+    ASSERT_TRUE(eight.send_message(Opcode::text, bytes_of(text), eight_peer));
+    EXPECT_EQ(eight_peer.wire[0], std::byte{0x81}) << "no RSV1: not compressed";
+    eight_peer.wire.clear();
+    ASSERT_TRUE(eight.send_fragment(Opcode::text, bytes_of(text), false, eight_peer));
+    ASSERT_TRUE(eight.send_fragment(Opcode::text, bytes_of(text), true, eight_peer));
+    EXPECT_EQ(eight_peer.wire[0], std::byte{0x01}) << "no RSV1 on a streamed message either";
+
+    ASSERT_TRUE(other.send_message(Opcode::text, bytes_of(text), other_peer));
+    EXPECT_EQ(other_peer.wire[0], std::byte{0xC1}) << "the other direction is compressed";
+    if (limited == Role::server) {
+      pair.client_to_server();
+      ASSERT_EQ(pair.server_peer.messages.size(), 1u);
+      EXPECT_EQ(pair.server_peer.messages[0].second, text);
+    } else {
+      pair.server_to_client();
+      ASSERT_EQ(pair.client_peer.messages.size(), 1u);
+      EXPECT_EQ(pair.client_peer.messages[0].second, text);
+    }
+  }
+}
+
 // ANCHORS 1: a small compressed frame that inflates past the limit -> 1009, memory bounded.
 TEST(Session, CompressionBombIsRefusedWithBoundedMemory) {
   const std::size_t limit = 1 << 20;
