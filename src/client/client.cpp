@@ -37,6 +37,7 @@ bool names_tls_files(const ClientTlsOptions& options) {
 
 Client::Impl::Impl(ClientOptions opts) : options(std::move(opts)) {
   reports_opening_failures = true;
+  pauses_input_behind_output = false;
   settings = detail::common_settings_from(options);
   deflate_config = detail::deflate_config_from(options.compression);
   session_config.role = protocol::Role::client;

@@ -291,8 +291,11 @@ bool Connection::output_over_limit() const noexcept {
 }
 
 bool Connection::input_waits_for_output() const noexcept {
-  // While closing, input is read to its end whatever the output does.
-  return (phase_ == Phase::http || phase_ == Phase::websocket) && output_over_limit();
+  // While closing, input is read to its end whatever the output does; a client always reads
+  // (Endpoint::pauses_input_behind_output).
+  return (phase_ == Phase::http ||
+          (phase_ == Phase::websocket && loop_->endpoint().pauses_input_behind_output)) &&
+         output_over_limit();
 }
 
 void Connection::finish_after_input_end(std::string error) {

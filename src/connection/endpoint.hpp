@@ -78,6 +78,11 @@ struct Endpoint {
   // A client hears through on_error why a connection it asked for never opened; a server's
   // failed openings (timeouts, bad requests) are its peers' business.
   bool reports_opening_failures = false;
+  // A server stops reading a WebSocket connection whose output is over max_buffered_bytes, so
+  // that a peer which sends without reading pushes back on itself. A client keeps reading:
+  // were both sides to wait for the other to read, two fastws peers sending large messages to
+  // each other would deadlock until a write timeout.
+  bool pauses_input_behind_output = true;
   ConnectionSettings settings;
   protocol::SessionConfig session_config;  // shared by every connection's session
   protocol::DeflateConfig deflate_config;
