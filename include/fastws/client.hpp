@@ -160,17 +160,20 @@ struct ReconnectAttempt {
 // (whatever its code, 1000 and 1001 included: ask on_attempt to decide otherwise), a lost
 // connection, a protocol error or a limit. It dials again after an attempt that failed
 // (refused, unresolved, TLS, a status other than 101, a timeout), connect()'s first attempt
-// included. Failed attempts that will be tried again are not reported to on_error (on_attempt
-// hears of them in last_error); the failure of the last one (max_attempts reached) is, with
-// "(gave up after N reconnection attempts)" at the end of its error. A failed first attempt
-// of connect_and_wait() is its result, and the reconnection goes on in the background.
+// included; not after one whose URL or headers cannot make a request (invalid_request: it
+// would fail the same way). Failed attempts that will be tried again are not reported to
+// on_error (on_attempt hears of them in last_error); the failure of the last one (max_attempts
+// reached) is, with "(gave up after N reconnection attempts)" at the end of its error. A
+// failed first attempt of connect_and_wait() is its result, and the reconnection goes on in
+// the background.
 //
 // Delays: the n-th attempt waits min(max_delay, initial_delay * multiplier^(n-1)) shortened by
 // a random fraction up to `jitter` (0.2: between 80% and 100% of it), so that clients cut off
 // together do not come back together; the loop's timers make it up to 100 ms longer. The
 // count starts again when a connection opens. Timers run on the connection's loop: no thread
-// sleeps. stop() and the destructor end every reconnection at once: no attempt starts after
-// stop() returned, and one that began before is closed by it.
+// sleeps. stop() and the destructor end every reconnection at once: a waiting one never makes
+// its attempt; at most the one attempt the loop thread was beginning at that very moment goes
+// ahead (its on_attempt may still run), and the shutdown closes its connection at once.
 struct ReconnectPolicy {
   bool enabled = false;
   std::chrono::milliseconds initial_delay{500};

@@ -160,6 +160,19 @@ TEST(ClientReconnect, GivesUpAfterMaxAttemptsWithOneFinalError) {
   EXPECT_EQ(peer.opened.size(), 0u);
 }
 
+// A request that cannot be made fails the same way every time: reported at once, not retried.
+TEST(ClientReconnect, AnInvalidRequestIsReportedAndNotRetried) {
+  Recorded<SeenAttempt> seen;
+  RecordingClient peer;
+  peer.client().connect(refusing_url(), {.headers = {{"X-Evil", "a\r\nInjected: yes"}},
+                                         .reconnect = quick_policy(seen)});
+  ASSERT_TRUE(peer.errors.wait_for(1));
+  EXPECT_EQ(peer.errors.all()[0].error.rfind("cannot connect: ", 0), 0u);
+  std::this_thread::sleep_for(200ms);  // four times the delay
+  EXPECT_EQ(seen.size(), 0u);
+  EXPECT_EQ(peer.errors.size(), 1u);
+}
+
 TEST(ClientReconnect, OnAttemptMayChangeTheUrlAndHeadersOrEndIt) {
   EchoServer other;
   Recorded<SeenAttempt> seen;
