@@ -4,13 +4,18 @@
 //   client.on_open([](const fastws::Conn& c) { c.send("subscribe ticker"); });
 //   client.on_message([](const fastws::Conn& c, fastws::Message m) { /* ... */ });
 //   client.on_error([](const fastws::Conn&, const fastws::CloseStatus& s) { /* s.error */ });
-//   fastws::Conn feed = client.connect("wss://feed.example/ws", {.headers = {{"Authorization",
-//   "Bearer x"}}});
+//   fastws::Conn feed = client.connect("wss://feed.example/ws", {
+//       .headers = {{"Authorization", "Bearer x"}},
+//       .reconnect = {.enabled = true, .initial_delay = std::chrono::milliseconds(500)}});
 //
 // Threading: the same contract as the Server (conn.hpp): the client runs its own event loops
-// (ClientOptions::threads) from construction to destruction; each connection stays on one loop
-// and its callbacks run there one at a time. connect() and every Conn method may be called from
-// any thread. Set the callbacks before the first connect().
+// (ClientOptions::threads) from construction to destruction, or a server's (Client(server));
+// each connection stays on one loop and its callbacks run there one at a time. connect() and
+// every Conn method may be called from any thread. Set the callbacks before the first connect().
+//
+// A Conn is usable from on_open on: until then (while the client dials) sends report `closed`
+// and nothing is queued, so send the first messages from on_open. close() and terminate() on a
+// connection still opening cancel the dial (no on_error, no on_close: the application ended it).
 //
 // TLS verifies the server by default: the system's CA store (or the CA file/directory given),
 // the host name or IP address of the URL against the certificate, SNI for names.
@@ -20,6 +25,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -53,7 +59,7 @@ struct ClientTlsOptions {
 enum class IpFamily : std::uint8_t { any, ipv4, ipv6 };
 
 struct ClientOptions {
-  unsigned threads = 1;  // event loops
+  unsigned threads = 1;  // event loops; ignored by Client(server), which uses the server's
 
   // Limits (as in ServerOptions).
   std::size_t max_message_size = 16u << 20;  // after decompression; larger -> close 1009
@@ -62,6 +68,10 @@ struct ClientOptions {
   // output is over the limit (a server stops), so that a fastws client and a fastws server that
   // send each other large messages never both wait for the other to read.
   std::size_t max_buffered_bytes = 4u << 20;
+  // Client-wide: memory held by messages received in part, over all connections (see
+  // ServerOptions::max_assembly_bytes). Over it, the connection with the largest message in
+  // assembly is closed: 1013, or 1009 when that message alone holds more than the budget.
+  std::size_t max_assembly_bytes = 64u << 20;
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::drop;
 
   // Timeouts (zero disables one).
@@ -72,6 +82,9 @@ struct ClientOptions {
   std::chrono::milliseconds pong_timeout{10'000};       // no pong after our ping -> close
   std::chrono::milliseconds close_timeout{5'000};       // close handshake -> drop the socket
   std::chrono::milliseconds write_timeout{30'000};      // the server takes none of our bytes
+  // A message must be complete this long after its first frame arrived -> else close 1008
+  // (see ServerOptions::message_timeout).
+  std::chrono::milliseconds message_timeout{60'000};
 
   IpFamily ip_family = IpFamily::any;  // through a proxy: for the proxy's own address
 
@@ -105,14 +118,6 @@ struct ClientOptions {
   bool auto_pong = true;
 };
 
-// One connection's request.
-struct ConnectOptions {
-  std::vector<std::pair<std::string, std::string>> headers;  // extra request fields
-  std::vector<std::string> subprotocols;                     // offered in this order
-  std::string origin;                                        // sent when not empty
-  std::any user_data;  // readable with Conn::user_data<T>() from on_open on
-};
-
 // Why a connection did not open.
 enum class ConnectError : std::uint8_t {
   none,
@@ -126,6 +131,76 @@ enum class ConnectError : std::uint8_t {
   stopped,          // the client stopped first
 };
 
+// What ReconnectPolicy::on_attempt is told before each attempt, and may change.
+struct ReconnectAttempt {
+  // 1 for the first attempt after a connection was lost or after connect()'s own attempt
+  // failed, then 2, 3... until a connection opens again.
+  unsigned number = 0;
+  std::chrono::milliseconds delay{0};  // how long the client waited before this attempt
+  // How the previous connection ended: an opened one's close (on_close's status: the server's
+  // code and reason, or 1006 and an error), or why the previous attempt did not open (the
+  // status on_error would have had; `failure` and `http_status` as in ConnectResult).
+  CloseStatus last_error;
+  ConnectError failure = ConnectError::none;  // none when the previous connection had opened
+  int http_status = 0;
+  // Where this attempt dials and with what extra request fields: change them here (a new
+  // token, another server) for this attempt and the later ones. The rest of ConnectOptions
+  // stays as it was given.
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Dialing again when a connection is lost or an attempt fails (off unless `enabled`).
+//
+// Each attempt is a connection of its own, with a Conn of its own: on_open reports the ones
+// that open (from their on_open on, send through that Conn), on_close the end of each, and
+// the handle connect() returned keeps referring to the first attempt. Give each connection
+// its state through ConnectOptions::user_data, copied into every attempt's connection (a
+// shared_ptr there is shared by all of them).
+//
+// The client dials again after a connection it opened ends for any reason other than the
+// application's (Conn::close, Conn::terminate, stop(), the destructor): the server closing
+// (whatever its code, 1000 and 1001 included: ask on_attempt to decide otherwise), a lost
+// connection, a protocol error or a limit. It dials again after an attempt that failed
+// (refused, unresolved, TLS, a status other than 101, a timeout), connect()'s first attempt
+// included; not after one whose URL or headers cannot make a request (invalid_request: it
+// would fail the same way). Failed attempts that will be tried again are not reported to
+// on_error (on_attempt hears of them in last_error); the failure of the last one (max_attempts
+// reached) is, with "(gave up after N reconnection attempts)" at the end of its error. A
+// failed first attempt of connect_and_wait() is its result, and the reconnection goes on in
+// the background.
+//
+// Delays: the n-th attempt waits min(max_delay, initial_delay * multiplier^(n-1)) shortened by
+// a random fraction up to `jitter` (0.2: between 80% and 100% of it), so that clients cut off
+// together do not come back together; the loop's timers make it up to 100 ms longer. The
+// count starts again when a connection opens. Timers run on the connection's loop: no thread
+// sleeps. stop() and the destructor end every reconnection at once: a waiting one never makes
+// its attempt; at most the one attempt the loop thread was beginning at that very moment goes
+// ahead (its on_attempt may still run), and the shutdown closes its connection at once.
+struct ReconnectPolicy {
+  bool enabled = false;
+  std::chrono::milliseconds initial_delay{500};
+  std::chrono::milliseconds max_delay{30'000};
+  double multiplier = 2.0;  // below 1 counts as 1
+  double jitter = 0.2;      // 0 to 1
+  // Attempts in a row without a connection opening; 0 = no limit.
+  unsigned max_attempts = 0;
+  // Before each attempt, on the loop thread (like the other callbacks: do not block): may
+  // change the URL and the headers; false ends the reconnection (no attempt, no on_error). An
+  // exception ends it as well. To end a reconnection while it waits for its time, let this
+  // return false: it is asked before every attempt.
+  std::function<bool(ReconnectAttempt&)> on_attempt;
+};
+
+// One connection's request.
+struct ConnectOptions {
+  std::vector<std::pair<std::string, std::string>> headers;  // extra request fields
+  std::vector<std::string> subprotocols;                     // offered in this order
+  std::string origin;                                        // sent when not empty
+  std::any user_data;  // readable with Conn::user_data<T>() from on_open on
+  ReconnectPolicy reconnect;
+};
+
 // What connect_and_wait() produced: an open connection, or why there is none.
 struct ConnectResult {
   Conn conn;          // open, or empty
@@ -135,33 +210,53 @@ struct ConnectResult {
   explicit operator bool() const noexcept { return static_cast<bool>(conn); }
 };
 
+class Server;
+
 class Client : public ConnectionEvents {
  public:
   // Starts the event loop thread(s). Throws std::invalid_argument for unusable options (a TLS
   // file that cannot be loaded) and std::system_error when a loop cannot be made.
   explicit Client(ClientOptions options = {});
-  // Closes every connection (1001, waiting up to close_timeout) and joins the threads.
+  // A client on the event loops of `server`, so that a process that serves and dials shares
+  // its threads: each connection runs on one of the server's loops, its callbacks on that
+  // loop's thread, beside the server's connections. The loops run while server.run() does:
+  // connections dialed before it start when it starts. server.stop() closes this client's
+  // connections too (1001) and ends its reconnections; connect() after the server's loops
+  // ended returns an empty handle.
+  // Lifetime: destroy the client before the server. Destroying it while the server runs
+  // closes its connections (1001, waiting up to close_timeout) and leaves the server running;
+  // after run() returned, or before it started, it returns at once (what was dialed but never
+  // started is dropped). If the server is destroyed first, the client's connect() returns an
+  // empty handle from then on, and its destructor returns at once.
+  Client(Server& server, ClientOptions options = {});
+  // Closes every connection (1001, waiting up to close_timeout) and joins the threads (a
+  // client on a server's loops: see above).
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Dials `url` (ws://host[:port][/path][?query] or wss://...) and returns at once. The handle
-  // works at once (sends before on_open report `closed`); on_open follows when the server
-  // accepted, or on_error (1006 and why: the URL, name resolution, connect, TLS, the server's
-  // answer, a timeout) when it did not. After stop() the handle is empty.
+  // Dials `url` and returns at once. The URL is ws://host[:port][/path][?query], wss://..., or
+  // ws+unix:///path/to/socket[:/path][?query] for a server on a Unix domain socket (the form
+  // of Node's ws; the socket's path ends at the first ':', the request target is "/" when none
+  // follows; Host is "localhost"; no proxy is used). The handle works at once (sends before
+  // on_open report `closed`); on_open follows when the server accepted, or on_error (1006 and
+  // why: the URL, name resolution, connect, TLS, the server's answer, a timeout) when it did
+  // not. After stop() the handle is empty.
   Conn connect(std::string_view url, ConnectOptions options = {});
   // Dials and waits until the connection is open or has failed (at most handshake_timeout).
   // Not from a callback of this client: its loop would wait for itself.
   ConnectResult connect_and_wait(std::string_view url, ConnectOptions options = {});
 
-  // Closes every connection with 1001 and ends the loops (the destructor does it too). Any
-  // thread; later connect() calls return an empty handle.
+  // Closes every connection with 1001, ends every reconnection and ends the loops (a client on
+  // a server's loops leaves them running); the destructor does it too. Any thread; later
+  // connect() calls return an empty handle.
   void stop() noexcept;
 
   struct Impl;
 
  private:
-  explicit Client(std::unique_ptr<Impl> impl);
+  // `server`: the endpoint of the server whose loops the client shares, or null for its own.
+  Client(std::unique_ptr<Impl> impl, detail::Endpoint* server);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -13,6 +13,8 @@
 
 namespace fastws {
 
+class Client;
+
 namespace detail {
 struct Endpoint;
 }  // namespace detail
@@ -45,6 +47,7 @@ class ConnectionEvents {
   ConnectionEvents& operator=(const ConnectionEvents&) = delete;
 
  private:
+  friend class Client;  // Client(server) runs on the loops of the server's endpoint
   detail::Endpoint& endpoint_;
 };
 

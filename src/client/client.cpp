@@ -1,4 +1,4 @@
-// Client: options, loops and threads, connect, stop.
+// Client: options, loops (its own or a server's), connect, reconnection, stop.
 #include "fastws/client.hpp"
 
 #include <future>
@@ -7,7 +7,9 @@
 
 #include "client/client_impl.hpp"
 #include "client/client_opening.hpp"
+#include "client/reconnection.hpp"
 #include "connection/connection.hpp"
+#include "fastws/server.hpp"
 #include "net/event_loop.hpp"
 #include "protocol/handshake_client.hpp"
 
@@ -57,45 +59,75 @@ const net::TlsContext* Client::Impl::tls_context(std::string& error) {
   return tls.get();
 }
 
-Client::Client(ClientOptions options) : Client(std::make_unique<Impl>(std::move(options))) {}
+void Client::Impl::make_waiting_lists() {
+  waiting_reconnections = std::make_unique<net::ListHead[]>(loops.size());
+}
 
-Client::Client(std::unique_ptr<Impl> impl) : ConnectionEvents(*impl), impl_(std::move(impl)) {
-  const unsigned count = impl_->options.threads == 0 ? 1 : impl_->options.threads;
-  for (unsigned i = 0; i < count; ++i) {
-    std::error_code error;
-    auto loop = net::EventLoop::create(error);
-    if (!loop) throw std::system_error(error, "fastws: cannot create an event loop");
-    impl_->loops.emplace_back(new detail::LoopContext(*impl_, std::move(loop)));
+net::ListHead& Client::Impl::waiting_on(const detail::LoopContext& loop) noexcept {
+  std::size_t index = 0;
+  while (loops[index].get() != &loop) ++index;
+  return waiting_reconnections[index];
+}
+
+void Client::Impl::shutting_down(detail::LoopContext& loop) {
+  detail::Reconnection::end_all(waiting_on(loop));
+}
+
+Client::Client(ClientOptions options)
+    : Client(std::make_unique<Impl>(std::move(options)), nullptr) {}
+
+Client::Client(Server& server, ClientOptions options)
+    : Client(std::make_unique<Impl>(std::move(options)),
+             &static_cast<ConnectionEvents&>(server).endpoint_) {}
+
+Client::Client(std::unique_ptr<Impl> impl, detail::Endpoint* server)
+    : ConnectionEvents(*impl), impl_(std::move(impl)) {
+  if (server != nullptr) {
+    impl_->share_loops(*server);
+    impl_->on_server_loops = true;
+  } else {
+    impl_->make_loops(impl_->options.threads);
   }
-  for (auto& loop : impl_->loops) {
-    impl_->threads.emplace_back([&event_loop = loop->loop()] { event_loop.run(); });
-  }
+  impl_->make_waiting_lists();
+  if (server == nullptr) impl_->event_loops->start();
 }
 
 Client::~Client() {
   stop();
-  for (auto& thread : impl_->threads) thread.join();
-  // A loop context lives on while Conn handles of its connections exist.
-  impl_->loops.clear();
+  if (!impl_->on_server_loops) {
+    impl_->event_loops->join();
+    impl_->loops.clear();  // a loop context lives on while Conn handles of its connections exist
+    return;
+  }
+  // On a server's loops: if they run, the shutdown stop() posted ends the connections there;
+  // if they do not, nothing of this client runs there (tasks queued for it find it gone).
+  for (auto& loop : impl_->loops) {
+    if (impl_->event_loops->while_not_running([&loop] { loop.reset(); })) continue;
+    loop->wait_finished();
+    loop.reset();
+  }
 }
 
 void Client::stop() noexcept {
   if (impl_->stopped.exchange(true)) return;
   for (auto& loop : impl_->loops) {
     detail::LoopContext* context = loop.get();
-    context->loop().post([context] { context->begin_shutdown("client stopping"); });
+    context->hold();
+    context->loop().post([context] {
+      if (!context->gone()) context->begin_shutdown("client stopping");
+      context->let_go();
+    });
   }
 }
 
 namespace {
-
-using Finished = detail::ClientOpening::Finished;
 
 // Everything about the request that can be wrong is found here, before a byte is sent; the
 // error goes to on_error like any other failure to open.
 std::unique_ptr<detail::ClientOpening> make_opening(const Client::Impl& client,
                                                     std::string_view url_text,
                                                     ConnectOptions& options, net::EventLoop& loop,
+                                                    detail::Reconnection* reconnection,
                                                     std::string& error) {
   std::optional<protocol::WebSocketUrl> url = protocol::parse_websocket_url(url_text, error);
   if (!url) return nullptr;
@@ -112,37 +144,64 @@ std::unique_ptr<detail::ClientOpening> make_opening(const Client::Impl& client,
       protocol::ClientHandshakeRequest::create(parts, error);
   if (!request) return nullptr;
   return std::make_unique<detail::ClientOpening>(loop, std::move(*url), std::move(*request),
-                                                 std::move(options.user_data));
+                                                 std::move(options.user_data), reconnection);
 }
 
-Conn dial(Client::Impl& client, std::string_view url, ConnectOptions options, Finished finished) {
-  if (client.stopped.load(std::memory_order_acquire)) return {};
-  detail::LoopContext& loop = client.pick_loop();
+}  // namespace
+
+void Client::Impl::start_attempt(detail::Connection& connection, std::string_view url,
+                                 ConnectOptions request, Finished finished,
+                                 detail::Reconnection* reconnection) {
+  connection.start_pending();
+  if (reconnection != nullptr) connection.watch_end(*reconnection);
   std::string error;
   std::unique_ptr<detail::ClientOpening> opening =
-      make_opening(client, url, options, loop.loop(), error);
-  if (opening && finished) opening->notify_when_finished(std::move(finished));
+      make_opening(*this, url, request, connection.loop().loop(), reconnection, error);
+  if (!opening) {
+    const CloseStatus status{close_code::abnormal, {}, "cannot connect: " + error};
+    if (finished) finished({Conn{}, status, ConnectError::invalid_request, 0});
+    if (reconnection != nullptr) reconnection->note_failure(ConnectError::invalid_request, 0);
+    connection.fail_opening(status.error);
+    return;
+  }
+  if (finished) opening->notify_when_finished(std::move(finished));
+  detail::ClientOpening& started = *opening;
+  connection.set_opening_state(std::move(opening));
+  if (connection.loop().shutting_down()) {
+    connection.fail_opening("the client is stopping");
+    return;
+  }
+  started.start(connection, *this);
+}
+
+namespace {
+
+Conn dial(Client::Impl& client, std::string_view url, ConnectOptions options,
+          Client::Impl::Finished finished) {
+  if (client.stopped.load(std::memory_order_acquire)) return {};
+  detail::LoopContext& loop = client.pick_loop();
+  // A server's loops that ended (or a server that is gone) will run nothing more.
+  if (loop.finished() || loop.gone()) return {};
   client.open_connections.fetch_add(1, std::memory_order_relaxed);
   auto* connection = new detail::Connection(
       loop, {}, {}, {}, client.next_connection_id.fetch_add(1, std::memory_order_relaxed));
   Conn conn = connection->handle();
-  loop.loop().post([connection, &client, opening = std::move(opening), error = std::move(error),
-                    finished = std::move(finished)]() mutable {
-    connection->start_pending();
-    if (!opening) {
-      const CloseStatus status{close_code::abnormal, {}, "cannot connect: " + error};
-      if (finished) finished({Conn{}, status, ConnectError::invalid_request, 0});
-      connection->fail_opening(status.error);
+  std::unique_ptr<detail::Reconnection> reconnection;
+  if (options.reconnect.enabled) {
+    reconnection = std::make_unique<detail::Reconnection>(client, loop, client.waiting_on(loop),
+                                                          std::string(url), options);
+  }
+  // The client itself is not touched before the context says it is still there: a client on
+  // a server's loops may be gone when this runs.
+  loop.loop().post([connection, client = &client, url = std::string(url),
+                    options = std::move(options), finished = std::move(finished),
+                    reconnection = std::move(reconnection)]() mutable {
+    if (connection->loop().gone()) {
+      connection->release();
       return;
     }
-    if (connection->loop().shutting_down()) {
-      connection->set_opening_state(std::move(opening));
-      connection->fail_opening("the client is stopping");
-      return;
-    }
-    detail::ClientOpening& started = *opening;
-    connection->set_opening_state(std::move(opening));
-    started.start(*connection, client);
+    client->start_attempt(*connection, url, std::move(options), std::move(finished),
+                          reconnection.release());
   });
   return conn;
 }

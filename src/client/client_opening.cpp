@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "client/client_impl.hpp"
+#include "client/reconnection.hpp"
 #include "connection/connection.hpp"
 #include "net/socket.hpp"
 
@@ -31,6 +32,16 @@ ClientOpening* opening_of(Connection& connection) {
 }  // namespace
 
 void ClientOpening::start(Connection& connection, Client::Impl& client) {
+  if (!url_.unix_path.empty()) {  // ws+unix: no name, no proxy
+    net::SocketAddress address;
+    if (auto error = net::SocketAddress::from_unix_path(url_.unix_path, address)) {
+      failure_ = ConnectError::connect;
+      connection.fail_opening("cannot connect to unix:" + url_.unix_path + ": " + error.message());
+      return;
+    }
+    dial(connection, client, {address});
+    return;
+  }
   const ProxyChoice& route = client.proxy.choose(url_.secure, url_.host, url_.port);
   if (!route.error.empty()) {
     connection.fail_opening("cannot connect: " + route.error);
@@ -151,27 +162,28 @@ void ClientOpening::opened(const Conn& conn) {
   if (finished_) finished_({conn, {}, ConnectError::none, 101});
 }
 
-void ClientOpening::failed(const CloseStatus& status) {
-  if (!finished_) return;
-  ConnectError failure = failure_;
-  if (timed_out) {
-    failure = ConnectError::timeout;
-  } else if (failure == ConnectError::none) {
-    switch (stage_) {
-      case Stage::resolving:  // closed before the name resolved: stop() or close()
-      case Stage::connecting:
-        failure =
-            status.code == close_code::going_away ? ConnectError::stopped : ConnectError::connect;
-        break;
-      case Stage::securing:
-        failure = ConnectError::tls;
-        break;
-      case Stage::handshaking:
-        failure = ConnectError::handshake;
-        break;
-    }
+ConnectError ClientOpening::failure(const CloseStatus& status) const noexcept {
+  if (timed_out) return ConnectError::timeout;
+  if (failure_ != ConnectError::none) return failure_;
+  switch (stage_) {
+    case Stage::resolving:  // closed before the name resolved: stop() or close()
+    case Stage::connecting:
+      return status.code == close_code::going_away ? ConnectError::stopped : ConnectError::connect;
+    case Stage::securing:
+      return ConnectError::tls;
+    case Stage::handshaking:
+      break;
   }
-  finished_({Conn{}, status, failure, http_status_});
+  return ConnectError::handshake;
+}
+
+void ClientOpening::failed(const CloseStatus& status) {
+  if (reconnection_) reconnection_->note_failure(failure(status), http_status_);
+  if (finished_) finished_({Conn{}, status, failure(status), http_status_});
+}
+
+bool ClientOpening::report_failure(CloseStatus& status) {
+  return reconnection_ == nullptr || reconnection_->report_failure(status);
 }
 
 }  // namespace fastws::detail

@@ -17,16 +17,20 @@
 namespace fastws::detail {
 
 class Connection;
+class Reconnection;
 
 class ClientOpening final : public OpeningState {
  public:
   using Finished = std::function<void(ConnectResult)>;
 
+  // `reconnection`: the attempt is one of a reconnection's, which hears how it failed.
   ClientOpening(net::EventLoop& loop, protocol::WebSocketUrl url,
-                protocol::ClientHandshakeRequest request, std::any user_data)
+                protocol::ClientHandshakeRequest request, std::any user_data,
+                Reconnection* reconnection)
       : url_(std::move(url)),
         request_(std::move(request)),
         user_data_(std::move(user_data)),
+        reconnection_(reconnection),
         dialer_(loop),
         tunnel_(loop) {}
 
@@ -42,6 +46,7 @@ class ClientOpening final : public OpeningState {
   void notify_when_finished(Finished finished) { finished_ = std::move(finished); }
   void opened(const Conn& conn) override;
   void failed(const CloseStatus& status) override;
+  bool report_failure(CloseStatus& status) override;
 
  private:
   // How far the opening got: a failure without a more precise cause is this stage's.
@@ -49,6 +54,8 @@ class ClientOpening final : public OpeningState {
 
   void dial(Connection& connection, Client::Impl& client,
             std::vector<net::SocketAddress> addresses);
+  // Why it failed: the cause found where it failed, or the stage it had reached.
+  ConnectError failure(const CloseStatus& status) const noexcept;
   // TLS (for wss://) and the handshake on a socket to the target (`remote`: what it connects
   // to, the proxy's address through a proxy).
   void start_connection(Connection& connection, Client::Impl& client, net::UniqueFd socket,
@@ -59,6 +66,7 @@ class ClientOpening final : public OpeningState {
   protocol::WebSocketUrl url_;
   protocol::ClientHandshakeRequest request_;
   std::any user_data_;
+  Reconnection* reconnection_;
   std::optional<ProxyUrl> proxy_;  // the connection goes through it when set
   net::Dialer dialer_;
   ProxyTunnel tunnel_;

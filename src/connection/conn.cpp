@@ -208,8 +208,9 @@ SendStatus Conn::ping(std::span<const std::byte> data) const {
 }
 
 SendStatus Conn::close(std::uint16_t code, std::string_view reason) const {
-  if (auto refused = refuse_send()) return *refused;
-  if (connection_->loop().in_loop_thread()) return connection_->send_close(code, reason);
+  if (!connection_) return SendStatus::closed;
+  if (auto refused = connection_->close_gate()) return *refused;
+  if (connection_->loop().in_loop_thread()) return connection_->close_by_application(code, reason);
   detail::OutgoingSend send;
   send.kind = detail::OutgoingSend::Kind::close;
   send.close_code = code;
@@ -219,9 +220,9 @@ SendStatus Conn::close(std::uint16_t code, std::string_view reason) const {
 }
 
 void Conn::terminate() const {
-  if (!is_open()) return;
+  if (!connection_ || connection_->close_gate()) return;
   if (connection_->loop().in_loop_thread()) {
-    connection_->terminate(close_code::abnormal, "terminated by the application");
+    connection_->terminate_by_application();
     return;
   }
   detail::OutgoingSend send;

@@ -190,6 +190,7 @@ void Connection::open_websocket(protocol::Session session, std::string subprotoc
   session_ = std::move(session);
   phase_ = Phase::websocket;
   opened_ = true;
+  openness_.store(Openness::open, std::memory_order_release);
   LoopStats::bump(loop_->stats().connections);
   std::unique_ptr<OpeningState> opening = extras_ ? std::move(extras_->opening) : nullptr;
   if (extras_ && extras_->unused()) extras_.reset();
@@ -212,9 +213,11 @@ void Connection::open_websocket(protocol::Session session, std::string subprotoc
 }
 
 void Connection::fail_opening(std::string error) {
-  const CloseStatus status{close_code::abnormal, {}, std::move(error)};
+  CloseStatus status{close_code::abnormal, {}, std::move(error)};
   const Endpoint& endpoint = loop_->endpoint();
-  if (endpoint.reports_opening_failures && endpoint.handlers.error) {
+  OpeningState* opening = opening_state();
+  if (endpoint.reports_opening_failures && endpoint.handlers.error &&
+      (opening == nullptr || opening->report_failure(status))) {
     call_user_handler([&] { endpoint.handlers.error(handle(), status); });
   }
   finish(status);
@@ -226,6 +229,10 @@ OpeningState* Connection::opening_state() const noexcept {
 
 void Connection::set_opening_state(std::unique_ptr<OpeningState> state) {
   extras().opening = std::move(state);
+}
+
+void Connection::watch_end(EndWatch& watch) {
+  extras().end_watch = &watch;
 }
 
 void Connection::on_io(std::uint32_t events) {
@@ -441,7 +448,7 @@ void Connection::begin_drain(Drain how) {
   if (phase_ == Phase::draining || phase_ == Phase::closed) return;
   phase_ = Phase::draining;
   drain_ = how;
-  open_.store(false, std::memory_order_release);
+  openness_.store(Openness::closed, std::memory_order_release);
   // No input is parsed from now on: a message in assembly will never be complete.
   release_session();
   arm_phase_timer();
@@ -467,7 +474,7 @@ void Connection::finish(CloseStatus status) {
   if (phase_ == Phase::closed) return;
   if (loop_->cork_owner() == this) flush_cork();
   phase_ = Phase::closed;
-  open_.store(false, std::memory_order_release);
+  openness_.store(Openness::closed, std::memory_order_release);
   loop_->loop().cancel_timer(*this);
   if (fd_) loop_->loop().remove(fd_.get(), *this);  // a client may fail before it has a socket
   fd_.reset();
@@ -494,6 +501,9 @@ void Connection::finish(CloseStatus status) {
       call_user_handler([&] { endpoint.handlers.close(handle(), status); });
     }
   }
+  if (EndWatch* watch = extras_ ? std::exchange(extras_->end_watch, nullptr) : nullptr) {
+    watch->ended(status, opened_, extras_->closed_by_application);
+  }
   // The loop's own reference goes last, after the current callback chain has unwound: a task
   // holds a handle, and dropping the task (run or not) drops the last loop-side reference.
   loop_->loop().post([keep = handle()] {});
@@ -502,6 +512,17 @@ void Connection::finish(CloseStatus status) {
 
 void Connection::terminate(std::uint16_t code, std::string error) {
   finish({code, {}, std::move(error)});
+}
+
+SendStatus Connection::close_by_application(std::uint16_t code, std::string_view reason) {
+  if (phase_ != Phase::closed) extras().closed_by_application = true;
+  return send_close(code, reason);
+}
+
+void Connection::terminate_by_application() {
+  if (phase_ == Phase::closed) return;
+  extras().closed_by_application = true;
+  terminate(close_code::abnormal, "terminated by the application");
 }
 
 void Connection::handler_threw(std::string_view handler, std::string_view what) {
@@ -539,7 +560,7 @@ SendStatus Connection::send_close(std::uint16_t code, std::string_view reason) {
   OutputSink sink(*this);
   if (!session_.send_close(code, reason, sink)) return SendStatus::closed;
   // Closing: from now on sends report closed, from every thread.
-  open_.store(false, std::memory_order_release);
+  openness_.store(Openness::closed, std::memory_order_release);
   extras().close_status = CloseStatus{code, std::string(reason), {}};
   extras_->output_at_close_timer = output_in_flight();
   arm_phase_timer();  // now the close timeout
@@ -789,8 +810,8 @@ void Connection::run_admitted(OutgoingSend& send) {
       send_ping(send.bytes);
       break;
     case Kind::close:
-      send_close(send.close_code,
-                 {reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()});
+      close_by_application(send.close_code,
+                           {reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()});
       break;
     case Kind::subscribe:
       subscribe_with_place({reinterpret_cast<const char*>(send.bytes.data()), send.bytes.size()});
@@ -805,7 +826,7 @@ void Connection::run_admitted(OutgoingSend& send) {
       if (limit_closed_.load(std::memory_order_relaxed)) {
         terminate(close_code::policy_violation, "slow consumer: send buffer limit reached");
       } else {
-        terminate(close_code::abnormal, "terminated by the application");
+        terminate_by_application();
       }
       break;
   }

@@ -77,7 +77,10 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   Conn handle() noexcept { return Conn(this); }
   static Connection& of(const Conn& conn) noexcept { return *conn.connection_; }
   std::uint64_t id() const noexcept { return id_; }
-  bool is_open() const noexcept { return open_.load(std::memory_order_acquire); }
+  bool is_open() const noexcept { return openness() == Openness::open; }
+  // Not open yet (the opening phase), open, or closing and closed: what Conn handles see.
+  enum class Openness : std::uint8_t { opening, open, closed };
+  Openness openness() const noexcept { return openness_.load(std::memory_order_acquire); }
   std::size_t buffered_amount() const noexcept { return buffered_.load(std::memory_order_relaxed); }
   const PeerAddress& remote() const noexcept { return remote_; }
   const PeerAddress& local() const noexcept { return local_; }
@@ -88,6 +91,9 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   // What a send would report before doing anything: closed, dropped (after the slow-consumer
   // policy closed the connection) or nothing (go ahead).
   std::optional<SendStatus> send_gate() const noexcept;
+  // The same for Conn::close and Conn::terminate, which also end a connection still opening
+  // (a client cancelling its dial).
+  std::optional<SendStatus> close_gate() const noexcept;
   void unreserve_queued(std::size_t bytes) noexcept {
     buffered_.fetch_sub(bytes, std::memory_order_relaxed);
   }
@@ -120,6 +126,9 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   SendStatus send_ping(std::span<const std::byte> payload);
   SendStatus send_close(std::uint16_t code, std::string_view reason);
   void terminate(std::uint16_t code, std::string error);
+  // Conn::close and Conn::terminate: the application ends the connection (EndWatch is told so).
+  SendStatus close_by_application(std::uint16_t code, std::string_view reason);
+  void terminate_by_application();
   // The user's `handler` threw `what` (user_handler.hpp): before the upgrade the request gets a
   // 500; after it the peer gets close 1011 and on_error / on_close get the reason. Nothing more
   // of the connection's input reaches the user.
@@ -161,6 +170,8 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   // The side's state for the opening phase, dropped when the connection opens or closes.
   OpeningState* opening_state() const noexcept;
   void set_opening_state(std::unique_ptr<OpeningState> state);
+  // Told when the connection ends (it must live until then).
+  void watch_end(EndWatch& watch);
 
   std::string_view subprotocol() const noexcept;
   std::string_view extensions() const noexcept;
@@ -286,7 +297,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   net::UniqueFd fd_;
   std::atomic<std::uint32_t> refs_{1};
   std::atomic<std::uint32_t> topic_places_{0};  // claimed: see claim_topic_place()
-  std::atomic<bool> open_{true};
+  std::atomic<Openness> openness_{Openness::opening};
   std::atomic<bool> limit_closed_{false};  // closed by the slow-consumer policy: drop sends
   CraftedSequence crafted_sequence_;
   Phase phase_ = Phase::http;

@@ -257,6 +257,12 @@ std::optional<SendStatus> Connection::send_gate() const noexcept {
   return std::nullopt;
 }
 
+std::optional<SendStatus> Connection::close_gate() const noexcept {
+  if (limit_closed_.load(std::memory_order_relaxed)) return SendStatus::dropped;
+  if (openness() == Openness::closed) return SendStatus::closed;
+  return std::nullopt;
+}
+
 std::optional<SendStatus> Connection::apply_backpressure_limit(std::size_t bytes,
                                                                Admission admission) {
   if (limit_closed_.load(std::memory_order_relaxed)) return SendStatus::dropped;

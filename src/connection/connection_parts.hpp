@@ -46,6 +46,8 @@ struct Connection::Extras {
   TopicRegistry<Connection>::Subscriptions topics;  // left automatically on close
   std::unique_ptr<net::TlsStream> tls;              // wss: the TLS session over the socket
   std::unique_ptr<OpeningState> opening;            // the side's, until the connection opens
+  EndWatch* end_watch = nullptr;                    // told when the connection ends
+  bool closed_by_application = false;               // Conn::close or Conn::terminate ended it
   std::size_t output_at_close_timer = 0;  // output_in_flight() when the close timer was armed
   net::Revisit revisit;                   // the connection's place on its loop's revisit list
 
@@ -54,7 +56,8 @@ struct Connection::Extras {
   bool unused() const noexcept {
     return subprotocol.empty() && extensions.empty() && !user_data.has_value() &&
            close_status.code == close_code::no_status && active_stream == 0 && deferred.empty() &&
-           topics.empty() && !tls && !opening && output_at_close_timer == 0 && !revisit.pending();
+           topics.empty() && !tls && !opening && output_at_close_timer == 0 && !revisit.pending() &&
+           end_watch == nullptr && !closed_by_application;
   }
 };
 

@@ -1,6 +1,22 @@
 #include "connection/endpoint.hpp"
 
+#include "connection/loop_context.hpp"
+
 namespace fastws::detail {
+
+void Endpoint::make_loops(unsigned count) {
+  event_loops = std::make_shared<net::EventLoops>(count);
+  for (std::size_t i = 0; i < event_loops->size(); ++i) {
+    loops.emplace_back(new LoopContext(*this, (*event_loops)[i]));
+  }
+}
+
+void Endpoint::share_loops(Endpoint& host) {
+  event_loops = host.event_loops;
+  for (const LoopContextPtr& host_loop : host.loops) {
+    loops.emplace_back(new LoopContext(*this, *host_loop));
+  }
+}
 
 protocol::DeflateConfig deflate_config_from(const CompressionOptions& options) {
   protocol::DeflateConfig config;

@@ -9,11 +9,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
+#include <vector>
 
 #include "fastws/conn.hpp"
 #include "fastws/frame.hpp"
 #include "fastws/options.hpp"
+#include "net/event_loops.hpp"
 #include "protocol/permessage_deflate.hpp"
 #include "protocol/session.hpp"
 
@@ -52,6 +55,14 @@ struct ConnectionSettings {
 };
 
 class Connection;
+class LoopContext;
+
+// Lets go of a side's loop context instead of deleting it: Conn handles of its connections may
+// outlive the side (LoopContext::detach()).
+struct DetachLoop {
+  void operator()(LoopContext* loop) const noexcept;
+};
+using LoopContextPtr = std::unique_ptr<LoopContext, DetachLoop>;
 
 // What one side keeps about a connection in its opening phase (a client's handshake state).
 // The connection tells it how the opening ended.
@@ -59,7 +70,21 @@ struct OpeningState {
   virtual ~OpeningState() = default;
   virtual void opened(const Conn&) {}         // after on_open
   virtual void failed(const CloseStatus&) {}  // closed before it opened
-  bool timed_out = false;                     // the handshake timeout ended the opening
+  // Before on_error hears that the opening failed: false keeps it quiet (a client that will
+  // try again); the error may be added to.
+  virtual bool report_failure(CloseStatus&) { return true; }
+  bool timed_out = false;  // the handshake timeout ended the opening
+};
+
+// Told when a connection ends, opened or not, after the callbacks that report it (a client's
+// reconnection follows its connections so).
+class EndWatch {
+ public:
+  // `opened`: on_open ran. `by_application`: Conn::close or Conn::terminate ended it.
+  virtual void ended(const CloseStatus& status, bool opened, bool by_application) = 0;
+
+ protected:
+  ~EndWatch() = default;
 };
 
 // The side that opened a connection: a server (accepted) or a client (dialed). The opening
@@ -73,6 +98,16 @@ struct Endpoint {
   // The transport is ready for the opening (connected, TLS established): a client sends its
   // request now.
   virtual void opening_ready(Connection&) {}
+  // The side shuts down on this loop (LoopContext::begin_shutdown): it ends what it keeps there
+  // besides connections (a client's reconnections waiting for their time).
+  virtual void shutting_down(LoopContext&) {}
+
+  // Makes `count` event loops of the side's own and its context on each (throws
+  // std::system_error when a loop cannot be made).
+  void make_loops(unsigned count);
+  // Puts the side on the loops of `host` (a server, which runs them): a context of its own on
+  // each, a guest of the host's.
+  void share_loops(Endpoint& host);
 
   ConnectionHandlers handlers;
   // A client hears through on_error why a connection it asked for never opened; a server's
@@ -90,6 +125,10 @@ struct Endpoint {
   std::atomic<std::uint64_t> next_connection_id{1};
   // Bytes of messages in assembly on every loop, against settings.max_assembly_bytes.
   std::atomic<std::size_t> assembly_bytes{0};
+  // The loops (the side's own, or the host's it shares) and the side's context on each, in
+  // the same order. Contexts are detached, not deleted, when the side goes (DetachLoop).
+  std::shared_ptr<net::EventLoops> event_loops;
+  std::vector<LoopContextPtr> loops;
 };
 
 // The settings both sides' public options (ServerOptions, ClientOptions) name alike; what only
@@ -106,6 +145,8 @@ ConnectionSettings common_settings_from(const Options& options) {
   settings.pong_timeout = options.pong_timeout;
   settings.close_timeout = options.close_timeout;
   settings.write_timeout = options.write_timeout;
+  settings.max_assembly_bytes = options.max_assembly_bytes;
+  settings.message_timeout = options.message_timeout;
   return settings;
 }
 

@@ -6,9 +6,36 @@
 
 namespace fastws::detail {
 
-LoopContext::LoopContext(Endpoint& endpoint, std::unique_ptr<net::EventLoop> loop)
+void DetachLoop::operator()(LoopContext* loop) const noexcept {
+  loop->detach();
+}
+
+LoopContext::LoopContext(Endpoint& endpoint, std::shared_ptr<net::EventLoop> loop)
+    : LoopContext(endpoint, std::move(loop), nullptr) {}
+
+LoopContext::LoopContext(Endpoint& endpoint, LoopContext& host)
+    : LoopContext(endpoint, host.loop_, &host) {
+  host.hold();
+  bool host_shutting_down;
+  {
+    std::lock_guard lock(host.guests_mutex_);
+    host.guests_.push_back(this);
+    host_shutting_down = host.guests_shut_down_;
+  }
+  if (host_shutting_down) {
+    hold();
+    loop_->post([this] {
+      if (!gone()) begin_shutdown("server shutting down");
+      let_go();
+    });
+  }
+}
+
+LoopContext::LoopContext(Endpoint& endpoint, std::shared_ptr<net::EventLoop> loop,
+                         LoopContext* host)
     : endpoint_(endpoint),
       loop_(std::move(loop)),
+      host_(host),
       write_stalls_(*loop_, endpoint.settings.write_timeout),
       assembly_(*loop_, endpoint.assembly_bytes, endpoint.settings.max_assembly_bytes,
                 endpoint.settings.message_timeout),
@@ -18,26 +45,43 @@ LoopContext::LoopContext(Endpoint& endpoint, std::unique_ptr<net::EventLoop> loo
       max_topics_per_connection_(static_cast<std::uint32_t>(
           std::min<std::size_t>(endpoint.settings.max_topics_per_connection, UINT32_MAX - 1))) {}
 
-LoopContext::~LoopContext() = default;
+LoopContext::~LoopContext() {
+  if (host_ != nullptr) host_->let_go();
+}
 
 void LoopContext::detach() noexcept {
-  // Tasks still queued on the stopped loop (the last reference of a finished connection, a
-  // mailbox drain) run now, on this thread: nothing else will run them.
-  loop_->run_once(std::chrono::milliseconds(0));
   std::vector<OutgoingSend> queued;
   {
     std::lock_guard lock(mailbox_mutex_);
     detached_ = true;
     queued.swap(mailbox_);
   }
-  // Released outside the lock: the last reference to a connection may let go of this context.
   hold();
+  if (host_ != nullptr) {
+    std::lock_guard lock(host_->guests_mutex_);
+    std::erase(host_->guests_, this);
+  }
+  // The loop is its host's to run: what is queued for this context runs there and finds it
+  // gone. Once the host is gone too (or for the host itself, called after its loop stopped),
+  // tasks still queued on the stopped loop (the last reference of a finished connection, a
+  // mailbox drain, a guest's task, which finds itself gone) run now, on this thread: nothing
+  // else will run them.
+  if (host_ == nullptr || host_->gone()) loop_->run_once(std::chrono::milliseconds(0));
+  // Released outside the lock: the last reference to a connection may let go of this context.
   for (auto& send : queued) {
     if (send.connection != nullptr) send.connection->release();
   }
   queued.clear();
   let_go();  // the hold just above
   let_go();  // the endpoint's
+}
+
+bool LoopContext::gone() const noexcept {
+  {
+    std::lock_guard lock(mailbox_mutex_);
+    if (detached_) return true;
+  }
+  return host_ != nullptr && host_->gone();
 }
 
 void LoopContext::take_cork(Connection& owner) {
@@ -67,12 +111,19 @@ void LoopContext::post_send(OutgoingSend send) {
       mailbox_.push_back(std::move(send));
       queued = true;
       post_drain = !std::exchange(mailbox_posted_, true);
+      // The drain task holds the context: detach() may come before it runs.
+      if (post_drain) hold();
     }
   }
-  // After the server is gone nobody runs the mailbox: the send is dropped here.
+  // After the endpoint is gone nobody runs the mailbox: the send is dropped here.
   if (!queued && connection != nullptr) connection->release();
   // One drain task per burst: the loop takes the whole mailbox at once.
-  if (post_drain) loop_->post([this] { run_mailbox(); });
+  if (post_drain) {
+    loop_->post([this] {
+      run_mailbox();
+      let_go();
+    });
+  }
 }
 
 void LoopContext::run_mailbox() {
@@ -144,9 +195,23 @@ void LoopContext::remove_connection(Connection& connection) noexcept {
 void LoopContext::begin_shutdown(std::string_view reason) {
   if (shutting_down_) return;
   shutting_down_ = true;
+  endpoint_.shutting_down(*this);
   close_all(close_code::going_away, reason);
   const auto deadline = endpoint_.settings.close_timeout;
   loop_->arm_timer(*this, deadline.count() > 0 ? deadline : std::chrono::milliseconds(1));
+  std::vector<LoopContext*> guests;
+  {
+    std::lock_guard lock(guests_mutex_);
+    guests_shut_down_ = true;
+    guests = guests_;
+    for (LoopContext* guest : guests) guest->hold();
+  }
+  // Outside the lock (user callbacks run). A guest's side goes away only once the guest is
+  // finished (then this returns at once) or while the loop does not run.
+  for (LoopContext* guest : guests) {
+    guest->begin_shutdown(reason);
+    guest->let_go();
+  }
   stop_if_done();
 }
 
@@ -157,10 +222,35 @@ void LoopContext::on_timer() {
 }
 
 void LoopContext::stop_if_done() {
-  if (connection_count_ == 0) {
+  if (connection_count_ != 0 || finishing_) return;
+  if (host_ != nullptr) {
+    // A guest's connections are gone, but the endpoint is still in use further up the call
+    // chain (on_close of the last one): whoever waits for finished() learns in a later task.
+    finishing_ = true;
     loop_->cancel_timer(*this);
-    loop_->stop();
+    hold();
+    loop_->post([this] { finish_as_guest(); });
+    return;
   }
+  if (!guests_finished()) return;  // the last one tells us
+  finishing_ = true;
+  loop_->cancel_timer(*this);
+  finished_.store(true, std::memory_order_release);
+  loop_->stop();
+}
+
+void LoopContext::finish_as_guest() {
+  finished_.store(true, std::memory_order_release);
+  LoopContext& host = *host_;
+  if (host.shutting_down_) host.stop_if_done();
+  finished_.notify_all();
+  let_go();  // the hold of stop_if_done(); the endpoint may be gone from now on
+}
+
+bool LoopContext::guests_finished() {
+  std::lock_guard lock(guests_mutex_);
+  return std::all_of(guests_.begin(), guests_.end(),
+                     [](const LoopContext* guest) { return guest->finished(); });
 }
 
 std::vector<Conn> LoopContext::all_connections() {

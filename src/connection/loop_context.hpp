@@ -1,6 +1,11 @@
 // One endpoint's state on one event loop: the loop itself, the cork buffer, the mailbox for sends
 // from other threads, the list of connections, topics, and counters. Accepting (a server) and
 // dialing (a client) happen above this layer; both hand their sockets to connections here.
+//
+// Several endpoints may share a loop: a client made on a server's loops has a context of its own
+// on each of them, a guest of the server's context there (its host). The host's side runs the
+// loop and ends it: its shutdown shuts its guests down too, and the loop stops once every
+// context on it is done.
 #pragma once
 
 #include <atomic>
@@ -74,27 +79,41 @@ struct LoopStats {
 
 class LoopContext final : private net::FlushHandler, private net::TimerNode {
  public:
-  LoopContext(Endpoint& endpoint, std::unique_ptr<net::EventLoop> loop);
+  // The context of the side that runs `loop`.
+  LoopContext(Endpoint& endpoint, std::shared_ptr<net::EventLoop> loop);
+  // A guest on the loop of `host` (its side runs the loop). If the host is shutting down
+  // already, so does the guest.
+  LoopContext(Endpoint& endpoint, LoopContext& host);
 
-  // Lifetime: the server and every connection of this loop hold the context, so a Conn handle
-  // kept by the user after the server is gone still points at a live (if idle) context. The
-  // server lets go with detach(); the last holder deletes the context.
+  // Lifetime: the endpoint and every connection of this loop hold the context (and a guest its
+  // host), so a Conn handle kept by the user after the endpoint is gone still points at a live
+  // (if idle) context. The endpoint lets go with detach(); the last holder deletes the context.
   void hold() noexcept { holders_.fetch_add(1, std::memory_order_relaxed); }
   void let_go() noexcept {
     if (holders_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
   // The endpoint is going away: from now on sends posted here are dropped, and what is queued is
-  // released. Then the server's hold is let go. Call after the loop stopped running.
+  // released. Then the endpoint's hold is let go. Call once the context is finished() or its
+  // loop does not run: a guest leaves its host; a host (or a guest whose host is gone) runs
+  // what is still queued on its stopped loop on the calling thread.
   void detach() noexcept;
+  // The endpoint, or its host's, went away (detach()): nothing more may start here, and tasks
+  // posted here before must not touch the endpoint. Any thread.
+  bool gone() const noexcept;
 
   // The limits a user thread checks before queueing a send (copied: readable without the endpoint).
   const SendLimits& send_limits() const noexcept { return send_limits_; }
   std::uint32_t max_topics_per_connection() const noexcept { return max_topics_per_connection_; }
 
-  // Closes every connection with 1001 and `reason`, cuts those that have not finished closing
-  // after the close timeout, then ends the loop (loop thread; once).
+  // Closes every connection with 1001 and `reason` (and a host's guests'), cuts those that have
+  // not finished closing after the close timeout; then the context is finished, and the host
+  // ends the loop once its guests are finished too (loop thread; once).
   void begin_shutdown(std::string_view reason);
   bool shutting_down() const noexcept { return shutting_down_; }
+  // The shutdown is over: no connection is left, and the loop thread is done with the endpoint.
+  // Any thread; wait_finished() blocks until then.
+  bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
+  void wait_finished() const noexcept { finished_.wait(false, std::memory_order_acquire); }
 
   net::EventLoop& loop() noexcept { return *loop_; }
   Endpoint& endpoint() noexcept { return endpoint_; }
@@ -149,14 +168,19 @@ class LoopContext final : private net::FlushHandler, private net::TimerNode {
   void on_timer() override;  // the shutdown deadline
   std::vector<Conn> all_connections();
   void stop_if_done();
+  // A guest's shutdown is over (a task after the iteration that closed its last connection).
+  void finish_as_guest();
+  bool guests_finished();
   void run_mailbox();
 
+  LoopContext(Endpoint& endpoint, std::shared_ptr<net::EventLoop> loop, LoopContext* host);
   ~LoopContext();  // through let_go() only
 
   Endpoint& endpoint_;  // valid while the endpoint holds the context
-  std::unique_ptr<net::EventLoop> loop_;
-  WriteStallWatch write_stalls_;  // after loop_: its timer leaves the loop's wheel first
-  AssemblyWatch assembly_;        // likewise
+  std::shared_ptr<net::EventLoop> loop_;
+  LoopContext* const host_ = nullptr;  // a guest's, held until the guest is deleted
+  WriteStallWatch write_stalls_;       // after loop_: its timer leaves the loop's wheel first
+  AssemblyWatch assembly_;             // likewise
   std::atomic<std::size_t> holders_{1};
   const SendLimits send_limits_;
   const std::uint32_t max_topics_per_connection_;
@@ -167,10 +191,10 @@ class LoopContext final : private net::FlushHandler, private net::TimerNode {
   CorkBuffer cork_;
   Connection* cork_owner_ = nullptr;
 
-  std::mutex mailbox_mutex_;
+  mutable std::mutex mailbox_mutex_;
   std::vector<OutgoingSend> mailbox_;  // guarded by mailbox_mutex_
   bool mailbox_posted_ = false;        // guarded by mailbox_mutex_: a drain task is queued
-  bool detached_ = false;              // guarded by mailbox_mutex_: the server is gone
+  bool detached_ = false;              // guarded by mailbox_mutex_: the endpoint is gone
   std::vector<OutgoingSend> running_;  // loop thread only
 
   net::ListHead connections_;
@@ -179,6 +203,13 @@ class LoopContext final : private net::FlushHandler, private net::TimerNode {
   TopicRegistry<Connection> topics_;
 
   bool shutting_down_ = false;
+  bool finishing_ = false;  // loop thread: the shutdown is over, finished_ follows
+  std::atomic<bool> finished_{false};
+
+  // A host's guests, read by its loop thread and changed by the guests' sides (any thread).
+  std::mutex guests_mutex_;
+  std::vector<LoopContext*> guests_;  // guarded by guests_mutex_
+  bool guests_shut_down_ = false;     // guarded by guests_mutex_: begin_shutdown reached them
 
   const Connection* request_owner_ = nullptr;
   const Request* current_request_ = nullptr;

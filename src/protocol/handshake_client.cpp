@@ -98,15 +98,30 @@ std::optional<WebSocketUrl> parse_websocket_url(std::string_view url, std::strin
   };
   if (!is_visible_ascii(url)) return refuse("URL contains a space, control or non-ASCII byte");
   const std::size_t scheme_end = url.find("://");
-  WebSocketUrl parsed;
-  if (scheme_end != std::string_view::npos && iequals(url.substr(0, scheme_end), "wss")) {
-    parsed.secure = true;
-  } else if (scheme_end == std::string_view::npos || !iequals(url.substr(0, scheme_end), "ws")) {
-    return refuse("URL must start with ws:// or wss://");
-  }
-  const std::string_view rest = url.substr(scheme_end + 3);
+  const std::string_view scheme =
+      url.substr(0, scheme_end == std::string_view::npos ? 0 : scheme_end);
+  const std::string_view rest =
+      url.substr(scheme_end == std::string_view::npos ? 0 : scheme_end + 3);
   if (rest.find('#') != std::string_view::npos) {
     return refuse("a WebSocket URL has no fragment (RFC 6455 section 3)");
+  }
+  WebSocketUrl parsed;
+  if (iequals(scheme, "ws+unix")) {
+    const std::size_t socket_end = rest.find(':');
+    parsed.unix_path = std::string(rest.substr(0, socket_end));
+    if (parsed.unix_path.empty()) return refuse("ws+unix: URL without a socket path");
+    const std::string_view target =
+        socket_end == std::string_view::npos ? "/" : rest.substr(socket_end + 1);
+    if (!target.starts_with('/')) return refuse("ws+unix: the path after ':' must start with '/'");
+    parsed.host = "localhost";
+    parsed.port = 80;
+    parsed.target = std::string(target);
+    return parsed;
+  }
+  if (iequals(scheme, "wss")) {
+    parsed.secure = true;
+  } else if (!iequals(scheme, "ws")) {
+    return refuse("URL must start with ws://, wss:// or ws+unix://");
   }
   const std::size_t authority_end = rest.find_first_of("/?");
   const std::string_view authority = rest.substr(0, authority_end);

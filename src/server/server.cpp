@@ -57,8 +57,6 @@ detail::ConnectionSettings settings_from(const ServerOptions& options) {
   detail::ConnectionSettings settings = detail::common_settings_from(options);
   settings.max_topics_per_connection = options.max_topics_per_connection;
   settings.http_keepalive_timeout = options.http_keepalive_timeout;
-  settings.max_assembly_bytes = options.max_assembly_bytes;
-  settings.message_timeout = options.message_timeout;
   return settings;
 }
 
@@ -91,14 +89,9 @@ Server::Server(std::unique_ptr<Impl> impl) : ConnectionEvents(*impl), impl_(std:
   refuse_unworkable_limits(impl_->options);
   if (!impl_->shutdown_fd) throw std::system_error(errno, std::system_category(), "eventfd");
   impl_->tls = make_tls_context(impl_->options.tls);
-  const unsigned count = loop_count(impl_->options.threads);
-  for (unsigned i = 0; i < count; ++i) {
-    std::error_code error;
-    auto loop = net::EventLoop::create(error);
-    if (!loop) throw std::system_error(error, "fastws: cannot create an event loop");
-    impl_->loops.emplace_back(new detail::LoopContext(*impl_, std::move(loop)));
-    impl_->server_loops.push_back(
-        std::make_unique<detail::ServerLoop>(*impl_, *impl_->loops.back()));
+  impl_->make_loops(loop_count(impl_->options.threads));
+  for (auto& loop : impl_->loops) {
+    impl_->server_loops.push_back(std::make_unique<detail::ServerLoop>(*impl_, *loop));
     if (auto watch = impl_->server_loops.back()->watch_shutdown(impl_->shutdown_fd.get())) {
       throw std::system_error(watch, "fastws: cannot watch the shutdown event");
     }
@@ -180,12 +173,7 @@ void Server::run() {
     std::fprintf(stderr, "fastws: cannot listen: %s\n", error.message().c_str());
     return;
   }
-  std::vector<std::thread> threads;
-  for (std::size_t i = 1; i < impl.loops.size(); ++i) {
-    threads.emplace_back([&loop = impl.loops[i]->loop()] { loop.run(); });
-  }
-  impl.loops[0]->loop().run();
-  for (auto& thread : threads) thread.join();
+  impl.event_loops->run();
 }
 
 void Server::stop() noexcept {

@@ -36,11 +36,6 @@ struct Server::Impl : detail::Endpoint {
   std::function<void(const Request&, Response&)> on_http;
   std::unique_ptr<net::TlsContext> tls;  // set when accepted connections speak TLS
   net::UniqueFd shutdown_fd;             // an eventfd every loop watches; stop() writes it
-  // Contexts are detached, not deleted, when the server goes: Conn handles may still use them.
-  struct DetachLoop {
-    void operator()(detail::LoopContext* loop) const noexcept { loop->detach(); }
-  };
-  std::vector<std::unique_ptr<detail::LoopContext, DetachLoop>> loops;
   std::vector<std::unique_ptr<detail::ServerLoop>> server_loops;  // one per loop, same order
   std::unique_ptr<net::AcceptDistributor> distributor;  // Unix sockets: one listener for all
   bool listening = false;

@@ -4,6 +4,7 @@
 // verification, a silent server), close handshakes from either side, and sends from many
 // threads.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -149,23 +150,14 @@ TEST_F(ClientTest, ARefusedUpgradeIsAnErrorWithTheServersStatus) {
 }
 
 TEST_F(ClientTest, ARefusedConnectionNamesTheAddress) {
-  net::UniqueFd closed;
-  std::uint16_t port = 0;
-  {
-    std::vector<net::SocketAddress> any;
-    ASSERT_FALSE(net::resolve("127.0.0.1", 0, any));
-    ASSERT_FALSE(net::listen_on(any[0], {}, closed));
-    net::SocketAddress bound;
-    ASSERT_FALSE(net::local_address(closed.get(), bound));
-    port = bound.port();
-    closed.reset();  // nobody listens there now
-  }
+  SilentListener closed;
+  ASSERT_NE(closed.port, 0);
+  closed.socket.reset();  // nobody listens there now
   RecordingClient peer;
-  ConnectResult result =
-      peer.client().connect_and_wait("ws://127.0.0.1:" + std::to_string(port) + "/");
+  ConnectResult result = peer.client().connect_and_wait(closed.url());
   EXPECT_FALSE(result);
   EXPECT_EQ(result.error.error,
-            "cannot connect to 127.0.0.1:" + std::to_string(port) + ": Connection refused");
+            "cannot connect to 127.0.0.1:" + std::to_string(closed.port) + ": Connection refused");
   EXPECT_EQ(result.failure, ConnectError::connect);
 }
 
@@ -184,23 +176,40 @@ TEST_F(ClientTest, ABadUrlOrHeaderIsAnErrorBeforeAnyByteIsSent) {
 }
 
 TEST_F(ClientTest, ASilentServerEndsInTheHandshakeTimeout) {
-  net::UniqueFd silent;
-  std::vector<net::SocketAddress> any;
-  ASSERT_FALSE(net::resolve("127.0.0.1", 0, any));
-  ASSERT_FALSE(net::listen_on(any[0], {}, silent));  // accepts (in the kernel), never answers
-  net::SocketAddress bound;
-  ASSERT_FALSE(net::local_address(silent.get(), bound));
+  SilentListener silent;
+  ASSERT_NE(silent.port, 0);
   ClientOptions options;
   options.handshake_timeout = 300ms;
   RecordingClient peer(options);
   const auto start = std::chrono::steady_clock::now();
-  ConnectResult result =
-      peer.client().connect_and_wait("ws://127.0.0.1:" + std::to_string(bound.port()) + "/");
+  ConnectResult result = peer.client().connect_and_wait(silent.url());
   EXPECT_FALSE(result);
   EXPECT_EQ(result.error.error, "handshake timeout");
   EXPECT_EQ(result.failure, ConnectError::timeout);
   EXPECT_GE(since(start), 250ms);
   EXPECT_LT(since(start), 2s);
+}
+
+// A connection not open yet takes no message: every send reports closed, from any thread (a
+// "queued" here was a lie: the loop dropped the message when it came to it). close() still
+// cancels the dial.
+TEST_F(ClientTest, SendsBeforeOpenReportClosedAndCloseCancelsTheDial) {
+  SilentListener silent;
+  ASSERT_NE(silent.port, 0);
+  RecordingClient peer;
+  const Conn conn = peer.client().connect(silent.url());
+  ASSERT_TRUE(conn);
+  pollfd incoming{silent.socket.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&incoming, 1, 2000), 1);  // connected: the request is on its way
+  const net::UniqueFd accepted(::accept4(silent.socket.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(accepted);
+  EXPECT_FALSE(conn.is_open());
+  EXPECT_EQ(conn.send("too early"), SendStatus::closed);
+  EXPECT_EQ(conn.ping("too early"), SendStatus::closed);
+  EXPECT_EQ(conn.close(close_code::normal, "never mind"), SendStatus::queued);
+  EXPECT_TRUE(read_to_end(accepted.get(), 2s).closed);  // the dial ended at once
+  EXPECT_EQ(peer.closes.size(), 0u);                    // it never opened: no on_close
+  EXPECT_EQ(peer.errors.size(), 0u);                    // and the application ended it: no on_error
 }
 
 TEST_F(ClientTest, ANameIsResolvedOffTheLoop) {
@@ -275,6 +284,129 @@ TEST(ClientTls, VerifiesTheServerAgainstTheGivenCa) {
   insecure.tls.insecure_skip_verification = true;
   RecordingClient careless(insecure);
   EXPECT_TRUE(careless.client().connect_and_wait("wss://localhost:" + port + "/"));
+}
+
+// The server ends with a code and reason of its own: on_close on the client says them (and the
+// client's own code reaches the server: CloseFromTheClientEndsBothSidesWithItsCode).
+TEST(ClientCloseCodes, AServerCloseReachesTheClientWithItsCodeAndReason) {
+  TestServer server;
+  server.server().on_message(
+      [](const Conn& conn, Message) { conn.close(4002, "server says bye"); });
+  server.start();
+  RecordingClient peer;
+  ConnectResult result =
+      peer.client().connect_and_wait("ws://127.0.0.1:" + std::to_string(server.port()) + "/");
+  ASSERT_TRUE(result) << result.error.error;
+  result.conn.send("close me");
+  ASSERT_TRUE(peer.closes.wait_for(1));
+  EXPECT_EQ(peer.closes.all()[0].code, 4002);
+  EXPECT_EQ(peer.closes.all()[0].reason, "server says bye");
+  EXPECT_EQ(peer.closes.all()[0].error, "");
+  EXPECT_EQ(peer.errors.size(), 0u);
+}
+
+// A message over the client's max_message_size: the client closes with 1009, both sides see it.
+TEST(ClientCloseCodes, AMessageOverTheClientsLimitIsClosedWith1009) {
+  Recorded<CloseStatus> server_closes;  // outlives the server that records it
+  TestServer server;
+  server.server().on_message([](const Conn& conn, Message) { conn.send(std::string(2000, 'x')); });
+  server.server().on_close(
+      [&](const Conn&, const CloseStatus& status) { server_closes.add(status); });
+  server.start();
+  ClientOptions options;
+  options.max_message_size = 1000;
+  RecordingClient peer(options);
+  ConnectResult result =
+      peer.client().connect_and_wait("ws://127.0.0.1:" + std::to_string(server.port()) + "/");
+  ASSERT_TRUE(result) << result.error.error;
+  result.conn.send("a large one, please");
+  ASSERT_TRUE(peer.errors.wait_for(1));
+  EXPECT_EQ(peer.errors.all()[0].code, close_code::message_too_big);
+  ASSERT_TRUE(peer.closes.wait_for(1));
+  EXPECT_EQ(peer.closes.all()[0].code, close_code::message_too_big);
+  ASSERT_TRUE(server_closes.wait_for(1));
+  EXPECT_EQ(server_closes.all()[0].code, close_code::message_too_big);
+  EXPECT_EQ(peer.received.size(), 0u);
+}
+
+// A server that begins a message and never finishes it: the client's message_timeout closes the
+// connection with 1008 (without it the client held the message for ever).
+TEST(ClientLimits, AMessageLeftUnfinishedPastTheMessageTimeoutIsClosedWith1008) {
+  Recorded<CloseStatus> server_closes;  // outlives the server that records it
+  TestServer server;
+  server.server().on_message(
+      [](const Conn& conn, Message) { conn.send_frame(Frame::text("the first part", false)); });
+  server.server().on_close(
+      [&](const Conn&, const CloseStatus& status) { server_closes.add(status); });
+  server.start();
+  ClientOptions options;
+  options.message_timeout = 300ms;
+  RecordingClient peer(options);
+  ConnectResult result =
+      peer.client().connect_and_wait("ws://127.0.0.1:" + std::to_string(server.port()) + "/");
+  ASSERT_TRUE(result) << result.error.error;
+  const auto start = std::chrono::steady_clock::now();
+  result.conn.send("begin a message");
+  ASSERT_TRUE(server_closes.wait_for(1, 3s));
+  EXPECT_EQ(server_closes.all()[0].code, close_code::policy_violation);
+  EXPECT_GE(since(start), 250ms);
+  ASSERT_TRUE(peer.closes.wait_for(1));
+  EXPECT_EQ(peer.closes.all()[0].code, close_code::policy_violation);
+}
+
+// Messages in assembly count against the client's max_assembly_bytes: one that alone holds
+// more than the budget is closed with 1009 before it is complete.
+TEST(ClientLimits, AMessageInAssemblyOverTheClientsBudgetIsClosedWith1009) {
+  Recorded<CloseStatus> server_closes;  // outlives the server that records it
+  TestServer server;
+  server.server().on_message([](const Conn& conn, Message) {
+    conn.send_frame(Frame::text(std::string(512 * 1024, 'p'), false));
+  });
+  server.server().on_close(
+      [&](const Conn&, const CloseStatus& status) { server_closes.add(status); });
+  server.start();
+  ClientOptions options;
+  options.max_assembly_bytes = 256 * 1024;
+  RecordingClient peer(options);
+  ConnectResult result =
+      peer.client().connect_and_wait("ws://127.0.0.1:" + std::to_string(server.port()) + "/");
+  ASSERT_TRUE(result) << result.error.error;
+  result.conn.send("begin a large message");
+  ASSERT_TRUE(server_closes.wait_for(1));
+  EXPECT_EQ(server_closes.all()[0].code, close_code::message_too_big);
+  ASSERT_TRUE(peer.closes.wait_for(1));
+  EXPECT_EQ(peer.closes.all()[0].code, close_code::message_too_big);
+}
+
+// ws+unix: dials the server's Unix domain socket; the request names the path after the ':'.
+TEST(ClientUnixSocket, DialsAServerOnAUnixSocket) {
+  const std::string path =
+      "/tmp/fastws-client-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand());
+  ::unlink(path.c_str());
+  ServerOptions options = TestServer::default_options();
+  options.unix_path = path;
+  Recorded<std::string> requests;
+  TestServer server(options);
+  server.server().on_upgrade([&](const Request& request, Upgrade&) {
+    requests.add(std::string(request.target()) + " " + std::string(request.header("host")));
+  });
+  server.server().on_message(
+      [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
+  server.start();
+  RecordingClient peer;
+  ConnectResult result = peer.client().connect_and_wait("ws+unix://" + path + ":/feed?x=1");
+  ASSERT_TRUE(result) << result.error.error;
+  EXPECT_EQ(result.conn.remote_address(), "unix");  // connections keep only the family
+  result.conn.send("over a unix socket");
+  ASSERT_TRUE(peer.received.wait_for(1));
+  EXPECT_EQ(peer.received.all()[0].text, "over a unix socket");
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests.all()[0], "/feed?x=1 localhost");
+  const ConnectResult missing = peer.client().connect_and_wait("ws+unix://" + path + ".missing");
+  EXPECT_EQ(missing.failure, ConnectError::connect);
+  EXPECT_NE(missing.error.error.find(path + ".missing"), std::string::npos) << missing.error.error;
+  server.stop();
+  ::unlink(path.c_str());
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 // Starts each example program as users would (--port 0, wait for the printed URL), talks to
-// it, then stops it with SIGTERM and expects a clean exit.
+// it, then stops it with SIGTERM and expects a clean exit. The client examples run against
+// the server examples.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <optional>
 #include <regex>
 
 #include "polite_client.hpp"
@@ -15,51 +18,72 @@
 namespace fastws::testing {
 namespace {
 
-// A running example: started with --port 0 (and `flags`), its port read from the line it prints.
-class Example {
+// A program started with its standard output on a pipe, read a line at a time (each wait
+// bounded), and stopped with SIGTERM.
+class ChildProcess {
  public:
-  explicit Example(const std::string& name, const std::vector<std::string>& flags = {}) {
-    path_ = std::string(FASTWS_BINARY_DIR) + "/examples/" + name;
-    if (::access(path_.c_str(), X_OK) != 0) return;
+  explicit ChildProcess(const std::vector<std::string>& argv) {
     int out[2];
     if (::pipe(out) != 0) return;
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(out[1], STDOUT_FILENO);
       ::close(out[0]);
-      std::vector<const char*> argv = {path_.c_str(), "--port", "0", "--threads", "1"};
-      for (const std::string& flag : flags) argv.push_back(flag.c_str());
-      argv.push_back(nullptr);
-      ::execv(path_.c_str(), const_cast<char* const*>(argv.data()));
+      std::vector<const char*> args;
+      for (const std::string& arg : argv) args.push_back(arg.c_str());
+      args.push_back(nullptr);
+      ::execv(args[0], const_cast<char* const*>(args.data()));
       std::_Exit(127);
     }
     ::close(out[1]);
-    output_ = ::fdopen(out[0], "r");
-    char line[512];
-    if (output_ != nullptr && std::fgets(line, sizeof line, output_) != nullptr) {
-      std::smatch match;
-      const std::string text(line);
-      if (std::regex_search(text, match,
-                            std::regex(R"(listening on wss?://127\.0\.0\.1:(\d+)/)"))) {
-        port_ = static_cast<std::uint16_t>(std::stoi(match[1]));
-      }
-    }
+    out_ = out[0];
   }
-  ~Example() {
+  ~ChildProcess() {
     if (pid_ > 0 && !stopped_) {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
     }
-    if (output_ != nullptr) std::fclose(output_);
+    if (out_ >= 0) ::close(out_);
   }
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
 
-  bool built() const { return pid_ > 0; }
-  std::uint16_t port() const { return port_; }
+  bool started() const { return pid_ > 0; }
 
-  // Asks for a graceful stop: the example closes its connections with 1001.
+  // The next line it prints (without the newline), or nothing if none comes within `limit`.
+  std::optional<std::string> next_line(std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      if (const auto end = pending_.find('\n'); end != std::string::npos) {
+        std::string line = pending_.substr(0, end);
+        pending_.erase(0, end + 1);
+        return line;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd entry{out_, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&entry, 1, static_cast<int>(left.count())) != 1) return {};
+      char chunk[512];
+      const ssize_t n = ::read(out_, chunk, sizeof chunk);
+      if (n <= 0) return {};
+      pending_.append(chunk, static_cast<std::size_t>(n));
+      output_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+  // Reads lines until one contains `text`; false if none does within `limit`.
+  bool wait_for_line(std::string_view text, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (auto line = next_line(std::chrono::duration_cast<std::chrono::milliseconds>(
+               deadline - std::chrono::steady_clock::now()))) {
+      if (line->find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+  // Everything it printed so far (for failure messages).
+  const std::string& output() const { return output_; }
+
   void terminate() { ::kill(pid_, SIGTERM); }
-  // SIGTERM (again), then the exit status within 5 s (-1 if it had to be killed). Peers that are
-  // still open should be gone by now, or the server waits for them up to its close timeout.
+  // SIGTERM (again), then the exit status within 5 s (-1 if it had to be killed).
   int stop() {
     stopped_ = true;
     ::kill(pid_, SIGTERM);
@@ -75,11 +99,47 @@ class Example {
   }
 
  private:
-  std::string path_;
   pid_t pid_ = -1;
-  FILE* output_ = nullptr;
-  std::uint16_t port_ = 0;
+  int out_ = -1;
+  std::string pending_;  // read but not returned as a line yet
+  std::string output_;
   bool stopped_ = false;
+};
+
+std::string example_path(const std::string& name) {
+  return std::string(FASTWS_BINARY_DIR) + "/examples/" + name;
+}
+
+// A running example: started with --port 0 (and `flags`; a later --port wins), its port read
+// from the line it prints.
+class Example {
+ public:
+  explicit Example(const std::string& name, const std::vector<std::string>& flags = {}) {
+    const std::string path = example_path(name);
+    if (::access(path.c_str(), X_OK) != 0) return;
+    std::vector<std::string> argv = {path, "--port", "0", "--threads", "1"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    process_.emplace(argv);
+    const std::optional<std::string> line = process_->next_line(10s);
+    std::smatch match;
+    if (line &&
+        std::regex_search(*line, match, std::regex(R"(listening on wss?://127\.0\.0\.1:(\d+)/)"))) {
+      port_ = static_cast<std::uint16_t>(std::stoi(match[1]));
+    }
+  }
+
+  bool built() const { return process_ && process_->started(); }
+  std::uint16_t port() const { return port_; }
+
+  // Asks for a graceful stop: the example closes its connections with 1001.
+  void terminate() { process_->terminate(); }
+  // SIGTERM (again), then the exit status within 5 s (-1 if it had to be killed). Peers that are
+  // still open should be gone by now, or the server waits for them up to its close timeout.
+  int stop() { return process_->stop(); }
+
+ private:
+  std::optional<ChildProcess> process_;
+  std::uint16_t port_ = 0;
 };
 
 #define START_EXAMPLE(variable, name, ...)                             \
@@ -395,6 +455,53 @@ TEST(Examples, ClientDialsWithAHeaderAndPrintsTheEchoes) {
   EXPECT_NE(refused.find("cannot open " + url + ": "), std::string::npos) << refused;
   EXPECT_NE(refused.find("403"), std::string::npos) << refused;
   EXPECT_EQ(auth.stop(), 0);
+}
+
+// The reconnecting client follows the broadcast example's clock, loses it when the server
+// stops, prints its attempts while nobody listens, and follows the server restarted on the
+// same port.
+TEST(Examples, ReconnectingClientFollowsTheFeedAcrossARestart) {
+  auto feed = std::make_unique<Example>("broadcast");
+  if (!feed->built()) GTEST_SKIP() << "broadcast is not built here";
+  ASSERT_NE(feed->port(), 0);
+  const std::string port = std::to_string(feed->port());
+  const std::string path = example_path("reconnecting_client");
+  if (::access(path.c_str(), X_OK) != 0) GTEST_SKIP() << "reconnecting_client is not built here";
+  ChildProcess client({path, "ws://127.0.0.1:" + port + "/", "--initial-delay", "100"});
+  ASSERT_TRUE(client.wait_for_line("connected to ws://127.0.0.1:" + port + "/ (connection #1)", 5s))
+      << client.output();
+  ASSERT_TRUE(client.wait_for_line("received: the time is ", 5s)) << client.output();
+
+  EXPECT_EQ(feed->stop(), 0);
+  ASSERT_TRUE(client.wait_for_line("connection lost: 1001 server shutting down", 5s))
+      << client.output();
+  ASSERT_TRUE(client.wait_for_line("attempt 2 after", 5s)) << client.output();  // refused once
+  feed = std::make_unique<Example>("broadcast", std::vector<std::string>{"--port", port});
+  ASSERT_EQ(std::to_string(feed->port()), port);
+  ASSERT_TRUE(client.wait_for_line("(connection #2)", 5s)) << client.output();
+  ASSERT_TRUE(client.wait_for_line("received: the time is ", 5s)) << client.output();
+  EXPECT_NE(client.output().find("Connection refused"), std::string::npos) << client.output();
+  EXPECT_EQ(client.stop(), 0) << client.output();
+  EXPECT_EQ(feed->stop(), 0);
+}
+
+TEST(Examples, ThreadedClientGetsEveryThreadsEchoesBackInOrder) {
+  START_EXAMPLE(echo, "echo");
+  const std::string client = example_path("threaded_client");
+  std::string output;
+  EXPECT_EQ(
+      test::run_command("timeout 20 " + client + " ws://127.0.0.1:" + std::to_string(echo.port()) +
+                            "/ --threads 4 --messages 2000 2>&1",
+                        output),
+      0)
+      << output;
+  for (int t = 0; t < 4; ++t) {
+    EXPECT_NE(output.find("thread " + std::to_string(t) + ": 2000 of 2000 echoes, in order"),
+              std::string::npos)
+        << output;
+  }
+  EXPECT_NE(output.find("all echoes came back in order"), std::string::npos) << output;
+  EXPECT_EQ(echo.stop(), 0);
 }
 
 }  // namespace

@@ -254,6 +254,33 @@ TEST(WebSocketUrl, RefusesWhatCannotBeDialedSafely) {
   }
 }
 
+TEST(WebSocketUrl, SplitsUnixSocketUrls) {
+  const struct {
+    std::string_view url;
+    std::string_view socket;
+    std::string_view target;
+  } cases[] = {
+      {"ws+unix:///tmp/fastws.sock", "/tmp/fastws.sock", "/"},
+      {"ws+unix:///tmp/fastws.sock:/chat?room=1", "/tmp/fastws.sock", "/chat?room=1"},
+      {"WS+UNIX://relative/sock:/", "relative/sock", "/"},
+  };
+  for (const auto& c : cases) {
+    std::string error;
+    const auto url = parse_websocket_url(c.url, error);
+    ASSERT_TRUE(url.has_value()) << c.url << ": " << error;
+    EXPECT_EQ(url->unix_path, c.socket) << c.url;
+    EXPECT_EQ(url->target, c.target) << c.url;
+    EXPECT_EQ(url->host, "localhost") << c.url;
+    EXPECT_FALSE(url->secure) << c.url;
+  }
+  for (std::string_view url : {"ws+unix://", "ws+unix://:/chat", "ws+unix:///tmp/s:chat",
+                               "ws+unix:///tmp/s:/a b", "ws+unix:///tmp/s:/#frag"}) {
+    std::string error;
+    EXPECT_FALSE(parse_websocket_url(url, error).has_value()) << url;
+    EXPECT_NE(error, "") << url;
+  }
+}
+
 TEST(WebSocketUrl, SaysWhyUserInfoIsRefused) {
   std::string error;
   EXPECT_FALSE(parse_websocket_url("ws://user@example.com/", error).has_value());
