@@ -35,8 +35,8 @@ ROWS = {
     "NodeInterop": "Node ws client -> fastws server",
     "BrowserInterop.Chromium": "Chromium -> fastws server",
     "BrowserInterop.Firefox": "Firefox -> fastws server",
-    "ClientInterop.Python": "fastws client -> Python websockets server",
-    "ClientInterop.Node": "fastws client -> Node ws server",
+    "ClientInterop.PythonWebsockets": "fastws client -> Python websockets server",
+    "ClientInterop.NodeWs": "fastws client -> Node ws server",
 }
 
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "client_test_support.hpp"
+#include "interop_report.hpp"
 #include "support/child_process.hpp"
 
 namespace fastws::testing {
@@ -112,9 +113,42 @@ class ClientInterop : public ::testing::TestWithParam<EchoPeer> {
     return all.size() >= count ? all[count - 1] : Got{Opcode::close, {}};
   }
 
+  // For the interop matrix: what this test checked, in the words the other peers use.
+  void TearDown() override {
+    if (IsSkipped()) return;
+    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    const std::string base = test.substr(0, test.find('/'));
+    const std::string verdict = HasFailure() ? "FAIL " : "ok   ";
+    std::string lines;
+    for (const char* check : checks_of(base)) lines += verdict + check + "\n";
+    keep_for_interop_report(lines, HasFailure() ? 1 : 0,
+                            "ClientInterop." + GetParam().name + "." + base);
+  }
+
   std::unique_ptr<ChildProcess> server_;
   std::unique_ptr<InteropClient> client_;  // after the server: it disconnects first
   Conn conn_;
+
+ private:
+  static std::vector<const char*> checks_of(const std::string& test) {
+    if (test == "EchoesTextBinaryAndEmptyMessages") {
+      return {"text echo of 5 to 24 bytes, UTF-8 included", "binary echo of 4 and 70000 bytes",
+              "text and binary echo of 0 bytes"};
+    }
+    if (test == "EchoesA16MiBMessage") return {"binary echo of 16777216 bytes"};
+    if (test == "EchoesAMessageStreamedInFragmentsByAWriter") {
+      return {"text sent in 4 fragments by a Writer echoed whole"};
+    }
+    if (test == "CompressesWhenThePeerAcceptsPermessageDeflate") {
+      return {"extensions \"permessage-deflate\" negotiated, 200 kB echoes twice"};
+    }
+    if (test == "APingGetsItsPongWithThePayload") {
+      return {"ping answered with a pong carrying its payload"};
+    }
+    if (test == "TheClientsCloseCodeReachesThePeer") return {"close 4001 from the client"};
+    if (test == "ThePeersCloseCodeReachesOnClose") return {"server-initiated close 4002"};
+    return {};
+  }
 };
 
 TEST_P(ClientInterop, EchoesTextBinaryAndEmptyMessages) {

@@ -5,15 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "interop_report.hpp"
 #include "support/command_output.hpp"
 #include "tls_test_support.hpp"
 
@@ -84,19 +82,6 @@ class InteropEchoServer {
 
   TestServer server_;
 };
-
-// With FASTWS_INTEROP_REPORT_DIR set, what a peer printed is kept there as
-// <Suite>.<Test>.txt, after a first line with its exit status: scripts/interop_matrix.py makes
-// docs/interop.md from these files.
-inline void keep_for_interop_report(const std::string& output, int status) {
-  const char* dir = std::getenv("FASTWS_INTEROP_REPORT_DIR");
-  if (dir == nullptr || *dir == '\0') return;
-  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::filesystem::create_directories(dir);
-  std::ofstream file(std::string(dir) + "/" + test->test_suite_name() + "." + test->name() +
-                     ".txt");
-  file << "exit " << status << "\n" << output;
-}
 
 // Runs a peer (`command`: program and arguments), bounded by coreutils `timeout` (SIGTERM after
 // `seconds`, SIGKILL 5 s later), and expects it to exit 0, print no "FAIL" line and print every
