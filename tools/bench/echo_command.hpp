@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "connector.hpp"
+#include "deflate_echo.hpp"
 #include "echo_connection.hpp"
 #include "echo_message.hpp"
 #include "echo_worker.hpp"
@@ -53,6 +54,7 @@ inline std::vector<Flag> echo_flags(EchoOptions& o) {
                     "stop once this many echoes were measured (0: no limit)"),
           uint_flag("threads", o.threads, 1, 1024, "load threads, one epoll loop each (1)"),
           uint_flag("server-pid", o.server_pid, 1, 1u << 22, "server PID, for its CPU time"),
+          deflate_flag(o.target),
       });
 }
 
@@ -77,13 +79,16 @@ inline double median(std::vector<double> values) {
 // The running load: its threads and their connections.
 class EchoLoad {
  public:
-  EchoLoad(const EchoOptions& options, std::vector<Fd> fds) {
-    // One random key for the whole run: see EchoMessage on why it is fixed.
-    std::random_device entropy;
-    MaskKey key{};
-    for (auto& b : key) b = static_cast<std::byte>(entropy());
+  // `compressed`: the message and echo of a --deflate run, else null.
+  EchoLoad(const EchoOptions& options, std::vector<Fd> fds, const MaskKey& key,
+           const CompressedEcho* compressed) {
     const EchoMessage message(options.target.mode, options.payload_size, key);
-    if (options.pipeline != 1) {
+    if (compressed != nullptr) {
+      // Compressed messages carry no sequence number (it would change the compressed bytes), so
+      // ping-pong runs on the shared buffers too, with one message in flight.
+      shared_ = std::make_unique<PipelinedBuffers>(compressed->out, compressed->echo, true,
+                                                   options.pipeline, read_buffer_bytes);
+    } else if (options.pipeline != 1) {
       shared_ = std::make_unique<PipelinedBuffers>(message, options.pipeline, read_buffer_bytes);
     }
     std::vector<std::vector<EchoConnection>> shares(options.threads);
@@ -213,6 +218,18 @@ inline int run_echo(const EchoOptions& options) {
     std::fprintf(stderr, "echo: %s\n", error.c_str());
     return 1;
   }
+  // One random key for the whole run: see EchoMessage on why it is fixed.
+  std::random_device entropy;
+  MaskKey key{};
+  for (auto& b : key) b = static_cast<std::byte>(entropy());
+  const bool deflate = options.target.deflate && options.target.mode == Mode::ws;
+  CompressedEcho compressed;
+  if (deflate &&
+      !learn_compressed_echo(options.target, EchoMessage::pattern_payload(options.payload_size),
+                             key, compressed, error)) {
+    std::fprintf(stderr, "echo: --deflate: %s\n", error.c_str());
+    return 1;
+  }
   std::vector<Fd> fds;
   if (!open_connections(options.target, options.connections, 500, fds, error)) {
     std::fprintf(stderr, "echo: %s\n", error.c_str());
@@ -220,7 +237,7 @@ inline int run_echo(const EchoOptions& options) {
   }
   EchoOptions effective = options;
   effective.threads = std::min(options.threads, options.connections);
-  detail::EchoLoad load(effective, std::move(fds));
+  detail::EchoLoad load(effective, std::move(fds), key, deflate ? &compressed : nullptr);
   const EchoResult result = detail::measure(load, effective);
   load.stop();
   // A failure after the last sample still fails the run: every echo must have been right.
