@@ -81,9 +81,10 @@ class RatedLoad {
     }
   }
 
-  // Sends at the rate until `stop_sending`, then only reads until every message came back or
-  // `give_up`. False on a failure, described in `error`.
-  bool run(Clock::time_point stop_sending, Clock::time_point give_up, std::string& error) {
+  // Sends at the rate for `send_for` from `start`, then only reads until every message came back
+  // or `drain` passed. False on a failure, described in `error`.
+  bool run(Clock::time_point start, std::chrono::milliseconds send_for,
+           std::chrono::milliseconds drain, std::string& error) {
     epoll_ = Fd(epoll_create1(EPOLL_CLOEXEC));
     if (!epoll_) {
       error = errno_text("epoll_create1");
@@ -97,15 +98,16 @@ class RatedLoad {
         return false;
       }
     }
-    start_ = Clock::now();
-    const auto send_for = std::chrono::duration_cast<tick>(stop_sending - start_);
+    const auto stop_sending = start + send_for;
+    const auto give_up = stop_sending + drain;
     std::vector<epoll_event> events(256);
+    using tick = std::chrono::milliseconds;
     tick::rep last_tick = -1;
     for (;;) {
       const auto now = Clock::now();
       // Whole ticks: what became due is written once per tick, in one send() per connection,
       // not a message at a time whenever an echo wakes the loop.
-      const auto ticks = std::min(std::chrono::duration_cast<tick>(now - start_), send_for);
+      const auto ticks = std::min(std::chrono::duration_cast<tick>(now - start), send_for);
       if (ticks.count() != last_tick) {
         last_tick = ticks.count();
         const auto due = static_cast<std::uint64_t>(rate_ * ticks / std::chrono::seconds(1));
@@ -156,14 +158,11 @@ class RatedLoad {
     return false;
   }
 
-  using tick = std::chrono::milliseconds;
-
   std::uint64_t rate_;
   PipelinedBuffers buffers_;
   std::vector<EchoConnection> connections_;
   std::vector<std::byte> scratch_;
   Fd epoll_;
-  Clock::time_point start_;
   std::uint64_t echoed_ = 0;
 };
 
@@ -249,8 +248,8 @@ inline int run_rate(const RateOptions& options) {
       options.server_pid != 0 ? process_cpu_seconds(options.server_pid) : std::optional<double>{};
   const double client_cpu_before = self_cpu_seconds();
   const auto start = detail::Clock::now();
-  const auto stop_sending = start + std::chrono::seconds(options.duration_s);
-  if (!load.run(stop_sending, stop_sending + std::chrono::milliseconds(options.drain_ms), error)) {
+  const std::chrono::milliseconds send_for = std::chrono::seconds(options.duration_s);
+  if (!load.run(start, send_for, std::chrono::milliseconds(options.drain_ms), error)) {
     std::fprintf(stderr, "rate: %s\n", error.c_str());
     return 1;
   }
@@ -261,7 +260,7 @@ inline int run_rate(const RateOptions& options) {
   if (server_cpu_before && server_cpu_after) {
     result.server_cpu_s = *server_cpu_after - *server_cpu_before;
   }
-  result.send_seconds = std::chrono::duration<double>(stop_sending - start).count();
+  result.send_seconds = std::chrono::duration<double>(send_for).count();
   result.seconds = std::chrono::duration<double>(end - start).count();
   load.totals(result);
   detail::print_rate(options, message.wire_out().size(), result);
