@@ -16,6 +16,31 @@ import statistics
 import sys
 
 
+NOTES = """## How to read these figures
+
+- The servers are the same program in each library (bench/peers/): echo on any path, broadcast on
+  `/broadcast`, one thread or event loop, written the way each library's own examples write it.
+  fastws is `examples/echo --threads 1` and `bench/load/fastws_broadcast_server --threads 1`; the
+  TCP baselines are `bench/load/tcp_echo_server` and `tcp_broadcast_server`.
+- Per server CPU-second counts all of a server's threads: Node's helper threads and Go's runtime
+  threads are in it (all pinned to the server's core), so it stays comparable.
+- Every echo is checked byte for byte, so a server must send each message back as one frame; a
+  run that sees anything else fails rather than counting it.
+- Rated: each connection sends its messages on a 1 ms clock whatever comes back, as tcpkali
+  does; a server that cannot keep up shows fewer messages echoed than sent (within 2 s after
+  sending stops). Per server CPU-second is then echoed messages per CPU-second.
+- Handshakes: the load generator pays for the connect and the TCP handshake too, and on two
+  cores it can be the limit: per server CPU-second is the fairer figure there.
+- Broadcast: fastws and gorilla frame a broadcast once and share it; Beast shares the payload
+  and frames it per connection; websocketpp, libwebsockets (a copy per connection in its queue,
+  as lws's examples do) and Node `ws` frame and copy it per connection.
+- Deflate: permessage-deflate with no context takeover either way; each server compresses with
+  its own defaults (level, and whether a 1 KiB message is worth compressing at all).
+- Idle memory is the growth of the server's resident set (VmRSS) per connection, user space
+  only: the kernel's socket buffers are not in it.
+"""
+
+
 class Measurement:
     def __init__(self, key, title, rate_key, cpu_key, unit, lower_is_better=False):
         self.key = key
@@ -227,6 +252,7 @@ class Report:
             out.append(f"## {m.title}\n")
             out.extend(self.measurement_table(m))
             out.append("")
+        out.append(NOTES)
         return "\n".join(out) + "\n"
 
     def measurement_table(self, m):
@@ -240,12 +266,14 @@ class Report:
                              f"{ratio(value, self.figure(m, 'fastws', False))} | "
                              f"{ratio(value, self.figure(m, 'tcp_echo', False))} |")
             return lines + self.problem_lines(m)
-        extra = m.key == "rate"
         head = f"| server | {m.unit}/s | x fastws | x tcp | per server CPU-s | x fastws | x tcp |"
         rule = "|---|---:|---:|---:|---:|---:|---:|"
-        if extra:
+        if m.key == "rate":
             head += " echoed | MiB sent | MiB received | server CPU s |"
             rule += "---:|---:|---:|---:|"
+        if m.key == "deflate":
+            head += " echo compressed | echo frame bytes |"
+            rule += "---:|---:|"
         lines += [head, rule]
         for server in self.servers:
             rate = self.figure(m, server, False)
@@ -256,8 +284,12 @@ class Report:
                    f"{self.shown(m, server, True)} | "
                    f"{ratio(cpu, self.figure(m, 'fastws', True))} | "
                    f"{ratio(cpu, self.figure(m, 'tcp_echo', True))} |")
-            if extra:
-                cell = self.cell(m, server)
+            cell = self.cell(m, server)
+            if m.key == "deflate":
+                compressed = cell.median("echo_compressed")
+                row += (f" {'-' if compressed is None else ('yes' if compressed else 'no')} | "
+                        f"{human(cell.median('echo_frame_bytes'))} |")
+            if m.key == "rate":
                 fraction = cell.median("echoed_fraction")
                 row += (f" {'-' if fraction is None else f'{100 * fraction:.1f} %'} | "
                         f"{human(cell.median('sent_mib'))} | {human(cell.median('received_mib'))}"

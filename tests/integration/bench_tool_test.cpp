@@ -537,6 +537,10 @@ TEST_F(CompressingEchoExample, DeflateEchoMeasuresCompressedEchoes) {
                    "--connections", "4", "--duration", "1", "--warmup", "0"});
     ASSERT_EQ(run.exit_code, 0) << run.output;
     EXPECT_GT(result_value(run.output, "messages"), 100) << run.output;
+    // 1 KiB of a repeating alphabet compresses to a few dozen bytes, both ways.
+    EXPECT_EQ(result_value(run.output, "echo_compressed"), 1) << run.output;
+    EXPECT_LT(result_value(run.output, "frame_bytes"), 100) << run.output;
+    EXPECT_LT(result_value(run.output, "echo_frame_bytes"), 100) << run.output;
   }
 }
 

@@ -131,8 +131,9 @@ inline bool exchange_one_frame(int fd, std::span<const std::byte> bytes,
 
 // One message and its echo, compressed, for PipelinedBuffers.
 struct CompressedEcho {
-  std::vector<std::byte> out;   // the client's masked, compressed frame
-  std::vector<std::byte> echo;  // the server's frame, as learned from the probe
+  std::vector<std::byte> out;    // the client's masked, compressed frame
+  std::vector<std::byte> echo;   // the server's frame, as learned from the probe
+  bool echo_compressed = false;  // the server compressed it (it may leave a message as it is)
 };
 
 // Builds the compressed frame of `payload` (a binary message), sends it to `target` on a probe
@@ -168,6 +169,7 @@ inline bool learn_compressed_echo(const Target& target, std::span<const std::byt
     error = "the echo of the probe is not one final binary frame";
     return false;
   }
+  result.echo_compressed = header.rsv1;
   if (header.rsv1 && !detail::inflate_message(body, payload.size(), inflated)) {
     error = "the echo of the probe does not inflate";
     return false;

@@ -184,7 +184,9 @@ inline EchoResult measure(const EchoLoad& load, const EchoOptions& options) {
   return result;
 }
 
-inline void print_result(const EchoOptions& options, const EchoResult& result) {
+// `compressed`: the messages of a --deflate run, whose sizes are printed too; else null.
+inline void print_result(const EchoOptions& options, const EchoResult& result,
+                         const CompressedEcho* compressed) {
   // With no full-second sample (a short run cut by --max-messages) the mean is the best figure.
   const double mean =
       result.seconds > 0 ? static_cast<double>(result.messages) / result.seconds : 0;
@@ -199,6 +201,10 @@ inline void print_result(const EchoOptions& options, const EchoResult& result) {
     const double per_cpu =
         *result.server_cpu_s > 0 ? static_cast<double>(result.messages) / *result.server_cpu_s : 0;
     std::printf(" server_cpu_s=%.2f msgs_per_server_cpu_s=%.0f", *result.server_cpu_s, per_cpu);
+  }
+  if (compressed != nullptr) {
+    std::printf(" deflate=1 frame_bytes=%zu echo_frame_bytes=%zu echo_compressed=%d",
+                compressed->out.size(), compressed->echo.size(), compressed->echo_compressed);
   }
   std::printf("\n%.3f M echoes/s (median of %zu one-second samples), %llu echoes in %.2f s",
               per_second / 1e6, result.samples.size(),
@@ -245,7 +251,7 @@ inline int run_echo(const EchoOptions& options) {
     std::fprintf(stderr, "echo: %s\n", failure.c_str());
     return 1;
   }
-  detail::print_result(effective, result);
+  detail::print_result(effective, result, deflate ? &compressed : nullptr);
   return 0;
 }
 
