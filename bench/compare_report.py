@@ -348,9 +348,9 @@ class Report:
             value = self.figure(m, server, True)
             return value / base if base and value else None
 
-        grouped(rated, relative, "x fastws, per server CPU-second",
+        grouped(rated, relative, "x fastws, per server CPU-second (log)",
                 "Per server CPU-second, relative to fastws (1.0)", "relative_to_fastws.png",
-                line=1.0)
+                log=True, line=1.0)
         grouped(rated, lambda m, s: self.figure(m, s, False), "per second (log)",
                 "Throughput, by measurement", "per_second.png", log=True)
         idle = [m for m in self.measurements if m.key == "idle"]
