@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -224,10 +223,7 @@ inline int run_echo(const EchoOptions& options) {
     std::fprintf(stderr, "echo: %s\n", error.c_str());
     return 1;
   }
-  // One random key for the whole run: see EchoMessage on why it is fixed.
-  std::random_device entropy;
-  MaskKey key{};
-  for (auto& b : key) b = static_cast<std::byte>(entropy());
+  const MaskKey key = random_mask_key();
   const bool deflate = options.target.deflate && options.target.mode == Mode::ws;
   CompressedEcho compressed;
   if (deflate &&

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <random>
 #include <span>
 #include <vector>
 
@@ -18,6 +19,14 @@ namespace fastws::bench {
 
 // Where a ping-pong message carries its sequence number: the first (up to) 8 payload bytes.
 inline constexpr std::size_t max_sequence_bytes = 8;
+
+// A mask key for a whole run (see EchoMessage on why one key serves every frame).
+inline MaskKey random_mask_key() {
+  std::random_device entropy;
+  MaskKey key{};
+  for (auto& b : key) b = static_cast<std::byte>(entropy());
+  return key;
+}
 
 // Appends one final frame carrying `payload` (masked with `*mask_key` unless it is null; RSV1 set
 // for a compressed message, RFC 7692 6) and returns where its payload starts.

@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <optional>
-#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -236,9 +235,7 @@ inline int run_rate(const RateOptions& options) {
     std::fprintf(stderr, "rate: %s\n", error.c_str());
     return 1;
   }
-  std::random_device entropy;
-  MaskKey key{};
-  for (auto& b : key) b = static_cast<std::byte>(entropy());
+  const MaskKey key = random_mask_key();
   const auto text = std::as_bytes(std::span(options.message));
   const EchoMessage message(options.target.mode, text, key, Opcode::text);
   detail::RatedLoad load(options, std::move(fds), message);
