@@ -24,6 +24,9 @@ step "Interop matrix (docs/interop.md is made the same way by scripts/interop-ma
 step "Attacks in quick mode: each server's memory bound under attack (bench/run_attack.sh)"
 NO_BUILD=1 BUILD_DIR=build/release bench/run_attack.sh --quick
 
+step "bench/compare --smoke: every comparison measurement for about a second, fastws and TCP echo"
+NO_BUILD=1 BUILD_DIR=build/release bench/compare --smoke
+
 step "Install, then build a consumer with find_package(fastws) and with pkg-config"
 rm -rf build/install-test
 cmake --install build/release --prefix "$PWD/build/install-test" >/dev/null

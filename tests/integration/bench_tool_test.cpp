@@ -36,10 +36,14 @@ bool is_executable(const std::string& path) {
 
 using Child = fastws::test::ChildProcess;
 
-// The port in a server's "listening on 127.0.0.1:PORT" line, once it printed one.
+// The port in a server's "listening on 127.0.0.1:PORT" line (the examples print "listening on
+// ws://127.0.0.1:PORT/"), once it printed one.
 std::string wait_until_listening(Child& server) {
-  const std::uint16_t port = server.wait_for_port("listening on 127.0.0.1:", 10s);
-  return port == 0 ? std::string() : std::to_string(port);
+  const auto line = server.wait_for_line("listening on ", 10s);
+  const std::string host = "127.0.0.1:";
+  if (!line || line->find(host) == std::string::npos) return {};
+  const auto begin = line->find(host) + host.size();
+  return line->substr(begin, line->find_first_not_of("0123456789", begin) - begin);
 }
 
 // A port that was free a moment ago, for servers that must be told one.
@@ -82,7 +86,8 @@ BenchRun run_bench(std::vector<std::string> args) {
 // length of one test.
 class BenchServer : public ::testing::Test {
  protected:
-  explicit BenchServer(std::string binary) : binary_(std::move(binary)) {}
+  explicit BenchServer(std::string binary, std::vector<std::string> args = {})
+      : binary_(std::move(binary)), args_(std::move(args)) {}
 
   void SetUp() override {
     const std::string name = binary_.substr(binary_.rfind('/') + 1);
@@ -90,7 +95,9 @@ class BenchServer : public ::testing::Test {
       GTEST_SKIP() << "build fastws_bench and " << name << " first";
     }
     if (!is_executable(python)) GTEST_SKIP() << "no /usr/bin/python3 to find a free port";
-    server_.emplace(std::vector<std::string>{binary_, "--port", free_port()});
+    std::vector<std::string> argv{binary_, "--port", free_port()};
+    argv.insert(argv.end(), args_.begin(), args_.end());
+    server_.emplace(argv);
     port_ = wait_until_listening(*server_);
     ASSERT_FALSE(port_.empty()) << name << " did not start: " << server_->output();
   }
@@ -98,6 +105,7 @@ class BenchServer : public ::testing::Test {
   std::string server_pid() const { return std::to_string(server_->pid()); }
 
   std::string binary_;
+  std::vector<std::string> args_;
   std::optional<Child> server_;
   std::string port_;
 };
@@ -346,6 +354,129 @@ TEST_F(FastwsBroadcastServer, TcpModeFailsOnWrongBytes) {
             std::string::npos)
       << run.output;
   EXPECT_EQ(run.output.find("deliveries_per_s="), std::string::npos) << run.output;
+}
+
+// fastws_bench rate: tcpkali's rated test. 10 connections x 1,000 messages/s for one second is
+// exactly 10,000 messages of 22 bytes (tcp mode: the bare message), every one echoed.
+TEST_F(TcpEchoServer, RateSendsAtTheRateAndCountsWhatCameBack) {
+  const BenchRun run =
+      run_bench({"rate", "--mode", "tcp", "--port", port_, "--connections", "10", "--rate", "1000",
+                 "--duration", "1", "--server-pid", server_pid()});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(result_value(run.output, "sent_messages"), 10'000) << run.output;
+  EXPECT_EQ(result_value(run.output, "echoed_messages"), 10'000) << run.output;
+  EXPECT_EQ(result_value(run.output, "sent_bytes"), 220'000) << run.output;
+  EXPECT_EQ(result_value(run.output, "received_bytes"), 220'000) << run.output;
+  EXPECT_EQ(result_value(run.output, "echoed_fraction"), 1) << run.output;
+  EXPECT_GT(result_value(run.output, "echoed_per_server_cpu_s"), 0) << run.output;
+  EXPECT_NE(run.output.find("Total data sent:     0.2 MiB (220000 bytes)"), std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("Messages: 10000 sent, 10000 echoed (100.00 %), target 10000"),
+            std::string::npos)
+      << run.output;
+}
+
+// A server that stops answering is measured, not failed: everything sent, nothing echoed.
+TEST_F(TcpEchoServer, RateReportsAServerThatFallsBehind) {
+  ASSERT_EQ(kill(server_->pid(), SIGSTOP), 0);  // the kernel still accepts the connections
+  const BenchRun run = run_bench({"rate", "--mode", "tcp", "--port", port_, "--connections", "4",
+                                  "--rate", "100", "--duration", "1", "--drain", "200"});
+  kill(server_->pid(), SIGCONT);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(result_value(run.output, "sent_messages"), 400) << run.output;
+  EXPECT_EQ(result_value(run.output, "echoed_messages"), 0) << run.output;
+  EXPECT_EQ(result_value(run.output, "echoed_fraction"), 0) << run.output;
+}
+
+// In ws mode each message is a masked text frame (6 + 22 bytes) and its echo an unmasked one
+// (2 + 22), RFC 6455 5.2.
+TEST_F(PythonWsEchoServer, RateSendsTextFramesAndChecksTheirEchoes) {
+  const BenchRun run = run_bench(
+      {"rate", "--port", start(), "--connections", "4", "--rate", "200", "--duration", "1"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(result_value(run.output, "sent_messages"), 800) << run.output;
+  EXPECT_EQ(result_value(run.output, "echoed_messages"), 800) << run.output;
+  EXPECT_EQ(result_value(run.output, "sent_bytes"), 800 * 28) << run.output;
+  EXPECT_EQ(result_value(run.output, "received_bytes"), 800 * 24) << run.output;
+}
+
+TEST_F(PythonWsEchoServer, RateFailsOnAWrongEcho) {
+  const BenchRun run = run_bench({"rate", "--port", start({"--corrupt-every", "50"}),
+                                  "--connections", "2", "--rate", "200", "--duration", "1"});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("the echo differs from what was sent"), std::string::npos)
+      << run.output;
+}
+
+// fastws_bench handshakes: each slot connects, upgrades, sends a close frame and waits for the
+// server's before the next connection; the Python server does the closing handshake.
+TEST_F(PythonWsEchoServer, HandshakesOpensAndClosesConnections) {
+  const BenchRun run = run_bench(
+      {"handshakes", "--port", start(), "--concurrency", "4", "--duration", "1", "--warmup", "0"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_GT(result_value(run.output, "handshakes"), 10) << run.output;
+  EXPECT_EQ(result_value(run.output, "handshakes_per_s"), result_value(run.output, "handshakes"))
+      << run.output;
+}
+
+// In tcp mode a slot connects and resets: the kernel's share of the work.
+TEST_F(TcpEchoServer, HandshakesInTcpModeConnectAndReset) {
+  const BenchRun run =
+      run_bench({"handshakes", "--mode", "tcp", "--port", port_, "--concurrency", "4", "--duration",
+                 "1", "--warmup", "0", "--server-pid", server_pid()});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_GT(result_value(run.output, "handshakes"), 100) << run.output;
+  EXPECT_GT(result_value(run.output, "handshakes_per_server_cpu_s"), 0) << run.output;
+}
+
+TEST_F(TcpEchoServer, HandshakesInWsModeFailWithoutUpgrade) {
+  const BenchRun run = run_bench({"handshakes", "--port", port_, "--duration", "1"});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("did not answer the upgrade with 101"), std::string::npos)
+      << run.output;
+}
+
+// The echo example with permessage-deflate on: fastws_bench sends compressed frames (RSV1) and
+// checks every echo against the server's compressed echo of the probe, in ping-pong and pipelined.
+class CompressingEchoExample : public BenchServer {
+ protected:
+  CompressingEchoExample() : BenchServer(echo_example_binary, {"--threads", "1", "--compress"}) {}
+};
+
+TEST_F(CompressingEchoExample, DeflateEchoMeasuresCompressedEchoes) {
+  for (const char* pipeline : {"1", "8"}) {
+    const BenchRun run =
+        run_bench({"echo", "--deflate", "--size", "1024", "--pipeline", pipeline, "--port", port_,
+                   "--connections", "4", "--duration", "1", "--warmup", "0"});
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_GT(result_value(run.output, "messages"), 100) << run.output;
+    // 1 KiB of a repeating alphabet compresses to a few dozen bytes, both ways.
+    EXPECT_EQ(result_value(run.output, "echo_compressed"), 1) << run.output;
+    EXPECT_LT(result_value(run.output, "frame_bytes"), 100) << run.output;
+    EXPECT_LT(result_value(run.output, "echo_frame_bytes"), 100) << run.output;
+  }
+}
+
+TEST_F(CompressingEchoExample, IdleWithDeflateHoldsCompressedConnections) {
+  const BenchRun run = run_bench({"idle", "--deflate", "--port", port_, "--connections", "50",
+                                  "--settle", "0", "--server-pid", server_pid()});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(result_value(run.output, "connections"), 50) << run.output;
+}
+
+class PlainEchoExample : public BenchServer {
+ protected:
+  PlainEchoExample() : BenchServer(echo_example_binary, {"--threads", "1"}) {}
+};
+
+// A server that answers the offer without the extension: the run fails instead of measuring
+// uncompressed echoes as compressed ones.
+TEST_F(PlainEchoExample, DeflateFailsWhereTheServerDoesNotAcceptIt) {
+  const BenchRun run = run_bench({"echo", "--deflate", "--port", port_, "--connections", "2",
+                                  "--duration", "1", "--warmup", "0"});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("the server did not accept permessage-deflate"), std::string::npos)
+      << run.output;
 }
 
 class AttackTool : public ::testing::Test {

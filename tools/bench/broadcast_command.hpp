@@ -31,7 +31,6 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
-#include <random>
 #include <span>
 #include <sstream>
 #include <string>
@@ -90,7 +89,7 @@ namespace detail {
 class BroadcastFrames {
  public:
   BroadcastFrames(Mode mode, std::size_t payload_size)
-      : message_(Mode::ws, payload_size, random_key()), mode_(mode) {
+      : message_(Mode::ws, payload_size, random_mask_key()), mode_(mode) {
     const auto frame = message_.expected_echo();
     template_.assign(frame.begin(), frame.end());
     sequence_at_ = template_.size() - payload_size;
@@ -124,13 +123,6 @@ class BroadcastFrames {
   }
 
  private:
-  static MaskKey random_key() {
-    std::random_device entropy;
-    MaskKey key{};
-    for (auto& b : key) b = static_cast<std::byte>(entropy());
-    return key;
-  }
-
   EchoMessage message_;
   Mode mode_;
   std::vector<std::byte> template_;  // the frame of broadcast 0

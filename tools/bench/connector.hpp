@@ -39,6 +39,7 @@ struct Target {
   std::string path = "/";
   Mode mode = Mode::ws;
   std::string extra_header_lines;  // ws mode: added to the upgrade request, each ending in CRLF
+  bool deflate = false;  // ws mode: offer permessage-deflate, and fail where it is not accepted
 };
 
 namespace detail {
@@ -51,6 +52,7 @@ struct PendingConnection {
   std::string request;  // empty in tcp mode
   std::size_t request_sent = 0;
   std::string response;
+  bool deflate_offered = false;  // the response must accept permessage-deflate
 };
 
 inline bool send_request(PendingConnection& c, std::string& error) {
@@ -97,6 +99,10 @@ inline bool read_response(PendingConnection& c, std::string& error) {
     c.response.append(buffer, static_cast<std::size_t>(n));
     const UpgradeResponse verdict = check_upgrade_response(c.response);
     if (verdict == UpgradeResponse::accepted) {
+      if (c.deflate_offered && !accepts_permessage_deflate(c.response)) {
+        error = "the server did not accept permessage-deflate";
+        return false;
+      }
       c.phase = Phase::open;
       return true;
     }
@@ -106,6 +112,14 @@ inline bool read_response(PendingConnection& c, std::string& error) {
       return false;
     }
   }
+}
+
+// The upgrade request for `target`, with a fresh key.
+inline std::string upgrade_request(const Target& target, std::mt19937_64& random) {
+  std::string extra = target.extra_header_lines;
+  if (target.deflate) extra += permessage_deflate_offer;
+  return make_upgrade_request(target.host, target.port, target.path, make_client_key(random),
+                              extra);
 }
 
 // Moves one connection as far as its socket allows; the caller waits for epoll in between.
@@ -136,10 +150,8 @@ inline bool open_batch(const Target& target, const sockaddr_in& address, std::si
   for (std::size_t i = 0; i < count; ++i) {
     pending[i].fd = start_connect(address, error);
     if (!pending[i].fd) return false;
-    if (target.mode == Mode::ws) {
-      pending[i].request = make_upgrade_request(target.host, target.port, target.path,
-                                                make_client_key(random), target.extra_header_lines);
-    }
+    if (target.mode == Mode::ws) pending[i].request = upgrade_request(target, random);
+    pending[i].deflate_offered = target.mode == Mode::ws && target.deflate;
     // Level-triggered: a connection that is not finished keeps reporting until it is.
     epoll_event event{EPOLLIN | EPOLLOUT, {.u64 = i}};
     epoll_ctl(epoll.get(), EPOLL_CTL_ADD, pending[i].fd.get(), &event);

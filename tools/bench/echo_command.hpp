@@ -11,12 +11,12 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "connector.hpp"
+#include "deflate_echo.hpp"
 #include "echo_connection.hpp"
 #include "echo_message.hpp"
 #include "echo_worker.hpp"
@@ -53,6 +53,7 @@ inline std::vector<Flag> echo_flags(EchoOptions& o) {
                     "stop once this many echoes were measured (0: no limit)"),
           uint_flag("threads", o.threads, 1, 1024, "load threads, one epoll loop each (1)"),
           uint_flag("server-pid", o.server_pid, 1, 1u << 22, "server PID, for its CPU time"),
+          deflate_flag(o.target),
       });
 }
 
@@ -77,13 +78,16 @@ inline double median(std::vector<double> values) {
 // The running load: its threads and their connections.
 class EchoLoad {
  public:
-  EchoLoad(const EchoOptions& options, std::vector<Fd> fds) {
-    // One random key for the whole run: see EchoMessage on why it is fixed.
-    std::random_device entropy;
-    MaskKey key{};
-    for (auto& b : key) b = static_cast<std::byte>(entropy());
+  // `compressed`: the message and echo of a --deflate run, else null.
+  EchoLoad(const EchoOptions& options, std::vector<Fd> fds, const MaskKey& key,
+           const CompressedEcho* compressed) {
     const EchoMessage message(options.target.mode, options.payload_size, key);
-    if (options.pipeline != 1) {
+    if (compressed != nullptr) {
+      // Compressed messages carry no sequence number (it would change the compressed bytes), so
+      // ping-pong runs on the shared buffers too, with one message in flight.
+      shared_ = std::make_unique<PipelinedBuffers>(compressed->out, compressed->echo, true,
+                                                   options.pipeline, read_buffer_bytes);
+    } else if (options.pipeline != 1) {
       shared_ = std::make_unique<PipelinedBuffers>(message, options.pipeline, read_buffer_bytes);
     }
     std::vector<std::vector<EchoConnection>> shares(options.threads);
@@ -179,7 +183,9 @@ inline EchoResult measure(const EchoLoad& load, const EchoOptions& options) {
   return result;
 }
 
-inline void print_result(const EchoOptions& options, const EchoResult& result) {
+// `compressed`: the messages of a --deflate run, whose sizes are printed too; else null.
+inline void print_result(const EchoOptions& options, const EchoResult& result,
+                         const CompressedEcho* compressed) {
   // With no full-second sample (a short run cut by --max-messages) the mean is the best figure.
   const double mean =
       result.seconds > 0 ? static_cast<double>(result.messages) / result.seconds : 0;
@@ -194,6 +200,10 @@ inline void print_result(const EchoOptions& options, const EchoResult& result) {
     const double per_cpu =
         *result.server_cpu_s > 0 ? static_cast<double>(result.messages) / *result.server_cpu_s : 0;
     std::printf(" server_cpu_s=%.2f msgs_per_server_cpu_s=%.0f", *result.server_cpu_s, per_cpu);
+  }
+  if (compressed != nullptr) {
+    std::printf(" deflate=1 frame_bytes=%zu echo_frame_bytes=%zu echo_compressed=%d",
+                compressed->out.size(), compressed->echo.size(), compressed->echo_compressed);
   }
   std::printf("\n%.3f M echoes/s (median of %zu one-second samples), %llu echoes in %.2f s",
               per_second / 1e6, result.samples.size(),
@@ -213,6 +223,15 @@ inline int run_echo(const EchoOptions& options) {
     std::fprintf(stderr, "echo: %s\n", error.c_str());
     return 1;
   }
+  const MaskKey key = random_mask_key();
+  const bool deflate = options.target.deflate && options.target.mode == Mode::ws;
+  CompressedEcho compressed;
+  if (deflate &&
+      !learn_compressed_echo(options.target, EchoMessage::pattern_payload(options.payload_size),
+                             key, compressed, error)) {
+    std::fprintf(stderr, "echo: --deflate: %s\n", error.c_str());
+    return 1;
+  }
   std::vector<Fd> fds;
   if (!open_connections(options.target, options.connections, 500, fds, error)) {
     std::fprintf(stderr, "echo: %s\n", error.c_str());
@@ -220,7 +239,7 @@ inline int run_echo(const EchoOptions& options) {
   }
   EchoOptions effective = options;
   effective.threads = std::min(options.threads, options.connections);
-  detail::EchoLoad load(effective, std::move(fds));
+  detail::EchoLoad load(effective, std::move(fds), key, deflate ? &compressed : nullptr);
   const EchoResult result = detail::measure(load, effective);
   load.stop();
   // A failure after the last sample still fails the run: every echo must have been right.
@@ -228,7 +247,7 @@ inline int run_echo(const EchoOptions& options) {
     std::fprintf(stderr, "echo: %s\n", failure.c_str());
     return 1;
   }
-  detail::print_result(effective, result);
+  detail::print_result(effective, result, deflate ? &compressed : nullptr);
   return 0;
 }
 

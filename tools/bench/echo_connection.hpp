@@ -46,14 +46,19 @@ class PipelinedBuffers {
   // `read_size` bytes starting anywhere inside one message fits in `expected_`, and a write of
   // `max_write_` bytes starting anywhere inside one message fits in `out_`.
   PipelinedBuffers(const EchoMessage& message, std::size_t pipeline, std::size_t read_size)
-      : out_period_(message.wire_out().size()),
-        echo_period_(message.expected_echo().size()),
-        framed_(message.framed()) {
+      : PipelinedBuffers(message.wire_out(), message.expected_echo(), message.framed(), pipeline,
+                         read_size) {}
+
+  // The same for any message: `out` sent, `echo` expected back (a compressed message's echo is
+  // what the server was seen to send, see deflate_echo.hpp).
+  PipelinedBuffers(std::span<const std::byte> out, std::span<const std::byte> echo, bool framed,
+                   std::size_t pipeline, std::size_t read_size)
+      : out_period_(out.size()), echo_period_(echo.size()), framed_(framed) {
     std::size_t batch_messages = std::max<std::size_t>(1, write_batch_bytes / out_period_);
     if (pipeline != 0) batch_messages = std::min(batch_messages, pipeline);
     max_write_ = batch_messages * out_period_;
-    out_ = repeat_bytes(message.wire_out(), batch_messages + 1);
-    expected_ = repeat_bytes(message.expected_echo(), read_size / echo_period_ + 2);
+    out_ = repeat_bytes(out, batch_messages + 1);
+    expected_ = repeat_bytes(echo, read_size / echo_period_ + 2);
   }
 
   EchoStreams streams() const noexcept {
@@ -87,6 +92,11 @@ class EchoConnection {
 
   int fd() const noexcept { return fd_.get(); }
   std::uint64_t messages_received() const noexcept { return messages_received_; }
+  std::uint64_t bytes_sent() const noexcept { return bytes_sent_; }
+  std::uint64_t echo_bytes() const noexcept { return echo_bytes_; }
+
+  // Rated load (fastws_bench rate): no more than `messages` messages sent in all, until raised.
+  void limit_messages_sent(std::uint64_t messages) noexcept { send_limit_ = messages; }
 
   // Writes as much as the in-flight limit and the socket allow.
   bool flush(std::string& error) {
@@ -139,6 +149,9 @@ class EchoConnection {
     if (pipeline_ != 0) {
       const std::uint64_t limit = (messages_received_ + pipeline_) * streams_.out_period;
       window = std::min(window, limit - bytes_sent_);
+    }
+    if (send_limit_ != no_send_limit) {
+      window = std::min(window, send_limit_ * streams_.out_period - bytes_sent_);
     }
     return static_cast<std::size_t>(window);
   }
@@ -202,6 +215,8 @@ class EchoConnection {
   std::uint64_t bytes_sent_ = 0;
   std::uint64_t echo_bytes_ = 0;
   std::uint64_t messages_received_ = 0;
+  static constexpr std::uint64_t no_send_limit = UINT64_MAX;
+  std::uint64_t send_limit_ = no_send_limit;  // messages, see limit_messages_sent
 };
 
 }  // namespace fastws::bench

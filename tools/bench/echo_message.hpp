@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <random>
 #include <span>
 #include <vector>
 
@@ -19,6 +20,36 @@ namespace fastws::bench {
 // Where a ping-pong message carries its sequence number: the first (up to) 8 payload bytes.
 inline constexpr std::size_t max_sequence_bytes = 8;
 
+// A mask key for a whole run (see EchoMessage on why one key serves every frame).
+inline MaskKey random_mask_key() {
+  std::random_device entropy;
+  MaskKey key{};
+  for (auto& b : key) b = static_cast<std::byte>(entropy());
+  return key;
+}
+
+// Appends one final frame carrying `payload` (masked with `*mask_key` unless it is null; RSV1 set
+// for a compressed message, RFC 7692 6) and returns where its payload starts.
+inline std::size_t append_frame(std::vector<std::byte>& out, std::span<const std::byte> payload,
+                                Opcode opcode, const MaskKey* mask_key, bool rsv1 = false) {
+  protocol::FrameHeader header;
+  header.fin = true;
+  header.rsv1 = rsv1;
+  header.opcode = opcode;
+  header.masked = mask_key != nullptr;
+  if (mask_key != nullptr) header.mask = *mask_key;
+  header.payload_length = payload.size();
+  const std::size_t at = out.size();
+  out.resize(at + protocol::max_frame_header_size);
+  const std::size_t header_size = protocol::write_frame_header(out.data() + at, header);
+  out.resize(at + header_size);
+  out.insert(out.end(), payload.begin(), payload.end());
+  if (mask_key != nullptr) {
+    protocol::apply_mask(out.data() + at + header_size, payload.size(), *mask_key);
+  }
+  return at + header_size;
+}
+
 class EchoMessage {
  public:
   // Binary frames, so that a server does not spend time validating UTF-8 (RFC 6455 5.6) and the
@@ -26,18 +57,26 @@ class EchoMessage {
   // fresh unpredictable key per frame to protect intermediaries, which do not exist on this
   // loopback benchmark, and a fixed key lets every outgoing byte be built in advance.
   EchoMessage(Mode mode, std::size_t payload_size, const MaskKey& mask_key)
-      : mask_key_(mask_key), payload_size_(payload_size), framed_(mode == Mode::ws) {
-    std::vector<std::byte> payload(payload_size);
-    for (std::size_t i = 0; i < payload_size; ++i) {
-      payload[i] = static_cast<std::byte>('a' + i % 26);  // not all zeros: a lost byte shows
-    }
+      : EchoMessage(mode, pattern_payload(payload_size), mask_key, Opcode::binary) {}
+
+  // A message of these bytes, sent as one `opcode` frame in ws mode (fastws_bench rate sends
+  // tcpkali's text message).
+  EchoMessage(Mode mode, std::span<const std::byte> payload, const MaskKey& mask_key, Opcode opcode)
+      : mask_key_(mask_key), payload_size_(payload.size()), framed_(mode == Mode::ws) {
     if (framed_) {
-      out_payload_at_ = append_frame(out_, payload, true);
-      echo_payload_at_ = append_frame(echo_, payload, false);
+      out_payload_at_ = append_frame(out_, payload, opcode, &mask_key_);
+      echo_payload_at_ = append_frame(echo_, payload, opcode, nullptr);
     } else {
-      out_ = payload;
-      echo_ = payload;
+      out_.assign(payload.begin(), payload.end());
+      echo_ = out_;
     }
+  }
+
+  // `size` bytes of a repeating alphabet: not all zeros, so a lost byte shows.
+  static std::vector<std::byte> pattern_payload(std::size_t size) {
+    std::vector<std::byte> payload(size);
+    for (std::size_t i = 0; i < size; ++i) payload[i] = static_cast<std::byte>('a' + i % 26);
+    return payload;
   }
 
   // Writes `sequence` (little-endian, truncated to the payload size) into both byte strings.
@@ -59,23 +98,6 @@ class EchoMessage {
   bool framed() const noexcept { return framed_; }
 
  private:
-  // Appends one final binary frame carrying `payload` and returns where its payload starts.
-  std::size_t append_frame(std::vector<std::byte>& out, const std::vector<std::byte>& payload,
-                           bool masked) const {
-    protocol::FrameHeader header;
-    header.fin = true;
-    header.opcode = Opcode::binary;
-    header.masked = masked;
-    header.mask = mask_key_;
-    header.payload_length = payload.size();
-    out.resize(protocol::max_frame_header_size);
-    const std::size_t header_size = protocol::write_frame_header(out.data(), header);
-    out.resize(header_size);
-    out.insert(out.end(), payload.begin(), payload.end());
-    if (masked) protocol::apply_mask(out.data() + header_size, payload.size(), mask_key_);
-    return header_size;
-  }
-
   MaskKey mask_key_;
   std::size_t payload_size_;
   bool framed_;

@@ -45,6 +45,22 @@ inline std::string make_upgrade_request(std::string_view host, std::uint16_t por
   return request;
 }
 
+// The permessage-deflate offer (RFC 7692 5, 7.1.1) of `--deflate`: no context takeover either
+// way, so that every message compresses to the same bytes and its echo can be built in advance.
+inline constexpr std::string_view permessage_deflate_offer =
+    "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; "
+    "server_no_context_takeover\r\n";
+
+// True when a (complete) handshake response accepts permessage-deflate. The extension token is
+// case-insensitive (RFC 7230 3.2.6); no server sends it any other way than in lower case, but
+// the search does not rely on it.
+inline bool accepts_permessage_deflate(std::string_view response) {
+  std::string lower(response.substr(0, response.find("\r\n\r\n")));
+  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return lower.find("\r\nsec-websocket-extensions:") != std::string::npos &&
+         lower.find("permessage-deflate") != std::string::npos;
+}
+
 enum class UpgradeResponse { incomplete, accepted, rejected, too_long, trailing_bytes };
 
 inline constexpr std::size_t max_upgrade_response = 8192;

@@ -43,6 +43,7 @@ inline std::vector<Flag> idle_flags(IdleOptions& o) {
           uint_flag("batch", o.batch, 1, 100'000, "connections opened at once (500)"),
           uint_flag("settle", o.settle_s, 0, 600, "seconds to wait after the last one opened (2)"),
           uint_flag("server-pid", o.server_pid, 1, 1u << 22, "server PID, for its VmRSS"),
+          deflate_flag(o.target),
       });
 }
 

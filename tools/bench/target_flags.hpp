@@ -28,6 +28,13 @@ inline std::vector<Flag> flags_with_target(Target& target, std::string_view mode
   return flags;
 }
 
+// --deflate, for the subcommands whose messages may be compressed.
+inline Flag deflate_flag(Target& target) {
+  return switch_flag("deflate", target.deflate,
+                     "ws mode: offer permessage-deflate with no context takeover; a server "
+                     "that does not accept it fails the run");
+}
+
 // --port has no default: without it, says so as "<command>: --port is required" and returns false.
 inline bool has_required_port(const Target& target, const char* command) {
   if (target.port != 0) return true;
