@@ -1,5 +1,7 @@
 // Command-line options shared by the example servers: --host H --port N (default 8080),
-// --threads N, --compress, and --cert FILE --key FILE for TLS (wss://).
+// --threads N, --compress, --cert FILE --key FILE for TLS (wss://), and --redis URL to scale
+// out through Redis (redis://[user:pass@]host:port): publish() then reaches the subscribers of
+// every example server attached to the same Redis (fastws/redis.hpp).
 #pragma once
 
 #include <cstdlib>
@@ -15,6 +17,7 @@ struct ExampleArgs {
   unsigned threads = 0;
   std::string certificate_file;
   std::string key_file;
+  std::string redis_url;
 
   ExampleArgs(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
@@ -34,6 +37,8 @@ struct ExampleArgs {
         certificate_file = value();
       } else if (std::strcmp(argv[i], "--key") == 0) {
         key_file = value();
+      } else if (std::strcmp(argv[i], "--redis") == 0) {
+        redis_url = value();
       } else {
         usage(argv[0]);
       }
@@ -58,7 +63,7 @@ struct ExampleArgs {
   [[noreturn]] static void usage(const char* program) {
     std::fprintf(stderr,
                  "usage: %s [--host H] [--port N] [--threads N] [--compress] "
-                 "[--cert PEM --key PEM]\n",
+                 "[--cert PEM --key PEM] [--redis redis://[user:pass@]host:port]\n",
                  program);
     std::exit(2);
   }
@@ -67,6 +72,9 @@ struct ExampleArgs {
 #include <csignal>
 #include <cstdio>
 
+#include <optional>
+
+#include "fastws/redis.hpp"
 #include "fastws/server.hpp"
 
 // What serve() prints after the WebSocket URL: a note, or (page) the address of the page the
@@ -92,11 +100,46 @@ inline bool went_out(const fastws::Conn& conn, fastws::SendStatus status, const 
   return false;
 }
 
+// A Redis URL without its credentials, for printing.
+inline std::string without_credentials(const std::string& url) {
+  const auto scheme = url.find("://");
+  const auto at = url.rfind('@');
+  if (scheme == std::string::npos || at == std::string::npos) return url;
+  return url.substr(0, scheme + 3) + url.substr(at + 1);
+}
+
+// --redis: attaches the scale-out, which says on stderr when Redis comes and goes. Empty when
+// there is no --redis, or when the URL is wrong (said on stderr; `failed` is set).
+inline std::optional<fastws::redis::Scaleout> scale_out(fastws::Server& server, const char* name,
+                                                        const ExampleArgs& args, bool& failed) {
+  if (args.redis_url.empty()) return std::nullopt;
+  fastws::redis::Options options;
+  options.url = args.redis_url;
+  options.on_state = [name](fastws::redis::State state, std::string_view reason) {
+    if (state == fastws::redis::State::connected) {
+      std::fprintf(stderr, "%s: connected to Redis\n", name);
+    } else {
+      std::fprintf(stderr, "%s: Redis unavailable (%.*s); local delivery goes on\n", name,
+                   static_cast<int>(reason.size()), reason.data());
+    }
+  };
+  try {
+    return fastws::redis::attach(server, options);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "%s: %s\n", name, error.what());
+    failed = true;
+    return std::nullopt;
+  }
+}
+
 // Listens, makes Ctrl-C / SIGTERM stop the server gracefully, prints the URL once ready (tests
 // wait for that line) and runs until stopped. Returns the process exit code.
 inline int serve(fastws::Server& server, const char* name, const ExampleArgs& args,
                  ServeNote note = {}) {
   static fastws::Server* running = nullptr;
+  bool failed = false;
+  const auto scaleout = scale_out(server, name, args, failed);
+  if (failed) return 2;
   if (auto error = server.listen()) {
     std::fprintf(stderr, "%s: cannot listen on %s:%u: %s\n", name, args.host.c_str(), args.port,
                  error.message().c_str());
@@ -112,6 +155,7 @@ inline int serve(fastws::Server& server, const char* name, const ExampleArgs& ar
   if (note.page) {
     std::printf(" - page on %s://%s", args.secure() ? "https" : "http", address.c_str());
   }
+  if (scaleout) std::printf(" (scale-out through %s)", without_credentials(args.redis_url).c_str());
   std::printf("%s\n", note.text);
   std::fflush(stdout);
   server.run();
