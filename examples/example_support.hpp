@@ -72,8 +72,6 @@ struct ExampleArgs {
 #include <csignal>
 #include <cstdio>
 
-#include <optional>
-
 #include "fastws/redis.hpp"
 #include "fastws/server.hpp"
 
@@ -108,11 +106,10 @@ inline std::string without_credentials(const std::string& url) {
   return url.substr(0, scheme + 3) + url.substr(at + 1);
 }
 
-// --redis: attaches the scale-out, which says on stderr when Redis comes and goes. Empty when
-// there is no --redis, or when the URL is wrong (said on stderr; `failed` is set).
-inline std::optional<fastws::redis::Scaleout> scale_out(fastws::Server& server, const char* name,
-                                                        const ExampleArgs& args, bool& failed) {
-  if (args.redis_url.empty()) return std::nullopt;
+// --redis: attaches the scale-out (the server keeps it), which says on stderr when Redis comes
+// and goes. False when the URL is wrong (said on stderr).
+inline bool attach_redis(fastws::Server& server, const char* name, const ExampleArgs& args) {
+  if (args.redis_url.empty()) return true;
   fastws::redis::Options options;
   options.url = args.redis_url;
   options.on_state = [name](fastws::redis::State state, std::string_view reason) {
@@ -124,12 +121,15 @@ inline std::optional<fastws::redis::Scaleout> scale_out(fastws::Server& server, 
     }
   };
   try {
-    return fastws::redis::attach(server, options);
+    fastws::redis::attach(server, options);
   } catch (const std::exception& error) {
     std::fprintf(stderr, "%s: %s\n", name, error.what());
-    failed = true;
-    return std::nullopt;
+    return false;
   }
+  // On stderr: scripts read the port from the last number of the stdout line.
+  std::fprintf(stderr, "%s: scale-out through %s\n", name,
+               without_credentials(args.redis_url).c_str());
+  return true;
 }
 
 // Listens, makes Ctrl-C / SIGTERM stop the server gracefully, prints the URL once ready (tests
@@ -137,9 +137,7 @@ inline std::optional<fastws::redis::Scaleout> scale_out(fastws::Server& server, 
 inline int serve(fastws::Server& server, const char* name, const ExampleArgs& args,
                  ServeNote note = {}) {
   static fastws::Server* running = nullptr;
-  bool failed = false;
-  const auto scaleout = scale_out(server, name, args, failed);
-  if (failed) return 2;
+  if (!attach_redis(server, name, args)) return 2;
   if (auto error = server.listen()) {
     std::fprintf(stderr, "%s: cannot listen on %s:%u: %s\n", name, args.host.c_str(), args.port,
                  error.message().c_str());
@@ -155,7 +153,6 @@ inline int serve(fastws::Server& server, const char* name, const ExampleArgs& ar
   if (note.page) {
     std::printf(" - page on %s://%s", args.secure() ? "https" : "http", address.c_str());
   }
-  if (scaleout) std::printf(" (scale-out through %s)", without_credentials(args.redis_url).c_str());
   std::printf("%s\n", note.text);
   std::fflush(stdout);
   server.run();
