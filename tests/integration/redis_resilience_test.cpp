@@ -163,30 +163,13 @@ TEST_F(RedisResilience, WithoutRedisLocalDeliveryGoesOnAndEveryPublishIsCountedL
       reports.any_state_contains("cannot connect to redis://127.0.0.1:" + std::to_string(nobody)));
 }
 
-// Two nodes through a Redis that demands credentials: a publish on one reaches the other.
-void expect_connected_pair(std::uint16_t port, const std::string& credentials) {
-  Node first(subscribe_on_open("room"), test_redis_options(port, credentials));
-  Node second(subscribe_on_open("room"), test_redis_options(port, credentials));
-  RecordingClient client;
-  ASSERT_TRUE(client.client().connect_and_wait(second.url()));
-  ASSERT_TRUE(wait_until(
-      [&] {
-        return first.scaleout().state() == State::connected &&
-               second.scaleout().stats().channels == 1;
-      },
-      5s));
-  first.server().publish("room", "through an authenticated Redis");
-  ASSERT_TRUE(client.received.wait_for(1));
-  EXPECT_EQ(client.received.all()[0].text, "through an authenticated Redis");
-}
-
 TEST_F(RedisResilience, PasswordAndAclUsersAuthenticate) {
   auto redis_server = start_redis(program_,
                                   "requirepass s3cret\n"
                                   "user alice on >alice-pw ~* &* +@all\n");
   ASSERT_TRUE(redis_server->ready());
-  expect_connected_pair(redis_server->port(), ":s3cret@");
-  expect_connected_pair(redis_server->port(), "alice:alice-pw@");
+  expect_connected_pair(test_redis_options(redis_server->port(), ":s3cret@"));
+  expect_connected_pair(test_redis_options(redis_server->port(), "alice:alice-pw@"));
 }
 
 TEST_F(RedisResilience, RefusalsAreReportedAndNothingConnects) {

@@ -105,6 +105,30 @@ inline std::function<void(Server&)> subscribe_on_open(std::string topic) {
   };
 }
 
+// Two nodes on one Redis (through `options`: credentials, TLS): a publish on one reaches a client
+// of the other.
+inline void expect_connected_pair(const redis::Options& options) {
+  Node first(subscribe_on_open("room"), options);
+  Node second(subscribe_on_open("room"), options);
+  Client client;
+  std::atomic<int> received{0};
+  std::string text;  // written before `received` is bumped
+  client.on_message([&](const Conn&, Message message) {
+    text = message.text();
+    received.fetch_add(1, std::memory_order_release);
+  });
+  ASSERT_TRUE(client.connect_and_wait(second.url()));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return first.scaleout().state() == redis::State::connected &&
+               second.scaleout().stats().channels == 1;
+      },
+      5s));
+  first.server().publish("room", "through Redis");
+  ASSERT_TRUE(wait_until([&] { return received.load(std::memory_order_acquire) == 1; }, 2s));
+  EXPECT_EQ(text, "through Redis");
+}
+
 // Messages "<publisher> <sequence>" as the test's publishers send them.
 inline std::string numbered(std::size_t publisher, std::size_t sequence) {
   return std::to_string(publisher) + " " + std::to_string(sequence);
