@@ -149,7 +149,7 @@ inline void publish_numbered(Server& server, const std::string& topic, std::size
 // (the counter's release sequence orders them).
 class NumberedSubscribers {
  public:
-  static constexpr std::size_t max_publishers = 3;
+  static constexpr std::size_t max_publishers = 32;
   struct Record {
     std::array<std::vector<std::size_t>, max_publishers> from;
     std::size_t malformed = 0;

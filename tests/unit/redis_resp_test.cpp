@@ -133,6 +133,27 @@ TEST(RedisResp, LimitsRefuseHugeOrDeepReplies) {
   EXPECT_EQ(parse_reply(bytes("+xxxxxxxxx"), limits, reply).status, RespStatus::incomplete);
 }
 
+TEST(RedisResp, TreesKeepNestedArraysWhole) {
+  const std::string input = "*2\r\n*3\r\n:0\r\n:9\r\n*2\r\n$1\r\nh\r\n:7\r\n$-1\r\n";
+  RespValue tree;
+  const RespParse parsed = parse_tree(bytes(input), {}, tree);
+  ASSERT_EQ(parsed.status, RespStatus::complete);
+  EXPECT_EQ(parsed.consumed, input.size());
+  ASSERT_EQ(tree.elements.size(), 2u);
+  const RespValue& range = tree.elements[0];
+  ASSERT_EQ(range.elements.size(), 3u);
+  EXPECT_EQ(range.elements[1].integer, 9);
+  EXPECT_EQ(range.elements[2].elements[0].text, "h");
+  EXPECT_EQ(range.elements[2].elements[1].integer, 7);
+  EXPECT_EQ(tree.elements[1].type, RespType::null);
+  // The flat parse of the same bytes names them whole in `raw`, for a tree later.
+  RespReply reply;
+  ASSERT_EQ(parse_reply(bytes(input + ":1\r\n"), {}, reply).status, RespStatus::complete);
+  EXPECT_EQ(reply.raw.size(), input.size());
+  EXPECT_EQ(parse_tree(bytes(input).first(input.size() - 1), {}, tree).status,
+            RespStatus::incomplete);
+}
+
 TEST(RedisResp, EncodesCommandsAsArraysOfBulkStrings) {
   std::vector<std::byte> out;
   append_command(out, {"AUTH", "ann", "p@ss"});

@@ -1,5 +1,6 @@
 #include "redis_bridge.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -9,10 +10,6 @@
 namespace fastws::redis::detail {
 
 namespace {
-
-// Channels per SUBSCRIBE / UNSUBSCRIBE command: a node that holds many topics restores them in
-// a few commands, none of them huge.
-constexpr std::size_t channels_per_command = 1024;
 
 // Counters with a single writer (the bridge's loop): a relaxed load and store, no locked add.
 void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
@@ -76,10 +73,16 @@ RedisBridge::RedisBridge(Server& server, Options options)
       node_hex_(to_hex(node_)),
       url_(url_from(options_)),
       tls_(tls_context_for(url_, options_)),
-      loop_(make_loop()),
-      publisher_(*loop_, resolver_, link_settings("publisher", url_, tls_.get(), options_), *this),
-      subscriber_(*loop_, resolver_, link_settings("subscriber", url_, tls_.get(), options_),
-                  *this) {}
+      verbs_(options_.cluster ? sharded_verbs : plain_verbs),
+      loop_(make_loop()) {
+  LinkOwner& owner = *this;
+  if (options_.cluster) {
+    topology_ = std::make_unique<RedisLink>(
+        *loop_, resolver_, link_settings("topology", url_, tls_.get(), options_), owner);
+  } else {
+    shards_.push_back(make_shard(url_.host, url_.port));
+  }
+}
 
 RedisBridge::~RedisBridge() {
   server_closing();
@@ -87,8 +90,8 @@ RedisBridge::~RedisBridge() {
 
 void RedisBridge::start() {
   loop_->post([this] {
-    publisher_.open();
-    subscriber_.open();
+    if (topology_) topology_->open();
+    for (auto& shard : shards_) shard->open();
   });
   thread_ = std::thread([this] { loop_->run(); });
 }
@@ -98,8 +101,8 @@ void RedisBridge::server_closing() noexcept {
   loop_->stop();
   thread_.join();
   // The loop is still; its tasks will never run. Close the sockets from here.
-  publisher_.close();
-  subscriber_.close();
+  if (topology_) topology_->close();
+  for (auto& shard : shards_) shard->close();
   loop_->cancel_flush(*this);
 }
 
@@ -114,6 +117,26 @@ Stats RedisBridge::stats() const noexcept {
   stats.channels = channels_confirmed_.load(std::memory_order_relaxed);
   stats.reconnects = reconnects_.load(std::memory_order_relaxed);
   return stats;
+}
+
+// --- shards ---
+
+std::unique_ptr<Shard> RedisBridge::make_shard(const std::string& host, std::uint16_t port) {
+  LinkOwner& owner = *this;
+  return std::make_unique<Shard>(*loop_, resolver_, link_settings("", url_, tls_.get(), options_),
+                                 host, port, owner);
+}
+
+Shard* RedisBridge::shard_of(const RedisLink& which) noexcept {
+  for (auto& shard : shards_) {
+    if (&shard->publisher == &which || &shard->subscriber == &which) return shard.get();
+  }
+  return nullptr;
+}
+
+Shard* RedisBridge::shard_for(std::string_view channel) noexcept {
+  if (!options_.cluster) return shards_.front().get();
+  return slots_known_ ? slots_[slot_of(channel)] : nullptr;
 }
 
 // --- topics (from the server's loops) ---
@@ -154,37 +177,48 @@ void RedisBridge::mark_dirty(Channels::value_type& channel) {
 }
 
 void RedisBridge::on_flush() {
-  std::vector<Channels::value_type*> subscribe;
-  std::vector<Channels::value_type*> unsubscribe;
-  const bool ready = subscriber_.ready();
+  // Each dirty channel ends up subscribed on the shard that serves it now, if it has members and
+  // that shard is connected, and nowhere else.
   for (Channels::value_type* entry : dirty_) {
+    const std::string_view name = entry->first;
     Channel& channel = entry->second;
     channel.dirty = false;
-    if (!ready) continue;  // everything held is subscribed again once connected
-    if (channel.loops > 0 && !channel.subscribed) subscribe.push_back(entry);
-    if (channel.loops == 0 && channel.subscribed) unsubscribe.push_back(entry);
+    Shard* serving = channel.loops > 0 ? shard_for(name) : nullptr;
+    if (serving != nullptr && !serving->subscriber.ready()) serving = nullptr;
+    if (channel.subscribed_on == serving) continue;
+    if (Shard* old = std::exchange(channel.subscribed_on, nullptr);
+        old != nullptr && old->subscriber.ready()) {
+      old->to_unsubscribe.push_back(name);
+    }
+    if (serving != nullptr) {
+      serving->to_subscribe.push_back(name);
+      channel.subscribed_on = serving;
+    }
   }
-  append_channel_command("SUBSCRIBE", subscribe);
-  append_channel_command("UNSUBSCRIBE", unsubscribe);
-  for (Channels::value_type* entry : subscribe) entry->second.subscribed = true;
-  for (Channels::value_type* entry : unsubscribe) entry->second.subscribed = false;
-  unconfirmed_ += subscribe.size();
+  for (auto& shard : shards_) {
+    shard->append_channels(verbs_.subscribe, shard->to_subscribe, verbs_.one_channel_per_command);
+    shard->append_channels(verbs_.unsubscribe, shard->to_unsubscribe,
+                           verbs_.one_channel_per_command);
+    shard->unconfirmed += shard->to_subscribe.size();
+    shard->to_subscribe.clear();
+    shard->to_unsubscribe.clear();
+    shard->send_commands();
+  }
   for (Channels::value_type* entry : dirty_) {
-    if (entry->second.loops == 0 && !entry->second.subscribed) channels_.erase(entry->first);
+    if (entry->second.loops == 0 && entry->second.subscribed_on == nullptr &&
+        !entry->second.dirty) {
+      channels_.erase(entry->first);
+    }
   }
   dirty_.clear();
-  subscriber_.send(commands_);
   check_connected();
 }
 
-void RedisBridge::append_channel_command(std::string_view verb,
-                                         std::span<Channels::value_type* const> which) {
-  while (!which.empty()) {
-    const auto chunk = which.first(std::min(which.size(), channels_per_command));
-    which = which.subspan(chunk.size());
-    append_array_header(commands_, chunk.size() + 1);
-    append_bulk(commands_, verb);
-    for (const Channels::value_type* entry : chunk) append_bulk(commands_, entry->first);
+void RedisBridge::mark_unsubscribed(const Shard& shard) {
+  for (auto& entry : channels_) {
+    if (entry.second.subscribed_on != &shard) continue;
+    entry.second.subscribed_on = nullptr;
+    mark_dirty(entry);  // subscribed again when a shard serving it is connected
   }
 }
 
@@ -198,17 +232,28 @@ void RedisBridge::published(std::string_view topic, std::span<const std::byte> d
     if (outbox_.size() > options_.max_pending_bytes) {
       ++outbox_refused_;
     } else {
+      const std::size_t before = outbox_.size();
       append_array_header(outbox_, 3);
-      append_bulk(outbox_, "PUBLISH");
+      append_bulk(outbox_, verbs_.publish);
       append_bulk_header(outbox_, options_.channel_prefix.size() + topic.size());
+      const std::size_t channel_at = outbox_.size();
       append_raw(outbox_, options_.channel_prefix);
       append_raw(outbox_, topic);
+      // A cluster's shard serves the channel's slot (prefix + topic, read where it was just
+      // written: a hash tag may span both).
+      const std::uint16_t slot =
+          options_.cluster ? slot_of({reinterpret_cast<const char*>(outbox_.data()) + channel_at,
+                                      outbox_.size() - channel_at})
+                           : 0;
       append_crlf(outbox_);
       append_bulk_header(outbox_, header.size() + data.size());
       append_raw(outbox_, header);
       append_raw(outbox_, data);
       append_crlf(outbox_);
       ++outbox_messages_;
+      if (options_.cluster) {
+        outbox_routes_.push_back({slot, static_cast<std::uint32_t>(outbox_.size() - before)});
+      }
     }
     post = !std::exchange(drain_posted_, true);
   }
@@ -221,24 +266,56 @@ void RedisBridge::drain_outbox() {
   {
     std::lock_guard lock(outbox_mutex_);
     draining_.swap(outbox_);
+    draining_routes_.swap(outbox_routes_);
     messages = std::exchange(outbox_messages_, 0);
     refused = std::exchange(outbox_refused_, 0);
     drain_posted_ = false;
   }
   if (refused > 0) lose(refused, "more than max_pending_bytes of publishes waited for Redis");
-  if (messages == 0) return;
-  if (!publisher_.ready()) {
-    draining_.clear();
-    lose(messages, publisher_down_reason_);
-    return;
+  if (messages > 0 && options_.cluster) {
+    send_routed(draining_routes_);
+  } else if (messages > 0) {
+    Shard& shard = *shards_.front();
+    if (!shard.publisher.ready()) {
+      lose(messages, down_reason_);
+    } else if (shard.publisher.backlog() > options_.max_pending_bytes) {
+      lose(messages, "Redis takes publishes slower than they come: max_pending_bytes are waiting");
+    } else {
+      shard.unacknowledged += messages;
+      shard.publisher.send(draining_);
+    }
   }
-  if (publisher_.backlog() > options_.max_pending_bytes) {
-    draining_.clear();
-    lose(messages, "Redis takes publishes slower than they come: max_pending_bytes are waiting");
-    return;
+  draining_.clear();
+  draining_routes_.clear();
+}
+
+void RedisBridge::send_routed(std::span<const Routed> routed) {
+  std::uint64_t unrouted = 0;
+  std::size_t at = 0;
+  for (const Routed& publish : routed) {
+    const std::span<const std::byte> command(draining_.data() + at, publish.size);
+    at += publish.size;
+    Shard* shard = slots_known_ ? slots_[publish.slot] : nullptr;
+    if (shard == nullptr || !shard->publisher.ready()) {
+      ++unrouted;
+      continue;
+    }
+    append_raw(shard->publishes, command);
+    ++shard->publish_count;
   }
-  unacknowledged_ += messages;
-  publisher_.send(draining_);
+  if (unrouted > 0)
+    lose(unrouted, "no connection to the shard serving the channel: " + down_reason_);
+  for (auto& shard : shards_) {
+    const std::uint64_t count = std::exchange(shard->publish_count, 0);
+    if (count == 0) continue;
+    if (shard->publisher.backlog() > options_.max_pending_bytes) {
+      shard->publishes.clear();
+      lose(count, "Redis takes publishes slower than they come: max_pending_bytes are waiting");
+      continue;
+    }
+    shard->unacknowledged += count;
+    shard->publisher.send(shard->publishes);
+  }
 }
 
 void RedisBridge::lose(std::uint64_t count, std::string_view reason) {
@@ -250,66 +327,165 @@ void RedisBridge::lose(std::uint64_t count, std::string_view reason) {
 // --- the connections ---
 
 void RedisBridge::link_ready(RedisLink& which) {
-  if (&which == &subscriber_) {
-    // Subscribe again to every channel held; the flush at the end of this batch sends them.
+  if (&which == topology_.get()) {
+    refresh_topology();
+    return;
+  }
+  Shard* shard = shard_of(which);
+  if (shard != nullptr && &which == &shard->subscriber) {
+    // Subscribe again to every channel this shard serves; the flush at the end of this batch
+    // sends them.
     for (auto& entry : channels_) {
-      if (entry.second.loops > 0) mark_dirty(entry);
+      if (entry.second.loops > 0 && entry.second.subscribed_on == nullptr) mark_dirty(entry);
     }
   }
   check_connected();  // when there is nothing to subscribe to; else after the flush
 }
 
 void RedisBridge::link_down(RedisLink& which, std::string_view reason) {
-  if (&which == &publisher_) {
-    publisher_down_reason_ = "no connection to Redis: " + std::string(reason);
-    lose(std::exchange(unacknowledged_, 0),
+  if (&which == topology_.get()) {
+    topology_asked_ = false;
+    return;  // the shards carry on; the slots are learnt again once it is back
+  }
+  Shard* shard = shard_of(which);
+  if (shard == nullptr) return;
+  down_reason_ = "no connection to Redis: " + std::string(reason);
+  if (&which == &shard->publisher) {
+    lose(std::exchange(shard->unacknowledged, 0),
          "the connection to Redis ended before Redis acknowledged them: " + std::string(reason));
   } else {
-    // Redis forgot this connection's channels: nothing is subscribed any more.
-    for (Channels::value_type* entry : dirty_) entry->second.dirty = false;
-    dirty_.clear();
-    std::erase_if(channels_, [](const auto& entry) { return entry.second.loops == 0; });
-    for (auto& entry : channels_) entry.second.subscribed = false;
-    unconfirmed_ = 0;
-    channels_confirmed_.store(0, std::memory_order_relaxed);
+    // Redis forgot this connection's channels: nothing is subscribed there any more.
+    mark_unsubscribed(*shard);
+    shard->unconfirmed = 0;
+    bump(channels_confirmed_, std::uint64_t(0) - std::exchange(shard->channels, 0));
   }
+  if (options_.cluster) refresh_topology();  // a master may have failed over
   if (state() != State::disconnected) set_state(State::disconnected, reason);
 }
 
 void RedisBridge::link_reply(RedisLink& which, const RespReply& reply) {
-  if (&which == &publisher_) {
-    publisher_reply(reply);
+  if (&which == topology_.get()) {
+    topology_reply(reply);
+    return;
+  }
+  Shard* shard = shard_of(which);
+  if (shard == nullptr) return;
+  if (&which == &shard->publisher) {
+    publisher_reply(*shard, reply);
   } else {
-    subscriber_reply(reply);
+    subscriber_reply(*shard, reply);
   }
 }
 
-void RedisBridge::publisher_reply(const RespReply& reply) {
-  if (unacknowledged_ == 0) return;  // nothing but PUBLISH goes out: cannot happen
-  --unacknowledged_;
-  if (reply.type == RespType::error) {
-    lose(1, "Redis refused a PUBLISH: " + std::string(reply.text));
-  } else {
+void RedisBridge::publisher_reply(Shard& shard, const RespReply& reply) {
+  if (shard.unacknowledged == 0) return;  // nothing but PUBLISH goes out: cannot happen
+  --shard.unacknowledged;
+  if (reply.type != RespType::error) {
     bump(published_);
+    return;
   }
+  lose(1, "Redis refused a PUBLISH: " + std::string(reply.text));
+  // A cluster's slot moved (MOVED) or is moving (ASK): learn where.
+  if (options_.cluster) refresh_topology();
 }
 
-void RedisBridge::subscriber_reply(const RespReply& reply) {
+void RedisBridge::subscriber_reply(Shard& shard, const RespReply& reply) {
   if (reply.type == RespType::error) {
-    // A refused SUBSCRIBE (an ACL without the channel, ...): which channels it concerned is
-    // unknown, so start over on a fresh connection, and say why.
-    subscriber_.drop("Redis refused a subscription: " + std::string(reply.text));
+    // A refused SUBSCRIBE (an ACL without the channel, a slot that moved, ...): which channels it
+    // concerned is unknown, so start over on a fresh connection, and say why.
+    shard.subscriber.drop("Redis refused a subscription: " + std::string(reply.text));
     return;
   }
   if (reply.type != RespType::array || reply.item(0).type != RespType::bulk) return;
   const std::string_view kind = reply.item(0).text;
-  if (kind == "message") {
-    deliver(reply.item(1).text, reply.item(2).text);
-  } else if (kind == "subscribe" || kind == "unsubscribe") {
-    channels_confirmed_.store(static_cast<std::uint64_t>(reply.item(2).integer),
-                              std::memory_order_relaxed);
-    if (kind == "subscribe" && unconfirmed_ > 0 && --unconfirmed_ == 0) check_connected();
+  const std::string_view channel = reply.item(1).text;
+  if (kind == verbs_.message) {
+    deliver(channel, reply.item(2).text);
+    return;
   }
+  if (kind != verbs_.subscribed && kind != verbs_.unsubscribed) return;
+  const auto count = static_cast<std::uint64_t>(reply.item(2).integer);
+  bump(channels_confirmed_, count - std::exchange(shard.channels, count));
+  if (kind == verbs_.subscribed) {
+    if (shard.unconfirmed > 0 && --shard.unconfirmed == 0) check_connected();
+    return;
+  }
+  // In a cluster Redis unsubscribes by itself the channels of a slot that moved away: subscribe
+  // them where they are now.
+  const auto entry = channels_.find(channel);
+  if (options_.cluster && entry != channels_.end() && entry->second.subscribed_on == &shard) {
+    entry->second.subscribed_on = nullptr;
+    mark_dirty(*entry);
+    refresh_topology();
+  }
+}
+
+void RedisBridge::refresh_topology() {
+  if (!topology_ || !topology_->ready()) return;
+  if (topology_asked_) {
+    topology_stale_ = true;
+    return;
+  }
+  std::vector<std::byte> command;
+  append_command(command, {"CLUSTER", "SLOTS"});
+  topology_->send(command);
+  topology_asked_ = true;
+  topology_stale_ = false;
+}
+
+void RedisBridge::topology_reply(const RespReply& reply) {
+  topology_asked_ = false;
+  RespValue tree;
+  std::string error;
+  std::optional<std::vector<SlotRange>> ranges;
+  if (parse_tree(reply.raw, {}, tree).status == RespStatus::complete) {
+    ranges = parse_cluster_slots(tree, url_.host, error);
+  }
+  if (!ranges) {
+    if (state() != State::disconnected) set_state(State::disconnected, error);
+    return;
+  }
+  // The shards are the masters now named; those no longer named go, with what they held.
+  std::vector<std::unique_ptr<Shard>> kept;
+  for (const SlotRange& range : *ranges) {
+    const auto found = std::find_if(kept.begin(), kept.end(), [&](const auto& shard) {
+      return shard->at(range.host, range.port);
+    });
+    if (found != kept.end()) continue;
+    const auto old = std::find_if(shards_.begin(), shards_.end(), [&](const auto& shard) {
+      return shard && shard->at(range.host, range.port);
+    });
+    if (old != shards_.end()) {
+      kept.push_back(std::move(*old));
+    } else {
+      kept.push_back(make_shard(range.host, range.port));
+      kept.back()->open();
+    }
+  }
+  for (auto& gone : shards_) {
+    if (!gone) continue;
+    lose(gone->unacknowledged, "the cluster no longer names this shard's node");
+    mark_unsubscribed(*gone);
+    bump(channels_confirmed_, std::uint64_t(0) - gone->channels);
+    gone->close();
+  }
+  shards_ = std::move(kept);
+  for (const SlotRange& range : *ranges) {
+    Shard* serving = nullptr;
+    for (auto& shard : shards_) {
+      if (shard->at(range.host, range.port)) serving = shard.get();
+    }
+    std::fill(slots_.begin() + range.first, slots_.begin() + range.last + 1, serving);
+  }
+  slots_known_ = true;
+  // Channels whose slot changed hands move at the next flush.
+  for (auto& entry : channels_) {
+    if (entry.second.loops > 0 && entry.second.subscribed_on != shard_for(entry.first)) {
+      mark_dirty(entry);
+    }
+  }
+  if (topology_stale_) refresh_topology();
+  check_connected();
 }
 
 void RedisBridge::deliver(std::string_view channel, std::string_view message) {
@@ -331,10 +507,12 @@ void RedisBridge::deliver(std::string_view channel, std::string_view message) {
 }
 
 void RedisBridge::check_connected() {
-  // Connected once every channel held is subscribed: none waits to be sent or confirmed.
-  if (state() == State::connected || !publisher_.ready() || !subscriber_.ready() ||
-      !dirty_.empty() || unconfirmed_ > 0) {
-    return;
+  // Connected once every shard is up and every channel held is subscribed: none waits to be
+  // sent or confirmed.
+  if (state() == State::connected || shards_.empty() || !dirty_.empty()) return;
+  if (options_.cluster && !slots_known_) return;
+  for (const auto& shard : shards_) {
+    if (!shard->ready() || shard->unconfirmed > 0) return;
   }
   if (ever_connected_) bump(reconnects_);
   ever_connected_ = true;

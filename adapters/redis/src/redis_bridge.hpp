@@ -1,24 +1,27 @@
 // The scale-out of one server through Redis (see fastws/redis.hpp for what users get).
 //
-// Two connections, because a RESP2 connection in subscribed mode takes no other command: the
-// publisher sends PUBLISH and counts the acknowledgements, the subscriber holds the channels of
-// the topics that have members here and receives their messages. Both run on the bridge's own
-// event loop thread, so the bridge lives and stops with the server, not with its loops' run().
+// Redis is reached through shards (shard.hpp): a standalone Redis is one shard serving every
+// channel; a Redis Cluster has one per master, each serving the channels of its hash slots
+// (sharded pub/sub), learnt from CLUSTER SLOTS on a topology connection to the URL's node and
+// learnt again when a slot moves. Everything runs on the bridge's own event loop thread, so the
+// bridge lives and stops with the server, not with its loops' run().
 //
-// - Publishes (any thread) are framed as PUBLISH commands into an outbox under a lock, and the
-//   loop sends the whole outbox at once: one wakeup and one write for a burst.
+// - Publishes (any thread) are framed as PUBLISH / SPUBLISH commands into an outbox under a
+//   lock, and the loop hands the whole outbox to the shards at once: one wakeup and one write
+//   per shard for a burst.
 // - Topic membership arrives from the server's loops (TopicBridge): counted per channel, turned
-//   into SUBSCRIBE / UNSUBSCRIBE at the end of the loop's batch for what changed, and all of it
-//   subscribed again whenever the subscriber connection is made again.
+//   into SUBSCRIBE / UNSUBSCRIBE on the channel's shard at the end of the loop's batch for what
+//   changed, and subscribed again whenever a shard's subscriber connection is made again.
 // - A message from Redis is unwrapped (envelope.hpp): this node's own is skipped, the others go
 //   to Server::publish_local(), which frames them once for all local subscribers.
 //
 // Loss accounting is exact for what the node knows: a publish is lost when there is no
-// connection to hand it to, when too many bytes wait for Redis, when Redis refuses it, or when
-// the connection breaks before Redis acknowledged it (Redis may have delivered such a message
-// before it went: lost means "not known to have reached Redis").
+// connection to hand it to, when too many bytes wait for Redis, when Redis refuses it (a slot
+// that moved included), or when the connection breaks before Redis acknowledged it (Redis may
+// have delivered such a message before it went: lost means "not known to have reached Redis").
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -30,6 +33,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cluster_slots.hpp"
 #include "connection/topic_registry.hpp"
 #include "envelope.hpp"
 #include "fastws/redis.hpp"
@@ -38,6 +42,7 @@
 #include "net/resolver.hpp"
 #include "net/tls_context.hpp"
 #include "redis_link.hpp"
+#include "shard.hpp"
 
 namespace fastws::redis::detail {
 
@@ -67,25 +72,38 @@ class RedisBridge final : public TopicBridge, private LinkOwner, private net::Fl
   // A channel of a topic with members on `loops` of the server's loops.
   struct Channel {
     std::uint32_t loops = 0;
-    bool subscribed = false;  // SUBSCRIBE sent on the current subscriber connection
-    bool dirty = false;       // in dirty_
+    Shard* subscribed_on = nullptr;  // SUBSCRIBE sent on that shard's current connection
+    bool dirty = false;              // in dirty_
   };
   using Channels =
       std::unordered_map<std::string, Channel, fastws::detail::TopicNameHash, std::equal_to<>>;
+  // A publish in the outbox, in a cluster: its channel's slot and its command's length.
+  struct Routed {
+    std::uint16_t slot;
+    std::uint32_t size;
+  };
 
-  // LinkOwner
+  // LinkOwner (the shards' links and the topology link)
   void link_ready(RedisLink& which) override;
   void link_reply(RedisLink& which, const RespReply& reply) override;
   void link_down(RedisLink& which, std::string_view reason) override;
-  // Sends the SUBSCRIBE / UNSUBSCRIBE that the batch's membership changes call for.
+  // Sends the SUBSCRIBE / UNSUBSCRIBE that the batch's changes call for.
   void on_flush() override;
+
+  Shard* shard_of(const RedisLink& link) noexcept;
+  // The shard serving `channel`; null in a cluster whose slots are not known yet.
+  Shard* shard_for(std::string_view channel) noexcept;
+  std::unique_ptr<Shard> make_shard(const std::string& host, std::uint16_t port);
 
   void change_channel(const std::string& channel, int loops);
   void mark_dirty(Channels::value_type& channel);
-  void append_channel_command(std::string_view verb, std::span<Channels::value_type* const> which);
-  void subscriber_reply(const RespReply& reply);
-  void publisher_reply(const RespReply& reply);
+  void mark_unsubscribed(const Shard& shard);  // its subscriber connection forgot its channels
+  void subscriber_reply(Shard& shard, const RespReply& reply);
+  void publisher_reply(Shard& shard, const RespReply& reply);
+  void topology_reply(const RespReply& reply);
+  void refresh_topology();
   void drain_outbox();
+  void send_routed(std::span<const Routed> routed);
   void deliver(std::string_view channel, std::string_view message);
   void lose(std::uint64_t count, std::string_view reason);
   void set_state(State state, std::string_view reason);
@@ -97,28 +115,32 @@ class RedisBridge final : public TopicBridge, private LinkOwner, private net::Fl
   const std::string node_hex_;
   const RedisUrl url_;
   const std::unique_ptr<net::TlsContext> tls_;
+  const ShardVerbs verbs_;
   // Destroyed last: tasks posted to it may name the members below (they never run then).
   std::unique_ptr<net::EventLoop> loop_;
   net::Resolver resolver_;
-  RedisLink publisher_;
-  RedisLink subscriber_;
+  std::unique_ptr<RedisLink> topology_;  // a cluster's: CLUSTER SLOTS to the URL's node
+  std::vector<std::unique_ptr<Shard>> shards_;
   std::thread thread_;
 
   // Publishes waiting for the loop, from any thread.
   std::mutex outbox_mutex_;
   std::vector<std::byte> outbox_;      // PUBLISH commands; guarded by outbox_mutex_
+  std::vector<Routed> outbox_routes_;  // a cluster's; guarded by outbox_mutex_
   std::uint64_t outbox_messages_ = 0;  // guarded by outbox_mutex_
   std::uint64_t outbox_refused_ = 0;   // over max_pending_bytes; guarded by outbox_mutex_
   bool drain_posted_ = false;          // guarded by outbox_mutex_
 
   // Loop thread only.
-  std::vector<std::byte> draining_;   // the outbox taken over, on its way to the publisher
-  std::vector<std::byte> commands_;   // SUBSCRIBE / UNSUBSCRIBE being built
-  std::uint64_t unacknowledged_ = 0;  // PUBLISH sent on the current connection, not answered
+  std::vector<std::byte> draining_;  // the outbox taken over, on its way to the shards
+  std::vector<Routed> draining_routes_;
   Channels channels_;
   std::vector<Channels::value_type*> dirty_;  // entries stay until on_flush() looked at them
-  std::uint64_t unconfirmed_ = 0;             // channels in SUBSCRIBEs Redis has not confirmed yet
-  std::string publisher_down_reason_ = "not connected to Redis yet";
+  std::array<Shard*, slot_count> slots_{};    // a cluster's: who serves each slot
+  bool slots_known_ = false;
+  bool topology_asked_ = false;  // CLUSTER SLOTS sent, not answered
+  bool topology_stale_ = false;  // ask again once answered
+  std::string down_reason_ = "not connected to Redis yet";
   bool ever_connected_ = false;
 
   // Written by the loop thread only, read by stats() from any thread.

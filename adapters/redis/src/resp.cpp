@@ -1,8 +1,8 @@
 #include "resp.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
-#include <limits>
 
 namespace fastws::redis::detail {
 
@@ -18,8 +18,20 @@ class Reader {
   std::size_t position() const noexcept { return at_; }
   const char* error() const noexcept { return error_; }
 
-  // One value at the current position; `top` receives the elements of an array at depth 0.
-  Step value(RespItem& item, RespReply* top, std::size_t depth) {
+  // One value at the current position; `top` receives the elements of an array at depth 0, and
+  // `tree`, when set, the whole value.
+  Step value(RespItem& item, RespReply* top, RespValue* tree, std::size_t depth) {
+    const Step step = scalar_or_array(item, top, tree, depth);
+    if (step == Step::ok && tree != nullptr) {
+      tree->type = item.type;
+      tree->text = item.text;
+      tree->integer = item.integer;
+    }
+    return step;
+  }
+
+ private:
+  Step scalar_or_array(RespItem& item, RespReply* top, RespValue* tree, std::size_t depth) {
     if (at_ >= size_) return Step::incomplete;
     const char type = data_[at_++];
     std::string_view line;
@@ -39,13 +51,12 @@ class Reader {
       case '$':
         return bulk(line, item);
       case '*':
-        return array(line, item, top, depth);
+        return array(line, item, top, tree, depth);
       default:
         return fail("unknown RESP type byte (RESP2 expected)");
     }
   }
 
- private:
   // The line from the current position up to CRLF, which is consumed.
   Step read_line(std::string_view& line) {
     const auto* cr = static_cast<const char*>(std::memchr(data_ + at_, '\r', size_ - at_));
@@ -90,7 +101,8 @@ class Reader {
     return Step::ok;
   }
 
-  Step array(std::string_view line, RespItem& item, RespReply* top, std::size_t depth) {
+  Step array(std::string_view line, RespItem& item, RespReply* top, RespValue* tree,
+             std::size_t depth) {
     std::int64_t count = 0;
     if (number(line, count) != Step::ok) return Step::invalid;
     if (count == -1) {
@@ -104,9 +116,16 @@ class Reader {
     if (depth + 1 >= limits_.max_depth) return fail("arrays nested too deep");
     item.type = RespType::array;
     item.integer = count;
+    if (tree != nullptr) {
+      // Not the announced count at once: the elements may never come.
+      tree->elements.reserve(std::min<std::size_t>(static_cast<std::size_t>(count), 64));
+    }
     for (std::int64_t i = 0; i < count; ++i) {
       RespItem element;
-      if (const Step step = value(element, nullptr, depth + 1); step != Step::ok) return step;
+      RespValue* subtree = tree != nullptr ? &tree->elements.emplace_back() : nullptr;
+      if (const Step step = value(element, nullptr, subtree, depth + 1); step != Step::ok) {
+        return step;
+      }
       const auto index = static_cast<std::size_t>(i);
       if (top != nullptr && index < RespReply::max_items) {
         top->items[index] = element;
@@ -144,7 +163,23 @@ RespParse parse_reply(std::span<const std::byte> input, const RespLimits& limits
                       RespReply& reply) {
   reply = RespReply{};
   Reader reader(input, limits);
-  switch (reader.value(reply, &reply, 0)) {
+  switch (reader.value(reply, &reply, nullptr, 0)) {
+    case Step::ok:
+      reply.raw = input.first(reader.position());
+      return {RespStatus::complete, reader.position(), ""};
+    case Step::incomplete:
+      return {RespStatus::incomplete, 0, ""};
+    case Step::invalid:
+      break;
+  }
+  return {RespStatus::invalid, 0, reader.error()};
+}
+
+RespParse parse_tree(std::span<const std::byte> input, const RespLimits& limits, RespValue& value) {
+  value = RespValue{};
+  Reader reader(input, limits);
+  RespItem top;
+  switch (reader.value(top, nullptr, &value, 0)) {
     case Step::ok:
       return {RespStatus::complete, reader.position(), ""};
     case Step::incomplete:

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -36,12 +37,22 @@ struct RespReply : RespItem {
   // array with its count, without its elements.
   std::array<RespItem, max_items> items{};
   std::size_t item_count = 0;
+  std::span<const std::byte> raw;  // the reply's bytes, for parse_tree()
 
   // Element `i` of an array reply, or a null item when there is none.
   const RespItem& item(std::size_t i) const noexcept {
     static const RespItem none;
     return i < item_count ? items[i] : none;
   }
+};
+
+// A whole reply as a tree, copied out of the input: for the rare replies whose nested arrays
+// matter (CLUSTER SLOTS). It allocates; pushes never go through it.
+struct RespValue {
+  RespType type = RespType::null;
+  std::string text;
+  std::int64_t integer = 0;
+  std::vector<RespValue> elements;
 };
 
 struct RespLimits {
@@ -62,6 +73,8 @@ struct RespParse {
 // Incomplete: more bytes are needed (nothing is kept between calls: parse again from the same
 // start once more arrived). Invalid: the stream cannot be read further.
 RespParse parse_reply(std::span<const std::byte> input, const RespLimits& limits, RespReply& reply);
+// The same for a reply wanted whole (an array's every element, nested arrays included).
+RespParse parse_tree(std::span<const std::byte> input, const RespLimits& limits, RespValue& value);
 
 // --- commands: an array of bulk strings ---
 void append_array_header(std::vector<std::byte>& out, std::size_t count);

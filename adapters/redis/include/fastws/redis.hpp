@@ -12,7 +12,9 @@
 // joins, UNSUBSCRIBE when the last one leaves), so idle topics elsewhere cost it nothing.
 // Messages of one publishing thread on one topic arrive in order on every node; a node never
 // delivers its own publish twice (messages carry the publishing node's id, see envelope.hpp).
-// Server::broadcast() stays local.
+// Server::broadcast() stays local. Pointed at a Redis Cluster (Options::cluster), each topic's
+// channel lives on the shard serving its hash slot (sharded pub/sub), so the message rate grows
+// with the shards.
 //
 // Redis being away never stops local delivery: while a node has no connection to Redis, its
 // publishes reach its own subscribers and are counted as lost for the others (Stats::lost and
@@ -48,7 +50,7 @@ namespace fastws::redis {
 
 enum class State : std::uint8_t {
   connecting,    // not connected yet since attach()
-  connected,     // both connections up and every held topic subscribed (confirmed by Redis)
+  connected,     // every connection up and every held topic subscribed (confirmed by Redis)
   disconnected,  // a connection broke or Redis refused us (the reason says which); retrying
 };
 
@@ -62,6 +64,12 @@ struct Options {
   // Redis channel of a topic: prefix + topic. Nodes of one deployment use the same prefix;
   // different deployments sharing one Redis use different ones.
   std::string channel_prefix;
+  // The URL names a node of a Redis Cluster (Redis 7 or later): each channel goes to the shard
+  // serving its hash slot, with sharded pub/sub (SPUBLISH, SSUBSCRIBE), so the message rate
+  // grows with the number of shards. The node learns the slots from CLUSTER SLOTS on the URL's
+  // node, and again when a slot moves (a MOVED reply, Redis unsubscribing a moved channel) or a
+  // shard's connection breaks. Channels with a {hash tag} share a slot, as keys do.
+  bool cluster = false;
 
   std::chrono::milliseconds connect_timeout{5000};  // resolve, connect, TLS, AUTH: all of it
   std::chrono::milliseconds reconnect_initial_delay{100};
