@@ -1,7 +1,8 @@
 // Command-line options shared by the example servers: --host H --port N (default 8080),
 // --threads N, --compress, --cert FILE --key FILE for TLS (wss://), and --redis URL to scale
-// out through Redis (redis://[user:pass@]host:port): publish() then reaches the subscribers of
-// every example server attached to the same Redis (fastws/redis.hpp).
+// out through Redis (redis://[user:pass@]host:port, rediss:// for TLS; --redis-cluster when it
+// names a node of a Redis Cluster): publish() then reaches the subscribers of every example
+// server attached to the same Redis (fastws/redis.hpp).
 #pragma once
 
 #include <cstdlib>
@@ -18,6 +19,7 @@ struct ExampleArgs {
   std::string certificate_file;
   std::string key_file;
   std::string redis_url;
+  bool redis_cluster = false;
 
   ExampleArgs(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
@@ -39,11 +41,14 @@ struct ExampleArgs {
         key_file = value();
       } else if (std::strcmp(argv[i], "--redis") == 0) {
         redis_url = value();
+      } else if (std::strcmp(argv[i], "--redis-cluster") == 0) {
+        redis_cluster = true;
       } else {
         usage(argv[0]);
       }
     }
     if (certificate_file.empty() != key_file.empty()) usage(argv[0]);
+    if (redis_cluster && redis_url.empty()) usage(argv[0]);
   }
 
   bool secure() const { return !certificate_file.empty(); }
@@ -61,10 +66,11 @@ struct ExampleArgs {
   }
 
   [[noreturn]] static void usage(const char* program) {
-    std::fprintf(stderr,
-                 "usage: %s [--host H] [--port N] [--threads N] [--compress] "
-                 "[--cert PEM --key PEM] [--redis redis://[user:pass@]host:port]\n",
-                 program);
+    std::fprintf(
+        stderr,
+        "usage: %s [--host H] [--port N] [--threads N] [--compress] "
+        "[--cert PEM --key PEM] [--redis redis://[user:pass@]host:port [--redis-cluster]]\n",
+        program);
     std::exit(2);
   }
 };
@@ -112,6 +118,7 @@ inline bool attach_redis(fastws::Server& server, const char* name, const Example
   if (args.redis_url.empty()) return true;
   fastws::redis::Options options;
   options.url = args.redis_url;
+  options.cluster = args.redis_cluster;
   options.on_state = [name](fastws::redis::State state, std::string_view reason) {
     if (state == fastws::redis::State::connected) {
       std::fprintf(stderr, "%s: connected to Redis\n", name);

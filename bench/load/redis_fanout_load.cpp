@@ -12,7 +12,9 @@
 //   burst     each publisher sends --burst messages at once: deliveries per second until the
 //             last one arrived, and the CPU the nodes and Redis (--pids) spent per message.
 // Naming one node several times (--ports p,p,p) gives the same load without scale-out: every
-// subscriber and publisher on one server, all deliveries local.
+// subscriber and publisher on one server, all deliveries local. With --topics K every subscriber
+// is in K topics and the publishers take turns over them (a Redis Cluster spreads them over its
+// shards).
 // Prints one line of key=value pairs.
 #include <algorithm>
 #include <atomic>
@@ -48,8 +50,9 @@ struct Settings {
   std::size_t duration = 3;
   std::size_t burst = 200;  // per publisher
   std::size_t size = 64;
-  std::string pids;       // node pids, comma-separated
-  std::string redis_pid;  // optional
+  std::size_t topics = 1;
+  std::string pids;        // node pids, comma-separated
+  std::string redis_pids;  // optional
 };
 
 std::vector<std::string> split(const std::string& text) {
@@ -77,7 +80,7 @@ struct Observed {
 
 struct Subscriber {
   std::size_t node = 0;
-  unsigned heard = 0;  // probe: a bit per publisher
+  std::uint64_t heard = 0;  // probe: a bit per publisher and topic
 };
 
 double percentile_us(std::vector<std::int64_t>& samples, double p) {
@@ -108,7 +111,8 @@ int main(int argc, char** argv) {
       uint_flag("burst", settings.burst, 1, 1000000, "messages per publisher (burst phase)"),
       uint_flag("size", settings.size, 40, 1 << 20, "message size"),
       string_flag("pids", settings.pids, "node pids, comma-separated (CPU)"),
-      string_flag("redis-pid", settings.redis_pid, "redis-server's pid (CPU)"),
+      uint_flag("topics", settings.topics, 1, 20, "topics every subscriber is in"),
+      string_flag("redis-pids", settings.redis_pids, "redis-server pids, comma-separated (CPU)"),
   };
   std::string error;
   if (!fastws::bench::apply_flags(argc, argv, 1, flags, error) || settings.ports.empty()) {
@@ -125,41 +129,48 @@ int main(int argc, char** argv) {
   std::vector<pid_t> node_pids;
   for (const std::string& pid : split(settings.pids)) node_pids.push_back(std::stoi(pid));
   std::vector<pid_t> redis_pids;
-  if (!settings.redis_pid.empty()) redis_pids.push_back(std::stoi(settings.redis_pid));
+  for (const std::string& pid : split(settings.redis_pids)) redis_pids.push_back(std::stoi(pid));
 
   Observed seen;
-  std::atomic<int> phase{probe};
-  const unsigned all_publishers = (1u << nodes) - 1;
+  // Probe: a bit per publisher and topic.
+  const std::uint64_t heard_everything = (std::uint64_t{1} << (nodes * settings.topics)) - 1;
   fastws::Client client({.threads = 1, .max_buffered_bytes = 64u << 20});
-  client.on_open([](const fastws::Conn& conn) {
-    if (conn.user_data<Subscriber>() != nullptr) conn.send("join bench");
+  client.on_open([&settings](const fastws::Conn& conn) {
+    if (conn.user_data<Subscriber>() == nullptr) return;
+    for (std::size_t topic = 0; topic < settings.topics; ++topic) {
+      conn.send("join bench" + std::to_string(topic));
+    }
   });
   client.on_message([&](const fastws::Conn& conn, fastws::Message message) {
     auto* subscriber = conn.user_data<Subscriber>();
     if (subscriber == nullptr) return;
     const std::string_view text = message.text();
-    if (text == "joined bench") {
+    if (text.starts_with("joined bench")) {
       seen.joined.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    // "bench: <publisher> <phase> <sent ns> <padding>"
+    // "bench<topic>: <publisher> <phase> <sent ns> <padding>"
+    std::size_t topic = 0;
     std::size_t publisher = 0;
     int message_phase = 0;
     std::int64_t sent = 0;
-    const char* at = text.data() + 7;
     const char* end = text.data() + text.size();
+    const char* at = std::from_chars(text.data() + 5, end, topic).ptr + 2;
     at = std::from_chars(at, end, publisher).ptr + 1;
     at = std::from_chars(at, end, message_phase).ptr + 1;
     std::from_chars(at, end, sent);
     const std::int64_t took = now_ns() - sent;
-    if (publisher >= nodes || message_phase < probe || message_phase > burst) return;
+    if (publisher >= nodes || topic >= settings.topics || message_phase < probe ||
+        message_phase > burst) {
+      return;
+    }
     seen.delivered[static_cast<std::size_t>(message_phase)].fetch_add(1, std::memory_order_relaxed);
     // One node named three times ("--ports p,p,p": the baseline without Redis) is all local.
     const bool cross = ports[publisher] != ports[subscriber->node];
     if (message_phase == probe) {
-      const unsigned before = subscriber->heard;
-      subscriber->heard |= 1u << publisher;
-      if (before != all_publishers && subscriber->heard == all_publishers) seen.probed++;
+      const std::uint64_t before = subscriber->heard;
+      subscriber->heard |= std::uint64_t{1} << (publisher * settings.topics + topic);
+      if (before != heard_everything && subscriber->heard == heard_everything) seen.probed++;
     } else if (message_phase == latency) {
       std::lock_guard lock(seen.samples_mutex);  // one client loop: never contended
       (cross ? seen.cross_ns : seen.local_ns).push_back(took);
@@ -189,23 +200,26 @@ int main(int argc, char** argv) {
     }
     return true;
   };
-  if (!wait_for([&] { return seen.joined.load() == settings.subscribers; }, 30s)) {
-    std::fprintf(stderr, "redis_fanout_load: only %zu of %zu subscribers joined\n",
-                 seen.joined.load(), settings.subscribers);
+  const std::size_t joins = settings.subscribers * settings.topics;
+  if (!wait_for([&] { return seen.joined.load() == joins; }, 30s)) {
+    std::fprintf(stderr, "redis_fanout_load: only %zu of %zu joins answered\n", seen.joined.load(),
+                 joins);
     return 1;
   }
   const std::string padding(settings.size, '.');
-  const auto publish = [&](std::size_t publisher, int message_phase) {
-    std::string text = "bench: " + std::to_string(publisher) + " " + std::to_string(message_phase) +
-                       " " + std::to_string(now_ns()) + " ";
+  const auto publish = [&](std::size_t publisher, int message_phase, std::size_t topic) {
+    std::string text = "bench" + std::to_string(topic) + ": " + std::to_string(publisher) + " " +
+                       std::to_string(message_phase) + " " + std::to_string(now_ns()) + " ";
     text.append(padding, 0, settings.size > text.size() ? settings.size - text.size() : 0);
     publishers[publisher].send(text);
   };
 
   // Probe: until every subscriber heard every publisher.
+  std::size_t probes = 0;
   const bool probed = wait_for(
       [&] {
-        for (std::size_t p = 0; p < nodes; ++p) publish(p, probe);
+        for (std::size_t p = 0; p < nodes; ++p) publish(p, probe, probes % settings.topics);
+        ++probes;
         std::this_thread::sleep_for(50ms);
         return seen.probed.load() == settings.subscribers;
       },
@@ -218,13 +232,12 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(200ms);  // the last probes arrive
 
   // Latency: paced publishes.
-  phase = latency;
   const std::size_t ticks = settings.rate * settings.duration;
   const auto start = Clock::now();
   for (std::size_t tick = 0; tick < ticks; ++tick) {
     std::this_thread::sleep_until(start +
                                   tick * std::chrono::nanoseconds(1'000'000'000 / settings.rate));
-    for (std::size_t p = 0; p < nodes; ++p) publish(p, latency);
+    for (std::size_t p = 0; p < nodes; ++p) publish(p, latency, (p + tick) % settings.topics);
   }
   const std::size_t latency_expected = ticks * nodes * settings.subscribers;
   wait_for([&] { return seen.delivered[latency].load() >= latency_expected; }, 30s);
@@ -234,7 +247,10 @@ int main(int argc, char** argv) {
   const double redis_before = cpu_of(redis_pids);
   const auto burst_start = Clock::now();
   for (std::size_t i = 0; i < settings.burst; ++i) {
-    for (std::size_t p = 0; p < nodes; ++p) publish(p, burst);
+    // Each publisher goes through the topics in blocks: publishes to one topic in a row leave
+    // for each subscriber in one write (alternating topics would cost a write per message).
+    const std::size_t block = i * settings.topics / settings.burst;
+    for (std::size_t p = 0; p < nodes; ++p) publish(p, burst, (p * 3 + block) % settings.topics);
   }
   const std::size_t burst_expected = settings.burst * nodes * settings.subscribers;
   const bool complete =
