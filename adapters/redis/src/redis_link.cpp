@@ -49,12 +49,14 @@ void RedisLink::connect() {
   const std::uint64_t attempt = ++attempt_;
   loop_.arm_timer(*this, settings_.connect_timeout);  // the whole opening
   // The answer comes on the resolver's thread (at once for an IP address): back to the loop,
-  // where this attempt may have ended meanwhile.
+  // where this attempt may have ended meanwhile, or the link may be gone (a cluster shard that
+  // was dropped; `alive` is checked on the loop thread, where links are destroyed).
   resolver_.resolve(
       settings_.url.host, settings_.url.port, net::AddressFamily::any,
-      [this, attempt](std::error_code error, std::vector<net::SocketAddress> addresses) {
-        loop_.post([this, attempt, error, addresses = std::move(addresses)]() mutable {
-          if (attempt != attempt_ || phase_ != Phase::resolving) return;
+      [this, attempt, &loop = loop_, alive = std::weak_ptr<const int>(lifetime_)](
+          std::error_code error, std::vector<net::SocketAddress> addresses) {
+        loop.post([this, attempt, alive, error, addresses = std::move(addresses)]() mutable {
+          if (alive.expired() || attempt != attempt_ || phase_ != Phase::resolving) return;
           if (error) {
             fail("cannot resolve " + settings_.url.host + ": " + error.message());
             return;

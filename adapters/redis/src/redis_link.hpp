@@ -117,6 +117,8 @@ class RedisLink final : private net::IoHandler, private net::FlushHandler, priva
   const LinkSettings settings_;
   LinkOwner& owner_;
   net::Dialer dialer_;
+  // Expires with the link: resolutions answered after it are dropped.
+  const std::shared_ptr<const int> lifetime_ = std::make_shared<const int>(0);
   std::minstd_rand jitter_{std::random_device{}()};
 
   Phase phase_ = Phase::idle;
