@@ -1,7 +1,10 @@
 // The chat example scaled out (scripts/demo-cluster.sh): two chat servers started as users
 // would, with --redis, on one redis-server; ann on one server and bob on the other chat in one
-// room and each sees the other in the room's presence lines.
+// room and each sees the other in the room's presence lines: over raw WebSocket frames, and in
+// headless Chromium through the page (tests/browser/chat_in_browsers.py --redis=URL).
 #include <gtest/gtest.h>
+
+#include <unistd.h>
 
 #include <string>
 
@@ -52,6 +55,26 @@ TEST(RedisChatDemo, UsersOnTwoChatServersChatInOneRoom) {
   // Presence: each server names itself in its lines, and says them again every few seconds, so
   // ann hears of bob although he joined on the other server.
   EXPECT_TRUE(read_until_prefix(ann, "who lobby bob ").size() > 14);
+}
+
+TEST(RedisChatBrowser, ChromiumUsersOnTwoChatServersChat) {
+  FASTWS_REQUIRE_PROGRAM(program, "redis-server", "redis-server");
+  const std::string chat = std::string(FASTWS_BINARY_DIR) + "/examples/chat";
+  if (::access(chat.c_str(), X_OK) != 0) GTEST_SKIP() << chat << " is not built here";
+  for (const char* needed : {"/usr/bin/python3", "/usr/bin/chromium", "/usr/bin/chromedriver"}) {
+    if (::access(needed, X_OK) != 0) GTEST_SKIP() << needed << " is not installed";
+  }
+  auto redis_server = start_redis(program);
+  ASSERT_TRUE(redis_server->ready());
+  // As chat_browser_test runs the script: bounded by coreutils timeout, output kept.
+  const std::string artifacts = std::string(FASTWS_BINARY_DIR) + "/test-artifacts";
+  const std::string command =
+      "timeout -k 25 200 /usr/bin/python3 " FASTWS_TEST_DATA_DIR "/browser/chat_in_browsers.py " +
+      chat + " " + artifacts +
+      " --redis=redis://127.0.0.1:" + std::to_string(redis_server->port()) + " chromium 2>&1";
+  std::string output;
+  EXPECT_EQ(fastws::test::run_command(command, output), 0) << output;
+  EXPECT_NE(output.find("ok   chromium: all steps"), std::string::npos) << output;
 }
 
 }  // namespace
