@@ -1,10 +1,11 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS fastws EXPORT fastwsTargets
+install(TARGETS fastws fastws_redis EXPORT fastwsTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(DIRECTORY include/fastws DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY include/fastws adapters/redis/include/fastws
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT fastwsTargets NAMESPACE fastws:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/fastws)
 
 configure_package_config_file(cmake/fastwsConfig.cmake.in

@@ -1,9 +1,20 @@
 // Chat: an HTML page on "/" and the WebSocket on "/ws"; rooms are topics, and everyone in a room
 // sees who is present. Open http://127.0.0.1:8080/ in two browser tabs (?name=ann&room=lobby).
+//
+// With --redis (scripts/demo-cluster.sh runs three of them) the rooms span every chat server on
+// that Redis. Each server knows only its own users, so its "who" lines name it ("who ROOM
+// NAMES NODE"), the page keeps one list per server, and each server says again who is in its
+// rooms every few seconds: newcomers elsewhere learn of them, and a server that went away
+// drops out of the pages' lists.
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <string>
+#include <thread>
 
 #include "chat_page.hpp"
 #include "example_support.hpp"
@@ -17,6 +28,9 @@ namespace {
 // so this one map has a lock; sends and publishes need none.
 class Presence {
  public:
+  // `node`: this server's name in "who" lines, "" without scale-out.
+  explicit Presence(std::string node) : node_(std::move(node)) {}
+
   // Each returns the room's "who" line after the change, names in the order people came in.
   // Entering again under a new name is a rename.
   std::string enter(const std::string& room, std::uint64_t connection, const std::string& name) {
@@ -34,19 +48,66 @@ class Presence {
     return who_line(room);
   }
 
+  // Every room with users here and its "who" line.
+  std::vector<std::pair<std::string, std::string>> all_rooms() {
+    std::lock_guard lock(mutex_);
+    std::vector<std::pair<std::string, std::string>> lines;
+    for (const auto& entry : rooms_) lines.emplace_back(entry.first, who_line(entry.first));
+    return lines;
+  }
+
  private:
   std::string who_line(const std::string& room) const {
     std::string line = "who " + room + " ";
     auto found = rooms_.find(room);
-    if (found == rooms_.end()) return line;
-    for (const auto& [connection, name] : found->second) line += name + ",";
-    line.pop_back();
+    if (found != rooms_.end()) {
+      for (const auto& [connection, name] : found->second) line += name + ",";
+      line.pop_back();
+    }
+    if (!node_.empty()) line += " " + node_;
     return line;
   }
 
+  const std::string node_;
   std::mutex mutex_;
   std::map<std::string, std::map<std::uint64_t, std::string>> rooms_;  // room -> Conn::id() -> name
 };
+
+// With --redis: publishes the "who" line of each room with users here every few seconds.
+class PresenceAnnouncer {
+ public:
+  PresenceAnnouncer(fastws::Server& server, Presence& presence)
+      : thread_([this, &server, &presence] {
+          std::unique_lock lock(mutex_);
+          while (!stopped_.wait_for(lock, std::chrono::seconds(3), [this] { return stopping_; })) {
+            lock.unlock();
+            for (const auto& [room, line] : presence.all_rooms()) server.publish(room, line);
+            lock.lock();
+          }
+        }) {}
+  ~PresenceAnnouncer() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    stopped_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable stopped_;
+  bool stopping_ = false;  // guarded by mutex_
+  std::thread thread_;     // last: it uses the members above
+};
+
+// A name for this server in "who" lines: six random hex digits.
+std::string random_node_name() {
+  std::random_device random;
+  char name[8];
+  std::snprintf(name, sizeof name, "%06x", random() & 0xffffffu);
+  return name;
+}
 
 // Per connection, changed only on its loop thread (its own callbacks).
 struct ChatUser {
@@ -70,7 +131,9 @@ int main(int argc, char** argv) {
   fastws::ServerOptions options = args.options();
   options.max_message_size = 64 * 1024;
   fastws::Server server(options);
-  Presence presence;
+  Presence presence(args.redis_url.empty() ? "" : random_node_name());
+  std::optional<PresenceAnnouncer> announcer;
+  if (!args.redis_url.empty()) announcer.emplace(server, presence);
 
   server.on_http([](const fastws::Request& request, fastws::Response& response) {
     if (request.path() == "/") response.send(200, "text/html; charset=utf-8", chat_page);

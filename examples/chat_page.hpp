@@ -1,6 +1,8 @@
 // The chat demo's page: plain HTML and JavaScript, served on "/" by examples/chat.cpp.
 // Protocol (text frames): the page sends "name NAME", "join ROOM", "say TEXT"; the server sends
-// "msg ROOM NAME: TEXT" and "who ROOM NAME,NAME,...".
+// "msg ROOM NAME: TEXT" and "who ROOM NAME,NAME,..." (with --redis: "who ROOM NAME,... NODE",
+// the users on server NODE, said again every few seconds; the page shows the union and forgets a
+// server not heard of for 10 s).
 #pragma once
 
 inline constexpr const char* chat_page = R"html(<!doctype html>
@@ -40,7 +42,23 @@ function show(text) {
   log.appendChild(p);
   log.scrollTop = log.scrollHeight;
 }
+// Who is here, per server ("" without scale-out): names and when the server last said so.
+let present = new Map();
+function show_present() {
+  const now = Date.now();
+  for (const [node, entry] of present) {
+    if (node !== "" && now - entry.when > 10000) present.delete(node);
+  }
+  const names = [...present.values()].flatMap((entry) => entry.names);
+  document.getElementById("who").replaceChildren(...names.map((n) => {
+    const li = document.createElement("li");
+    li.textContent = n;
+    return li;
+  }));
+}
+setInterval(show_present, 2000);
 function join(room) {
+  present = new Map();
   ws.send("join " + room);
   document.getElementById("room").textContent = room;
 }
@@ -55,13 +73,10 @@ ws.onmessage = (event) => {
   if (text.startsWith("msg ")) {
     show(text.slice(text.indexOf(" ", 4) + 1));
   } else if (text.startsWith("who ")) {
-    const names = text.slice(text.indexOf(" ", 4) + 1).split(",").filter((n) => n);
-    const list = document.getElementById("who");
-    list.replaceChildren(...names.map((n) => {
-      const li = document.createElement("li");
-      li.textContent = n;
-      return li;
-    }));
+    const [, room, list = "", node = ""] = text.split(" ");
+    if (room !== document.getElementById("room").textContent) return;
+    present.set(node, {names: list.split(",").filter((n) => n), when: Date.now()});
+    show_present();
   }
 };
 document.getElementById("form").onsubmit = (event) => {

@@ -1,5 +1,8 @@
 // Command-line options shared by the example servers: --host H --port N (default 8080),
-// --threads N, --compress, and --cert FILE --key FILE for TLS (wss://).
+// --threads N, --compress, --cert FILE --key FILE for TLS (wss://), and --redis URL to scale
+// out through Redis (redis://[user:pass@]host:port, rediss:// for TLS; --redis-cluster when it
+// names a node of a Redis Cluster): publish() then reaches the subscribers of every example
+// server attached to the same Redis (fastws/redis.hpp).
 #pragma once
 
 #include <cstdlib>
@@ -15,6 +18,8 @@ struct ExampleArgs {
   unsigned threads = 0;
   std::string certificate_file;
   std::string key_file;
+  std::string redis_url;
+  bool redis_cluster = false;
 
   ExampleArgs(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
@@ -34,11 +39,16 @@ struct ExampleArgs {
         certificate_file = value();
       } else if (std::strcmp(argv[i], "--key") == 0) {
         key_file = value();
+      } else if (std::strcmp(argv[i], "--redis") == 0) {
+        redis_url = value();
+      } else if (std::strcmp(argv[i], "--redis-cluster") == 0) {
+        redis_cluster = true;
       } else {
         usage(argv[0]);
       }
     }
     if (certificate_file.empty() != key_file.empty()) usage(argv[0]);
+    if (redis_cluster && redis_url.empty()) usage(argv[0]);
   }
 
   bool secure() const { return !certificate_file.empty(); }
@@ -56,10 +66,11 @@ struct ExampleArgs {
   }
 
   [[noreturn]] static void usage(const char* program) {
-    std::fprintf(stderr,
-                 "usage: %s [--host H] [--port N] [--threads N] [--compress] "
-                 "[--cert PEM --key PEM]\n",
-                 program);
+    std::fprintf(
+        stderr,
+        "usage: %s [--host H] [--port N] [--threads N] [--compress] "
+        "[--cert PEM --key PEM] [--redis redis://[user:pass@]host:port [--redis-cluster]]\n",
+        program);
     std::exit(2);
   }
 };
@@ -67,6 +78,7 @@ struct ExampleArgs {
 #include <csignal>
 #include <cstdio>
 
+#include "fastws/redis.hpp"
 #include "fastws/server.hpp"
 
 // What serve() prints after the WebSocket URL: a note, or (page) the address of the page the
@@ -92,11 +104,47 @@ inline bool went_out(const fastws::Conn& conn, fastws::SendStatus status, const 
   return false;
 }
 
+// A Redis URL without its credentials, for printing.
+inline std::string without_credentials(const std::string& url) {
+  const auto scheme = url.find("://");
+  const auto at = url.rfind('@');
+  if (scheme == std::string::npos || at == std::string::npos) return url;
+  return url.substr(0, scheme + 3) + url.substr(at + 1);
+}
+
+// --redis: attaches the scale-out (the server keeps it), which says on stderr when Redis comes
+// and goes. False when the URL is wrong (said on stderr).
+inline bool attach_redis(fastws::Server& server, const char* name, const ExampleArgs& args) {
+  if (args.redis_url.empty()) return true;
+  fastws::redis::Options options;
+  options.url = args.redis_url;
+  options.cluster = args.redis_cluster;
+  options.on_state = [name](fastws::redis::State state, std::string_view reason) {
+    if (state == fastws::redis::State::connected) {
+      std::fprintf(stderr, "%s: connected to Redis\n", name);
+    } else {
+      std::fprintf(stderr, "%s: Redis unavailable (%.*s); local delivery goes on\n", name,
+                   static_cast<int>(reason.size()), reason.data());
+    }
+  };
+  try {
+    fastws::redis::attach(server, options);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "%s: %s\n", name, error.what());
+    return false;
+  }
+  // On stderr: scripts read the port from the last number of the stdout line.
+  std::fprintf(stderr, "%s: scale-out through %s\n", name,
+               without_credentials(args.redis_url).c_str());
+  return true;
+}
+
 // Listens, makes Ctrl-C / SIGTERM stop the server gracefully, prints the URL once ready (tests
 // wait for that line) and runs until stopped. Returns the process exit code.
 inline int serve(fastws::Server& server, const char* name, const ExampleArgs& args,
                  ServeNote note = {}) {
   static fastws::Server* running = nullptr;
+  if (!attach_redis(server, name, args)) return 2;
   if (auto error = server.listen()) {
     std::fprintf(stderr, "%s: cannot listen on %s:%u: %s\n", name, args.host.c_str(), args.port,
                  error.message().c_str());

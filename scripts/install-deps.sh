@@ -7,12 +7,15 @@ cd "$(dirname "$0")/.."
 # The client's proxy tests start their own tinyproxy and danted on free loopback ports. Debian's
 # tinyproxy-bin is tinyproxy without its service (the tinyproxy package would serve port 8888);
 # dante-server's service does not start with the stock /etc/danted.conf, which names no address
-# to serve on (its postinst says so and goes on).
+# to serve on (its postinst says so and goes on). The Redis scale-out's tests and
+# scripts/demo-cluster.sh start their own redis-server on free loopback ports and watch it with
+# redis-cli (redis-tools); fastws::redis speaks RESP itself, so no hiredis.
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-dev
   zlib1g-dev libssl-dev openssl libgtest-dev libgmock-dev libbenchmark-dev
   python3-websockets
   tinyproxy-bin dante-server
+  redis-server redis-tools
   chromium chromium-driver firefox-esr
 )
 # Programs whose Debian package is installed only when the program is missing: another

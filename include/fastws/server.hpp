@@ -31,6 +31,7 @@
 #include "fastws/frame.hpp"
 #include "fastws/options.hpp"
 #include "fastws/request.hpp"
+#include "fastws/topic_bridge.hpp"
 
 namespace fastws {
 
@@ -138,6 +139,13 @@ class Server : public ConnectionEvents {
   void publish(std::string_view topic, std::string_view text, const Conn& except = {});
   void publish(std::string_view topic, std::span<const std::byte> data, Opcode op = Opcode::binary,
                const Conn& except = {});
+  // publish() to the subscribers of this process only: what a TopicBridge delivers from other
+  // processes (publish() itself also hands the message to the bridge, if one is attached).
+  void publish_local(std::string_view topic, std::span<const std::byte> data,
+                     Opcode op = Opcode::binary);
+  // Scale-out: attaches a bridge to other processes (fastws::redis::attach() makes one). Before
+  // run(), at most once; the server keeps it until it is destroyed, and tells it first.
+  void attach_bridge(std::shared_ptr<TopicBridge> bridge);
 
   // Takes over a socket another HTTP server accepted, with the request bytes it already read
   // (Go's Hijack). On success fastws owns the fd; when refused, the host sends `response`.

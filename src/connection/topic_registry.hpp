@@ -12,6 +12,9 @@
 // `Equal` compares keys (names, and topic addresses in an index); the tests count the
 // comparisons through it to measure the work independently of the machine.
 //
+// A TopicBridge, when set, hears when a topic gets its first member and loses its last (scale-out
+// subscribes a node to a topic in the broker only while the topic has members here).
+//
 // Threading: the loop thread only (LoopContext), so no lock.
 #pragma once
 
@@ -22,6 +25,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "fastws/topic_bridge.hpp"
 
 namespace fastws::detail {
 
@@ -54,7 +59,8 @@ class TopicRegistry {
   // Adds `subscriber` (whose index is `mine`) to `name`. False when it was a member already.
   bool subscribe(Subscriber& subscriber, Subscriptions& mine, std::string_view name) {
     auto topic = topics_.find(name);
-    if (topic == topics_.end()) {
+    const bool opened = topic == topics_.end();
+    if (opened) {
       topic = topics_.emplace(std::string(name), std::vector<Member>()).first;
     } else if (mine.contains(&*topic)) {
       return false;
@@ -68,6 +74,7 @@ class TopicRegistry {
       if (members.empty()) topics_.erase(topic);
       throw;
     }
+    if (opened && bridge_ != nullptr) bridge_->topic_opened(name);
     return true;
   }
 
@@ -85,14 +92,14 @@ class TopicRegistry {
     if (entry == mine.end()) return false;
     const std::size_t slot = entry->second;
     mine.erase(entry);
-    if (leave(*topic, slot)) topics_.erase(topic);
+    if (leave(*topic, slot)) close(topic);
     return true;
   }
 
   // Removes the owner of `mine` from every topic it is in.
   void unsubscribe_all(Subscriptions& mine) {
     for (const auto& [topic, slot] : mine) {
-      if (leave(*topic, slot)) topics_.erase(topics_.find(topic->first));
+      if (leave(*topic, slot)) close(topics_.find(topic->first));
     }
     mine.clear();
   }
@@ -104,6 +111,9 @@ class TopicRegistry {
   }
 
   std::size_t topic_count() const noexcept { return topics_.size(); }
+
+  // Where to report topics opening and closing from now on (null: nowhere).
+  void report_to(TopicBridge* bridge) noexcept { bridge_ = bridge; }
 
  private:
   // Takes the member at `slot` out of `topic`; the last member moves into the gap and its index
@@ -119,7 +129,14 @@ class TopicRegistry {
     return members.empty();
   }
 
+  // Forgets a topic that lost its last member.
+  void close(typename Topics::iterator topic) {
+    if (bridge_ != nullptr) bridge_->topic_closed(topic->first);
+    topics_.erase(topic);
+  }
+
   Topics topics_;
+  TopicBridge* bridge_ = nullptr;
 };
 
 }  // namespace fastws::detail

@@ -99,6 +99,8 @@ Server::Server(std::unique_ptr<Impl> impl) : ConnectionEvents(*impl), impl_(std:
 }
 
 Server::~Server() {
+  // The bridge first: it delivers into the server from its own thread until told.
+  if (impl_->bridge) impl_->bridge->server_closing();
   // Listeners first, then the loops (their connections use the handlers and options), then the
   // rest. A loop context lives on while Conn handles of its connections exist.
   impl_->server_loops.clear();
@@ -195,6 +197,24 @@ std::span<const std::byte> bytes_of(std::string_view text) {
   return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
 }
 
+// publish() in this process: framed once, queued to every loop.
+void deliver_local(Server::Impl& impl, std::string_view topic, std::span<const std::byte> data,
+                   Opcode op, const Conn& except) {
+  auto message = std::make_shared<detail::PreparedMessage>(op, data);
+  detail::Connection* skip = except ? &detail::Connection::of(except) : nullptr;
+  for (auto& loop : impl.loops) {
+    detail::OutgoingSend send;
+    send.kind = detail::OutgoingSend::Kind::publish;
+    send.prepared = message;
+    send.bytes.assign(bytes_of(topic).begin(), bytes_of(topic).end());
+    if (skip != nullptr) {
+      skip->acquire();  // released by the loop after delivery
+      send.connection = skip;
+    }
+    loop->post_send(std::move(send));
+  }
+}
+
 }  // namespace
 
 void Server::broadcast(std::string_view text) {
@@ -217,19 +237,18 @@ void Server::publish(std::string_view topic, std::string_view text, const Conn& 
 
 void Server::publish(std::string_view topic, std::span<const std::byte> data, Opcode op,
                      const Conn& except) {
-  auto message = std::make_shared<detail::PreparedMessage>(op, data);
-  detail::Connection* skip = except ? &detail::Connection::of(except) : nullptr;
-  for (auto& loop : impl_->loops) {
-    detail::OutgoingSend send;
-    send.kind = detail::OutgoingSend::Kind::publish;
-    send.prepared = message;
-    send.bytes.assign(bytes_of(topic).begin(), bytes_of(topic).end());
-    if (skip != nullptr) {
-      skip->acquire();  // released by the loop after delivery
-      send.connection = skip;
-    }
-    loop->post_send(std::move(send));
-  }
+  deliver_local(*impl_, topic, data, op, except);
+  if (impl_->bridge) impl_->bridge->published(topic, data, op);
+}
+
+void Server::publish_local(std::string_view topic, std::span<const std::byte> data, Opcode op) {
+  deliver_local(*impl_, topic, data, op, {});
+}
+
+void Server::attach_bridge(std::shared_ptr<TopicBridge> bridge) {
+  if (impl_->bridge) throw std::logic_error("fastws: a bridge is attached to this server already");
+  impl_->bridge = std::move(bridge);
+  for (auto& loop : impl_->loops) loop->topics().report_to(impl_->bridge.get());
 }
 
 HandoverResult Server::handover(int fd, std::string_view request_bytes) {

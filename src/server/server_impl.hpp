@@ -41,6 +41,8 @@ struct Server::Impl : detail::Endpoint {
   bool listening = false;
   std::atomic<std::uint16_t> bound_port{0};
   std::atomic<unsigned> next_loop{0};  // round-robin for hand-overs
+  // Scale-out to other processes (attach_bridge(), before run()); read-only after.
+  std::shared_ptr<TopicBridge> bridge;
 
   detail::ServerLoop& pick_loop() noexcept {
     return *server_loops[next_loop.fetch_add(1, std::memory_order_relaxed) % server_loops.size()];

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """The chat demo (examples/chat.cpp) used by real headless browsers, as two people would.
 
-Usage: chat_in_browsers.py CHAT_BINARY SCREENSHOT_DIR [chromium] [firefox]
+Usage: chat_in_browsers.py CHAT_BINARY SCREENSHOT_DIR [--redis=URL] [chromium] [firefox]
 (default: both browsers). Starts the chat server on a free 127.0.0.1 port; per browser opens
 two windows (ann and bob in room "lobby"), waits until each sees both names in the presence
 list, lets ann send with the Send button and bob with Enter, checks that each page shows both
 messages, saves a PNG of each page, closes bob and checks that ann's list drops him. Prints one
 line per step ("ok   ..." or "FAIL ...: why") and exits 0 only if every step passed.
+With --redis=URL two chat servers scale out through that Redis: ann is on one, bob on the other
+(screenshots named chat-BROWSER-USER-redis.png).
 """
 import json
 import os
@@ -48,8 +50,9 @@ class ChatServer:
     """The chat example on 127.0.0.1, port chosen by the kernel (--port 0) and read from the line
     the example prints once it listens."""
 
-    def __init__(self, binary):
-        self.process = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", "0"],
+    def __init__(self, binary, extra_args=()):
+        self.process = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", "0",
+                                         *extra_args],
                                         stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         ready, _, _ = select.select([self.process.stdout], [], [], SERVER_START_TIMEOUT)
         line = self.process.stdout.readline().decode(errors="replace") if ready else ""
@@ -87,7 +90,8 @@ def wait_for_page(browser, expression, expected, what):
         raise AssertionError(f"{error}; the page shows {page_value(browser, expression)!r}")
 
 
-PRESENCE = "[...document.querySelectorAll('#who li')].map((li) => li.textContent)"
+# Sorted: with two servers each page lists its own server's users first.
+PRESENCE = "[...document.querySelectorAll('#who li')].map((li) => li.textContent).sort()"
 CHAT_LOG = "[...document.querySelectorAll('#log p')].map((p) => p.textContent)"
 STATUS = "document.getElementById('status').textContent"
 
@@ -104,14 +108,15 @@ def check_screenshot(browser, path):
     return f"{width}x{height}, {size} bytes"
 
 
-def chat_in(kind, server_url, screenshot_dir):
-    """Every step for one browser; raises StepFailed at the first failure."""
+def chat_in(kind, server_urls, screenshot_dir, suffix):
+    """Every step for one browser; raises StepFailed at the first failure. `server_urls`: each
+    user's chat server."""
     windows = {}
     try:
         for user in ("ann", "bob"):
             windows[user] = step(f"{kind}: start a browser for {user}", lambda: launch(kind))
-            step(f"{kind}: {user} opens the chat page",
-                 lambda: windows[user].open(f"{server_url}?name={user}&room=lobby"))
+            step(f"{kind}: {user} opens the chat page at {server_urls[user]}",
+                 lambda: windows[user].open(f"{server_urls[user]}?name={user}&room=lobby"))
         for user, browser in windows.items():
             step(f"{kind}: {user}'s page is connected",
                  lambda: wait_for_page(browser, STATUS, "connected", "the socket to open"))
@@ -132,7 +137,7 @@ def chat_in(kind, server_url, screenshot_dir):
             step(f"{kind}: {user}'s input is cleared after sending",
                  lambda: wait_for_page(browser, "document.getElementById('text').value", "",
                                        "an empty input"))
-            path = os.path.join(screenshot_dir, f"chat-{kind}-{user}.png")
+            path = os.path.join(screenshot_dir, f"chat-{kind}-{user}{suffix}.png")
             details = step(f"{kind}: screenshot of {user}'s page",
                            lambda: check_screenshot(browser, path))
             print(f"     {path}: {details}", flush=True)
@@ -143,7 +148,8 @@ def chat_in(kind, server_url, screenshot_dir):
     except StepFailed:
         for user, browser in windows.items():
             try:
-                browser.screenshot(os.path.join(screenshot_dir, f"chat-{kind}-{user}-failed.png"))
+                browser.screenshot(
+                    os.path.join(screenshot_dir, f"chat-{kind}-{user}{suffix}-failed.png"))
             except BrowserError:
                 pass
         raise
@@ -157,11 +163,20 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     binary, screenshot_dir = argv[1], argv[2]
-    kinds = argv[3:] or ["chromium", "firefox"]
+    redis = [arg[len("--redis="):] for arg in argv[3:] if arg.startswith("--redis=")]
+    kinds = [arg for arg in argv[3:] if not arg.startswith("--redis=")] or ["chromium", "firefox"]
     # A runner's SIGTERM unwinds through the finally blocks, which kill the browsers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.makedirs(screenshot_dir, exist_ok=True)
-    server = step("chat server starts on 127.0.0.1", lambda: ChatServer(binary))
+    servers = []
+    if redis:
+        for user in ("ann", "bob"):
+            servers.append(step(f"{user}'s chat server starts on 127.0.0.1 with --redis",
+                                lambda: ChatServer(binary, ["--redis", redis[0]])))
+    else:
+        servers.append(step("chat server starts on 127.0.0.1", lambda: ChatServer(binary)))
+    server_urls = {"ann": servers[0].url, "bob": servers[-1].url}
+    suffix = "-redis" if redis else ""
     failed = []
     try:
         for kind in kinds:
@@ -171,14 +186,14 @@ def main(argv):
                 continue
             started = time.monotonic()
             try:
-                chat_in(kind, server.url, screenshot_dir)
+                chat_in(kind, server_urls, screenshot_dir, suffix)
                 print(f"ok   {kind}: all steps in {time.monotonic() - started:.1f} s", flush=True)
             except StepFailed:
                 failed.append(kind)
     finally:
-        status = server.stop()
-    if status != 0:
-        print(f"FAIL chat server exit status after SIGTERM: {status}")
+        statuses = [server.stop() for server in servers]
+    if any(status != 0 for status in statuses):
+        print(f"FAIL chat server exit statuses after SIGTERM: {statuses}")
         failed.append("server")
     print("FAILED: " + ", ".join(failed) if failed else "ALL PASSED", flush=True)
     return 1 if failed else 0

@@ -72,15 +72,18 @@ inline std::uint16_t free_loopback_port() {
   return net::test::bound_address(socket.get()).port();
 }
 
-// A proxy program run with a configuration file written into a temporary directory, its output
-// kept in a log there. The constructor returns once the proxy accepts connections; the
-// destructor ends it: SIGTERM to its process group (danted forks helpers), SIGKILL after 2 s.
+// A proxy program (or another peer: redis-server) run with a configuration file written into a
+// temporary directory, its output kept in a log there. The constructor returns once the proxy
+// accepts connections; the destructor ends it: SIGTERM to its process group (danted forks
+// helpers), SIGKILL after 2 s.
 class ProxyProcess {
  public:
   // `arguments` may name "{config}"; `config` may name "{port}". A proxy that exits at once
-  // (another process took the port meanwhile) gets two more tries on other ports.
+  // (another process took the port meanwhile) gets two more tries on other ports. A nonzero
+  // `port` is used as it is (to start a peer again where it was).
   ProxyProcess(const std::string& program, const std::vector<std::string>& arguments,
-               const std::string& config) {
+               const std::string& config, std::uint16_t port = 0)
+      : fixed_port_(port) {
     for (int attempt = 0; attempt < 3 && !ready_; ++attempt) {
       ready_ = launch(program, arguments, config);
     }
@@ -93,6 +96,13 @@ class ProxyProcess {
 
   bool ready() const { return ready_; }
   std::uint16_t port() const { return port_; }
+  // Ends it at once with SIGKILL, as a crash would.
+  void kill_now() {
+    if (pid_ == 0) return;
+    ::kill(-pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = 0;
+  }
   std::string log() const {
     std::ifstream file(log_file_);
     std::stringstream text;
@@ -115,7 +125,7 @@ class ProxyProcess {
 
   bool launch(const std::string& program, const std::vector<std::string>& arguments,
               const std::string& config) {
-    port_ = free_loopback_port();
+    port_ = fixed_port_ != 0 ? fixed_port_ : free_loopback_port();
     std::string text = config;
     for (std::size_t at; (at = text.find("{port}")) != std::string::npos;) {
       text.replace(at, 6, std::to_string(port_));
@@ -172,6 +182,7 @@ class ProxyProcess {
 
   net::test::TempDir directory_;
   std::string log_file_ = directory_.file("proxy.log");
+  std::uint16_t fixed_port_ = 0;
   std::uint16_t port_ = 0;
   pid_t pid_ = 0;
   bool ready_ = false;

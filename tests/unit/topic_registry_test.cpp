@@ -85,6 +85,42 @@ TEST(TopicRegistry, ATopicWithoutMembersIsForgottenAndUnknownNamesAreHarmless) {
 }
 
 // Random joins, leaves and closes against a plain map of sets.
+// What a scale-out bridge hears: a topic opens with its first member and closes with its last,
+// however the members leave (unsubscribe, or all their topics at once on close).
+TEST(TopicRegistry, TellsItsBridgeWhenATopicGetsItsFirstMemberAndLosesItsLast) {
+  struct Heard final : TopicBridge {
+    std::vector<std::string> events;
+    void topic_opened(std::string_view topic) override { events.push_back(event('+', topic)); }
+    void topic_closed(std::string_view topic) override { events.push_back(event('-', topic)); }
+    void published(std::string_view, std::span<const std::byte>, Opcode) override {}
+    void server_closing() noexcept override {}
+    static std::string event(char sign, std::string_view topic) {
+      std::string text(1, sign);
+      text += topic;
+      return text;
+    }
+  } bridge;
+  Registry registry;
+  registry.report_to(&bridge);
+  Subscriber ann{1, {}};
+  Subscriber bob{2, {}};
+  registry.subscribe(ann, ann.topics, "room");
+  registry.subscribe(bob, bob.topics, "room");
+  registry.subscribe(ann, ann.topics, "room");
+  registry.subscribe(bob, bob.topics, "hall");
+  registry.unsubscribe(ann.topics, "room");
+  registry.unsubscribe(ann.topics, "room");
+  EXPECT_EQ(bridge.events, (std::vector<std::string>{"+room", "+hall"}));
+  registry.unsubscribe_all(bob.topics);
+  ASSERT_EQ(bridge.events.size(), 4u);
+  // Closing leaves the topics in no particular order.
+  EXPECT_EQ(std::set<std::string>(bridge.events.begin() + 2, bridge.events.end()),
+            (std::set<std::string>{"-room", "-hall"}));
+  registry.report_to(nullptr);
+  registry.subscribe(ann, ann.topics, "room");
+  EXPECT_EQ(bridge.events.size(), 4u);
+}
+
 TEST(TopicRegistry, MatchesASimpleModelThroughRandomJoinsLeavesAndCloses) {
   constexpr int kPeople = 40;
   const std::array<std::string, 6> names{"a", "b", "c", "lobby", "x-long-topic-name", ""};
