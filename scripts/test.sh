@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds fastws and runs every test: unit and integration tests (Release, warnings as errors),
-# the tests again under ASan+UBSan, the threading tests under TSan, and each fuzz target for FUZZ_SECONDS (default 20).
+# the conformance catalogue against the echo example (scripts/conformance.sh), the tests again
+# under ASan+UBSan, the threading tests under TSan, and each fuzz target for FUZZ_SECONDS (default 20).
 # Usage: scripts/test.sh            (FUZZ_SECONDS=60 scripts/test.sh for longer fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,9 @@ ctest --test-dir build/release --output-on-failure -j "$jobs" --timeout 300
 
 step "Attacks in quick mode: each server's memory bound under attack (bench/run_attack.sh)"
 NO_BUILD=1 BUILD_DIR=build/release bench/run_attack.sh --quick
+
+step "Conformance: the Autobahn case catalogue against the echo example, compression off and on"
+NO_BUILD=1 BUILD_DIR=build/release scripts/conformance.sh
 
 step "Install, then build a consumer with find_package(fastws) and with pkg-config"
 rm -rf build/install-test

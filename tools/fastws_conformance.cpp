@@ -2,6 +2,7 @@
 // official suite's case catalogue (same case numbers, same verdicts) against an implementation:
 //
 //   fastws-conformance test-server URL [--cases PATTERNS] [--report DIR] [--agent NAME]
+//                                      [--require-ok] [--chop-pause-us N]
 //       the fuzzing client: tests the server at URL (ws://host:port/path), each case on a
 //       fresh connection
 //   fastws-conformance list [--cases PATTERNS]
@@ -12,7 +13,8 @@
 // behaviorClose, duration, remoteCloseCode, reportfile), a JSON file per case and
 // DIR/index.html. Exit status: 0 when every case passed (OK, NON-STRICT, INFORMATIONAL, or
 // UNIMPLEMENTED when the peer declines permessage-deflate) and closed as expected, 1 when a
-// case FAILED or closed FAILED / UNCLEAN / WRONG CODE, 2 on a usage error.
+// case FAILED or closed FAILED / UNCLEAN / WRONG CODE (with --require-ok: anything but OK, and
+// INFORMATIONAL where that is the only outcome), 2 on a usage error.
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -27,6 +29,7 @@ using fastws::bench::Flag;
 
 constexpr const char* usage =
     "usage: fastws-conformance test-server URL [--cases PATTERNS] [--report DIR] [--agent NAME]\n"
+    "                                          [--require-ok] [--chop-pause-us N]\n"
     "       fastws-conformance list [--cases PATTERNS]\n";
 
 int list_cases(const std::string& patterns) {
@@ -75,8 +78,11 @@ int main(int argc, char** argv) {
                                    "report directory (reports/servers)"),
         fastws::bench::string_flag("agent", options.agent,
                                    "name in the reports (the server's Server field)"),
+        fastws::bench::switch_flag("require-ok", options.require_ok,
+                                   "fail on anything but OK (and INFORMATIONAL where that is "
+                                   "the only outcome)"),
         fastws::bench::uint_flag("chop-pause-us", options.chop_pause_us, 0, 1'000'000,
-                                 "pause after each write of a chopped frame (10)"),
+                                 "pause after each chopped or sync write (1000)"),
     };
     if (!fastws::bench::apply_flags(argc, argv, 3, flags, error)) {
       std::fprintf(stderr, "fastws-conformance test-server: %s\n%s%s", error.c_str(), usage,

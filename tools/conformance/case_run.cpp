@@ -34,7 +34,9 @@ std::string close_payload(std::optional<std::uint16_t> code, std::string_view re
 
 }  // namespace
 
-CaseRun::CaseRun(Peer& peer, std::optional<protocol::DeflateParams> deflate) : peer_(peer) {
+CaseRun::CaseRun(Peer& peer, std::optional<protocol::DeflateParams> deflate,
+                 std::chrono::microseconds pause)
+    : peer_(peer), pause_(pause) {
   if (deflate) deflate_ = std::make_unique<MessageDeflate>(*deflate, peer.role());
 }
 
@@ -62,12 +64,13 @@ void CaseRun::send_frame(const FrameSpec& frame) {
           .boolean("sync", frame.sync)
           .str());
   std::string wire = encode(frame);
+  const auto pause = frame.pause.value_or(pause_);
   if (frame.chop == 0) {
-    peer_.queue(std::move(wire), frame.sync);
+    peer_.queue(std::move(wire), frame.sync, pause);
     return;
   }
   for (std::size_t at = 0; at < wire.size(); at += frame.chop) {
-    peer_.queue(wire.substr(at, frame.chop), true);
+    peer_.queue(wire.substr(at, frame.chop), true, pause);
   }
 }
 
@@ -78,7 +81,7 @@ void CaseRun::send_bytes(std::string bytes, bool alone) {
           .number("length", static_cast<std::int64_t>(bytes.size()))
           .text("data", log_data(bytes))
           .str());
-  peer_.queue(std::move(bytes), alone);
+  peer_.queue(std::move(bytes), alone, pause_);
 }
 
 void CaseRun::send_message(std::string_view payload, bool binary, std::size_t fragment_size) {

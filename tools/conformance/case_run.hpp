@@ -38,8 +38,10 @@ using Millis = std::chrono::milliseconds;
 
 class CaseRun {
  public:
-  // `deflate`: the parameters agreed in the handshake, if permessage-deflate was.
-  CaseRun(Peer& peer, std::optional<protocol::DeflateParams> deflate);
+  // `deflate`: the parameters agreed in the handshake, if permessage-deflate was. `pause`: after
+  // each write of a chopped or sync frame unless the frame says otherwise.
+  CaseRun(Peer& peer, std::optional<protocol::DeflateParams> deflate,
+          std::chrono::microseconds pause);
   ~CaseRun();
   CaseRun(const CaseRun&) = delete;
   CaseRun& operator=(const CaseRun&) = delete;
@@ -57,6 +59,7 @@ class CaseRun {
   void send_frame(const FrameSpec& frame);
   // The bytes `frame` would go out as (our mask included), for sending one frame in pieces.
   std::string encode(const FrameSpec& frame) const;
+  // Raw bytes; `alone`: in a write of their own, followed by the pause.
   void send_bytes(std::string bytes, bool alone);
   // A whole message, in frames of `fragment_size` payload bytes (0: one frame); compressed
   // first when permessage-deflate was agreed.
@@ -139,6 +142,7 @@ class CaseRun {
 
   Peer& peer_;
   std::unique_ptr<MessageDeflate> deflate_;
+  std::chrono::microseconds pause_;
   State state_ = State::closed;
   Clock::time_point started_{};
   Clock::time_point ended_{};

@@ -43,7 +43,7 @@ ClientHandshake open_as_client(Peer& peer, const protocol::WebSocketUrl& url,
     result.request += "Sec-WebSocket-Extensions: " + deflate_offer_header(offers) + "\r\n";
   }
   result.request += "\r\n";
-  peer.queue(result.request, false);
+  peer.queue(result.request);
 
   const auto deadline = Clock::now() + timeout;
   protocol::HeadScanner scanner;

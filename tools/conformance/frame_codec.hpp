@@ -4,6 +4,7 @@
 // run judges each field (a peer's wrong frame is a finding, not a parse error).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -21,9 +22,11 @@ struct FrameSpec {
   unsigned rsv = 0;  // 0..7 as the official suite counts: 4 = RSV1, 2 = RSV2, 1 = RSV3
   std::string payload;
   // How the encoded frame goes onto the wire: in writes of `chop` octets each (0: one write), and
-  // with `sync` as a write of its own instead of one shared with the frames around it.
+  // with `sync` as a write of its own instead of one shared with the frames around it. Each
+  // such write is followed by `pause` (unset: the run's default).
   std::size_t chop = 0;
   bool sync = false;
+  std::optional<std::chrono::microseconds> pause;
 };
 
 // The frame's bytes: header (shortest length form) and payload, masked with `mask` when given.

@@ -15,8 +15,7 @@
 
 namespace fastws::conformance {
 
-Peer::Peer(int fd, PeerRole role, std::chrono::microseconds chop_pause) noexcept
-    : fd_(fd), role_(role), chop_pause_(chop_pause) {
+Peer::Peer(int fd, PeerRole role) noexcept : fd_(fd), role_(role) {
   const int on = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
@@ -31,13 +30,13 @@ std::optional<MaskKey> Peer::next_mask() const {
   return protocol::random_mask_key();
 }
 
-void Peer::queue(std::string bytes, bool alone) {
+void Peer::queue(std::string bytes, bool alone, std::chrono::microseconds pause) {
   if (bytes.empty()) return;
   if (!alone && !output_.empty() && !output_.back().alone) {
     output_.back().bytes.append(bytes);
     return;
   }
-  output_.push_back({std::move(bytes), 0, alone});
+  output_.push_back({std::move(bytes), 0, alone, pause});
 }
 
 Peer::Io Peer::flush() {
@@ -53,9 +52,9 @@ Peer::Io Peer::flush() {
     }
     piece.sent += static_cast<std::size_t>(n);
     if (piece.sent < piece.bytes.size()) return Io::ok;
-    const bool paced = piece.alone;
+    const auto pause = piece.alone ? piece.pause : std::chrono::microseconds(0);
     output_.pop_front();
-    if (paced) next_write_ = Clock::now() + chop_pause_;
+    next_write_ = Clock::now() + pause;
   }
   return Io::ok;
 }

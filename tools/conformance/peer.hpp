@@ -4,8 +4,8 @@
 // roles.
 //
 // Writes go out exactly as the cases chop them: bytes queued together leave in one send(), a
-// piece queued `alone` in a send() of its own, each alone piece followed by a short pause, as
-// the official suite spaces its chops, so the peer really sees a frame arrive in pieces.
+// piece queued `alone` in a send() of its own followed by a pause, as the official suite spaces
+// its chops, so the peer really sees a frame arrive in pieces.
 #pragma once
 
 #include <chrono>
@@ -26,7 +26,7 @@ enum class PeerRole { client, server };  // our side: client = we dialed
 
 class Peer {
  public:
-  Peer(int fd, PeerRole role, std::chrono::microseconds chop_pause) noexcept;
+  Peer(int fd, PeerRole role) noexcept;
   ~Peer();
   Peer(const Peer&) = delete;
   Peer& operator=(const Peer&) = delete;
@@ -41,8 +41,9 @@ class Peer {
   // Bytes that arrived before the connection was handed over (right behind the handshake).
   void preload_input(std::string_view bytes) { input_.append(bytes); }
 
-  // Queues bytes; `alone`: in a send() of their own, after the pause.
-  void queue(std::string bytes, bool alone);
+  // Queues bytes; `alone`: in a send() of their own, the next write `pause` later.
+  void queue(std::string bytes, bool alone = false,
+             std::chrono::microseconds pause = std::chrono::microseconds(0));
   bool has_output() const noexcept { return !output_.empty(); }
   // When the next write may happen (now when it is not paced).
   Clock::time_point next_write_time() const noexcept { return next_write_; }
@@ -66,11 +67,11 @@ class Peer {
     std::string bytes;
     std::size_t sent = 0;
     bool alone = false;
+    std::chrono::microseconds pause{0};
   };
 
   int fd_;
   PeerRole role_;
-  std::chrono::microseconds chop_pause_;
   std::deque<Piece> output_;
   Clock::time_point next_write_{};
   std::string input_;

@@ -286,14 +286,18 @@ std::map<std::string, std::size_t> Report::close_counts() const {
   return counts;
 }
 
-std::vector<std::string> Report::failures() const {
+std::vector<std::string> Report::failures(bool require_ok) const {
+  const auto passes = [require_ok](Verdict verdict, bool close) {
+    if (verdict == Verdict::ok || verdict == Verdict::informational) return true;
+    if (require_ok) return false;
+    return close ? verdict == Verdict::failed_by_client : verdict != Verdict::failed;
+  };
   std::vector<std::string> failed;
   for (const auto& [agent, rows] : agents_) {
     for (const Row& row : rows) {
-      const bool close_failed = row.behavior_close == Verdict::failed ||
-                                row.behavior_close == Verdict::unclean ||
-                                row.behavior_close == Verdict::wrong_code;
-      if (row.behavior == Verdict::failed || close_failed) failed.push_back(row.id);
+      if (!passes(row.behavior, false) || !passes(row.behavior_close, true)) {
+        failed.push_back(row.id);
+      }
     }
   }
   return failed;

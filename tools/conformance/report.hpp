@@ -43,8 +43,10 @@ class Report {
   // How many cases got each behaviour verdict, and each close verdict other than OK.
   std::map<std::string, std::size_t> behavior_counts() const;
   std::map<std::string, std::size_t> close_counts() const;
-  // Cases that fail the run: behaviour FAILED, or a close FAILED, UNCLEAN or WRONG CODE.
-  std::vector<std::string> failures() const;
+  // Cases that fail the run: behaviour FAILED, or a close FAILED, UNCLEAN or WRONG CODE. With
+  // `require_ok`, everything but OK and INFORMATIONAL (which only the cases the spec leaves open
+  // give) fails: NON-STRICT, UNIMPLEMENTED, FAILED BY CLIENT too.
+  std::vector<std::string> failures(bool require_ok) const;
 
  private:
   struct Row {

@@ -11,7 +11,7 @@ namespace fastws::conformance {
 void print_case_line(std::size_t position, std::size_t total, const CaseRecord& record);
 
 // Writes the index files and prints the counts per verdict; returns 0 when no case failed
-// (see Report::failures), 1 otherwise, 2 when the reports could not be written.
-int finish_run(const Report& report, const std::string& directory);
+// (Report::failures with `require_ok`), 1 otherwise, 2 when the reports could not be written.
+int finish_run(const Report& report, const std::string& directory, bool require_ok);
 
 }  // namespace fastws::conformance
