@@ -5,6 +5,10 @@
 //                                      [--require-ok] [--chop-pause-us N]
 //       the fuzzing client: tests the server at URL (ws://host:port/path), each case on a
 //       fresh connection
+//   fastws-conformance test-client [--port N] [--host H] [--cases PATTERNS] [--report DIR]
+//                                  [--require-ok] [--once]
+//       the fuzzing server: a client under test connects to ws://H:N/ (127.0.0.1:9001) as to
+//       the official one: /getCaseCount, /runCase?case=N&agent=A, /updateReports?agent=A
 //   fastws-conformance list [--cases PATTERNS]
 //       the catalogue: case ids and descriptions
 //
@@ -21,6 +25,7 @@
 
 #include "bench/flags.hpp"
 #include "conformance/catalogue.hpp"
+#include "conformance/test_client_command.hpp"
 #include "conformance/test_server_command.hpp"
 
 namespace {
@@ -30,6 +35,9 @@ using fastws::bench::Flag;
 constexpr const char* usage =
     "usage: fastws-conformance test-server URL [--cases PATTERNS] [--report DIR] [--agent NAME]\n"
     "                                          [--require-ok] [--chop-pause-us N]\n"
+    "       fastws-conformance test-client [--port N] [--host H] [--cases PATTERNS] [--report "
+    "DIR]\n"
+    "                                      [--require-ok] [--once]\n"
     "       fastws-conformance list [--cases PATTERNS]\n";
 
 int list_cases(const std::string& patterns) {
@@ -90,6 +98,30 @@ int main(int argc, char** argv) {
       return 2;
     }
     return fastws::conformance::run_test_server(options);
+  }
+  if (command == "test-client") {
+    fastws::conformance::TestClientOptions options;
+    const std::vector<Flag> flags = {
+        fastws::bench::uint_flag("port", options.port, 0, 65535,
+                                 "port to listen on (9001; 0: any)"),
+        fastws::bench::string_flag("host", options.host, "IPv4 address to listen on (127.0.0.1)"),
+        fastws::bench::string_flag("cases", options.cases, "case patterns (all)"),
+        fastws::bench::string_flag("report", options.report_directory,
+                                   "report directory (reports/clients)"),
+        fastws::bench::switch_flag("require-ok", options.require_ok,
+                                   "fail on anything but OK (and INFORMATIONAL where that is "
+                                   "the only outcome)"),
+        fastws::bench::switch_flag("once", options.once,
+                                   "exit after the first /updateReports, with the run's status"),
+        fastws::bench::uint_flag("chop-pause-us", options.chop_pause_us, 0, 1'000'000,
+                                 "pause after each chopped or sync write (1000)"),
+    };
+    if (!fastws::bench::apply_flags(argc, argv, 2, flags, error)) {
+      std::fprintf(stderr, "fastws-conformance test-client: %s\n%s%s", error.c_str(), usage,
+                   fastws::bench::flags_help(flags).c_str());
+      return 2;
+    }
+    return fastws::conformance::run_test_client(options);
   }
   std::fprintf(stderr, "fastws-conformance: unknown command '%s'\n%s", argv[1], usage);
   return 2;

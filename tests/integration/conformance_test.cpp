@@ -4,6 +4,9 @@
 // seen to fail: one echoes invalid UTF-8 and answers a close with the wrong code (FAILED,
 // WRONG CODE), one checks UTF-8 only once a message is complete (NON-STRICT on fail-fast).
 //
+// And as the fuzzing server (test-client mode) with fastws's own Client as the client under
+// test, echoing every message as the official suite's testee clients do.
+//
 // The limits cases (9.x: messages up to 16 MiB, 1 MiB in 64-octet writes) run in optimised
 // builds without sanitizers only; so do the larger compression cases.
 #include <gtest/gtest.h>
@@ -13,15 +16,19 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
 
 #include "example_process.hpp"
+#include "fastws/fastws.hpp"
 #include "net_test_support.hpp"
 #include "protocol/handshake.hpp"
 #include "protocol/utf8.hpp"
@@ -49,6 +56,19 @@ struct RunnerRun {
   std::string output;
   std::map<std::string, Verdicts> cases;  // from index.json
 };
+
+// Case id -> verdicts, from a report directory's index.json.
+std::map<std::string, Verdicts> read_index(const std::string& directory) {
+  std::map<std::string, Verdicts> cases;
+  std::ifstream index(directory + "/index.json");
+  const std::regex row(
+      R"re("([0-9.]+)": \{"behavior": "([A-Z -]+)", "behaviorClose": "([A-Z -]+)")re");
+  for (std::string line; std::getline(index, line);) {
+    std::smatch match;
+    if (std::regex_search(line, match, row)) cases[match[1]] = {match[2], match[3]};
+  }
+  return cases;
+}
 
 // Runs the fuzzing client against 127.0.0.1:`port` on `cases` and reads its index.json.
 RunnerRun run_runner(std::uint16_t port, const std::string& cases) {
@@ -333,6 +353,116 @@ TEST(Conformance, RunnerGivesNonStrictToAServerThatChecksUtf8OnlyAtTheMessageEnd
   // 1007 came, but only after the whole message: both pauses passed.
   EXPECT_EQ(run.cases.at("6.4.1").behavior, "NON-STRICT");
   EXPECT_EQ(run.cases.at("6.4.1").close, "OK");
+}
+
+// The client under test on fastws's Client: asks for the case count, runs every case on a
+// connection of its own (echoing each message back, as is), then asks for the reports.
+class FastwsTestee {
+ public:
+  FastwsTestee() {
+    ClientOptions options;
+    options.compression.enabled = true;
+    // The hint lets the fuzzing server ask for no context takeover (13.2, 13.5, 13.6).
+    options.compression.client_no_context_takeover = true;
+    client_ = std::make_unique<Client>(options);
+    client_->on_message([this](const Conn& conn, Message message) {
+      if (counting_) {
+        const std::lock_guard lock(mutex_);
+        count_text_ = std::string(message.text());
+        return;
+      }
+      conn.send(message.data(), message.opcode());
+    });
+    client_->on_close([this](const Conn&, const CloseStatus&) {
+      const std::lock_guard lock(mutex_);
+      ++closed_;
+      changed_.notify_all();
+    });
+  }
+
+  // Plays every case; false with `error` set when a connection could not be opened.
+  bool play(std::uint16_t port, std::string& error) {
+    const std::string server = "ws://127.0.0.1:" + std::to_string(port);
+    counting_ = true;
+    if (!visit(server + "/getCaseCount", error)) return false;
+    counting_ = false;
+    const int count = std::atoi(count_text_.c_str());
+    if (count <= 0) {
+      error = "no case count, got '" + count_text_ + "'";
+      return false;
+    }
+    for (int i = 1; i <= count; ++i) {
+      if (!visit(server + "/runCase?case=" + std::to_string(i) + "&agent=fastws", error)) {
+        return false;
+      }
+    }
+    return visit(server + "/updateReports?agent=fastws", error);
+  }
+
+ private:
+  // Opens `url` and waits until the connection has closed.
+  bool visit(const std::string& url, std::string& error) {
+    std::size_t before = 0;
+    {
+      const std::lock_guard lock(mutex_);
+      before = closed_;
+    }
+    const ConnectResult result = client_->connect_and_wait(url);
+    if (!result) {
+      error = url + ": " + result.error.reason;
+      return false;
+    }
+    std::unique_lock lock(mutex_);
+    if (!changed_.wait_for(lock, 60s, [&] { return closed_ > before; })) {
+      error = url + ": not closed within 60 s";
+      return false;
+    }
+    return true;
+  }
+
+  std::unique_ptr<Client> client_;
+  std::atomic<bool> counting_{false};
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::size_t closed_ = 0;
+  std::string count_text_;
+};
+
+TEST(Conformance, FuzzingServerPlaysTheCasesWithTheFastwsClient) {
+  if (::access(runner_path.c_str(), X_OK) != 0) GTEST_SKIP() << "fastws-conformance is not built";
+  const std::string cases = std::string("1.*,2.*,3.*,4.*,5.*,6.*,7.*,10.*,12.*.1,13.*.1") +
+                            (optimised_build ? ",9.*" : "");
+  const std::size_t count = cases_1_to_7_and_10 + 12 + (optimised_build ? 54 : 0);
+  const net::test::TempDir reports;
+  const std::string directory = reports.file("report");
+  FILE* server = ::popen(("timeout 240 " + runner_path + " test-client --port 0 --once --cases '" +
+                          cases + "' --report " + directory + " 2>&1")
+                             .c_str(),
+                         "r");
+  ASSERT_NE(server, nullptr);
+  std::string output;
+  char line[512];
+  std::uint16_t port = 0;
+  if (std::fgets(line, sizeof line, server) != nullptr) {
+    output = line;
+    std::smatch match;
+    if (std::regex_search(output, match, std::regex(R"(ws://127\.0\.0\.1:(\d+)/)"))) {
+      port = static_cast<std::uint16_t>(std::stoi(match[1]));
+    }
+  }
+  std::string error;
+  const bool played = port != 0 && FastwsTestee().play(port, error);
+  while (std::fgets(line, sizeof line, server) != nullptr) output += line;
+  const int status = ::pclose(server);
+  ASSERT_TRUE(played) << error << "\n" << output;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+  const auto verdicts = read_index(directory);
+  ASSERT_EQ(verdicts.size(), count) << output;
+  for (const auto& [id, verdict] : verdicts) {
+    const std::string wanted = only_informational(id) ? "INFORMATIONAL" : "OK";
+    EXPECT_EQ(verdict.behavior, wanted) << "case " << id;
+    EXPECT_EQ(verdict.close, wanted) << "case " << id;
+  }
 }
 
 }  // namespace

@@ -42,8 +42,9 @@ void send_next(CaseRun& run, const CompressionCorpus& corpus, const MessageShape
   run.send_message(progress.last, corpus.binary, shape.fragment);
 }
 
-CaseSpec compression_case(std::string id, std::string offer_words, std::vector<DeflateOffer> offers,
-                          std::size_t corpus_index, const MessageShape& shape) {
+CaseSpec compression_case(std::string id, std::string offer_words,
+                          std::vector<DeflateRequest> offers, std::size_t corpus_index,
+                          const MessageShape& shape) {
   return {.id = std::move(id),
           .description = "Send " + std::to_string(messages_per_case) +
                          " compressed messages each of payload size " + std::to_string(shape.size) +
@@ -51,7 +52,7 @@ CaseSpec compression_case(std::string id, std::string offer_words, std::vector<D
                          offer_words,
           .expectation = "Receive echo'ed messages (with payload as sent). Timeout case after " +
                          std::to_string(shape.wait_seconds) + " secs.",
-          .deflate_offers = std::move(offers),
+          .deflate = std::move(offers),
           .report_time = true,
           .script = [corpus_index, shape](CaseRun& run) {
             run.set_wirelog(false);
@@ -91,7 +92,7 @@ CaseSpec compression_case(std::string id, std::string offer_words, std::vector<D
           }};
 }
 
-std::string describe_offers(const std::vector<DeflateOffer>& offers) {
+std::string describe_offers(const std::vector<DeflateRequest>& offers) {
   std::string words = "[";
   for (std::size_t i = 0; i < offers.size(); ++i) {
     words += (i == 0 ? "(" : ", (") +
@@ -108,10 +109,10 @@ void add_compression_cases(Catalogue& catalogue) {
     for (std::size_t i = 0; i < std::size(shapes); ++i) {
       catalogue.add(compression_case(
           "12." + std::to_string(corpus + 1) + "." + std::to_string(i + 1),
-          "default permessage-deflate offer.", {DeflateOffer{}}, corpus, shapes[i]));
+          "default permessage-deflate offer.", {DeflateRequest{}}, corpus, shapes[i]));
     }
   }
-  const std::vector<std::vector<DeflateOffer>> offer_variants = {
+  const std::vector<std::vector<DeflateRequest>> offer_variants = {
       {{false, 0}},
       {{true, 0}},
       {{false, 9}},
@@ -121,7 +122,7 @@ void add_compression_cases(Catalogue& catalogue) {
       {{true, 9}, {true, 0}, {false, 0}},
   };
   for (std::size_t variant = 0; variant < offer_variants.size(); ++variant) {
-    const std::vector<DeflateOffer>& offers = offer_variants[variant];
+    const std::vector<DeflateRequest>& offers = offer_variants[variant];
     for (std::size_t i = 0; i < std::size(shapes); ++i) {
       catalogue.add(compression_case(
           "13." + std::to_string(variant + 1) + "." + std::to_string(i + 1),

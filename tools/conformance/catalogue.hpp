@@ -18,7 +18,7 @@ struct CaseSpec {
   std::string description;
   std::string expectation;
   // Compression cases: the permessage-deflate offers the fuzzing client makes (none: no offer).
-  std::vector<DeflateOffer> deflate_offers;
+  std::vector<DeflateRequest> deflate;
   bool report_time = false;              // the duration is part of the result (limits, compression)
   std::function<void(CaseRun&)> script;  // runs when the connection opens
 };

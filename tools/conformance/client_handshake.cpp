@@ -31,7 +31,7 @@ std::string host_field(const protocol::WebSocketUrl& url) {
 }  // namespace
 
 ClientHandshake open_as_client(Peer& peer, const protocol::WebSocketUrl& url,
-                               const std::vector<DeflateOffer>& offers,
+                               const std::vector<DeflateRequest>& offers,
                                std::chrono::milliseconds timeout) {
   ClientHandshake result;
   const std::string key = make_key();

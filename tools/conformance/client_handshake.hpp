@@ -25,7 +25,7 @@ struct ClientHandshake {
 
 // Runs the handshake on the connected `peer` (its input keeps any frame behind the answer).
 ClientHandshake open_as_client(Peer& peer, const protocol::WebSocketUrl& url,
-                               const std::vector<DeflateOffer>& offers,
+                               const std::vector<DeflateRequest>& offers,
                                std::chrono::milliseconds timeout);
 
 }  // namespace fastws::conformance

@@ -1,6 +1,11 @@
 #include "conformance/deflate.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <utility>
+
+#include "protocol/extension_header.hpp"
+#include "protocol/http_parser.hpp"
 
 namespace fastws::conformance {
 
@@ -21,9 +26,9 @@ void append(std::string& out, const std::vector<std::byte>& bytes) {
 
 }  // namespace
 
-std::string deflate_offer_header(const std::vector<DeflateOffer>& offers) {
+std::string deflate_offer_header(const std::vector<DeflateRequest>& offers) {
   std::string header;
-  for (const DeflateOffer& offer : offers) {
+  for (const DeflateRequest& offer : offers) {
     if (!header.empty()) header += ", ";
     header += "permessage-deflate; client_no_context_takeover; client_max_window_bits";
     if (offer.request_no_context_takeover) header += "; server_no_context_takeover";
@@ -34,11 +39,10 @@ std::string deflate_offer_header(const std::vector<DeflateOffer>& offers) {
   return header;
 }
 
-std::optional<protocol::DeflateParams> check_deflate_answer(std::string_view answer,
-                                                            const std::vector<DeflateOffer>& offers,
-                                                            std::string& error) {
+std::optional<protocol::DeflateParams> check_deflate_answer(
+    std::string_view answer, const std::vector<DeflateRequest>& offers, std::string& error) {
   std::string first_error;
-  for (const DeflateOffer& offer : offers) {
+  for (const DeflateRequest& offer : offers) {
     protocol::DeflateConfig offered;
     offered.server_no_context_takeover = offer.request_no_context_takeover;
     if (offer.request_max_window_bits != 0) {
@@ -54,6 +58,99 @@ std::optional<protocol::DeflateParams> check_deflate_answer(std::string_view ans
     if (first_error.empty()) first_error = offer_error;
   }
   error = first_error;
+  return std::nullopt;
+}
+
+namespace {
+
+// One permessage-deflate offer as a client sent it.
+struct ClientOffer {
+  bool server_no_context_takeover = false;
+  unsigned server_max_window_bits = 0;  // 0: not asked
+  bool client_no_context_takeover = false;
+  bool client_max_window_bits = false;  // the client accepts a limit
+  unsigned client_window_hint = 15;     // its value, when it came with one
+};
+
+bool parse_window_bits(const protocol::ExtensionParam& param, unsigned& bits) {
+  if (!param.has_value || param.value.size() > 2) return false;
+  unsigned value = 0;
+  for (const char digit : param.value) {
+    if (digit < '0' || digit > '9') return false;
+    value = value * 10 + static_cast<unsigned>(digit - '0');
+  }
+  if (value < 8 || value > 15) return false;
+  bits = value;
+  return true;
+}
+
+// False for an offer the fuzzing server declines: unknown, repeated or invalid parameters.
+bool read_offer(const protocol::Extension& extension, ClientOffer& offer) {
+  unsigned seen = 0;
+  for (const protocol::ExtensionParam& param : extension.params) {
+    const auto once = [&seen](unsigned bit) {
+      return (std::exchange(seen, seen | bit) & bit) == 0;
+    };
+    if (param.name == "server_no_context_takeover" && !param.has_value && once(1)) {
+      offer.server_no_context_takeover = true;
+    } else if (param.name == "client_no_context_takeover" && !param.has_value && once(2)) {
+      offer.client_no_context_takeover = true;
+    } else if (param.name == "server_max_window_bits" && once(4)) {
+      if (!parse_window_bits(param, offer.server_max_window_bits)) return false;
+    } else if (param.name == "client_max_window_bits" && once(8)) {
+      offer.client_max_window_bits = true;
+      if (param.has_value && !parse_window_bits(param, offer.client_window_hint)) return false;
+    } else {
+      return false;
+    }
+  }
+  return offer.server_max_window_bits != 8;
+}
+
+}  // namespace
+
+std::optional<protocol::DeflateParams> answer_deflate_offers(
+    std::string_view offers, const std::vector<DeflateRequest>& accepts, std::string& answer) {
+  answer.clear();
+  protocol::ParsedExtensions parsed;
+  if (protocol::parse_extension_header(offers, parsed) != protocol::ExtensionHeaderError::none) {
+    return std::nullopt;
+  }
+  std::vector<ClientOffer> candidates;
+  for (const protocol::Extension& extension : parsed.extensions()) {
+    ClientOffer offer;
+    if (protocol::iequals(extension.name, "permessage-deflate") && read_offer(extension, offer)) {
+      candidates.push_back(offer);
+    }
+  }
+  for (const DeflateRequest& accept : accepts) {
+    for (const ClientOffer& offer : candidates) {
+      if (accept.request_no_context_takeover && !offer.client_no_context_takeover) continue;
+      if (accept.request_max_window_bits != 0 && !offer.client_max_window_bits) continue;
+      protocol::DeflateParams params;
+      answer = "permessage-deflate";
+      if (offer.server_no_context_takeover) {
+        params.server_no_context_takeover = true;
+        answer += "; server_no_context_takeover";
+      }
+      if (offer.server_max_window_bits != 0) {
+        params.server_max_window_bits = static_cast<std::uint8_t>(offer.server_max_window_bits);
+        answer += "; server_max_window_bits=" + std::to_string(offer.server_max_window_bits);
+      }
+      if (accept.request_no_context_takeover) {
+        params.client_no_context_takeover = true;
+        answer += "; client_no_context_takeover";
+      }
+      params.client_max_window_bits = static_cast<std::uint8_t>(offer.client_window_hint);
+      if (accept.request_max_window_bits != 0) {
+        // RFC 7692 7.1.2.2: no larger than a value the client offered.
+        const unsigned bits = std::min(accept.request_max_window_bits, offer.client_window_hint);
+        params.client_max_window_bits = static_cast<std::uint8_t>(bits);
+        answer += "; client_max_window_bits=" + std::to_string(bits);
+      }
+      return params;
+    }
+  }
   return std::nullopt;
 }
 

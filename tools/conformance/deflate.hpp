@@ -1,6 +1,6 @@
-// permessage-deflate (RFC 7692) for the compression cases: the offers the fuzzing client makes,
-// the server's answer checked against them, and the compressor and decompressor of one
-// connection (fastws's own, from src/protocol).
+// permessage-deflate (RFC 7692) for the compression cases: the offers the fuzzing client makes
+// and the server's answer checked against them, the fuzzing server's answer to a client's
+// offers, and the compressor and decompressor of one connection (fastws's own, src/protocol).
 #pragma once
 
 #include <cstddef>
@@ -15,22 +15,32 @@
 
 namespace fastws::conformance {
 
-// One permessage-deflate offer, as the official suite parameterises them: what the client asks
-// of the server. Every offer also says the client accepts client_no_context_takeover and
-// client_max_window_bits, as the official client's offers do.
-struct DeflateOffer {
-  bool request_no_context_takeover = false;  // server_no_context_takeover
-  unsigned request_max_window_bits = 0;      // server_max_window_bits=N, 0: not asked
+// What the fuzzer asks of its peer in a compression case, as the official suite parameterises
+// them. As client, one offer: server_no_context_takeover, server_max_window_bits=N (every offer
+// also says the client accepts client_no_context_takeover and client_max_window_bits, as the
+// official client's offers do). As server, one way to accept an offer: with
+// client_no_context_takeover, client_max_window_bits=N, when the offer allows them.
+struct DeflateRequest {
+  bool request_no_context_takeover = false;
+  unsigned request_max_window_bits = 0;  // 0: not asked
 };
 
 // The Sec-WebSocket-Extensions value carrying `offers` in order.
-std::string deflate_offer_header(const std::vector<DeflateOffer>& offers);
+std::string deflate_offer_header(const std::vector<DeflateRequest>& offers);
 
 // The parameters the server's answer agrees on, or nullopt with `error` set when the answer
 // does not fit any of the offers. An empty answer is checked by the caller (a decline).
-std::optional<protocol::DeflateParams> check_deflate_answer(std::string_view answer,
-                                                            const std::vector<DeflateOffer>& offers,
-                                                            std::string& error);
+std::optional<protocol::DeflateParams> check_deflate_answer(
+    std::string_view answer, const std::vector<DeflateRequest>& offers, std::string& error);
+
+// The fuzzing server's answer to the client's `offers` (a Sec-WebSocket-Extensions value):
+// each of `accepts` in turn is tried on every permessage-deflate offer, the first offer that
+// allows what it asks is taken, with whatever it asks of the server (no context takeover, a
+// window size) granted. Returns the agreed parameters with `answer` set to the field value to
+// send, or nullopt (declined; also for offers with unknown or invalid parameters, and for
+// server_max_window_bits=8, which zlib cannot compress with).
+std::optional<protocol::DeflateParams> answer_deflate_offers(
+    std::string_view offers, const std::vector<DeflateRequest>& accepts, std::string& answer);
 
 // The compressor for our direction and the decompressor for the peer's, set up from the agreed
 // parameters for our role.

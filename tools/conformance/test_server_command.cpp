@@ -27,7 +27,7 @@ CaseRecord run_one(const CaseSpec& spec, std::size_t number, const protocol::Web
   }
   peer = std::make_unique<Peer>(fd, PeerRole::client);
   const ClientHandshake handshake =
-      open_as_client(*peer, url, spec.deflate_offers, Millis(options.connect_timeout_ms));
+      open_as_client(*peer, url, spec.deflate, Millis(options.connect_timeout_ms));
   record.http_request = handshake.request;
   record.http_response = handshake.response;
   if (agent.empty()) agent = handshake.server.empty() ? "UnknownServer" : handshake.server;
