@@ -1,0 +1,246 @@
+#include "conformance/test_client_command.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+#include "conformance/catalogue.hpp"
+#include "conformance/report.hpp"
+#include "conformance/run_summary.hpp"
+#include "protocol/handshake_server.hpp"
+#include "protocol/http_parser.hpp"
+
+namespace fastws::conformance {
+
+namespace {
+
+constexpr Millis case_time_limit{600'000};
+constexpr Millis request_timeout{5000};
+
+volatile std::sig_atomic_t interrupted = 0;
+
+int listen_on(const std::string& host, std::uint16_t port, std::uint16_t& bound,
+              std::string& error) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  if (::inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1) {
+    error = "--host expects an IPv4 address, got '" + host + "'";
+    return -1;
+  }
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  socklen_t size = sizeof address;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
+      ::listen(fd, 64) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+    error = "cannot listen on " + host + ":" + std::to_string(port) + ": " + std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+  bound = ntohs(address.sin_port);
+  return fd;
+}
+
+// The value of `name` in a query string ("case=3&agent=fastws"), "" when absent.
+std::string query_value(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const std::size_t equals = pair.find('=');
+    if (pair.substr(0, equals) == name && equals != std::string_view::npos) {
+      return std::string(pair.substr(equals + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+// Reads the request head into `head` (bytes after it stay in the peer's input).
+bool read_request(Peer& peer, std::string& head) {
+  const auto deadline = Clock::now() + request_timeout;
+  protocol::HeadScanner scanner;
+  for (;;) {
+    const auto scan = scanner.scan(peer.input());
+    if (scan.failed()) return false;
+    if (scan.complete()) {
+      head = std::string(peer.input().substr(0, scan.consumed));
+      peer.consume_input(scan.consumed);
+      return true;
+    }
+    const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now()).count();
+    pollfd ready{peer.fd(), POLLIN, 0};
+    if (left <= 0 || ::poll(&ready, 1, static_cast<int>(left)) != 1) return false;
+    if (peer.read_available() == Peer::Io::closed && !scanner.scan(peer.input()).complete()) {
+      return false;
+    }
+  }
+}
+
+// Sends everything queued (the handshake answer) within the request timeout.
+void flush_all(Peer& peer) {
+  const auto deadline = Clock::now() + request_timeout;
+  while (peer.has_output() && Clock::now() < deadline && peer.flush() == Peer::Io::ok) {
+    pollfd ready{peer.fd(), POLLOUT, 0};
+    if (peer.has_output()) ::poll(&ready, 1, 10);
+  }
+}
+
+class FuzzingServer {
+ public:
+  FuzzingServer(const TestClientOptions& options, std::vector<const CaseSpec*> selected,
+                const Catalogue& catalogue)
+      : options_(options),
+        selected_(std::move(selected)),
+        catalogue_(catalogue),
+        report_(options.report_directory) {}
+
+  // Serves one connection. Returns the exit status once a run is over (`once`), else -1.
+  int serve(int fd) {
+    Peer peer(fd, PeerRole::server);
+    std::string head;
+    if (!read_request(peer, head)) return -1;
+    std::array<HttpHeader, 64> storage;
+    Request request;
+    if (!protocol::parse_request_head(head, request, storage).complete()) return -1;
+    const protocol::UpgradeCheck check = protocol::check_upgrade_request(request);
+    if (!check.ok()) {
+      std::string refusal;
+      protocol::append_rejection(refusal, check);
+      peer.queue(refusal);
+      flush_all(peer);
+      return -1;
+    }
+    const std::string path(request.path());
+    const std::string agent = query_value(request.query(), "agent");
+    if (path == "/getCaseCount") {
+      accept(peer, check);
+      CaseRun run(peer, std::nullopt, pause());
+      run.open([count = selected_.size()](CaseRun& r) {
+        r.send_message(std::to_string(count), false);
+        r.send_close(1000);
+      });
+      run.run_until_closed(Millis(10'000));
+      return -1;
+    }
+    if (path == "/updateReports") {
+      accept(peer, check);
+      const int status = finish_run(report_, options_.report_directory, options_.require_ok);
+      CaseRun run(peer, std::nullopt, pause());
+      run.open([](CaseRun& r) { r.send_close(1000); });
+      run.run_until_closed(Millis(10'000));
+      return options_.once ? status : -1;
+    }
+    if (path == "/runCase") {
+      const std::string number_text = query_value(request.query(), "case");
+      std::size_t number = 0;
+      std::from_chars(number_text.data(), number_text.data() + number_text.size(), number);
+      if (number >= 1 && number <= selected_.size()) {
+        run_case(peer, check, head, *selected_[number - 1],
+                 agent.empty() ? "UnknownClient" : agent);
+        return -1;
+      }
+    }
+    std::string refusal;
+    protocol::append_rejection(refusal, 404, "no such case or command\n");
+    peer.queue(refusal);
+    flush_all(peer);
+    return -1;
+  }
+
+ private:
+  std::chrono::microseconds pause() const {
+    return std::chrono::microseconds(options_.chop_pause_us);
+  }
+
+  // Sends the 101, with the permessage-deflate answer `extensions` when not empty; returns it.
+  std::string accept(Peer& peer, const protocol::UpgradeCheck& check,
+                     std::string_view extensions = {}) {
+    std::string response;
+    protocol::append_switching_protocols(response, check.key, "", extensions);
+    peer.queue(response);
+    flush_all(peer);
+    return response;
+  }
+
+  void run_case(Peer& peer, const protocol::UpgradeCheck& check, const std::string& head,
+                const CaseSpec& spec, const std::string& agent) {
+    CaseRecord record;
+    record.spec = &spec;
+    record.number = static_cast<std::size_t>(&spec - catalogue_.cases().data()) + 1;
+    record.agent = agent;
+    record.started = utc_now();
+    record.fuzzer_is_client = false;
+    record.http_request = head;
+    std::optional<protocol::DeflateParams> deflate;
+    std::string extensions;
+    if (!spec.deflate.empty())
+      deflate = answer_deflate_offers(check.extensions, spec.deflate, extensions);
+    record.http_response = accept(peer, check, extensions);
+    CaseRun run(peer, deflate, pause());
+    run.open(spec.script);
+    run.run_until_closed(case_time_limit);
+    record.outcome = run.judge();
+    record.duration = run.duration();
+    record.run = &run;
+    print_case_line(++played_, selected_.size(), record);
+    std::string error;
+    if (!report_.add(record, error))
+      std::fprintf(stderr, "fastws-conformance: %s\n", error.c_str());
+  }
+
+  const TestClientOptions& options_;
+  std::vector<const CaseSpec*> selected_;
+  const Catalogue& catalogue_;
+  Report report_;
+  std::size_t played_ = 0;
+};
+
+}  // namespace
+
+int run_test_client(const TestClientOptions& options) {
+  const Catalogue catalogue = build_catalogue();
+  std::string error;
+  auto selected = select_cases(catalogue, options.cases, error);
+  if (selected.empty()) {
+    std::fprintf(stderr, "fastws-conformance: %s\n", error.c_str());
+    return 2;
+  }
+  std::uint16_t port = 0;
+  const int listener = listen_on(options.host, options.port, port, error);
+  if (listener < 0) {
+    std::fprintf(stderr, "fastws-conformance: %s\n", error.c_str());
+    return 2;
+  }
+  ::prctl(PR_SET_TIMERSLACK, 1000UL);  // see run_test_server
+  std::signal(SIGINT, [](int) { interrupted = 1; });
+  std::signal(SIGTERM, [](int) { interrupted = 1; });
+  std::printf("fastws-conformance fuzzing server listening on ws://%s:%u/ (%zu cases)\n",
+              options.host.c_str(), port, selected.size());
+  std::fflush(stdout);
+  FuzzingServer server(options, std::move(selected), catalogue);
+  int status = 0;
+  while (!interrupted) {
+    pollfd ready{listener, POLLIN, 0};
+    if (::poll(&ready, 1, 200) != 1) continue;
+    const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    status = server.serve(fd);
+    if (status >= 0) break;
+  }
+  ::close(listener);
+  return status < 0 ? 0 : status;
+}
+
+}  // namespace fastws::conformance
