@@ -10,6 +10,7 @@
 
 #include "protocol/handshake_client.hpp"
 #include "protocol/http_parser.hpp"
+#include "protocol/percent_decode.hpp"
 
 namespace fastws::detail {
 
@@ -37,31 +38,6 @@ std::optional<std::uint16_t> parse_port(std::string_view text) {
     return std::nullopt;
   }
   return static_cast<std::uint16_t>(value);
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// RFC 3986 2.1: "%40" -> "@". False for a '%' not followed by two hex digits.
-bool percent_decode(std::string_view text, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    if (i + 2 >= text.size()) return false;
-    const int high = hex_value(text[i + 1]);
-    const int low = hex_value(text[i + 2]);
-    if (high < 0 || low < 0) return false;
-    out += static_cast<char>(high * 16 + low);
-    i += 2;
-  }
-  return true;
 }
 
 // "host", "host:port", "[v6]" or "[v6]:port". The port is 0 when none is named.
@@ -161,9 +137,9 @@ std::optional<ProxyUrl> parse_proxy_url(std::string_view text, std::string& erro
     const std::string_view user_info = authority.substr(0, at);
     authority.remove_prefix(at + 1);
     const std::size_t colon = user_info.find(':');
-    if (!percent_decode(user_info.substr(0, colon), url.username) ||
+    if (!protocol::percent_decode(user_info.substr(0, colon), url.username) ||
         (colon != std::string_view::npos &&
-         !percent_decode(user_info.substr(colon + 1), url.password))) {
+         !protocol::percent_decode(user_info.substr(colon + 1), url.password))) {
       return refuse("bad percent escape in the proxy URL's user info");
     }
     url.has_credentials = true;

@@ -49,7 +49,6 @@ class AssemblyWatch final : private net::TimerNode {
 
   // A watched connection's place on the list; it leaves the list when destroyed.
   struct Entry : net::SelfUnlinkingNode<Entry> {
-
     Connection* connection = nullptr;
     std::chrono::steady_clock::time_point started;  // the read that began the message
     std::size_t charged = 0;                        // counted in the server's total

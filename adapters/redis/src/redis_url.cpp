@@ -2,33 +2,11 @@
 
 #include <charconv>
 
+#include "protocol/percent_decode.hpp"
+
 namespace fastws::redis::detail {
 
 namespace {
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// RFC 3986 2.1 percent-encoding; false on a '%' without two hex digits after it.
-bool percent_decode(std::string_view text, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    const int high = i + 2 < text.size() ? hex_digit(text[i + 1]) : -1;
-    const int low = high >= 0 ? hex_digit(text[i + 2]) : -1;
-    if (low < 0) return false;
-    out += static_cast<char>(high * 16 + low);
-    i += 2;
-  }
-  return true;
-}
 
 bool parse_port(std::string_view text, std::uint16_t& port) {
   unsigned value = 0;
@@ -88,8 +66,8 @@ std::optional<RedisUrl> parse_redis_url(std::string_view text, std::string& erro
         colon == std::string_view::npos ? std::string_view() : credentials.substr(colon + 1);
     // "redis://secret@host" is read as a password alone, as redis-cli reads it.
     const bool password_only = colon == std::string_view::npos;
-    if (!percent_decode(password_only ? user : password, url.password) ||
-        !percent_decode(password_only ? std::string_view() : user, url.user)) {
+    if (!protocol::percent_decode(password_only ? user : password, url.password) ||
+        !protocol::percent_decode(password_only ? std::string_view() : user, url.user)) {
       error = "bad percent-escape in the credentials of the Redis URL";
       return std::nullopt;
     }
