@@ -194,8 +194,17 @@ TEST_F(RedisCluster, ChannelsFollowTheirSlotToAnotherShard) {
   publish_numbered(first.server(), "moving", 0, 0, 10);
   ASSERT_TRUE(clients.wait_received(10 * 10, 5s));
 
-  const std::string slot = std::to_string(redis::detail::slot_of("moving"));
+  // The order Redis documents for CLUSTER SETSLOT ... NODE: the new owner first, the source
+  // after the others. The source's unsubscribe then sends the nodes to read the slots from a
+  // shard that already knows the new owner (with the source first, they could read the old map
+  // and subscribe at the source again: seen as a flaky failure here; see the issue 14 note).
+  std::vector<std::size_t> order = {target};
   for (std::size_t shard = 0; shard < shard_count; ++shard) {
+    if (shard != target && shard != source) order.push_back(shard);
+  }
+  order.push_back(source);
+  const std::string slot = std::to_string(redis::detail::slot_of("moving"));
+  for (const std::size_t shard : order) {
     EXPECT_EQ(
         redis_cli(shards_[shard]->port(), "CLUSTER SETSLOT " + slot + " NODE " + id_of(target)),
         "OK\n");
