@@ -111,7 +111,11 @@ TEST_F(DialerTest, TheDeadlineBoundsAConnectThatHangs) {
   const auto took = std::chrono::steady_clock::now() - start;
   EXPECT_FALSE(result.socket);
   EXPECT_EQ(result.error, std::errc::timed_out);
-  EXPECT_EQ(result.message.rfind("connect timeout: ", 0), 0u) << result.message;
+  // Our deadline ("connect timeout: ...") or, when it lands on the same tick, the kernel's own
+  // ETIMEDOUT for the dropped SYN ("cannot connect to ...: Connection timed out", seen in CI).
+  EXPECT_TRUE(result.message.starts_with("connect timeout: ") ||
+              result.message.ends_with("Connection timed out"))
+      << result.message;
   EXPECT_GE(took, 250ms);
   EXPECT_LT(took, 2s);
 }
