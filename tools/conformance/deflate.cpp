@@ -67,7 +67,6 @@ namespace {
 struct ClientOffer {
   bool server_no_context_takeover = false;
   unsigned server_max_window_bits = 0;  // 0: not asked
-  bool client_no_context_takeover = false;
   bool client_max_window_bits = false;  // the client accepts a limit
   unsigned client_window_hint = 15;     // its value, when it came with one
 };
@@ -94,7 +93,7 @@ bool read_offer(const protocol::Extension& extension, ClientOffer& offer) {
     if (param.name == "server_no_context_takeover" && !param.has_value && once(1)) {
       offer.server_no_context_takeover = true;
     } else if (param.name == "client_no_context_takeover" && !param.has_value && once(2)) {
-      offer.client_no_context_takeover = true;
+      // Valid, and not needed: the answer may ask for it either way (see below).
     } else if (param.name == "server_max_window_bits" && once(4)) {
       if (!parse_window_bits(param, offer.server_max_window_bits)) return false;
     } else if (param.name == "client_max_window_bits" && once(8)) {
@@ -125,7 +124,8 @@ std::optional<protocol::DeflateParams> answer_deflate_offers(
   }
   for (const DeflateRequest& accept : accepts) {
     for (const ClientOffer& offer : candidates) {
-      if (accept.request_no_context_takeover && !offer.client_no_context_takeover) continue;
+      // client_no_context_takeover needs no offer: RFC 7692 7.1.1.2 lets a server include it in
+      // any response (as the official suite does), so 13.2, 13.5 and 13.6 test every client.
       if (accept.request_max_window_bits != 0 && !offer.client_max_window_bits) continue;
       protocol::DeflateParams params;
       answer = "permessage-deflate";
