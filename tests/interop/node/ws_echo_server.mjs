@@ -28,5 +28,8 @@ server.on('connection', (socket) => {
     }
     socket.send(data, { binary: isBinary });
   });
+  // A protocol error closes the connection (ws sends the close code); without a listener the
+  // 'error' event would end the whole process.
+  socket.on('error', () => {});
   socket.on('close', (code, reason) => console.log(`closed ${code} ${reason.toString()}`));
 });
