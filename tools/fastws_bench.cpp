@@ -5,6 +5,7 @@
 //   fastws_bench broadcast --port N [--connections 1000 --size 1024 --window 32 --queued M ...]
 //   fastws_bench rate --port N [--connections 100 --rate 10000 --duration 10 ...]
 //   fastws_bench handshakes --port N [--concurrency 32 --duration 5 ...]
+//   fastws_bench churn --port N --server-pid PID [--connections 10000 --churn 200 --duration 600]
 //
 // It has to be much cheaper per message than the server it measures, so every byte it sends is
 // built before the run, writes are large batches, and echoes are checked by comparing bytes
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "bench/broadcast_command.hpp"
+#include "bench/churn_command.hpp"
 #include "bench/echo_command.hpp"
 #include "bench/flags.hpp"
 #include "bench/handshakes_command.hpp"
@@ -38,7 +40,7 @@ int run_with(const void* options) {
 }
 
 void print_usage(const std::vector<Command>& commands) {
-  std::printf("usage: fastws_bench echo|idle|broadcast|rate|handshakes --port N [flags]\n");
+  std::printf("usage: fastws_bench echo|idle|broadcast|rate|handshakes|churn --port N [flags]\n");
   for (const Command& command : commands) {
     std::printf("\n%.*s: %.*s\n%s", static_cast<int>(command.name.size()), command.name.data(),
                 static_cast<int>(command.summary.size()), command.summary.data(),
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
   BroadcastOptions broadcast;
   RateOptions rate;
   HandshakeOptions handshakes;
+  ChurnOptions churn;
   const std::vector<Command> commands = {
       {"echo", "echo messages per second (median of 1 s samples), and per server CPU-second",
        echo_flags(echo), run_with<EchoOptions, run_echo>, &echo},
@@ -71,6 +74,10 @@ int main(int argc, char** argv) {
       {"handshakes",
        "connections opened, upgraded and closed per second, and per server CPU-second",
        handshake_flags(handshakes), run_with<HandshakeOptions, run_handshakes>, &handshakes},
+      {"churn",
+       "server memory while a population of connections is replaced at a steady rate, with "
+       "traffic",
+       churn_flags(churn), run_with<ChurnOptions, run_churn>, &churn},
   };
   const std::string_view name = argc > 1 ? argv[1] : "";
   for (const Command& command : commands) {

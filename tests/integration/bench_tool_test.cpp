@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -416,6 +417,37 @@ TEST_F(PythonWsEchoServer, HandshakesOpensAndClosesConnections) {
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_GT(result_value(run.output, "handshakes"), 10) << run.output;
   EXPECT_EQ(result_value(run.output, "handshakes_per_s"), result_value(run.output, "handshakes"))
+      << run.output;
+}
+
+// fastws_bench churn: the population is replaced at the asked rate with traffic on it, and the
+// server's memory and descriptors are read at the start and the end.
+TEST_F(PythonWsEchoServer, ChurnReplacesConnectionsAndReadsTheServersMemory) {
+  const std::string port = start();
+  const BenchRun run =
+      run_bench({"churn", "--port", port, "--server-pid", std::to_string(server_->pid()),
+                 "--connections", "50", "--churn", "40", "--messages", "200", "--duration", "2"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_GE(result_value(run.output, "replaced"), 60) << run.output;  // 40/s for 2 s, at least
+  EXPECT_GE(result_value(run.output, "messages"), 300) << run.output;
+  EXPECT_GT(result_value(run.output, "rss_start"), 0) << run.output;
+  EXPECT_GT(result_value(run.output, "rss_end"), 0) << run.output;
+  EXPECT_EQ(result_value(run.output, "server_closed"), 0) << run.output;
+}
+
+// Connections found ended that the run did not end fail it: here the server goes away midway.
+TEST_F(PythonWsEchoServer, ChurnFailsWhenTheServerGoesAway) {
+  const std::string port = start();
+  std::thread killer([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // the run's first second
+    ::kill(server_->pid(), SIGKILL);
+  });
+  const BenchRun run =
+      run_bench({"churn", "--port", port, "--server-pid", std::to_string(server_->pid()),
+                 "--connections", "20", "--churn", "0", "--messages", "200", "--duration", "3"});
+  killer.join();
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("connections ended that this run did not end"), std::string::npos)
       << run.output;
 }
 
