@@ -6,6 +6,7 @@
 # bufferutil, `npm ci` from its package-lock.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/install.sh
 packages=(
   libboost-dev libwebsocketpp-dev libwebsockets-dev
   golang-go golang-github-gorilla-websocket-dev
@@ -15,28 +16,6 @@ packages=(
 programs=(
   /usr/bin/node:nodejs /usr/bin/npm:npm
 )
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-for entry in "${programs[@]}"; do
-  [ -x "${entry%%:*}" ] || missing+=("${entry##*:}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -qq || true
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-
-# npm writes node_modules/.package-lock.json on every install: older than the committed lock
-# file means the lock file changed since. bufferutil ships prebuilt binaries for Linux x64 in its
-# package, so nothing is compiled.
-node_project=bench/peers/node
-if [ ! -e "$node_project/node_modules/.package-lock.json" ] ||
-  [ "$node_project/package-lock.json" -nt "$node_project/node_modules/.package-lock.json" ]; then
-  echo "installing the npm packages of $node_project"
-  (cd "$node_project" && npm ci --no-audit --no-fund)
-fi
+install_missing "${packages[@]}" --programs "${programs[@]}"
+# bufferutil ships prebuilt binaries for Linux x64 in its package, so nothing is compiled.
+npm_ci_if_stale bench/peers/node
