@@ -332,19 +332,20 @@ TEST(Examples, ReconnectingClientFollowsTheFeedAcrossARestart) {
   const std::string port = std::to_string(feed->port());
   const std::string path = example_path("reconnecting_client");
   if (::access(path.c_str(), X_OK) != 0) GTEST_SKIP() << "reconnecting_client is not built here";
-  ChildProcess client({path, "ws://127.0.0.1:" + port + "/", "--initial-delay", "100"});
-  ASSERT_TRUE(client.wait_for_line("connected to ws://127.0.0.1:" + port + "/ (connection #1)", 5s))
+  test::ChildProcess client({path, "ws://127.0.0.1:" + port + "/", "--initial-delay", "100"});
+  ASSERT_TRUE(
+      client.wait_for_next_line("connected to ws://127.0.0.1:" + port + "/ (connection #1)", 5s))
       << client.output();
-  ASSERT_TRUE(client.wait_for_line("received: the time is ", 5s)) << client.output();
+  ASSERT_TRUE(client.wait_for_next_line("received: the time is ", 5s)) << client.output();
 
   EXPECT_EQ(feed->stop(), 0);
-  ASSERT_TRUE(client.wait_for_line("connection lost: 1001 server shutting down", 5s))
+  ASSERT_TRUE(client.wait_for_next_line("connection lost: 1001 server shutting down", 5s))
       << client.output();
-  ASSERT_TRUE(client.wait_for_line("attempt 2 after", 5s)) << client.output();  // refused once
+  ASSERT_TRUE(client.wait_for_next_line("attempt 2 after", 5s)) << client.output();  // refused once
   feed = std::make_unique<Example>("broadcast", std::vector<std::string>{"--port", port});
   ASSERT_EQ(std::to_string(feed->port()), port);
-  ASSERT_TRUE(client.wait_for_line("(connection #2)", 5s)) << client.output();
-  ASSERT_TRUE(client.wait_for_line("received: the time is ", 5s)) << client.output();
+  ASSERT_TRUE(client.wait_for_next_line("(connection #2)", 5s)) << client.output();
+  ASSERT_TRUE(client.wait_for_next_line("received: the time is ", 5s)) << client.output();
   EXPECT_NE(client.output().find("Connection refused"), std::string::npos) << client.output();
   EXPECT_EQ(client.stop(), 0) << client.output();
   EXPECT_EQ(feed->stop(), 0);

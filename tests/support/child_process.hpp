@@ -115,6 +115,26 @@ class ChildProcess {
     }
   }
 
+  // Like wait_for_line on the output, but only after the last line this returned: waiting twice
+  // for the same text needs it printed twice.
+  std::optional<std::string> wait_for_next_line(const std::string& text,
+                                                std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      const auto at = output_.find(text, consumed_);
+      const auto end = at == std::string::npos ? at : output_.find('\n', at);
+      if (end != std::string::npos) {
+        const auto newline_before = output_.rfind('\n', at);
+        const auto begin = newline_before == std::string::npos || newline_before < consumed_
+                               ? consumed_
+                               : newline_before + 1;
+        consumed_ = end + 1;
+        return output_.substr(begin, end - begin);
+      }
+      if (!read_some(deadline)) return std::nullopt;
+    }
+  }
+
   // The number right after `marker` in the first line of `stream` that holds it (a port:
   // "listening on 127.0.0.1:" PORT), once printed; 0 if not within `timeout`.
   std::uint16_t wait_for_port(const std::string& marker, std::chrono::milliseconds timeout,
@@ -128,6 +148,16 @@ class ChildProcess {
       if (port > 65535) return 0;
     }
     return static_cast<std::uint16_t>(port);
+  }
+
+  // Asks it to end (SIGTERM), as a service manager would.
+  void terminate() const {
+    if (pid_ > 0) ::kill(pid_, SIGTERM);
+  }
+  // SIGTERM (again), then its exit code within `timeout`; nothing if it had to be killed.
+  std::optional<int> stop(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    terminate();
+    return wait_exit(timeout);
   }
 
   // Reads all output and waits for the exit; returns the exit code (128 + the signal's number
@@ -177,6 +207,7 @@ class ChildProcess {
   std::string output_;
   std::string errors_;
   std::optional<int> exit_status_;
+  std::size_t consumed_ = 0;  // output_ up to here was returned by wait_for_next_line
 };
 
 }  // namespace fastws::test
