@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <optional>
 
 namespace fastws::redis::detail {
 
@@ -79,18 +80,35 @@ class Reader {
     return Step::ok;
   }
 
-  Step bulk(std::string_view line, RespItem& item) {
-    std::int64_t length = 0;
-    if (number(line, length) != Step::ok) return Step::invalid;
-    if (length == -1) {
+  // What a bulk string or an array announces after its type byte: a length within `limit`, or
+  // -1 for null (the item is then null and `length` stays empty).
+  struct LengthRule {
+    std::uint64_t limit;
+    const char* negative;
+    const char* too_long;
+  };
+  Step announced_length(std::string_view line, const LengthRule& rule, RespItem& item,
+                        std::optional<std::size_t>& length) {
+    std::int64_t value = 0;
+    if (number(line, value) != Step::ok) return Step::invalid;
+    if (value == -1) {
       item.type = RespType::null;
       return Step::ok;
     }
-    if (length < 0) return fail("negative bulk length");
-    if (static_cast<std::uint64_t>(length) > limits_.max_bulk_length) {
-      return fail("bulk string longer than the limit");
+    if (value < 0) return fail(rule.negative);
+    if (static_cast<std::uint64_t>(value) > rule.limit) return fail(rule.too_long);
+    length = static_cast<std::size_t>(value);
+    return Step::ok;
+  }
+
+  Step bulk(std::string_view line, RespItem& item) {
+    std::optional<std::size_t> length;
+    const LengthRule rule{limits_.max_bulk_length, "negative bulk length",
+                          "bulk string longer than the limit"};
+    if (const Step step = announced_length(line, rule, item, length); step != Step::ok || !length) {
+      return step;
     }
-    const auto size = static_cast<std::size_t>(length);
+    const std::size_t size = *length;
     if (size_ - at_ < size + 2) return Step::incomplete;
     if (data_[at_ + size] != '\r' || data_[at_ + size + 1] != '\n') {
       return fail("bulk string not followed by CRLF");
@@ -103,30 +121,25 @@ class Reader {
 
   Step array(std::string_view line, RespItem& item, RespReply* top, RespValue* tree,
              std::size_t depth) {
-    std::int64_t count = 0;
-    if (number(line, count) != Step::ok) return Step::invalid;
-    if (count == -1) {
-      item.type = RespType::null;
-      return Step::ok;
-    }
-    if (count < 0) return fail("negative array length");
-    if (static_cast<std::uint64_t>(count) > limits_.max_array_length) {
-      return fail("array longer than the limit");
+    std::optional<std::size_t> count;
+    const LengthRule rule{limits_.max_array_length, "negative array length",
+                          "array longer than the limit"};
+    if (const Step step = announced_length(line, rule, item, count); step != Step::ok || !count) {
+      return step;
     }
     if (depth + 1 >= limits_.max_depth) return fail("arrays nested too deep");
     item.type = RespType::array;
-    item.integer = count;
+    item.integer = static_cast<std::int64_t>(*count);
     if (tree != nullptr) {
       // Not the announced count at once: the elements may never come.
-      tree->elements.reserve(std::min<std::size_t>(static_cast<std::size_t>(count), 64));
+      tree->elements.reserve(std::min<std::size_t>(*count, 64));
     }
-    for (std::int64_t i = 0; i < count; ++i) {
+    for (std::size_t index = 0; index < *count; ++index) {
       RespItem element;
       RespValue* subtree = tree != nullptr ? &tree->elements.emplace_back() : nullptr;
       if (const Step step = value(element, nullptr, subtree, depth + 1); step != Step::ok) {
         return step;
       }
-      const auto index = static_cast<std::size_t>(i);
       if (top != nullptr && index < RespReply::max_items) {
         top->items[index] = element;
         top->item_count = index + 1;
