@@ -72,9 +72,8 @@ inline bool drain(const Fd& fd) {
 // Ends a connection: with a masked close frame (1000) then FIN, or with a reset.
 inline void end_connection(Fd& fd, bool with_close_frame) {
   if (with_close_frame) {
-    static constexpr std::array<unsigned char, 8> close_frame = {0x88, 0x82, 0,    0,
-                                                                 0,    0,    0x03, 0xE8};
-    (void)::send(fd.get(), close_frame.data(), close_frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)::send(fd.get(), masked_close_frame, sizeof masked_close_frame,
+                 MSG_NOSIGNAL | MSG_DONTWAIT);
   } else {
     const linger reset{1, 0};
     ::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);

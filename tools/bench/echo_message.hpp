@@ -50,6 +50,12 @@ inline std::size_t append_frame(std::vector<std::byte>& out, std::span<const std
   return at + header_size;
 }
 
+// A masked close frame with status 1000 (RFC 6455 5.5.1); the key is all zeros, which leaves
+// the payload as it is.
+inline constexpr std::byte masked_close_frame[] = {std::byte{0x88}, std::byte{0x82}, std::byte{0},
+                                                   std::byte{0},    std::byte{0},    std::byte{0},
+                                                   std::byte{0x03}, std::byte{0xE8}};
+
 class EchoMessage {
  public:
   // Binary frames, so that a server does not spend time validating UTF-8 (RFC 6455 5.6) and the

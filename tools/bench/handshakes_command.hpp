@@ -50,12 +50,6 @@ inline std::vector<Flag> handshake_flags(HandshakeOptions& o) {
 
 namespace detail {
 
-// A masked close frame with status 1000 (RFC 6455 5.5.1); the key is all zeros, which leaves
-// the payload as it is.
-inline constexpr std::byte close_frame[] = {std::byte{0x88}, std::byte{0x82}, std::byte{0},
-                                            std::byte{0},    std::byte{0},    std::byte{0},
-                                            std::byte{0x03}, std::byte{0xE8}};
-
 class HandshakeLoad {
  public:
   HandshakeLoad(const HandshakeOptions& options, const sockaddr_in& address)
@@ -128,8 +122,8 @@ class HandshakeLoad {
     if (slot.opening.phase != Phase::open) return true;
     if (target_.mode == Mode::tcp) return finish(i, error);
     // A new socket's send buffer is empty: 8 bytes always fit.
-    if (::send(slot.opening.fd.get(), close_frame, sizeof close_frame, MSG_NOSIGNAL) !=
-        static_cast<ssize_t>(sizeof close_frame)) {
+    if (::send(slot.opening.fd.get(), masked_close_frame, sizeof masked_close_frame,
+               MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof masked_close_frame)) {
       error = errno_text("send (close frame)");
       return false;
     }
