@@ -432,12 +432,16 @@ void Session::write(const FrameHeader& header, std::span<const std::byte> payloa
     sink.write_frame({bytes.data(), size}, payload, header.masked ? &header.mask : nullptr);
     return;
   }
-  // Client frames are masked with a fresh key each (RFC 6455 5.3).
-  FrameHeader masked = header;
-  masked.masked = true;
-  masked.mask = random_mask_key();
-  const std::size_t size = write_frame_header(bytes.data(), masked);
-  sink.write_frame({bytes.data(), size}, payload, &masked.mask);
+  // Client frames are masked with a fresh key each (RFC 6455 5.3): the unmasked header with the
+  // MASK bit set and the key after the length. Patched in place rather than written from a
+  // modified copy of `header`: the copy's wide load of a header just built field by field stalls
+  // (store forwarding), a measurable share of a pipelining client's time.
+  std::size_t size = write_frame_header(bytes.data(), header);
+  bytes[1] |= std::byte{0x80};
+  const MaskKey mask = random_mask_key();
+  std::memcpy(bytes.data() + size, mask.data(), mask.size());
+  size += mask.size();
+  sink.write_frame({bytes.data(), size}, payload, &mask);
 }
 
 bool Session::send_data_frame(Opcode opcode, std::span<const std::byte> payload, bool fin,
