@@ -28,7 +28,9 @@ ServerOptions adapter_options() {
 
 // A fastws server on an io_context, behind a Beast host; the io_context runs on two threads.
 struct AdapterSetup {
+  // `configure`: more handlers, set before the loops run (the threading contract).
   explicit AdapterSetup(HostMode mode = HostMode::upgrade, bool secure = false,
+                        const std::function<void(Server&)>& configure = {},
                         ServerOptions options = adapter_options())
       : server(std::move(options)) {
     server.on_open([this](const Conn& conn) {
@@ -38,6 +40,7 @@ struct AdapterSetup {
     server.on_message(
         [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
     server.on_close([this](const Conn&, const CloseStatus& status) { closed.add(status); });
+    if (configure) configure(server);
     EXPECT_TRUE(fastws::asio::run_on(server, io, [this] { ended = true; }));
     host = std::make_unique<BeastHost>(io, server, mode, secure);
     threads = std::make_unique<IoThreads>(io, 2);
@@ -138,8 +141,9 @@ TEST(AsioUpgradeShutdown, StopWithOpenAdapterConnectionsSends1001AndEndsTheLoops
 }
 
 TEST(AsioUpgradeBroadcast, BroadcastAndPublishFromOtherThreadsReachAdapterAndOwnConnections) {
-  AdapterSetup setup;
-  ASSERT_FALSE(setup.server.listen());  // the server's own listener too
+  // The server's own listener too, opened before its loops run.
+  AdapterSetup setup(HostMode::upgrade, false,
+                     [](Server& server) { EXPECT_FALSE(server.listen()); });
   RecordingClient peer(client_options());
   peer.client().connect(setup.host->url());  // through Beast, upgraded
   peer.client().connect("ws://127.0.0.1:" + std::to_string(setup.server.port()) + "/");  // direct
@@ -164,10 +168,11 @@ TEST(AsioUpgradeBroadcast, BroadcastAndPublishFromOtherThreadsReachAdapterAndOwn
 }
 
 TEST(AsioUpgrade, RefusalsAreAnsweredThroughTheStream) {
-  AdapterSetup setup;
-  setup.server.on_upgrade([](const Request& request, Upgrade& upgrade) {
-    if (request.header("x-token") != "good") upgrade.reject(403, "no token\n");
-    if (request.header("x-token") == "throw") throw std::runtime_error("handler failed");
+  AdapterSetup setup(HostMode::upgrade, false, [](Server& server) {
+    server.on_upgrade([](const Request& request, Upgrade& upgrade) {
+      if (request.header("x-token") != "good") upgrade.reject(403, "no token\n");
+      if (request.header("x-token") == "throw") throw std::runtime_error("handler failed");
+    });
   });
   {
     RawPeer bad_origin(setup.host->port());
@@ -217,8 +222,7 @@ TEST(AsioUpgrade, PythonWebsocketsEchoesThroughTheAdapter) {
   if (std::system("/usr/bin/python3 -c 'import websockets' >/dev/null 2>&1") != 0) {
     GTEST_SKIP() << "/usr/bin/python3 has no websockets module";
   }
-  AdapterSetup setup;
-  serve_interop_echo(setup.server);  // python_peer.py's checks (before the loops run anything)
+  AdapterSetup setup(HostMode::upgrade, false, serve_interop_echo);  // python_peer.py's checks
   const std::string command = "/usr/bin/python3 " FASTWS_TEST_DATA_DIR "/interop/python_peer.py " +
                               std::to_string(setup.host->port()) + " --compress";
   expect_peer_passes(command, {"ok   clean close 1000"});
