@@ -12,8 +12,8 @@
 #include "connection/connection.hpp"
 #include "connection/output_backlog.hpp"
 #include "connection/topic_registry.hpp"
-#include "fastws/transport.hpp"
 #include "fastws/close_code.hpp"
+#include "fastws/transport.hpp"
 #include "net/tls_stream.hpp"
 #include "protocol/http_parser.hpp"
 
@@ -60,8 +60,8 @@ struct Connection::Extras {
   bool unused() const noexcept {
     return subprotocol.empty() && extensions.empty() && !user_data.has_value() &&
            close_status.code == close_code::no_status && active_stream == 0 && deferred.empty() &&
-           topics.empty() && !tls && !transport && !opening && output_at_close_timer == 0 && !revisit.pending() &&
-           end_watch == nullptr && !closed_by_application;
+           topics.empty() && !tls && !transport && !opening && output_at_close_timer == 0 &&
+           !revisit.pending() && end_watch == nullptr && !closed_by_application;
   }
 };
 

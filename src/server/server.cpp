@@ -323,10 +323,10 @@ HandoverResult Server::handover(std::unique_ptr<Transport>&& transport,
   HandoverResult result;
   if (!check_handover(impl_->options, request_bytes, result)) return result;
   detail::ServerLoop& loop = impl_->pick_loop();
-  loop.loop().post([&loop, transport = std::move(transport),
-                    bytes = copy_of(request_bytes)]() mutable {
-    loop.serve(std::move(transport), bytes);
-  });
+  loop.loop().post(
+      [&loop, transport = std::move(transport), bytes = copy_of(request_bytes)]() mutable {
+        loop.serve(std::move(transport), bytes);
+      });
   result.accepted = true;
   return result;
 }

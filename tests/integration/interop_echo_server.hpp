@@ -81,7 +81,6 @@ class InteropEchoServer {
   std::uint16_t port() const { return server_.port(); }
 
  private:
-
   static ServerOptions with_subprotocols(ServerOptions options) {
     options.subprotocols = {"chat.v1", "chat.v3"};
     return options;
