@@ -1,11 +1,20 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS fastws fastws_redis EXPORT fastwsTargets
+# fastws::asio (header-only) only when Boost was found; the package config then looks for Boost
+# too, and the component is found when Boost is.
+set(FASTWS_HAVE_ASIO OFF)
+set(fastws_installed_targets fastws fastws_redis)
+set(fastws_installed_headers include/fastws adapters/redis/include/fastws)
+if(TARGET fastws_asio)
+  set(FASTWS_HAVE_ASIO ON)
+  list(APPEND fastws_installed_targets fastws_asio)
+  list(APPEND fastws_installed_headers adapters/asio/include/fastws)
+endif()
+install(TARGETS ${fastws_installed_targets} EXPORT fastwsTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(DIRECTORY include/fastws adapters/redis/include/fastws
-  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY ${fastws_installed_headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT fastwsTargets NAMESPACE fastws:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/fastws)
 
 configure_package_config_file(cmake/fastwsConfig.cmake.in

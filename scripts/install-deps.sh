@@ -10,10 +10,11 @@ source scripts/lib/install.sh
 # dante-server's service does not start with the stock /etc/danted.conf, which names no address
 # to serve on (its postinst says so and goes on). The Redis scale-out's tests and
 # scripts/demo-cluster.sh start their own redis-server on free loopback ports and watch it with
-# redis-cli (redis-tools); fastws::redis speaks RESP itself, so no hiredis.
+# redis-cli (redis-tools); fastws::redis speaks RESP itself, so no hiredis. libboost-dev brings
+# the header-only Boost.Asio and Beast that fastws::asio (adapters/asio) and its tests build on.
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-dev
-  zlib1g-dev libssl-dev openssl libgtest-dev libgmock-dev libbenchmark-dev
+  zlib1g-dev libssl-dev openssl libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
   python3-websockets
   tinyproxy-bin dante-server
   redis-server redis-tools

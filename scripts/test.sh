@@ -38,6 +38,7 @@ cmake -S tests/install -B build/install-test/consumer -G Ninja \
   -DCMAKE_PREFIX_PATH="$PWD/build/install-test" >/dev/null
 cmake --build build/install-test/consumer
 build/install-test/consumer/consumer
+if [ -x build/install-test/consumer/asio_consumer ]; then build/install-test/consumer/asio_consumer; fi
 PKG_CONFIG_PATH="$PWD/build/install-test/lib/pkgconfig" \
   c++ tests/install/consumer.cpp -o build/install-test/consumer-pkg-config \
   $(PKG_CONFIG_PATH="$PWD/build/install-test/lib/pkgconfig" pkg-config --cflags --libs --static fastws)

@@ -34,6 +34,7 @@
 
 #include "fastws/conn.hpp"
 #include "fastws/connection_events.hpp"
+#include "fastws/external_loop.hpp"
 #include "fastws/options.hpp"
 
 struct ssl_ctx_st;  // OpenSSL's SSL_CTX
@@ -60,6 +61,9 @@ enum class IpFamily : std::uint8_t { any, ipv4, ipv6 };
 
 struct ClientOptions {
   unsigned threads = 1;  // event loops; ignored by Client(server), which uses the server's
+  // No threads of the client's own: the application's event loop drives the loops through
+  // external_loops() (fastws::asio::run_on does it on an io_context). Ignored by Client(server).
+  bool drive_loops_externally = false;
 
   // Limits (as in ServerOptions).
   std::size_t max_message_size = 16u << 20;  // after decompression; larger -> close 1009
@@ -251,6 +255,11 @@ class Client : public ConnectionEvents {
   // a server's loops leaves them running); the destructor does it too. Any thread; later
   // connect() calls return an empty handle.
   void stop() noexcept;
+
+  // With ClientOptions::drive_loops_externally: the loops, for the application's event loop to
+  // drive (see external_loop.hpp); empty otherwise or when called before. stop() ends them.
+  // Destroy the client only once they ended (or while nothing drives them).
+  std::vector<ExternalLoop> external_loops();
 
   struct Impl;
 

@@ -28,10 +28,12 @@
 #include "fastws/close_code.hpp"
 #include "fastws/conn.hpp"
 #include "fastws/connection_events.hpp"
+#include "fastws/external_loop.hpp"
 #include "fastws/frame.hpp"
 #include "fastws/options.hpp"
 #include "fastws/request.hpp"
 #include "fastws/topic_bridge.hpp"
+#include "fastws/transport.hpp"
 
 namespace fastws {
 
@@ -124,6 +126,11 @@ class Server : public ConnectionEvents {
   std::uint16_t port() const noexcept;
   // Runs the event loops until stop(); always returns.
   void run();
+  // Instead of run(): the application's own event loop drives the server's loops (see
+  // external_loop.hpp; fastws::asio::run_on does it on an io_context). Empty when they run
+  // already (run(), or an earlier call). Does not listen: call listen() first for fastws's own
+  // listening socket. stop() ends the loops as it ends run().
+  std::vector<ExternalLoop> external_loops();
   // Graceful stop: stop accepting, close 1001 to everyone, wait for the close handshakes up to
   // close_timeout, close the sockets, return from run(). Any thread; async-signal-safe.
   void stop() noexcept;
@@ -150,6 +157,11 @@ class Server : public ConnectionEvents {
   // Takes over a socket another HTTP server accepted, with the request bytes it already read
   // (Go's Hijack). On success fastws owns the fd; when refused, the host sends `response`.
   HandoverResult handover(int fd, std::string_view request_bytes);
+  // The same for a connection whose bytes come from and go to `transport` (transport.hpp; an
+  // Asio stream: fastws::asio::upgrade). It runs on one of the server's loops, which must be
+  // driven from outside (external_loops()). The transport is taken only when accepted: when
+  // refused, `transport` is left as it was, for the host to send `response` through it.
+  HandoverResult handover(std::unique_ptr<Transport>&& transport, std::string_view request_bytes);
   // Serves an already-open socket (fastws reads the request itself).
   std::error_code adopt(int fd);
 

@@ -89,7 +89,19 @@ Client::Client(std::unique_ptr<Impl> impl, detail::Endpoint* server)
     impl_->make_loops(impl_->options.threads);
   }
   impl_->make_waiting_lists();
-  if (server == nullptr) impl_->event_loops->start();
+  if (server == nullptr && !impl_->options.drive_loops_externally) impl_->event_loops->start();
+}
+
+std::vector<ExternalLoop> Client::external_loops() {
+  std::vector<ExternalLoop> loops;
+  if (impl_->on_server_loops || !impl_->options.drive_loops_externally ||
+      !impl_->event_loops->drive_externally()) {
+    return loops;
+  }
+  for (std::size_t i = 0; i < impl_->event_loops->size(); ++i) {
+    loops.push_back(ExternalLoop(impl_->event_loops, i));
+  }
+  return loops;
 }
 
 Client::~Client() {

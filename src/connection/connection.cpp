@@ -145,6 +145,10 @@ void Connection::start(const net::TlsContext* tls, std::span<const std::byte> in
     return;
   }
   arm_phase_timer();
+  take_initial_input(initial);
+}
+
+void Connection::take_initial_input(std::span<const std::byte> initial) {
   // Hand-over: the bytes another server read are processed as if they came from the socket,
   // through the loop's read buffer (the session unmasks in place), a buffer-full at a time.
   auto buffer = loop_->loop().read_buffer();
@@ -290,7 +294,8 @@ void Connection::end_turn() {
 
 bool Connection::has_unseen_input() const noexcept {
   const net::TlsStream* secure = tls();
-  return answers_waiting() || (secure != nullptr && secure->has_buffered_input());
+  return answers_waiting() || (secure != nullptr && secure->has_buffered_input()) ||
+         (!fd_ && transport() != nullptr && transport()->has_input());
 }
 
 bool Connection::output_over_limit() const noexcept {
@@ -398,7 +403,7 @@ void Connection::on_timer() {
   switch (phase_) {
     case Phase::http:
       if (OpeningState* opening = opening_state()) opening->timed_out = true;
-      fail_opening(!fd_                             ? "connect timeout"
+      fail_opening(!fd_ && !transport()             ? "connect timeout"
                    : opened_http_request_           ? "HTTP keep-alive timeout"
                    : tls() && !tls()->established() ? "TLS handshake timeout"
                                                     : "handshake timeout");
@@ -427,7 +432,7 @@ void Connection::on_timer() {
 }
 
 std::size_t Connection::output_in_flight() const noexcept {
-  return backlog_size() + net::unacknowledged_bytes(fd_.get());
+  return backlog_size() + unsent_output();
 }
 
 bool Connection::last_bytes_still_leaving() {
@@ -460,13 +465,18 @@ void Connection::begin_drain(Drain how) {
 }
 
 void Connection::end_output() {
-  if (drain_ == Drain::close_when_flushed) {
+  // A transport's unsent bytes would be lost with it (a socket's leave after close()): linger.
+  if (drain_ == Drain::close_when_flushed && (fd_ || unsent_output() == 0)) {
     finish(extras_ ? std::move(extras_->close_status) : CloseStatus{});
     return;
   }
   // Closing at once could turn unread input into a reset that destroys the bytes we just sent
   // (RFC 7230 6.6 "lingering close"): send FIN and wait for the peer's, up to close_timeout.
   if (net::TlsStream* secure = tls()) secure->close_notify();
+  if (Transport* outside = transport()) {
+    outside->shutdown_output();
+    return;
+  }
   ::shutdown(fd_.get(), SHUT_WR);
 }
 
@@ -484,6 +494,7 @@ void Connection::finish(CloseStatus status) {
     release_topic_places(static_cast<std::uint32_t>(extras_->topics.size()));
     loop_->topics().unsubscribe_all(extras_->topics);
     extras_->tls.reset();  // its memory goes now, not when the last handle does
+    extras_->transport.reset();  // closes it: no more events
     if (auto opening = std::move(extras_->opening)) opening->failed(status);
   }
   http_input_.reset();

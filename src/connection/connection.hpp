@@ -33,6 +33,10 @@
 #include "net/unique_fd.hpp"
 #include "protocol/session.hpp"
 
+namespace fastws {
+class Transport;
+}  // namespace fastws
+
 namespace fastws::net {
 class TlsContext;
 class TlsStream;
@@ -72,6 +76,9 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   // connection begins with a TLS handshake. `initial` holds request bytes already read by
   // someone else (hand-over).
   void start(const net::TlsContext* tls, std::span<const std::byte> initial = {});
+  // Starts serving bytes that come from and go to `transport` instead of a socket (the
+  // connection has no fd): as start(), with the transport's events in place of epoll's.
+  void start_on(std::unique_ptr<Transport> transport, std::span<const std::byte> initial = {});
 
   // --- any thread ---
   Conn handle() noexcept { return Conn(this); }
@@ -182,6 +189,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
  private:
   class SessionEvents;
   class OutputSink;
+  class TransportSide;
   struct Extras;
   struct Backlog;
   struct HttpInput;
@@ -209,8 +217,16 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   bool output_over_limit() const noexcept;
   bool input_waits_for_output() const noexcept;
   void on_writable();
-  // The transport: the socket itself, or TLS over it (connection_tls.cpp).
+  // The transport: the socket itself, or TLS over it (connection_tls.cpp), or a Transport
+  // object when the connection has no socket (connection_transport.cpp).
   net::TlsStream* tls() const noexcept;
+  Transport* transport() const noexcept;
+  net::IoResult read_transport(std::span<std::byte> buffer);
+  net::IoResult write_transport(std::span<const iovec> buffers);
+  // Bytes a transport took that have not left yet (the kernel's part, for a socket).
+  std::size_t unsent_output() const noexcept;
+  // Processes bytes read by someone else as if they came from the socket, then ends the turn.
+  void take_initial_input(std::span<const std::byte> initial);
   net::IoResult read_input(std::span<std::byte> buffer);
   net::IoResult write_output(std::span<const iovec> buffers);
   // False when the handshake is not done (yet, or ever: the connection is then finished).

@@ -1,6 +1,8 @@
 // The pieces of a Connection that exist only while needed, and the sink its session writes to.
 #pragma once
 
+#include <sys/epoll.h>
+
 #include <any>
 #include <cstdint>
 #include <optional>
@@ -11,6 +13,7 @@
 #include "connection/output_backlog.hpp"
 #include "connection/topic_registry.hpp"
 #include "fastws/close_code.hpp"
+#include "fastws/transport.hpp"
 #include "net/tls_stream.hpp"
 #include "protocol/http_parser.hpp"
 
@@ -45,6 +48,7 @@ struct Connection::Extras {
   std::vector<DeferredSend> deferred;
   TopicRegistry<Connection>::Subscriptions topics;  // left automatically on close
   std::unique_ptr<net::TlsStream> tls;              // wss: the TLS session over the socket
+  std::unique_ptr<TransportSide> transport;         // no socket: bytes through a Transport
   std::unique_ptr<OpeningState> opening;            // the side's, until the connection opens
   EndWatch* end_watch = nullptr;                    // told when the connection ends
   bool closed_by_application = false;               // Conn::close or Conn::terminate ended it
@@ -56,9 +60,27 @@ struct Connection::Extras {
   bool unused() const noexcept {
     return subprotocol.empty() && extensions.empty() && !user_data.has_value() &&
            close_status.code == close_code::no_status && active_stream == 0 && deferred.empty() &&
-           topics.empty() && !tls && !opening && output_at_close_timer == 0 && !revisit.pending() &&
-           end_watch == nullptr && !closed_by_application;
+           topics.empty() && !tls && !transport && !opening && output_at_close_timer == 0 &&
+           !revisit.pending() && end_watch == nullptr && !closed_by_application;
   }
+};
+
+// A Transport and the events it sends the connection (readable(), writable(): epoll's part).
+class Connection::TransportSide final : public TransportEvents {
+ public:
+  TransportSide(Connection& connection, std::unique_ptr<Transport> transport) noexcept
+      : connection_(connection), transport_(std::move(transport)) {}
+  ~TransportSide() { transport_->close(); }
+  TransportSide(const TransportSide&) = delete;
+  TransportSide& operator=(const TransportSide&) = delete;
+
+  Transport& transport() const noexcept { return *transport_; }
+  void readable() override { connection_.on_io(EPOLLIN); }
+  void writable() override { connection_.on_io(EPOLLOUT); }
+
+ private:
+  Connection& connection_;
+  std::unique_ptr<Transport> transport_;
 };
 
 // Bytes the kernel did not take yet. Exists only while the peer is slower than we send.

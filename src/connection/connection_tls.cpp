@@ -14,8 +14,11 @@ net::TlsStream* Connection::tls() const noexcept {
 
 net::IoResult Connection::read_input(std::span<std::byte> buffer) {
   net::TlsStream* secure = tls();
-  if (secure == nullptr) [[likely]]
-    return net::read_some(fd_.get(), buffer);
+  if (secure == nullptr) [[likely]] {
+    if (fd_) [[likely]]
+      return net::read_some(fd_.get(), buffer);
+    return read_transport(buffer);
+  }
   net::IoResult result = secure->read(buffer);
   update_write_interest();
   return result;
@@ -23,8 +26,11 @@ net::IoResult Connection::read_input(std::span<std::byte> buffer) {
 
 net::IoResult Connection::write_output(std::span<const iovec> buffers) {
   net::TlsStream* secure = tls();
-  if (secure == nullptr) [[likely]]
-    return net::write_vectored(fd_.get(), buffers);
+  if (secure == nullptr) [[likely]] {
+    if (fd_) [[likely]]
+      return net::write_vectored(fd_.get(), buffers);
+    return write_transport(buffers);
+  }
   return secure->write(buffers);
 }
 
@@ -49,9 +55,13 @@ void Connection::set_interest(bool paused) {
   const net::TlsStream* secure = tls();
   const bool write = backlog_size() > 0 || (secure != nullptr && secure->needs_writable());
   if ((write == write_interest_ && paused == reading_paused_) || phase_ == Phase::closed) return;
-  // Paused implies a backlog, so the mask is never empty.
-  loop_->loop().modify(fd_.get(), (paused ? 0u : EPOLLIN | EPOLLRDHUP) | (write ? EPOLLOUT : 0u),
-                       *this);
+  if (Transport* outside = transport()) {
+    outside->set_interest(!paused, write);
+  } else {
+    // Paused implies a backlog, so the mask is never empty.
+    loop_->loop().modify(fd_.get(), (paused ? 0u : EPOLLIN | EPOLLRDHUP) | (write ? EPOLLOUT : 0u),
+                         *this);
+  }
   write_interest_ = write;
   const bool resumed = reading_paused_ && !paused;
   reading_paused_ = paused;

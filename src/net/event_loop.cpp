@@ -77,13 +77,22 @@ bool EventLoop::is_in_loop_thread() const noexcept {
 }
 
 void EventLoop::run() {
-  for (;;) {
-    if (stop_requested_.load(std::memory_order_acquire) &&
-        stop_requested_.exchange(false, std::memory_order_acq_rel)) {
-      return;
-    }
-    run_once(std::chrono::milliseconds{-1});
-  }
+  while (!take_stop()) run_once(std::chrono::milliseconds{-1});
+}
+
+bool EventLoop::take_stop() noexcept {
+  return stop_requested_.load(std::memory_order_acquire) &&
+         stop_requested_.exchange(false, std::memory_order_acq_rel);
+}
+
+void EventLoop::run_handler(void (*handler)(void*), void* context) {
+  EventLoop* const outer = std::exchange(current_loop, this);
+  // Timers armed by the handler count from now, not from the last iteration, which may be long
+  // ago when the loop idled in its driver.
+  update_clock();
+  handler(context);
+  run_deferred_flushes();
+  current_loop = outer;
 }
 
 void EventLoop::run_once(std::chrono::milliseconds max_wait) {

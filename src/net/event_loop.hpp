@@ -126,6 +126,25 @@ class EventLoop {
   // Any thread. Makes run() return after the current iteration.
   void stop();
 
+  // --- driven from outside (ExternalLoop): another event loop waits on fd() instead of run() ---
+  // Readable while the loop has something to do: I/O, a post(), a stop().
+  int fd() const noexcept { return epoll_fd_.get(); }
+  // Takes back a stop() (the one run() would end on): true when one was asked for.
+  bool take_stop() noexcept;
+  // A handler waits for a revisit: run again without waiting.
+  bool revisit_pending() const noexcept { return !revisits_.empty(); }
+  // How long the next run_once() may wait for a timer (negative: no timer is armed).
+  std::chrono::milliseconds timer_wait() const noexcept {
+    return std::chrono::milliseconds(epoll_timeout(std::chrono::milliseconds(-1)));
+  }
+  // Runs `handler(context)` as part of this loop (the completion of an outside transport's I/O),
+  // then the end-of-batch flushes (step 5 above): whoever drives the loop calls it where it calls
+  // run_once(), never at the same time.
+  void run_handler(void (*handler)(void*), void* context);
+  // Anything of the driver's own, kept with the loop (the driver's per-loop state).
+  void set_driver(void* driver) noexcept { driver_ = driver; }
+  void* driver() const noexcept { return driver_; }
+
   // Any thread. Runs `task` on the loop thread during a later iteration; tasks posted by one
   // thread run in posting order. The loop is woken only when the queue goes from empty to
   // non-empty, so a burst of posts costs one wakeup. Tasks still queued when the loop is
@@ -207,6 +226,7 @@ class EventLoop {
   std::vector<Task> running_;  // loop thread only; swapped with posted_ to run outside the lock
   std::atomic<std::uint64_t> wakeups_{0};
   std::atomic<bool> stop_requested_{false};
+  void* driver_ = nullptr;
 };
 
 }  // namespace fastws::net

@@ -42,6 +42,19 @@ void EventLoops::join() {
   set_running(false);
 }
 
+bool EventLoops::drive_externally() {
+  std::lock_guard lock(mutex_);
+  if (running_ || driven_externally_) return false;
+  driven_externally_ = running_ = true;
+  external_running_ = loops_.size();
+  return true;
+}
+
+void EventLoops::external_loop_ended() {
+  std::lock_guard lock(mutex_);
+  if (external_running_ > 0 && --external_running_ == 0) running_ = false;
+}
+
 bool EventLoops::while_not_running(const std::function<void()>& action) {
   std::lock_guard lock(mutex_);
   if (running_) return false;

@@ -40,6 +40,11 @@ class EventLoops {
   void start();
   // Waits for the threads of start() or run(); the loops count as running until then.
   void join();
+  // The application's own event loop drives the loops (ExternalLoop) instead of run() or start():
+  // they count as running from drive_externally() until external_loop_ended() for each. Once.
+  // False when they run already.
+  bool drive_externally();
+  void external_loop_ended();
 
   // Calls `action` if no thread runs the loops, and keeps them from starting until it returns;
   // false (without calling it) while they run. Whoever shares the loops learns so whether
@@ -53,6 +58,8 @@ class EventLoops {
   std::vector<std::thread> threads_;
   std::mutex mutex_;
   bool running_ = false;  // guarded by mutex_
+  bool driven_externally_ = false;    // guarded by mutex_
+  std::size_t external_running_ = 0;  // guarded by mutex_: loops not ended yet
 };
 
 }  // namespace fastws::net

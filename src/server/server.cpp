@@ -178,6 +178,15 @@ void Server::run() {
   impl.event_loops->run();
 }
 
+std::vector<ExternalLoop> Server::external_loops() {
+  std::vector<ExternalLoop> loops;
+  if (!impl_->event_loops->drive_externally()) return loops;
+  for (std::size_t i = 0; i < impl_->event_loops->size(); ++i) {
+    loops.push_back(ExternalLoop(impl_->event_loops, i));
+  }
+  return loops;
+}
+
 void Server::stop() noexcept {
   // Only a write to an eventfd: safe from any thread and from a signal handler.
   const std::uint64_t one = 1;
@@ -251,45 +260,73 @@ void Server::attach_bridge(std::shared_ptr<TopicBridge> bridge) {
   for (auto& loop : impl_->loops) loop->topics().report_to(impl_->bridge.get());
 }
 
-HandoverResult Server::handover(int fd, std::string_view request_bytes) {
-  // The checks that need no user code run here, so a refusal can go back to the host server
-  // as a ready response. on_upgrade runs later on the connection's loop, like for any upgrade.
-  HandoverResult result;
+namespace {
+
+// The checks of a hand-over that need no user code, so that a refusal can go back to the host
+// server as a ready response; on_upgrade runs later on the connection's loop, like for any
+// upgrade. False (and `result` filled in) when refused.
+bool check_handover(const ServerOptions& options, std::string_view request_bytes,
+                    HandoverResult& result) {
   Request request;
   std::array<HttpHeader, 100> storage;
-  const protocol::HttpLimits limits{impl_->options.max_header_size, storage.size()};
+  const protocol::HttpLimits limits{options.max_header_size, storage.size()};
   protocol::HeadParseResult parsed =
       protocol::parse_request_head(request_bytes, request, storage, limits);
   if (!parsed.complete()) {
     const int status = parsed.failed() ? parsed.http_status : 400;
     result.error = parsed.failed() ? parsed.error : "incomplete request head";
     protocol::append_rejection(result.response, status, result.error + "\n");
-    return result;
+    return false;
   }
   protocol::UpgradeCheck check = protocol::check_upgrade_request(request);
   if (!check.ok()) {
     result.error = check.reason;
     protocol::append_rejection(result.response, check);
-    return result;
+    return false;
   }
   if (!check.origin.empty() &&
-      !detail::origin_allowed(impl_->options.origin, check.origin, request.header("host"))) {
+      !detail::origin_allowed(options.origin, check.origin, request.header("host"))) {
     result.error = "origin not allowed";
     protocol::append_rejection(result.response, 403, "origin not allowed\n");
-    return result;
+    return false;
   }
+  return true;
+}
+
+std::vector<std::byte> copy_of(std::string_view bytes) {
+  std::vector<std::byte> copy(bytes.size());
+  if (!bytes.empty()) std::memcpy(copy.data(), bytes.data(), bytes.size());
+  return copy;
+}
+
+}  // namespace
+
+HandoverResult Server::handover(int fd, std::string_view request_bytes) {
+  HandoverResult result;
+  if (!check_handover(impl_->options, request_bytes, result)) return result;
   net::SocketInfo info;
   if (auto error = net::adopt_socket(fd, info)) {
     result.error = "cannot adopt the socket: " + error.message();
     protocol::append_rejection(result.response, 500, result.error + "\n");
     return result;
   }
-  std::vector<std::byte> bytes(request_bytes.size());
-  std::memcpy(bytes.data(), request_bytes.data(), bytes.size());
   detail::ServerLoop& loop = impl_->pick_loop();
-  loop.loop().post([&loop, socket = net::UniqueFd(fd), bytes = std::move(bytes)]() mutable {
+  loop.loop().post([&loop, socket = net::UniqueFd(fd), bytes = copy_of(request_bytes)]() mutable {
     loop.serve(std::move(socket), bytes);
   });
+  result.accepted = true;
+  return result;
+}
+
+HandoverResult Server::handover(std::unique_ptr<Transport>&& transport,
+                                std::string_view request_bytes) {
+  HandoverResult result;
+  if (!check_handover(impl_->options, request_bytes, result)) return result;
+  detail::ServerLoop& loop = impl_->pick_loop();
+  loop.loop().post(
+      [&loop, transport = std::move(transport), bytes = copy_of(request_bytes)]() mutable {
+        loop.serve(std::move(transport), bytes);
+      });
   result.accepted = true;
   return result;
 }

@@ -47,6 +47,20 @@ void ServerLoop::serve(net::UniqueFd socket, std::span<const std::byte> initial)
   connection->start(nullptr, initial);
 }
 
+void ServerLoop::serve(std::unique_ptr<Transport> transport, std::span<const std::byte> initial) {
+  if (context_.shutting_down()) return;
+  server_.open_connections.fetch_add(1, std::memory_order_relaxed);
+  net::SocketAddress local, peer;
+  if (const int socket = transport->socket(); socket >= 0) {
+    net::local_address(socket, local);
+    net::remote_address(socket, peer);
+  }
+  auto* connection =
+      new Connection(context_, net::UniqueFd(), PeerAddress(peer), PeerAddress(local),
+                     server_.next_connection_id.fetch_add(1, std::memory_order_relaxed));
+  connection->start_on(std::move(transport), initial);
+}
+
 void ServerLoop::add_listener(std::unique_ptr<net::Listener> listener) {
   listeners_.push_back(std::move(listener));
 }

@@ -31,6 +31,8 @@ class ServerLoop final : public net::AcceptHandler, private net::IoHandler {
   void on_accept(net::UniqueFd socket, const net::SocketAddress& peer) override;
   // Serves a socket handed over from elsewhere, with request bytes already read (loop thread).
   void serve(net::UniqueFd socket, std::span<const std::byte> initial);
+  // Serves a connection whose bytes go through `transport` (loop thread).
+  void serve(std::unique_ptr<Transport> transport, std::span<const std::byte> initial);
   // Listeners feeding this loop; closed when the server shuts down.
   void add_listener(std::unique_ptr<net::Listener> listener);
   // Watches the server's shutdown eventfd (written by Server::stop(), also from signal

@@ -26,6 +26,33 @@ inline ServerOptions interop_server_options(bool compress, bool secure = false) 
   return options;
 }
 
+inline constexpr std::string_view kPingPayload = "are you there?";
+
+// The interop echo's answers (python_peer.py, the Node peer): echo, plus "close please",
+// "fragments please", "ping me" and "pong received" after our ping's pong.
+inline void serve_interop_echo(Server& server) {
+  server.on_message([](const Conn& conn, Message message) {
+    if (message.text() == "close please") {
+      conn.close(4001, "as you asked");
+    } else if (message.text() == "fragments please") {
+      Writer writer = conn.writer(Opcode::text);
+      writer.write("frag");
+      writer.write("mented ");
+      writer.finish("\u2713");
+    } else if (message.text() == "ping me") {
+      conn.ping(kPingPayload);
+    } else {
+      conn.send(message.data(), message.opcode());
+    }
+  });
+  server.on_pong([](const Conn& conn, std::span<const std::byte> payload) {
+    if (std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()) ==
+        kPingPayload) {
+      conn.send("pong received");
+    }
+  });
+}
+
 // A started server that echoes every message with its opcode, prefers the subprotocols chat.v1
 // then chat.v3, and answers three requests in text, for peers that cannot provoke these
 // otherwise (a browser sends no fragments and no pings):
@@ -47,34 +74,13 @@ class InteropEchoServer {
             }
           });
     }
-    server_.server().on_message([](const Conn& conn, Message message) {
-      if (message.text() == "close please") {
-        conn.close(4001, "as you asked");
-      } else if (message.text() == "fragments please") {
-        Writer writer = conn.writer(Opcode::text);
-        writer.write("frag");
-        writer.write("mented ");
-        writer.finish("\u2713");
-      } else if (message.text() == "ping me") {
-        conn.ping(kPingPayload);
-      } else {
-        conn.send(message.data(), message.opcode());
-      }
-    });
-    server_.server().on_pong([](const Conn& conn, std::span<const std::byte> payload) {
-      if (std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()) ==
-          kPingPayload) {
-        conn.send("pong received");
-      }
-    });
+    serve_interop_echo(server_.server());
     server_.start();
   }
 
   std::uint16_t port() const { return server_.port(); }
 
  private:
-  static constexpr std::string_view kPingPayload = "are you there?";
-
   static ServerOptions with_subprotocols(ServerOptions options) {
     options.subprotocols = {"chat.v1", "chat.v3"};
     return options;
