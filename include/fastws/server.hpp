@@ -33,6 +33,8 @@
 #include "fastws/request.hpp"
 #include "fastws/topic_bridge.hpp"
 
+struct ssl_st;  // OpenSSL's SSL
+
 namespace fastws {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
@@ -105,6 +107,29 @@ struct HandoverResult {
   std::string error;
 };
 
+// A TLS session that the application established with OpenSSL on a socket it hands to fastws
+// (Server::handover, Server::adopt); see docs/tls.md.
+//
+// What the application must hand over, so that no byte of the conversation is lost: every byte
+// it read from the socket is either in the SSL (decrypted and not yet read, or ciphertext still
+// in its read BIO, a memory BIO or a BIO pair as Boost.Asio's ssl::stream makes), or in
+// `unread_ciphertext`, or decrypted in the request bytes; and every byte the SSL wrote has been
+// sent (when some still waits in its write BIO, the hand-over is refused).
+//
+// Ownership: when the hand-over is accepted, fastws owns the SSL and frees it (SSL_free) when
+// the connection ends; the application must not use it any more. If something else will free it
+// too (Asio's ssl::stream does in its destructor), call SSL_up_ref() before handing it over.
+// fastws replaces the SSL's BIOs with its own socket BIO on the fd and frees the old ones: the
+// application's half of a BIO pair stays the application's to free. The SSL keeps its own SSL_CTX
+// (ServerOptions::tls is not used for it). When the hand-over is refused, nothing was changed
+// and the SSL is still the application's.
+struct TlsSession {
+  ssl_st* ssl = nullptr;  // the server-side SSL*, its handshake finished
+  // Ciphertext read from the socket but not given to the SSL; fastws reads it after what the
+  // SSL's read BIO holds and before the socket.
+  std::string_view unread_ciphertext;
+};
+
 class Server : public ConnectionEvents {
  public:
   explicit Server(ServerOptions options = {});
@@ -150,8 +175,16 @@ class Server : public ConnectionEvents {
   // Takes over a socket another HTTP server accepted, with the request bytes it already read
   // (Go's Hijack). On success fastws owns the fd; when refused, the host sends `response`.
   HandoverResult handover(int fd, std::string_view request_bytes);
+  // The same over a TLS session the application established (TlsSession says what to hand over
+  // and who owns what): `request_bytes` are the decrypted bytes it read. When refused, the host
+  // sends `response` over its own TLS session: fastws took neither the socket nor the SSL.
+  HandoverResult handover(int fd, TlsSession tls, std::string_view request_bytes);
   // Serves an already-open socket (fastws reads the request itself).
   std::error_code adopt(int fd);
+  // The same over an established TLS session (see TlsSession). std::errc::invalid_argument when
+  // fastws cannot take the session (handover() says why in its error): the application keeps
+  // the socket and the SSL.
+  std::error_code adopt(int fd, TlsSession tls);
 
   struct Impl;
 

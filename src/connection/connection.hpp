@@ -72,6 +72,8 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   // connection begins with a TLS handshake. `initial` holds request bytes already read by
   // someone else (hand-over).
   void start(const net::TlsContext* tls, std::span<const std::byte> initial = {});
+  // Starts serving over a TLS session established elsewhere (a TLS hand-over).
+  void start(std::unique_ptr<net::TlsStream> established, std::span<const std::byte> initial);
 
   // --- any thread ---
   Conn handle() noexcept { return Conn(this); }

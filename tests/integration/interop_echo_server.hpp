@@ -71,6 +71,7 @@ class InteropEchoServer {
   }
 
   std::uint16_t port() const { return server_.port(); }
+  Server& server() { return server_.server(); }
 
  private:
   static constexpr std::string_view kPingPayload = "are you there?";
