@@ -9,11 +9,13 @@ cd "$(dirname "$0")/.."
 # dante-server's service does not start with the stock /etc/danted.conf, which names no address
 # to serve on (its postinst says so and goes on). The Redis scale-out's tests and
 # scripts/demo-cluster.sh start their own redis-server on free loopback ports and watch it with
-# redis-cli (redis-tools); fastws::redis speaks RESP itself, so no hiredis.
+# redis-cli (redis-tools); fastws::redis speaks RESP itself, so no hiredis. doxygen makes the API
+# reference (scripts/docs.sh).
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-dev
   zlib1g-dev libssl-dev openssl libgtest-dev libgmock-dev libbenchmark-dev
   python3-websockets
+  doxygen
   tinyproxy-bin dante-server
   redis-server redis-tools
   chromium chromium-driver firefox-esr

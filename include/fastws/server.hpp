@@ -37,6 +37,7 @@ struct ssl_st;  // OpenSSL's SSL
 
 namespace fastws {
 
+// HTTP header fields to send: (name, value) pairs.
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 // The decision about one upgrade request, made in on_upgrade (on the loop thread).
@@ -53,8 +54,11 @@ class Upgrade {
   // the client offered.
   void select_subprotocol(std::string name);
 
+  // Whether reject() was called.
   bool rejected() const noexcept { return status_ != 0; }
+  // The subprotocols the client offered, in its order.
   const std::vector<std::string>& offered_subprotocols() const noexcept { return offered_; }
+  // The subprotocol chosen so far ("" for none).
   std::string_view subprotocol() const noexcept { return subprotocol_; }
 
  private:
@@ -70,10 +74,13 @@ class Upgrade {
 // The answer to a plain HTTP request, given in on_http (on the loop thread).
 class Response {
  public:
+  // The response: status, Content-Type and body (Content-Length is added).
   void send(int status, std::string_view content_type, std::string_view body);
+  // An extra header field (names or values with CR, LF or NUL are refused).
   void add_header(std::string name, std::string value);
   // Ends the connection after this response (otherwise HTTP/1.1 keep-alive).
   void close_connection() noexcept { close_ = true; }
+  // Whether send() was called.
   bool sent() const noexcept { return status_ != 0; }
 
  private:
@@ -87,12 +94,12 @@ class Response {
 
 // Counters, readable from any thread (each is exact; together they are a near-instant snapshot).
 struct ServerStats {
-  std::uint64_t connections = 0;  // open WebSocket connections
-  std::uint64_t messages_in = 0;
-  std::uint64_t messages_out = 0;
-  std::uint64_t bytes_in = 0;   // payload bytes
-  std::uint64_t bytes_out = 0;  // payload bytes
-  std::uint64_t dropped_sends = 0;
+  std::uint64_t connections = 0;                // open WebSocket connections
+  std::uint64_t messages_in = 0;                // data messages received
+  std::uint64_t messages_out = 0;               // data messages sent
+  std::uint64_t bytes_in = 0;                   // payload bytes
+  std::uint64_t bytes_out = 0;                  // payload bytes
+  std::uint64_t dropped_sends = 0;              // sends refused by the slow-consumer policy
   std::uint64_t backpressured_connections = 0;  // connections with bytes waiting right now
   // Bytes held right now by messages received in part, as counted against max_assembly_bytes.
   std::uint64_t assembly_bytes = 0;
@@ -100,11 +107,11 @@ struct ServerStats {
 
 // What a hand-over of a socket from another HTTP server produced.
 struct HandoverResult {
-  bool accepted = false;
+  bool accepted = false;  // fastws took the socket (and the TLS session, if one came)
   // When refused: a complete HTTP response for the host server to send (fastws did not take
   // the socket; the host still owns it).
   std::string response;
-  std::string error;
+  std::string error;  // why it was refused
 };
 
 // A TLS session that the application established with OpenSSL on a socket it hands to fastws
@@ -130,8 +137,12 @@ struct TlsSession {
   std::string_view unread_ciphertext;
 };
 
+// A WebSocket server (see the top of this file): listens, upgrades, runs the connections on
+// its event loops; also serves plain HTTP requests and sockets handed over by other servers.
 class Server : public ConnectionEvents {
  public:
+  // Checks the options (std::invalid_argument for unusable ones, e.g. a zero limit or a TLS file
+  // that cannot be loaded) and makes the event loops; nothing listens before listen() or run().
   explicit Server(ServerOptions options = {});
   ~Server();
   Server(const Server&) = delete;
@@ -153,6 +164,7 @@ class Server : public ConnectionEvents {
   // close_timeout, close the sockets, return from run(). Any thread; async-signal-safe.
   void stop() noexcept;
 
+  // The counters, summed over the loops (any thread).
   ServerStats stats() const noexcept;
 
   // Sends one message to every open connection (broadcast) or to the subscribers of a topic
