@@ -139,8 +139,9 @@ void TlsStream::attach(BIO* bio) {
   SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                          SSL_MODE_RELEASE_BUFFERS);
   // A TCP end without close_notify is an end of file, not an error: WebSocket has its own close
-  // handshake and says whether the end was clean.
-  SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  // handshake and says whether the end was clean. No renegotiation, as in the contexts fastws
+  // makes (an adopted session's context may allow it).
+  SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
 }
 
 std::unique_ptr<TlsStream> TlsStream::over_socket(const TlsContext& context, int fd) {
