@@ -170,7 +170,9 @@ class Server : public ConnectionEvents {
   // Sends one message to every open connection (broadcast) or to the subscribers of a topic
   // (publish; `except` skips one connection, e.g. the sender). Any thread. The message is framed
   // once and each loop gets the shared bytes once; connections that cannot keep up follow the
-  // slow-consumer policy without holding up the others. Messages go out uncompressed.
+  // slow-consumer policy without holding up the others. With permessage-deflate a message is
+  // compressed once per window size for connections that agreed on server_no_context_takeover,
+  // by each connection itself where context takeover requires it, and not when short.
   void broadcast(std::string_view text);
   void broadcast(std::span<const std::byte> data, Opcode op = Opcode::binary);
   void publish(std::string_view topic, std::string_view text, const Conn& except = {});
