@@ -11,11 +11,13 @@ source scripts/lib/install.sh
 # to serve on (its postinst says so and goes on). The Redis scale-out's tests and
 # scripts/demo-cluster.sh start their own redis-server on free loopback ports and watch it with
 # redis-cli (redis-tools); fastws::redis speaks RESP itself, so no hiredis. libboost-dev brings
-# the header-only Boost.Asio and Beast that fastws::asio (adapters/asio) and its tests build on.
+# the header-only Boost.Asio and Beast that fastws::asio (adapters/asio) and its tests build on;
+# doxygen makes the API reference (scripts/docs.sh).
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-dev
   zlib1g-dev libssl-dev openssl libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
   python3-websockets
+  doxygen
   tinyproxy-bin dante-server
   redis-server redis-tools
   chromium chromium-driver firefox-esr

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Builds fastws and runs every test: unit and integration tests (Release, warnings as errors),
+# the API reference (Doxygen, warnings as errors: scripts/docs.sh),
 # the conformance catalogue against the echo example (scripts/conformance.sh), the tests again
 # under ASan+UBSan, the threading tests under TSan, and each fuzz target for FUZZ_SECONDS (default 20).
 # Usage: scripts/test.sh            (FUZZ_SECONDS=60 scripts/test.sh for longer fuzzing)
@@ -18,6 +19,9 @@ cmake --build build/release -j "$jobs"
 rm -rf build/release/interop
 FASTWS_INTEROP_REPORT_DIR=$PWD/build/release/interop \
   ctest --test-dir build/release --output-on-failure -j "$jobs" --timeout 300
+
+step "API reference: Doxygen over the public headers, warnings as errors (scripts/docs.sh)"
+scripts/docs.sh
 
 step "Interop matrix (docs/interop.md is made the same way by scripts/interop-matrix.sh)"
 /usr/bin/python3 scripts/interop_matrix.py build/release/interop scripts/interop-matrix.sh

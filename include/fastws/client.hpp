@@ -41,6 +41,7 @@ struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 
 namespace fastws {
 
+// How a client checks the servers it dials over wss:// (verification is on by default).
 struct ClientTlsOptions {
   // Trusted CAs (PEM file and/or OpenSSL hashed directory). Neither: the system's store.
   std::string ca_file;
@@ -59,6 +60,7 @@ struct ClientTlsOptions {
 // Which addresses of a name to try.
 enum class IpFamily : std::uint8_t { any, ipv4, ipv6 };
 
+// Everything a Client is configured with.
 struct ClientOptions {
   unsigned threads = 1;  // event loops; ignored by Client(server), which uses the server's
   // No threads of the client's own: the application's event loop drives the loops through
@@ -117,9 +119,9 @@ struct ClientOptions {
   // Offered when enabled: each parameter as set (server_no_context_takeover asks the server
   // not to keep its context; client_max_window_bits is offered as our window).
   CompressionOptions compression;
-  ClientTlsOptions tls;
+  ClientTlsOptions tls;           // wss:// verification and client certificates
   bool stream_fragments = false;  // deliver large messages in pieces to on_fragment
-  bool auto_pong = true;
+  bool auto_pong = true;          // answer pings automatically
 };
 
 // Why a connection did not open.
@@ -146,12 +148,12 @@ struct ReconnectAttempt {
   // status on_error would have had; `failure` and `http_status` as in ConnectResult).
   CloseStatus last_error;
   ConnectError failure = ConnectError::none;  // none when the previous connection had opened
-  int http_status = 0;
+  int http_status = 0;  // the status of the previous attempt's response, when it had one
   // Where this attempt dials and with what extra request fields: change them here (a new
   // token, another server) for this attempt and the later ones. The rest of ConnectOptions
   // stays as it was given.
   std::string url;
-  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra request fields
 };
 
 // Dialing again when a connection is lost or an attempt fails (off unless `enabled`).
@@ -182,11 +184,11 @@ struct ReconnectAttempt {
 // its attempt; at most the one attempt the loop thread was beginning at that very moment goes
 // ahead (its on_attempt may still run), and the shutdown closes its connection at once.
 struct ReconnectPolicy {
-  bool enabled = false;
-  std::chrono::milliseconds initial_delay{500};
-  std::chrono::milliseconds max_delay{30'000};
-  double multiplier = 2.0;  // below 1 counts as 1
-  double jitter = 0.2;      // 0 to 1
+  bool enabled = false;                          // off by default
+  std::chrono::milliseconds initial_delay{500};  // before the first attempt again
+  std::chrono::milliseconds max_delay{30'000};   // the most any attempt waits
+  double multiplier = 2.0;                       // below 1 counts as 1
+  double jitter = 0.2;                           // 0 to 1
   // Attempts in a row without a connection opening; 0 = no limit.
   unsigned max_attempts = 0;
   // Before each attempt, on the loop thread (like the other callbacks: do not block): may
@@ -201,21 +203,24 @@ struct ConnectOptions {
   std::vector<std::pair<std::string, std::string>> headers;  // extra request fields
   std::vector<std::string> subprotocols;                     // offered in this order
   std::string origin;                                        // sent when not empty
-  std::any user_data;  // readable with Conn::user_data<T>() from on_open on
-  ReconnectPolicy reconnect;
+  std::any user_data;         // readable with Conn::user_data<T>() from on_open on
+  ReconnectPolicy reconnect;  // dial again when the connection is lost (off by default)
 };
 
 // What connect_and_wait() produced: an open connection, or why there is none.
 struct ConnectResult {
   Conn conn;          // open, or empty
   CloseStatus error;  // 1006 and a readable reason when there is no connection
-  ConnectError failure = ConnectError::none;
-  int http_status = 0;  // the server's status, when it answered
+  ConnectError failure = ConnectError::none;  // which stage failed
+  int http_status = 0;                        // the server's status, when it answered
+  // True when the connection opened.
   explicit operator bool() const noexcept { return static_cast<bool>(conn); }
 };
 
 class Server;
 
+// A WebSocket client (ws:// and wss://): dials on its own event loop(s), or on a Server's, and
+// runs its connections with the same callbacks and Conn handles as a server's.
 class Client : public ConnectionEvents {
  public:
   // Starts the event loop thread(s). Throws std::invalid_argument for unusable options (a TLS

@@ -52,19 +52,25 @@ enum class SendStatus : std::uint8_t {
                  // opcode given to send() or writer(), a write after finish()
 };
 
+// The status's name, "written", "queued", ... (for logs).
 const char* to_string(SendStatus status) noexcept;
 
 // A received data message. Valid only during the callback (zero copy): copy what you keep.
 class Message {
  public:
+  // A view of `data` (the library makes them; handy in tests).
   Message(Opcode opcode, std::span<const std::byte> data) noexcept : opcode_(opcode), data_(data) {}
+  // Opcode::text or Opcode::binary.
   Opcode opcode() const noexcept { return opcode_; }
   bool is_binary() const noexcept { return opcode_ == Opcode::binary; }
   bool is_text() const noexcept { return opcode_ == Opcode::text; }
+  // The payload, whole (fragments reassembled, decompressed).
   std::span<const std::byte> data() const noexcept { return data_; }
+  // The payload as characters (valid UTF-8 for text messages: fastws checked it).
   std::string_view text() const noexcept {
     return {reinterpret_cast<const char*>(data_.data()), data_.size()};
   }
+  // The payload's size in bytes.
   std::size_t size() const noexcept { return data_.size(); }
 
  private:
@@ -95,9 +101,14 @@ enum class FrameSequence : std::uint8_t {
   unchecked,
 };
 
+// A handle to one connection: copyable, comparable, usable from any thread, valid after the
+// connection closed (sends then report SendStatus::closed). The threading contract is at the
+// top of this file.
 class Conn {
  public:
+  // An empty handle (false in a boolean context).
   Conn() noexcept = default;
+  // Handles share the connection (reference counted).
   Conn(const Conn& other) noexcept;
   Conn(Conn&& other) noexcept;
   Conn& operator=(Conn other) noexcept;
@@ -105,6 +116,7 @@ class Conn {
 
   // False for a default-constructed handle.
   explicit operator bool() const noexcept { return connection_ != nullptr; }
+  // Whether two handles name the same connection.
   friend bool operator==(const Conn& a, const Conn& b) noexcept {
     return a.connection_ == b.connection_;
   }
@@ -129,17 +141,21 @@ class Conn {
   }
   void set_user_data(std::any value) const;
 
+  // Open: upgraded and not closing (any thread; may change right after).
   bool is_open() const noexcept;
   // Bytes accepted for sending that the kernel has not taken yet (plus sends queued from other
   // threads, and sends waiting for a streamed message). Readable from any thread.
   std::size_t buffered_amount() const noexcept;
 
-  SendStatus send(std::string_view text) const;  // a text message
+  // Sends one message: text, or `data` as binary (or text); a SharedPayload is sent without a
+  // copy. Any thread; the status says what became of it (SendStatus).
+  SendStatus send(std::string_view text) const;
   SendStatus send(std::span<const std::byte> data, Opcode op = Opcode::binary) const;
   SendStatus send(const SharedPayload& data, Opcode op = Opcode::binary) const;
   // Any frame, exactly as crafted. Control frames (and reserved opcodes) go at once; data
   // frames keep to the message sequence unless `sequence` is unchecked (see FrameSequence).
   SendStatus send_frame(const Frame& frame, FrameSequence sequence = FrameSequence::checked) const;
+  // A ping with up to 125 bytes of payload (the pong shows in on_pong).
   SendStatus ping(std::span<const std::byte> data = {}) const;
   SendStatus ping(std::string_view data) const;
   // Starts the close handshake (idempotent: later calls report closed). The socket closes when
@@ -187,14 +203,17 @@ class Conn {
 // report dropped), since the message could neither be finished within bounds nor cut.
 class Writer {
  public:
+  // Movable: the message goes on from the new object.
   Writer(Writer&&) noexcept;
   Writer& operator=(Writer&&) noexcept;
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
   ~Writer();
 
+  // The next piece of the message.
   SendStatus write(std::span<const std::byte> data);
   SendStatus write(std::string_view data);
+  // The last piece (may be empty): ends the message.
   SendStatus finish(std::span<const std::byte> data = {});
   SendStatus finish(std::string_view data);
 

@@ -19,14 +19,18 @@ namespace detail {
 struct Endpoint;
 }  // namespace detail
 
+// The callbacks Server and Client share (see the top of this file).
 class ConnectionEvents {
  public:
+  // The connection opened (after the 101): it may send from now on.
   void on_open(std::function<void(const Conn&)> handler);
+  // A whole data message arrived (valid during the call only: see Message).
   void on_message(std::function<void(const Conn&, Message)> handler);
   // With stream_fragments: pieces of a message as they arrive.
   void on_fragment(
       std::function<void(const Conn&, Opcode, std::span<const std::byte>, bool first, bool last)>
           handler);
+  // A ping or a pong arrived, with its payload (pings are answered already with auto_pong).
   void on_ping(std::function<void(const Conn&, std::span<const std::byte>)> handler);
   void on_pong(std::function<void(const Conn&, std::span<const std::byte>)> handler);
   // Once per opened connection, when it is gone: the peer's code and reason, or 1006 and an
@@ -41,6 +45,7 @@ class ConnectionEvents {
   void on_drain(std::function<void(const Conn&)> handler);
 
  protected:
+  // The callbacks live in the endpoint (the server's or the client's).
   explicit ConnectionEvents(detail::Endpoint& endpoint) noexcept : endpoint_(endpoint) {}
   ~ConnectionEvents() = default;
   ConnectionEvents(const ConnectionEvents&) = delete;

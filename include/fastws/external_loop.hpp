@@ -25,10 +25,12 @@ namespace net {
 class EventLoops;
 }  // namespace net
 
+// One loop of a Server or Client, for a driver to run (see the top of this file); from
+// Server::external_loops() or Client::external_loops(). Movable, not copyable.
 class ExternalLoop {
  public:
-  ExternalLoop(ExternalLoop&&) noexcept = default;
-  ExternalLoop& operator=(ExternalLoop&&) noexcept = default;
+  ExternalLoop(ExternalLoop&&) noexcept = default;             // the handle moves
+  ExternalLoop& operator=(ExternalLoop&&) noexcept = default;  // the handle moves
   ExternalLoop(const ExternalLoop&) = delete;
   ExternalLoop& operator=(const ExternalLoop&) = delete;
   ~ExternalLoop() = default;
@@ -56,6 +58,7 @@ class ExternalLoop {
   // The driver of the loop whose run_ready() or run() the calling thread is inside, or null.
   static void* driver_of_current_loop() noexcept;
 
+  // Which of the server's (client's) loops this is: 0 .. threads - 1.
   std::size_t index() const noexcept { return index_; }
 
  private:

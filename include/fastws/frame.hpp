@@ -26,27 +26,31 @@ enum class Opcode : std::uint8_t {
   pong = 0xA,
 };
 
+// Close, ping, pong (and the reserved 11-15): opcodes with the high bit set.
 constexpr bool is_control(Opcode op) noexcept {
   return (static_cast<std::uint8_t>(op) & 0x8) != 0;
 }
+// Opcodes RFC 6455 leaves undefined (3-7, 11-15).
 constexpr bool is_reserved(Opcode op) noexcept {
   auto v = static_cast<std::uint8_t>(op);
   return (v >= 0x3 && v <= 0x7) || v >= 0xB;
 }
 
+// The masking key of a frame a client sends (RFC 6455 5.3).
 using MaskKey = std::array<std::byte, 4>;
 
 // One frame, header fields and payload. The payload is stored unmasked; when `mask` is set the
 // serializer masks it on the way out.
 struct Frame {
-  bool fin = true;
-  bool rsv1 = false;
-  bool rsv2 = false;
-  bool rsv3 = false;
-  Opcode opcode = Opcode::text;
-  std::optional<MaskKey> mask;
-  std::vector<std::byte> payload;
+  bool fin = true;                 // the last frame of its message
+  bool rsv1 = false;               // set on compressed messages (permessage-deflate)
+  bool rsv2 = false;               // reserved: a peer closes with 1002 on it
+  bool rsv3 = false;               // reserved: a peer closes with 1002 on it
+  Opcode opcode = Opcode::text;    // the frame's opcode
+  std::optional<MaskKey> mask;     // set: masked on the wire (what clients send)
+  std::vector<std::byte> payload;  // unmasked
 
+  // Data and control frames with `data` as payload (fin: the message ends with this frame).
   static Frame text(std::string_view data, bool fin = true);
   static Frame binary(std::span<const std::byte> data, bool fin = true);
   static Frame continuation(std::span<const std::byte> data, bool fin);
@@ -62,6 +66,7 @@ struct Frame {
   // For close frames: the reason text after the code (empty if none).
   std::string_view close_reason() const noexcept;
 
+  // The payload as characters.
   std::string_view payload_text() const noexcept {
     return {reinterpret_cast<const char*>(payload.data()), payload.size()};
   }

@@ -28,6 +28,7 @@ struct TlsOptions {
   std::string key_file;           // PEM: its private key
   ssl_ctx_st* context = nullptr;  // or your SSL_CTX* (fastws takes a reference; files ignored)
 
+  // Whether accepted connections speak TLS: a context or a certificate file is set.
   bool enabled() const noexcept { return context != nullptr || !certificate_file.empty(); }
 };
 
@@ -35,9 +36,9 @@ struct TlsOptions {
 // 256 KiB (deflate) + 40 KiB (inflate) per connection once used; `no_context_takeover` on both
 // sides and a lower `mem_level` cut that, at some cost in compression ratio.
 struct CompressionOptions {
-  bool enabled = false;
-  bool server_no_context_takeover = false;
-  bool client_no_context_takeover = false;
+  bool enabled = false;                      // negotiate permessage-deflate when offered/accepted
+  bool server_no_context_takeover = false;   // the server's compressor forgets after each message
+  bool client_no_context_takeover = false;   // the client's compressor forgets after each message
   std::uint8_t server_max_window_bits = 15;  // 9..15 (zlib cannot compress with 8)
   std::uint8_t client_max_window_bits = 15;  // 8..15
   int level = 6;                             // zlib level 1..9
@@ -55,17 +56,19 @@ enum class SlowConsumerPolicy : std::uint8_t {
 // an Origin header come from non-browser clients and are always allowed (decide about those in
 // on_upgrade); the policy, `check` included, judges requests that carry one.
 struct OriginPolicy {
+  // How the Origin header is judged.
   enum class Mode : std::uint8_t {
     same_origin,  // Origin's host[:port] must equal the Host header (default)
     allow_list,   // Origin must equal one of `allowed` exactly (scheme://host[:port])
     any,          // no check
     custom,       // `check(origin, host)` decides
   };
-  Mode mode = Mode::same_origin;
-  std::vector<std::string> allowed;
-  std::function<bool(std::string_view origin, std::string_view host)> check;
+  Mode mode = Mode::same_origin;     // same_origin by default
+  std::vector<std::string> allowed;  // for allow_list: "https://example.com", exactly
+  std::function<bool(std::string_view origin, std::string_view host)> check;  // for custom
 };
 
+// Everything a Server is configured with (aggregate: designated initializers read well).
 struct ServerOptions {
   // Where to listen. `host` is a numeric IPv4/IPv6 address, "localhost", or empty for all IPv4
   // addresses; `unix_path` (if set) listens on a Unix domain socket instead.
@@ -140,9 +143,11 @@ struct ServerOptions {
   // for slower uploads.
   std::chrono::milliseconds message_timeout{60'000};
 
-  CompressionOptions compression;
-  TlsOptions tls;  // accepted connections speak TLS when enabled (adopt/handover stay plain)
-  OriginPolicy origin;
+  CompressionOptions compression;  // permessage-deflate, off by default
+  // Accepted connections speak TLS when enabled. Sockets given to Server::adopt or
+  // Server::handover are plain unless they come with their own TLS session (TlsSession).
+  TlsOptions tls;
+  OriginPolicy origin;  // which browser origins may open WebSockets
   // Subprotocols in the server's order of preference; the first one the client offers wins.
   std::vector<std::string> subprotocols;
   // Deliver large messages in pieces to on_fragment instead of whole to on_message.

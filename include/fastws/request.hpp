@@ -21,10 +21,12 @@ namespace fastws {
 // One header field as it arrived: the name as spelled by the peer, the value without the
 // optional whitespace around it (RFC 7230 3.2).
 struct HttpHeader {
-  std::string_view name;
-  std::string_view value;
+  std::string_view name;   // as spelled by the peer
+  std::string_view value;  // without the whitespace around it
 };
 
+// The request head: method, target, path and query, header fields (see the top of this file for
+// lifetime and threading).
 class Request {
  public:
   Request() noexcept = default;

@@ -12,6 +12,7 @@
 
 namespace fastws {
 
+// What a bridge implements (see the top of this file).
 class TopicBridge {
  public:
   virtual ~TopicBridge() = default;

@@ -29,18 +29,21 @@ class TransportEvents {
   ~TransportEvents() = default;
 };
 
+// What a Transport's read() or write() did.
 struct TransportResult {
+  // The outcome.
   enum class Status : std::uint8_t {
     done,          // `bytes` moved (a write may take less than offered: writable() follows)
     would_block,   // nothing held to read / no room to write now
     end_of_input,  // read only: the peer ended its side
     failed,        // `error` says why
   };
-  Status status = Status::done;
-  std::size_t bytes = 0;
-  std::error_code error;
+  Status status = Status::done;  // what happened
+  std::size_t bytes = 0;         // bytes moved (done)
+  std::error_code error;         // why (failed)
 };
 
+// The bytes of one connection, moved by someone other than fastws (see the top of this file).
 class Transport {
  public:
   virtual ~Transport() = default;

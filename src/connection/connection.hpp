@@ -79,6 +79,8 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   // Starts serving bytes that come from and go to `transport` instead of a socket (the
   // connection has no fd): as start(), with the transport's events in place of epoll's.
   void start_on(std::unique_ptr<Transport> transport, std::span<const std::byte> initial = {});
+  // Starts serving over a TLS session established elsewhere (a TLS hand-over).
+  void start(std::unique_ptr<net::TlsStream> established, std::span<const std::byte> initial);
 
   // --- any thread ---
   Conn handle() noexcept { return Conn(this); }

@@ -12,6 +12,12 @@ net::TlsStream* Connection::tls() const noexcept {
   return extras_ ? extras_->tls.get() : nullptr;
 }
 
+void Connection::start(std::unique_ptr<net::TlsStream> established,
+                       std::span<const std::byte> initial) {
+  extras().tls = std::move(established);
+  start(nullptr, initial);
+}
+
 net::IoResult Connection::read_input(std::span<std::byte> buffer) {
   net::TlsStream* secure = tls();
   if (secure == nullptr) [[likely]] {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
 
 #include "net/tls_context.hpp"
 
@@ -25,9 +26,24 @@ TlsStream::SocketState& state_of(BIO* bio) {
   return *static_cast<TlsStream::SocketState*>(BIO_get_data(bio));
 }
 
+// The ciphertext an adopted session's old BIO held goes before the socket's.
+int read_carried(TlsStream::SocketState& socket, char* out, int size) {
+  const std::size_t count =
+      std::min(socket.carried.size() - socket.carried_read, static_cast<std::size_t>(size));
+  std::memcpy(out, socket.carried.data() + socket.carried_read, count);
+  socket.carried_read += count;
+  if (socket.carried_read == socket.carried.size()) {
+    std::vector<std::byte>().swap(socket.carried);
+    socket.carried_read = 0;
+  }
+  return static_cast<int>(count);
+}
+
 int bio_read(BIO* bio, char* out, int size) {
   BIO_clear_retry_flags(bio);
   TlsStream::SocketState& socket = state_of(bio);
+  if (!socket.carried.empty() && size > 0) [[unlikely]]
+    return read_carried(socket, out, size);
   const IoResult result = read_some(
       socket.fd, {reinterpret_cast<std::byte*>(out), static_cast<std::size_t>(std::max(size, 0))});
   switch (result.status) {
@@ -79,29 +95,114 @@ BIO_METHOD* socket_method() {
   return method;
 }
 
+BIO* new_socket_bio() {
+  BIO_METHOD* method = socket_method();
+  return method == nullptr ? nullptr : BIO_new(method);
+}
+
+// The BIOs whose buffered bytes are known: a memory BIO and a BIO pair's half hold what they
+// report pending; socket and fd BIOs hold nothing. Filter chains could hold anything.
+bool buffers_are_known(BIO* bio) {
+  if (bio == nullptr || BIO_next(bio) != nullptr) return false;
+  const int type = BIO_method_type(bio);
+  return type == BIO_TYPE_MEM || type == BIO_TYPE_BIO || type == BIO_TYPE_SOCKET ||
+         type == BIO_TYPE_FD;
+}
+
+// Ciphertext in the read BIO that the session has not taken yet.
+std::size_t unread_in(BIO* bio) {
+  const int type = BIO_method_type(bio);
+  return type == BIO_TYPE_MEM || type == BIO_TYPE_BIO ? BIO_ctrl_pending(bio) : 0;
+}
+
+// Ciphertext the session wrote that has not left the write BIO: what a memory BIO holds to be
+// read, what a pair's half holds for its other half to take.
+std::size_t unsent_in(BIO* bio) {
+  switch (BIO_method_type(bio)) {
+    case BIO_TYPE_MEM:
+      return BIO_ctrl_pending(bio);
+    case BIO_TYPE_BIO:
+      return BIO_ctrl_wpending(bio);
+    default:
+      return 0;
+  }
+}
+
 }  // namespace
 
+void TlsStream::attach(BIO* bio) {
+  BIO_set_data(bio, &socket_);
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl_, bio, bio);  // the session owns the BIO now (and frees those it had)
+  // Partial writes report what whole records took, so a full socket never blocks a write;
+  // the retry comes from the backlog, which may sit at another address.
+  SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                         SSL_MODE_RELEASE_BUFFERS);
+  // A TCP end without close_notify is an end of file, not an error: WebSocket has its own close
+  // handshake and says whether the end was clean. No renegotiation, as in the contexts fastws
+  // makes (an adopted session's context may allow it).
+  SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
+}
+
 std::unique_ptr<TlsStream> TlsStream::over_socket(const TlsContext& context, int fd) {
-  BIO_METHOD* method = socket_method();
-  if (method == nullptr) return nullptr;
   SSL* ssl = SSL_new(context.get());
   if (ssl == nullptr) return nullptr;
-  BIO* bio = BIO_new(method);
+  BIO* bio = new_socket_bio();
   if (bio == nullptr) {
     SSL_free(ssl);
     return nullptr;
   }
   std::unique_ptr<TlsStream> stream(new TlsStream(ssl, fd));
-  BIO_set_data(bio, &stream->socket_);
-  BIO_set_init(bio, 1);
-  SSL_set_bio(ssl, bio, bio);  // the session owns the BIO now
-  // Partial writes report what whole records took, so a full socket never blocks a write;
-  // the retry comes from the backlog, which may sit at another address.
-  SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                        SSL_MODE_RELEASE_BUFFERS);
-  // A TCP end without close_notify is an end of file, not an error: WebSocket has its own close
-  // handshake and says whether the end was clean.
-  SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  stream->attach(bio);
+  return stream;
+}
+
+std::string TlsStream::adoption_refusal(SSL* ssl) {
+  if (ssl == nullptr) return "no TLS session";
+  if (!SSL_is_server(ssl)) return "the TLS session is a client's";
+  if (!SSL_is_init_finished(ssl)) return "the TLS handshake is not finished";
+  if (SSL_get_shutdown(ssl) != 0) return "the TLS session is shut down";
+  if (SSL_want_write(ssl)) return "a write of the TLS session is unfinished";
+  if (!buffers_are_known(SSL_get_rbio(ssl)) || !buffers_are_known(SSL_get_wbio(ssl))) {
+    return "the TLS session's BIO is not a memory BIO, a BIO pair or a socket: the bytes it "
+           "holds cannot be taken over";
+  }
+  if (const std::size_t unsent = unsent_in(SSL_get_wbio(ssl)); unsent > 0) {
+    return std::to_string(unsent) +
+           " bytes the TLS session wrote have not been sent: send them before the hand-over";
+  }
+  return {};
+}
+
+std::unique_ptr<TlsStream> TlsStream::adopt(SSL* ssl, int fd,
+                                            std::span<const std::byte> unread_ciphertext) {
+  // Everything that can fail comes before the session changes hands.
+  BIO* old = SSL_get_rbio(ssl);
+  const std::size_t held = unread_in(old);
+  std::vector<std::byte> carried(held + unread_ciphertext.size());
+  std::unique_ptr<TlsStream> stream(new TlsStream(nullptr, fd));
+  BIO* bio = new_socket_bio();
+  if (bio == nullptr) return nullptr;
+
+  std::size_t drained = 0;
+  while (drained < held) {
+    const int got = BIO_read(old, carried.data() + drained,
+                             static_cast<int>(std::min<std::size_t>(held - drained, INT_MAX)));
+    if (got <= 0) break;
+    drained += static_cast<std::size_t>(got);
+  }
+  if (!unread_ciphertext.empty()) {
+    std::memcpy(carried.data() + drained, unread_ciphertext.data(), unread_ciphertext.size());
+  }
+  carried.resize(drained + unread_ciphertext.size());
+  if (!carried.empty()) stream->socket_.carried = std::move(carried);
+
+  stream->ssl_ = ssl;
+  stream->attach(bio);
+  // From here OpenSSL takes one record at a time from the socket, as for our own sessions.
+  SSL_set_read_ahead(ssl, 0);
+  stream->established_ = true;
+  stream->input_before_socket_ = true;
   return stream;
 }
 
@@ -185,6 +286,7 @@ IoResult TlsStream::read(std::span<std::byte> buffer) {
       continue;
     }
     // What was read goes first; the end or the error shows again on the next call.
+    input_before_socket_ = false;  // OpenSSL has used up what it held and what we carried
     const IoResult outcome = outcome_of(result);
     if (total > 0) break;
     return outcome;
@@ -194,7 +296,7 @@ IoResult TlsStream::read(std::span<std::byte> buffer) {
 }
 
 bool TlsStream::has_buffered_input() const noexcept {
-  return SSL_pending(ssl_) > 0;
+  return SSL_pending(ssl_) > 0 || input_before_socket_;
 }
 
 IoResult TlsStream::write(std::span<const iovec> buffers) {

@@ -11,6 +11,9 @@
 // that did not fit the caller's buffer waits unseen inside OpenSSL: has_buffered_input() says so.
 // SSL_MODE_RELEASE_BUFFERS frees the record buffers of idle connections.
 //
+// A session the application established itself (Server::handover with a TlsSession) is adopted:
+// its BIOs give way to ours, and the ciphertext they still held is read before the socket.
+//
 // Threading: the connection's loop thread only.
 #pragma once
 
@@ -19,10 +22,12 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "net/socket_io.hpp"
 
 struct ssl_st;  // OpenSSL's SSL
+struct bio_st;  // OpenSSL's BIO
 
 namespace fastws::net {
 
@@ -39,6 +44,19 @@ class TlsStream {
   // when the context verifies; see TlsContext::client). Empty with `error` set on failure.
   static std::unique_ptr<TlsStream> connect(const TlsContext& context, int fd,
                                             const std::string& host, std::string& error);
+  // Why fastws cannot take over `ssl` ("" when it can): the handshake is not done, it is a
+  // client session, it was shut down, OpenSSL wrote ciphertext that has not left through its
+  // write BIO yet, or its BIOs are of a kind whose buffered bytes cannot be read back (a memory
+  // BIO, one half of a BIO pair, a socket or fd BIO are fine). Changes nothing.
+  static std::string adoption_refusal(ssl_st* ssl);
+  // Takes over the established server session `ssl` on `fd` (not owned), which
+  // adoption_refusal() accepted: the session's BIOs are freed (the application's half of a BIO
+  // pair stays the application's), OpenSSL reads and writes `fd` through ours, and reads first
+  // the ciphertext left in the old read BIO, then `unread_ciphertext` (bytes the application
+  // took from the socket without giving them to the session). Owns `ssl` from then on. Empty
+  // when OpenSSL cannot make a BIO (out of memory); `ssl` is untouched and still the caller's.
+  static std::unique_ptr<TlsStream> adopt(ssl_st* ssl, int fd,
+                                          std::span<const std::byte> unread_ciphertext);
   ~TlsStream();
   TlsStream(const TlsStream&) = delete;
   TlsStream& operator=(const TlsStream&) = delete;
@@ -51,7 +69,9 @@ class TlsStream {
   // is empty. A close_notify or the end of the TCP stream is end_of_file.
   IoResult read(std::span<std::byte> buffer);
   // Decrypted bytes wait for the next read: a read that filled its buffer stopped inside a
-  // record. The socket may not be readable again for them.
+  // record; or, after adopt(), input may wait that came before (records OpenSSL buffered, the
+  // old BIO's ciphertext) until a read finds that it needs the socket. The socket may not be
+  // readable again for them.
   bool has_buffered_input() const noexcept;
   // Encrypts and writes the buffers in order; a short count means the socket is full. OpenSSL
   // may hold a record it began: the next write must start with the bytes not yet reported
@@ -72,11 +92,16 @@ class TlsStream {
     int fd = -1;
     bool end_of_file = false;
     std::error_code error;
+    // Ciphertext that came before the socket's (adopt()): read first, freed once read.
+    std::vector<std::byte> carried;
+    std::size_t carried_read = 0;
   };
 
  private:
   TlsStream(ssl_st* ssl, int fd) noexcept;
   static std::unique_ptr<TlsStream> over_socket(const TlsContext& context, int fd);
+  // Makes `bio` (fastws's socket BIO) the session's transport, in the modes the connection needs.
+  void attach(bio_st* bio);
   // Maps a failed SSL call to an I/O outcome.
   IoResult outcome_of(int result);
 
@@ -84,6 +109,7 @@ class TlsStream {
   SocketState socket_;
   bool established_ = false;
   bool needs_writable_ = false;
+  bool input_before_socket_ = false;  // see has_buffered_input()
 };
 
 }  // namespace fastws::net

@@ -262,83 +262,120 @@ void Server::attach_bridge(std::shared_ptr<TopicBridge> bridge) {
 
 namespace {
 
-// The checks of a hand-over that need no user code, so that a refusal can go back to the host
-// server as a ready response; on_upgrade runs later on the connection's loop, like for any
-// upgrade. False (and `result` filled in) when refused.
-bool check_handover(const ServerOptions& options, std::string_view request_bytes,
-                    HandoverResult& result) {
+HandoverResult refused(int status, std::string error) {
+  HandoverResult result;
+  result.error = std::move(error);
+  protocol::append_rejection(result.response, status, result.error + "\n");
+  return result;
+}
+
+// The checks of a handed-over request that need no user code, so that a refusal can go back to
+// the host server as a ready response. on_upgrade runs later on the connection's loop, like for
+// any upgrade. Accepted (with no response) when the upgrade may go on.
+HandoverResult check_handed_request(const ServerOptions& options, std::string_view request_bytes) {
   Request request;
   std::array<HttpHeader, 100> storage;
   const protocol::HttpLimits limits{options.max_header_size, storage.size()};
   protocol::HeadParseResult parsed =
       protocol::parse_request_head(request_bytes, request, storage, limits);
   if (!parsed.complete()) {
-    const int status = parsed.failed() ? parsed.http_status : 400;
-    result.error = parsed.failed() ? parsed.error : "incomplete request head";
-    protocol::append_rejection(result.response, status, result.error + "\n");
-    return false;
+    if (parsed.failed()) return refused(parsed.http_status, parsed.error);
+    return refused(400, "incomplete request head");
   }
   protocol::UpgradeCheck check = protocol::check_upgrade_request(request);
   if (!check.ok()) {
+    HandoverResult result;
     result.error = check.reason;
     protocol::append_rejection(result.response, check);
-    return false;
+    return result;
   }
   if (!check.origin.empty() &&
       !detail::origin_allowed(options.origin, check.origin, request.header("host"))) {
-    result.error = "origin not allowed";
-    protocol::append_rejection(result.response, 403, "origin not allowed\n");
-    return false;
+    return refused(403, "origin not allowed");
   }
-  return true;
+  HandoverResult accepted;
+  accepted.accepted = true;
+  return accepted;
 }
 
-std::vector<std::byte> copy_of(std::string_view bytes) {
-  std::vector<std::byte> copy(bytes.size());
-  if (!bytes.empty()) std::memcpy(copy.data(), bytes.data(), bytes.size());
-  return copy;
+// Serves `fd` on the next loop, over `tls` when it has a session: the request bytes the host
+// read go first.
+void serve_handed(Server::Impl& impl, int fd, std::vector<std::byte> bytes,
+                  std::unique_ptr<net::TlsStream> tls) {
+  detail::ServerLoop& loop = impl.pick_loop();
+  loop.loop().post(
+      [&loop, socket = net::UniqueFd(fd), bytes = std::move(bytes),
+       tls = std::move(tls)]() mutable { loop.serve(std::move(socket), bytes, std::move(tls)); });
+}
+
+HandoverResult hand_over(Server::Impl& impl, int fd, const TlsSession* tls,
+                         std::string_view request_bytes) {
+  HandoverResult result = check_handed_request(impl.options, request_bytes);
+  if (!result.accepted) return result;
+  if (tls != nullptr) {
+    if (std::string refusal = net::TlsStream::adoption_refusal(tls->ssl); !refusal.empty()) {
+      return refused(500, "cannot take over the TLS session: " + refusal);
+    }
+  }
+  net::SocketInfo info;
+  if (auto error = net::adopt_socket(fd, info)) {
+    return refused(500, "cannot adopt the socket: " + error.message());
+  }
+  std::unique_ptr<net::TlsStream> stream;
+  if (tls != nullptr) {
+    stream = net::TlsStream::adopt(tls->ssl, fd, bytes_of(tls->unread_ciphertext));
+    if (!stream) return refused(500, "cannot take over the TLS session: out of memory");
+  }
+  const std::span<const std::byte> request = bytes_of(request_bytes);
+  serve_handed(impl, fd, {request.begin(), request.end()}, std::move(stream));
+  return result;
+}
+
+std::error_code adopt_open_socket(Server::Impl& impl, int fd, const TlsSession* tls) {
+  if (tls != nullptr && !net::TlsStream::adoption_refusal(tls->ssl).empty()) {
+    return std::make_error_code(std::errc::invalid_argument);
+  }
+  net::SocketInfo info;
+  if (auto error = net::adopt_socket(fd, info)) return error;
+  if (info.listening) return std::make_error_code(std::errc::invalid_argument);
+  std::unique_ptr<net::TlsStream> stream;
+  if (tls != nullptr) {
+    stream = net::TlsStream::adopt(tls->ssl, fd, bytes_of(tls->unread_ciphertext));
+    if (!stream) return std::make_error_code(std::errc::not_enough_memory);
+  }
+  serve_handed(impl, fd, {}, std::move(stream));
+  return {};
 }
 
 }  // namespace
 
 HandoverResult Server::handover(int fd, std::string_view request_bytes) {
-  HandoverResult result;
-  if (!check_handover(impl_->options, request_bytes, result)) return result;
-  net::SocketInfo info;
-  if (auto error = net::adopt_socket(fd, info)) {
-    result.error = "cannot adopt the socket: " + error.message();
-    protocol::append_rejection(result.response, 500, result.error + "\n");
-    return result;
-  }
-  detail::ServerLoop& loop = impl_->pick_loop();
-  loop.loop().post([&loop, socket = net::UniqueFd(fd), bytes = copy_of(request_bytes)]() mutable {
-    loop.serve(std::move(socket), bytes);
-  });
-  result.accepted = true;
-  return result;
+  return hand_over(*impl_, fd, nullptr, request_bytes);
+}
+
+HandoverResult Server::handover(int fd, TlsSession tls, std::string_view request_bytes) {
+  return hand_over(*impl_, fd, &tls, request_bytes);
 }
 
 HandoverResult Server::handover(std::unique_ptr<Transport>&& transport,
                                 std::string_view request_bytes) {
-  HandoverResult result;
-  if (!check_handover(impl_->options, request_bytes, result)) return result;
+  HandoverResult result = check_handed_request(impl_->options, request_bytes);
+  if (!result.accepted) return result;
   detail::ServerLoop& loop = impl_->pick_loop();
-  loop.loop().post(
-      [&loop, transport = std::move(transport), bytes = copy_of(request_bytes)]() mutable {
-        loop.serve(std::move(transport), bytes);
-      });
-  result.accepted = true;
+  const std::span<const std::byte> request = bytes_of(request_bytes);
+  loop.loop().post([&loop, transport = std::move(transport),
+                    bytes = std::vector<std::byte>(request.begin(), request.end())]() mutable {
+    loop.serve(std::move(transport), bytes);
+  });
   return result;
 }
 
 std::error_code Server::adopt(int fd) {
-  net::SocketInfo info;
-  if (auto error = net::adopt_socket(fd, info)) return error;
-  if (info.listening) return std::make_error_code(std::errc::invalid_argument);
-  detail::ServerLoop& loop = impl_->pick_loop();
-  loop.loop().post(
-      [&loop, socket = net::UniqueFd(fd)]() mutable { loop.serve(std::move(socket), {}); });
-  return {};
+  return adopt_open_socket(*impl_, fd, nullptr);
+}
+
+std::error_code Server::adopt(int fd, TlsSession tls) {
+  return adopt_open_socket(*impl_, fd, &tls);
 }
 
 }  // namespace fastws

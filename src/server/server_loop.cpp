@@ -34,7 +34,8 @@ void ServerLoop::on_accept(net::UniqueFd socket, const net::SocketAddress& peer)
   connection->start(server_.tls.get());
 }
 
-void ServerLoop::serve(net::UniqueFd socket, std::span<const std::byte> initial) {
+void ServerLoop::serve(net::UniqueFd socket, std::span<const std::byte> initial,
+                       std::unique_ptr<net::TlsStream> tls) {
   if (context_.shutting_down()) return;
   server_.open_connections.fetch_add(1, std::memory_order_relaxed);
   net::SocketAddress local, peer;
@@ -44,7 +45,11 @@ void ServerLoop::serve(net::UniqueFd socket, std::span<const std::byte> initial)
   auto* connection =
       new Connection(context_, std::move(socket), PeerAddress(peer), PeerAddress(local),
                      server_.next_connection_id.fetch_add(1, std::memory_order_relaxed));
-  connection->start(nullptr, initial);
+  if (tls) {
+    connection->start(std::move(tls), initial);
+  } else {
+    connection->start(nullptr, initial);
+  }
 }
 
 void ServerLoop::serve(std::unique_ptr<Transport> transport, std::span<const std::byte> initial) {

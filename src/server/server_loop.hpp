@@ -12,6 +12,7 @@
 #include "net/event_loop.hpp"
 #include "net/listener.hpp"
 #include "net/socket_address.hpp"
+#include "net/tls_stream.hpp"
 #include "net/unique_fd.hpp"
 
 namespace fastws::detail {
@@ -29,8 +30,10 @@ class ServerLoop final : public net::AcceptHandler, private net::IoHandler {
 
   // Accepted sockets become connections on this loop (AcceptHandler).
   void on_accept(net::UniqueFd socket, const net::SocketAddress& peer) override;
-  // Serves a socket handed over from elsewhere, with request bytes already read (loop thread).
-  void serve(net::UniqueFd socket, std::span<const std::byte> initial);
+  // Serves a socket handed over from elsewhere, with request bytes already read, over the TLS
+  // session `tls` when the socket came with one (loop thread).
+  void serve(net::UniqueFd socket, std::span<const std::byte> initial,
+             std::unique_ptr<net::TlsStream> tls = nullptr);
   // Serves a connection whose bytes go through `transport` (loop thread).
   void serve(std::unique_ptr<Transport> transport, std::span<const std::byte> initial);
   // Listeners feeding this loop; closed when the server shuts down.

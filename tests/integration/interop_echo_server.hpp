@@ -79,6 +79,7 @@ class InteropEchoServer {
   }
 
   std::uint16_t port() const { return server_.port(); }
+  Server& server() { return server_.server(); }
 
  private:
   static ServerOptions with_subprotocols(ServerOptions options) {

@@ -459,16 +459,24 @@ void send_refusal(Stream&& stream, std::string response) {
 
 }  // namespace detail
 
+// Drives the server's loops on `io` instead of Server::run(), each on a strand of its own;
+// `on_ended` runs (on an io thread) once stop() ended them all. False when they run already.
+// Keep the server alive until on_ended.
 inline bool run_on(Server& server, ::boost::asio::io_context& io,
                    std::function<void()> on_ended = {}) {
   return detail::drive(server.external_loops(), io, std::move(on_ended));
 }
 
+// The same for a Client made with ClientOptions::drive_loops_externally.
 inline bool run_on(Client& client, ::boost::asio::io_context& io,
                    std::function<void()> on_ended = {}) {
   return detail::drive(client.external_loops(), io, std::move(on_ended));
 }
 
+// Upgrades a request Beast has parsed on `stream` (plain or TLS; moved in) to a fastws
+// connection on one of the server's loops (run_on() first): the server's checks, callbacks and
+// options apply. `leftover`: bytes read past the request. When refused, the response goes out
+// through the stream, which then closes.
 template <class Stream, class ConstBuffers = ::boost::asio::const_buffer>
 HandoverResult upgrade(Server& server, const ::boost::beast::http::request_header<>& request,
                        Stream&& stream, const ConstBuffers& leftover = {}) {
@@ -484,6 +492,9 @@ HandoverResult upgrade(Server& server, const ::boost::beast::http::request_heade
   return result;
 }
 
+// The cheap path for plain TCP: the socket's fd goes to the server's own loops
+// (Server::handover; they need run() or run_on()). When refused, the response goes out through
+// the socket, which then closes.
 template <class ConstBuffers = ::boost::asio::const_buffer>
 HandoverResult handover(Server& server, const ::boost::beast::http::request_header<>& request,
                         ::boost::asio::ip::tcp::socket&& socket,

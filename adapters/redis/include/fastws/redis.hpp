@@ -48,12 +48,14 @@
 
 namespace fastws::redis {
 
+// Where the scale-out's connections to Redis stand (Scaleout::state(), Options::on_state).
 enum class State : std::uint8_t {
   connecting,    // not connected yet since attach()
   connected,     // every connection up and every held topic subscribed (confirmed by Redis)
   disconnected,  // a connection broke or Redis refused us (the reason says which); retrying
 };
 
+// How a server's scale-out reaches Redis, and its limits.
 struct Options {
   // redis://[[user]:password@]host[:port][/db], or rediss:// for TLS. With a password and no
   // user the node sends AUTH password (requirepass), with both AUTH user password (ACL).
@@ -71,9 +73,9 @@ struct Options {
   // shard's connection breaks. Channels with a {hash tag} share a slot, as keys do.
   bool cluster = false;
 
-  std::chrono::milliseconds connect_timeout{5000};  // resolve, connect, TLS, AUTH: all of it
-  std::chrono::milliseconds reconnect_initial_delay{100};
-  std::chrono::milliseconds reconnect_max_delay{5000};  // the backoff doubles up to this
+  std::chrono::milliseconds connect_timeout{5000};         // resolve, connect, TLS, AUTH: all of it
+  std::chrono::milliseconds reconnect_initial_delay{100};  // the first wait after a break
+  std::chrono::milliseconds reconnect_max_delay{5000};     // the backoff doubles up to this
   // Every interval each connection sends a PING; one that heard nothing for a whole interval
   // with its PING unanswered is closed and made again (Redis gone without a FIN).
   std::chrono::milliseconds ping_interval{10000};
@@ -83,8 +85,8 @@ struct Options {
   // largest message the nodes publish. Publishes Redis has not taken yet (written slower than
   // they come, or waiting for a connection) are held up to max_pending_bytes; beyond it they
   // are lost (counted, reported).
-  std::size_t max_message_size = 16 * 1024 * 1024;
-  std::size_t max_pending_bytes = 64 * 1024 * 1024;
+  std::size_t max_message_size = 16 * 1024 * 1024;   // from Redis, after the envelope
+  std::size_t max_pending_bytes = 64 * 1024 * 1024;  // publishes Redis has not taken yet
 
   // On the scale-out's thread: the state changed (reason says why for `disconnected`).
   std::function<void(State state, std::string_view reason)> on_state;
@@ -112,7 +114,9 @@ class RedisBridge;
 // A handle on a server's scale-out.
 class Scaleout {
  public:
+  // The counters (any thread).
   Stats stats() const noexcept;
+  // Where the connections to Redis stand (any thread).
   State state() const noexcept;
   // This node's id (32 hex digits), as it appears in the envelope of its messages.
   const std::string& node_id() const noexcept;
