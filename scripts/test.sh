@@ -42,6 +42,7 @@ cmake -S tests/install -B build/install-test/consumer -G Ninja \
   -DCMAKE_PREFIX_PATH="$PWD/build/install-test" >/dev/null
 cmake --build build/install-test/consumer
 build/install-test/consumer/consumer
+build/install-test/consumer/redis_consumer
 if [ -x build/install-test/consumer/asio_consumer ]; then build/install-test/consumer/asio_consumer; fi
 PKG_CONFIG_PATH="$PWD/build/install-test/lib/pkgconfig" \
   c++ tests/install/consumer.cpp -o build/install-test/consumer-pkg-config \
