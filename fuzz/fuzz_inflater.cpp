@@ -5,6 +5,10 @@
 //     left of the message budget: a call never grows `out` beyond that budget plus one byte, nor
 //     its capacity beyond that (no bomb is ever materialised), and a message never exceeds the
 //     budget. After too_big or error the connection would close: a fresh Inflater goes on.
+//     A second Inflater gets the same pieces as a session with a bounded share does: pausing
+//     after a random share of output or with its buffer full at a random bound, the rest fed
+//     again. It must agree with the first on every verdict and every byte, and a pause must leave
+//     input, follow a whole share or a full buffer, and never grow the buffer past its bound.
 //  2. The payload compressed in pieces (twice, so the second message may refer to the first)
 //     inflates back to itself, exactly within a budget of its own size.
 #include <algorithm>
@@ -47,10 +51,36 @@ class Splitter {
   std::uint32_t state_;
 };
 
+// `piece` inflated as a session with a bounded share does: each call pausing after `share` bytes
+// of output or when its buffer is full at `block` bytes of capacity, fed the input the last one
+// left, each buffer's bytes appended to `out`.
+Inflater::Status decompress_in_shares(Inflater& inflater, std::span<const std::byte> piece,
+                                      bool end_of_message, Bytes& out, std::size_t budget,
+                                      std::size_t share, std::size_t block) {
+  Bytes buffer;
+  for (;;) {
+    std::size_t consumed = 0;
+    const auto status =
+        inflater.decompress(piece, end_of_message, buffer, budget,
+                            {.after_output = share, .at_capacity = block}, consumed);
+    require(consumed <= piece.size(), "consumed more than it was given");
+    out.insert(out.end(), buffer.begin(), buffer.end());
+    if (status != Inflater::Status::paused) return status;
+    require(consumed < piece.size(), "paused with no input left");
+    require(buffer.size() >= share || buffer.size() == block, "paused before its share");
+    require(buffer.capacity() <= block, "the buffer grew past its bound while input was left");
+    require(buffer.size() <= budget, "paused beyond the budget");
+    budget -= buffer.size();
+    buffer.clear();  // its capacity stays: room again
+    piece = piece.subspan(consumed);
+  }
+}
+
 void inflate_arbitrary(std::span<const std::byte> payload, bool no_context_takeover,
                        std::size_t max_message, Splitter& split) {
   auto inflater = std::make_unique<Inflater>(15, no_context_takeover);
-  Bytes out;
+  auto in_shares = std::make_unique<Inflater>(15, no_context_takeover);
+  Bytes out, out_in_shares;
   std::size_t message_size = 0;
   while (!payload.empty()) {
     const std::size_t size = std::min(split.piece_size(), payload.size());
@@ -61,6 +91,12 @@ void inflate_arbitrary(std::span<const std::byte> payload, bool no_context_takeo
     const std::size_t capacity_before = out.capacity();
     const std::size_t budget = max_message - message_size;
     const auto status = inflater->decompress(piece, end_of_message, out, budget);
+    const std::size_t share = 1 + split.next() % 20000;
+    const std::size_t block = 1 + split.next() % 70000;
+    const auto status_in_shares = decompress_in_shares(*in_shares, piece, end_of_message,
+                                                       out_in_shares, budget, share, block);
+    require(status_in_shares == status, "pausing changed the verdict");
+    require(status != Inflater::Status::ok || out_in_shares == out, "pausing changed the output");
     require(out.size() - before <= budget + 1, "output grew beyond the budget plus one byte");
     require(out.capacity() <= std::max(capacity_before, before + budget + 1),
             "capacity grew beyond the budget");
@@ -69,11 +105,13 @@ void inflate_arbitrary(std::span<const std::byte> payload, bool no_context_takeo
       require(status == Inflater::Status::too_big || *inflater->last_error() != '\0',
               "an error without a reason");
       inflater = std::make_unique<Inflater>(15, no_context_takeover);
+      in_shares = std::make_unique<Inflater>(15, no_context_takeover);
     } else {
       require(message_size <= max_message, "a message passed beyond the budget");
       if (!end_of_message) continue;
     }
     out.clear();
+    out_in_shares.clear();
     message_size = 0;
   }
 }

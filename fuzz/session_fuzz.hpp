@@ -1,11 +1,15 @@
 // Shared body of the session fuzz targets (one per role). Input: one settings byte (bit 0:
 // permessage-deflate, bit 1: stream mode, bit 2: no context takeover, bits 3-5: message limit
-// class), one byte seeding the split sizes, then the bytes received.
+// class, bits 6-7: inflate share per receive() class), one byte seeding the split sizes, then the
+// bytes received, fed in pieces as a connection does: what a call leaves (it inflated its share)
+// goes in again in front of the next piece.
 // Properties checked: no crash or leak (ASan/UBSan), delivered messages never exceed the limit,
-// text messages are valid UTF-8, nothing is delivered after a close or an error, and every frame
-// the session writes parses back under the peer's rules.
+// text messages are valid UTF-8, nothing is delivered after a close or an error, every frame the
+// session writes parses back under the peer's rules, and the bytes a call leaves are exactly as
+// they came, and are used in the end (no call after call without progress).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
@@ -77,10 +81,12 @@ inline int run_session_fuzz(protocol::Role role, const std::uint8_t* data, std::
   data += 2;
   size -= 2;
   static const std::size_t limits[] = {16u << 20, 1 << 10, 125, 65536, 1 << 20, 0, 1, 4096};
+  static const std::size_t shares[] = {protocol::SessionConfig{}.inflate_per_receive, 1, 100, 4096};
   protocol::SessionConfig config;
   config.role = role;
   config.max_message_size = limits[(settings >> 3) & 7];
   config.stream_fragments = (settings & 2) != 0;
+  config.inflate_per_receive = shares[settings >> 6];
   std::optional<protocol::DeflateParams> deflate;
   if (settings & 1) {
     protocol::DeflateParams params;
@@ -89,15 +95,33 @@ inline int run_session_fuzz(protocol::Role role, const std::uint8_t* data, std::
   }
   protocol::Session session(config, deflate);
   CheckingPeer peer(role, config.max_message_size);
-  std::vector<std::byte> input(reinterpret_cast<const std::byte*>(data),
-                               reinterpret_cast<const std::byte*>(data) + size);
-  std::size_t pos = 0;
-  while (pos < input.size()) {
+  const std::vector<std::byte> received(reinterpret_cast<const std::byte*>(data),
+                                        reinterpret_cast<const std::byte*>(data) + size);
+  std::vector<std::byte> input = received;  // receive() unmasks in place
+  std::size_t used = 0;     // input[0, used) is used up, input[used, arrived) fed and left
+  std::size_t arrived = 0;  // input[arrived, size) not fed yet
+  std::size_t calls_without_progress = 0;
+  while (used < input.size()) {
+    if (session.state() == protocol::Session::State::closed) {
+      // The rest is ignored, and must deliver nothing (check_open).
+      session.receive(std::span(input).subspan(used), peer, peer);
+      break;
+    }
     split_seed = split_seed * 1103515245u + 12345u;  // split sizes vary with the input
-    std::size_t piece = 1 + (split_seed >> 16) % 64;
-    if (piece > input.size() - pos) piece = input.size() - pos;
-    session.receive(std::span(input).subspan(pos, piece), peer, peer);
-    pos += piece;
+    arrived = std::min(input.size(), arrived + 1 + (split_seed >> 16) % 64);
+    const std::span<std::byte> fed = std::span(input).subspan(used, arrived - used);
+    const std::size_t taken = session.receive(fed, peer, peer);
+    if (taken > fed.size()) std::abort();
+    if (session.state() != protocol::Session::State::closed &&
+        !std::equal(fed.begin() + static_cast<std::ptrdiff_t>(taken), fed.end(),
+                    received.begin() + static_cast<std::ptrdiff_t>(used + taken))) {
+      std::abort();  // what the session left is not as it came
+    }
+    used += taken;
+    // A call that stops early has inflated something, so it may use no input only while zlib
+    // gives out what it holds of input taken before: a few calls at most.
+    calls_without_progress = taken == 0 && !fed.empty() ? calls_without_progress + 1 : 0;
+    if (calls_without_progress > 4) std::abort();
   }
   return 0;
 }

@@ -106,12 +106,13 @@ struct ServerOptions {
   // connections, as allocated. Over it, the connection with the largest message in assembly is
   // closed (with several threads: the largest on the loop whose read took the total over), not
   // necessarily the one that grew: 1013 "try again later" when the server is full, 1009 when
-  // that message alone holds more than this budget. The check follows each read, so the total
-  // may pass the budget by what one read inflates (at most one max_message_size per loop) until
-  // then. Counted in 16 KiB steps: a message held under 16 KiB, or one that arrives whole in one
-  // read, costs nothing here. Without this bound, 30 peers each sending 16 KB of deflate that
+  // that message alone holds more than this budget. The check follows each turn of a connection
+  // on its loop, and a turn inflates about 16 KiB of a compressed message (held in 64 KiB
+  // blocks), so the total passes the budget by a block or so per loop before the largest message
+  // is closed. Counted in 16 KiB steps: a message held under 16 KiB, or one that arrives whole in
+  // one read, costs nothing here. Without this bound, 30 peers each sending 16 KB of deflate that
   // inflates to an unfinished 16 MiB - 1 message held 535 MB; with it they hold 64 MiB (peak RSS
-  // 112 MiB). The others bound each connection only: uWebSockets maxPayloadLength 16 KiB, Python
+  // 73 MiB). The others bound each connection only: uWebSockets maxPayloadLength 16 KiB, Python
   // websockets max_size 1 MiB, Node ws maxPayload 100 MiB (30 such peers: 480 KiB, 30 MiB,
   // 3 GB); fastws allows 16 MiB per message and 64 MiB in all.
   std::size_t max_assembly_bytes = 64u << 20;

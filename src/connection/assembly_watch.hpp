@@ -60,7 +60,7 @@ class AssemblyWatch final : private net::TimerNode {
       : loop_(loop), total_(total), budget_(budget), timeout_(timeout) {}
   ~AssemblyWatch() override;
 
-  // After a read, `connection` (which holds `entry`) has a message in assembly holding `held`
+  // After a turn, `connection` (which holds `entry`) has a message in assembly holding `held`
   // bytes: its clock starts if the message is new, and its charge follows `held`. Over the
   // budget, connections of this loop are closed, the largest first (maybe `connection`).
   void update(Entry& entry, Connection& connection, std::size_t held);

@@ -32,13 +32,20 @@ class Connection::SessionEvents final : public protocol::SessionHandler {
   explicit SessionEvents(Connection& connection)
       : connection_(connection), conn_(connection.handle()) {}
 
+  // A message (with raw_frames: a frame) was completed in this batch.
+  bool completed_message() const noexcept { return completed_message_; }
+
   void on_message(Opcode opcode, std::span<const std::byte> data) override {
+    completed_message_ = true;
     count_in(data.size());
     if (closed() || !handlers().message) return;
     call("on_message", [&] { handlers().message(conn_, Message(opcode, data)); });
   }
   void on_fragment(Opcode opcode, std::span<const std::byte> data, bool first, bool last) override {
-    if (last) count_in(0);
+    if (last) {
+      completed_message_ = true;
+      count_in(0);
+    }
     LoopStats::bump(connection_.loop_->stats().bytes_in, data.size());
     if (closed() || !handlers().fragment) return;
     call("on_fragment", [&] { handlers().fragment(conn_, opcode, data, first, last); });
@@ -66,6 +73,7 @@ class Connection::SessionEvents final : public protocol::SessionHandler {
     connection_.extras().close_status = std::move(status);
   }
   void on_frame(const protocol::FrameHeader& header, std::span<const std::byte> payload) override {
+    completed_message_ = true;
     if (closed() || !handlers().frame) return;
     Frame frame;
     frame.fin = header.fin;
@@ -96,6 +104,7 @@ class Connection::SessionEvents final : public protocol::SessionHandler {
 
   Connection& connection_;
   Conn conn_;
+  bool completed_message_ = false;
 };
 
 Connection::Connection(LoopContext& loop, net::UniqueFd fd, const PeerAddress& remote,
@@ -256,8 +265,13 @@ void Connection::on_io(std::uint32_t events) {
 void Connection::on_readable() {
   if (extras_) extras_->revisit.cancel();  // this is the turn a revisit would have given
   requests_this_turn_ = 0;
-  if (answers_waiting()) answer_held_requests();
-  if (!answers_waiting() && !input_waits_for_output()) read_once();
+  if (phase_ == Phase::websocket && input_waiting()) {
+    // Frames held from an earlier turn make this turn alone: the socket is read in a later one.
+    if (!input_waits_for_output()) receive_held_frames();
+  } else {
+    if (input_waiting()) answer_held_requests();
+    if (!input_waiting() && !input_waits_for_output()) read_once();
+  }
   end_turn();
 }
 
@@ -294,8 +308,22 @@ void Connection::end_turn() {
 
 bool Connection::has_unseen_input() const noexcept {
   const net::TlsStream* secure = tls();
-  return answers_waiting() || (secure != nullptr && secure->has_buffered_input()) ||
+  return input_waiting() || (secure != nullptr && secure->has_buffered_input()) ||
          (!fd_ && transport() != nullptr && transport()->has_input());
+}
+
+bool Connection::input_waiting() const noexcept {
+  if (!held_input_) return false;
+  switch (phase_) {
+    case Phase::http:
+      return !held_input_->head_incomplete;
+    case Phase::websocket:
+      return true;
+    case Phase::draining:
+    case Phase::closed:
+      return false;  // nothing more is parsed
+  }
+  return false;
 }
 
 bool Connection::output_over_limit() const noexcept {
@@ -333,20 +361,17 @@ void Connection::process_input(std::span<std::byte> input) {
       return;
     }
     case Phase::websocket: {
-      // Any input counts as life: push the idle / ping deadline (a single store).
-      if (!awaiting_pong_ && session_.state() == protocol::Session::State::open) arm_phase_timer();
-      SessionEvents events(*this);
-      OutputSink sink(*this);
-      session_.receive(input, events, sink);
-      if (session_.state() == protocol::Session::State::closed) {
-        // After a completed close handshake the peer sends nothing more: close as soon as our
-        // last bytes are out (RFC 6455 7.1.1: the server closes first). After a protocol error
-        // the peer may still be sending: linger, so our close frame is not lost to a reset.
-        begin_drain(extras_ && extras_->close_status.error.empty() ? Drain::close_when_flushed
-                                                                   : Drain::linger);
-      } else if (phase_ == Phase::websocket) {
-        track_assembly();
+      // Frames held from earlier come first: new bytes (a hand-over's) go behind them.
+      if (held_input_) {
+        hold_input(input);
+        return;
       }
+      const std::size_t used = receive_frames(input);
+      if (phase_ != Phase::websocket) return;
+      // The session inflated its share for this turn: the rest gets a later turn, after the
+      // other connections ready now (end_turn asks for it).
+      if (used < input.size()) hold_input(input.subspan(used));
+      track_assembly();
       return;
     }
     case Phase::draining:
@@ -355,13 +380,52 @@ void Connection::process_input(std::span<std::byte> input) {
   }
 }
 
+std::size_t Connection::receive_frames(std::span<std::byte> input) {
+  // Any input counts as life: push the idle / ping deadline (a single store).
+  if (!awaiting_pong_ && session_.state() == protocol::Session::State::open) arm_phase_timer();
+  SessionEvents events(*this);
+  OutputSink sink(*this);
+  const std::size_t used = session_.receive(input, events, sink);
+  if (session_.state() == protocol::Session::State::closed) {
+    // After a completed close handshake the peer sends nothing more: close as soon as our
+    // last bytes are out (RFC 6455 7.1.1: the server closes first). After a protocol error
+    // the peer may still be sending: linger, so our close frame is not lost to a reset.
+    begin_drain(extras_ && extras_->close_status.error.empty() ? Drain::close_when_flushed
+                                                               : Drain::linger);
+  } else if (events.completed_message() && assembly_) {
+    // A message in assembly now is a new one: its time (message_timeout) starts now.
+    loop_->assembly().forget(*assembly_);
+  }
+  return used;
+}
+
+void Connection::receive_held_frames() {
+  // Owned here while the session reads them: a callback that ends the connection (finish()
+  // resets held_input_) must not free them.
+  std::unique_ptr<HeldInput> held = std::move(held_input_);
+  held->start +=
+      receive_frames(std::as_writable_bytes(std::span(held->bytes)).subspan(held->start));
+  if (phase_ != Phase::websocket) return;
+  if (held->start < held->bytes.size()) held_input_ = std::move(held);
+  track_assembly();
+}
+
+void Connection::hold_input(std::span<const std::byte> input) {
+  if (!held_input_) held_input_ = std::make_unique<HeldInput>();
+  held_input_->bytes.append(reinterpret_cast<const char*>(input.data()), input.size());
+}
+
 void Connection::track_assembly() {
+  // Input held for a later turn is part of a message in assembly (the session stops inside a
+  // compressed one), and counts with it: a peer must not hold a read's worth on every
+  // connection unseen by the budget.
   if (!session_.receiving_message()) {
     if (assembly_) loop_->assembly().forget(*assembly_);
     return;
   }
   if (!assembly_) assembly_ = std::make_unique<AssemblyWatch::Entry>();
-  loop_->assembly().update(*assembly_, *this, session_.message_memory());
+  const std::size_t held = held_input_ ? held_input_->bytes.capacity() : 0;
+  loop_->assembly().update(*assembly_, *this, session_.message_memory() + held);
 }
 
 void Connection::release_session() {
@@ -456,6 +520,7 @@ void Connection::begin_drain(Drain how) {
   openness_.store(Openness::closed, std::memory_order_release);
   // No input is parsed from now on: a message in assembly will never be complete.
   release_session();
+  held_input_.reset();
   arm_phase_timer();
   update_write_interest();  // input is read again, to its end, if it waited for the output
   flush_cork();
@@ -497,7 +562,7 @@ void Connection::finish(CloseStatus status) {
     extras_->transport.reset();  // closes it: no more events
     if (auto opening = std::move(extras_->opening)) opening->failed(status);
   }
-  http_input_.reset();
+  held_input_.reset();
   if (extras_) extras_->revisit.cancel();
   if (backlog_) {
     if (backlog_size() > 0) LoopStats::bump(loop_->stats().backpressured, std::uint64_t(-1));

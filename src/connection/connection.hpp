@@ -156,7 +156,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
 
   // --- the opening phase (loop thread), driven by the side that opened the connection ---
   // The server's HTTP phase (server/http_phase.cpp): returns the number of bytes used; bytes it
-  // does not answer now stay in http_input_, unless the connection left the HTTP phase (an
+  // does not answer now stay in held_input_, unless the connection left the HTTP phase (an
   // upgrade: the rest is WebSocket input; a refusal: the rest is dropped).
   std::size_t process_http(std::span<std::byte> input);
   // A connection whose socket comes later (a client resolving and dialing): on the loop's list,
@@ -194,7 +194,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   class TransportSide;
   struct Extras;
   struct Backlog;
-  struct HttpInput;
+  struct HeldInput;
 
   // How far answering requests got: `used` bytes; the rest ends inside a head, or waits.
   struct AnswerProgress {
@@ -206,12 +206,13 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   void on_timer() override;
 
   // One turn of input (on_readable, or a revisit): requests held from earlier reads, then one
-  // read, and at most http_requests_per_turn requests answered, so that one busy connection
-  // cannot hold up the others on its loop; input left over gets a later turn.
+  // read, and at most http_requests_per_turn requests answered; after the upgrade, one read or
+  // the frames held from one, inflating at most SessionConfig::inflate_per_receive. So one busy
+  // connection cannot hold up the others on its loop; input left over gets a later turn.
   void on_readable();
   void read_once();
-  // After a turn: input that epoll cannot see (requests held for a later turn, bytes inside TLS)
-  // asks for a revisit; while the output is over its limit nothing is read.
+  // After a turn: input that epoll cannot see (requests or frames held for a later turn, bytes
+  // inside TLS) asks for a revisit; while the output is over its limit nothing is read.
   void end_turn();
   bool has_unseen_input() const noexcept;
   // The backlog is over max_buffered_bytes: the peer does not take what we send, so nothing more
@@ -242,15 +243,22 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   void set_interest(bool paused);
   void finish_after_input_end(std::string error);
   void process_input(std::span<std::byte> input);
-  // After a read: a message left in assembly is on the loop's AssemblyWatch, a finished one off.
+  // Frames to the session; returns the bytes it used (fewer: it inflated its share for the turn).
+  // The caller holds the rest and then calls track_assembly().
+  std::size_t receive_frames(std::span<std::byte> input);
+  // The frames held from an earlier turn: what the session uses of them now.
+  void receive_held_frames();
+  // Copies input aside for a later turn, behind what is held already.
+  void hold_input(std::span<const std::byte> input);
+  // Held input ready for a turn: whole requests, or frames (not a head still arriving).
+  bool input_waiting() const noexcept;
+  // After a turn: a message left in assembly is on the loop's AssemblyWatch, a finished one off.
   void track_assembly();
   // Closing: the message in assembly, the session's buffers and zlib's states go now, not when
   // the last handle does.
   void release_session();
   AnswerProgress answer_requests(std::string_view data, protocol::HeadScanner& scanner);
   void answer_held_requests();
-  // Whole requests wait in http_input_ for a turn.
-  bool answers_waiting() const noexcept;
   std::size_t handle_request_head(std::string_view head);
   void upgrade(const Request& request);
   void serve_http(const Request& request);
@@ -305,7 +313,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   std::uint64_t id_;
   std::atomic<std::size_t> buffered_{0};  // backlog + bytes queued by other threads
   protocol::Session session_;
-  std::unique_ptr<HttpInput> http_input_;  // only while read requests wait to be answered
+  std::unique_ptr<HeldInput> held_input_;  // only while input read waits to be handled
   std::unique_ptr<Backlog> backlog_;       // only while the kernel refuses bytes
   std::unique_ptr<Extras> extras_;         // rarely used state
   // Made for the first message left in assembly after a read, then kept for the next ones.

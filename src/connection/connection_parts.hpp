@@ -95,16 +95,18 @@ struct Connection::Backlog {
   std::size_t size() const noexcept { return queue.size(); }
 };
 
-// Request bytes read but not answered yet: a head still arriving in pieces (the scan remembers
-// where it stopped, so that a peer sending one byte at a time costs linear time), or pipelined
-// requests waiting for a later turn (this turn's requests were spent, or the output is over its
-// limit). Only a head in pieces makes the connection read more into it.
-struct Connection::HttpInput {
-  explicit HttpInput(const protocol::HttpLimits& limits) : scanner(limits) {}
+// Input read but not handled yet, copied aside from the loop's read buffer for a later turn.
+// Before the upgrade: request bytes, a head still arriving in pieces (the scan remembers where it
+// stopped, so that a peer sending one byte at a time costs linear time), or pipelined requests
+// waiting for a later turn (this turn's requests were spent, or the output is over its limit);
+// only a head in pieces makes the connection read more into it. After it: frames the session
+// left when a turn had inflated its share (SessionConfig::inflate_per_receive); the socket is not
+// read again until they are used.
+struct Connection::HeldInput {
   std::string bytes;
-  std::size_t start = 0;          // the bytes before it are answered
-  protocol::HeadScanner scanner;  // the scan of the head at `start`
-  bool head_incomplete = false;   // the bytes from `start` on end inside a head
+  std::size_t start = 0;          // the bytes before it are handled
+  protocol::HeadScanner scanner;  // HTTP: the scan of the head at `start`
+  bool head_incomplete = false;   // HTTP: the bytes from `start` on end inside a head
 };
 
 // Where the session's frames go: the connection's output path.

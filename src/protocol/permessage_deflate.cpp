@@ -382,10 +382,18 @@ bool Inflater::ensure_state() {
 
 Inflater::Status Inflater::decompress(std::span<const std::byte> in, bool end_of_message,
                                       std::vector<std::byte>& out, std::size_t max_output) {
+  std::size_t consumed = 0;
+  return decompress(in, end_of_message, out, max_output, Pause{}, consumed);
+}
+
+Inflater::Status Inflater::decompress(std::span<const std::byte> in, bool end_of_message,
+                                      std::vector<std::byte>& out, std::size_t max_output,
+                                      const Pause& pause, std::size_t& consumed) {
+  consumed = 0;
   if (!ensure_state()) return Status::error;
   const std::size_t start = out.size();
   if (!in.empty()) state_->message_has_data = true;
-  Status status = inflate_bytes(in, out, start, max_output);
+  Status status = inflate_bytes(in, out, start, max_output, pause, consumed);
   if (status != Status::ok || !end_of_message) return status;
   // RFC 7692 7.2.2: append 00 00 ff ff. An empty payload carries no deflate data at all, so
   // there is no block for the tail to complete: it is an empty message, the stream untouched.
@@ -394,24 +402,36 @@ Inflater::Status Inflater::decompress(std::span<const std::byte> in, bool end_of
   // a message ending with a stored block of data (the example of 7.2.3.3). There 00 00 ff ff
   // would begin a stored block (header 00, LEN 0xff00) that swallows the next message's bytes.
   // A compliant message ends inside its empty stored block, before LEN: it gets the tail.
+  // (Never paused: the tail completes what the message's bytes began, a block or two at most.)
   if (state_->message_has_data && !state_->at_block_boundary) {
-    status = inflate_bytes(flush_tail, out, start, max_output);
+    std::size_t tail_used = 0;
+    status = inflate_bytes(flush_tail, out, start, max_output, Pause{}, tail_used);
   }
   if (status == Status::ok) finish_message();
   return status;
 }
 
 Inflater::Status Inflater::inflate_bytes(std::span<const std::byte> in, std::vector<std::byte>& out,
-                                         std::size_t start, std::size_t max_output) {
+                                         std::size_t start, std::size_t max_output,
+                                         const Pause& pause, std::size_t& consumed) {
   while (!in.empty()) {
     // After a final block the message's deflate data is over; what follows is not part of it:
     // the 00 of RFC 7692 7.2.3.4 and the tail we append.
-    if (state_->stream_ended) return Status::ok;
+    if (state_->stream_ended) {
+      consumed += in.size();
+      return Status::ok;
+    }
     const std::span<const std::byte> piece = in.first(std::min(in.size(), max_zlib_piece));
     in = in.subspan(piece.size());
-    state_->stream.next_in = reinterpret_cast<const Bytef*>(piece.data());
-    state_->stream.avail_in = static_cast<uInt>(piece.size());
-    const Status status = inflate_piece(out, start, max_output);
+    z_stream& stream = state_->stream;
+    stream.next_in = reinterpret_cast<const Bytef*>(piece.data());
+    stream.avail_in = static_cast<uInt>(piece.size());
+    const Status status = inflate_piece(out, start, max_output, pause);
+    // Only a pause leaves input for later; what follows a final block is used up (ignored).
+    consumed += piece.size() - (status == Status::paused ? stream.avail_in : 0);
+    // zlib holds nothing of the input it did not take: the caller's buffer may go.
+    stream.next_in = nullptr;
+    stream.avail_in = 0;
     if (status != Status::ok) return status;
   }
   return Status::ok;
@@ -421,7 +441,7 @@ Inflater::Status Inflater::inflate_bytes(std::span<const std::byte> in, std::vec
 // after each step. `out` ends at most max_output + 1 bytes above `start`, and its capacity is
 // never raised beyond that (a plain resize could double it past the limit).
 Inflater::Status Inflater::inflate_piece(std::vector<std::byte>& out, std::size_t start,
-                                         std::size_t max_output) {
+                                         std::size_t max_output, const Pause& pause) {
   z_stream& stream = state_->stream;
   const std::size_t hard_cap =
       max_output >= SIZE_MAX - start - 1 ? SIZE_MAX : start + max_output + 1;
@@ -429,10 +449,21 @@ Inflater::Status Inflater::inflate_piece(std::vector<std::byte>& out, std::size_
     const std::size_t produced = out.size() - start;
     if (produced > max_output) return Status::too_big;
     const std::size_t remaining = max_output - produced;
-    const std::size_t step = remaining < inflate_step ? remaining + 1 : inflate_step;
+    std::size_t step = remaining < inflate_step ? remaining + 1 : inflate_step;
     const std::size_t used = out.size();
     if (used + step > out.capacity()) {
-      out.reserve(std::max(used + step, std::min(out.capacity() * 2, hard_cap)));
+      if (stream.avail_in == 0) {
+        // Only what zlib holds of input it took is left: a few KB, room for exactly that.
+        out.reserve(used + step);
+      } else {
+        const std::size_t most = std::min(hard_cap, pause.at_capacity);
+        if (out.capacity() < most) {
+          out.reserve(
+              std::min(most, std::max(used + step, std::min(out.capacity() * 2, hard_cap))));
+        }
+        step = std::min(step, out.capacity() - used);
+        if (step == 0) return Status::paused;  // full at pause.at_capacity, input left
+      }
     }
     out.resize(used + step);
     stream.next_out = reinterpret_cast<Bytef*>(out.data() + used);
@@ -458,6 +489,10 @@ Inflater::Status Inflater::inflate_piece(std::vector<std::byte>& out, std::size_
     // Done when the input is used up and zlib did not fill the space it had (nothing pending).
     if (stream.avail_in == 0 && stream.avail_out != 0) {
       return out.size() - start > max_output ? Status::too_big : Status::ok;
+    }
+    // Enough for one call, input left: the caller resumes with what zlib did not take.
+    if (stream.avail_in != 0 && out.size() - start >= pause.after_output) {
+      return out.size() - start > max_output ? Status::too_big : Status::paused;
     }
   }
 }

@@ -101,7 +101,14 @@ class Deflater {
 // (~7 KiB) and its 32 KiB window. Thread safety: none; one connection's loop thread uses it.
 class Inflater {
  public:
-  enum class Status : std::uint8_t { ok, too_big, error };
+  enum class Status : std::uint8_t { ok, paused, too_big, error };
+
+  // Where a call may stop early, so that its caller bounds the work of each call (a few KB of a
+  // deflate bomb inflate to megabytes) and the buffer it fills.
+  struct Pause {
+    std::size_t after_output = SIZE_MAX;  // once the output grew by this much (give or take 16 KiB)
+    std::size_t at_capacity = SIZE_MAX;   // when `out` is full at this capacity
+  };
 
   // Always inflates with a 15-bit window, whatever `window_bits` says: a larger window decodes
   // any stream written with a smaller one, and it spares us a peer that uses a window of 9 when
@@ -121,6 +128,14 @@ class Inflater {
   // closes with 1007); last_error() then holds zlib's reason.
   Status decompress(std::span<const std::byte> in, bool end_of_message, std::vector<std::byte>& out,
                     std::size_t max_output);
+  // The same, stopping early while input is left: once the output grew by pause.after_output
+  // bytes (give or take 16 KiB, one step of zlib's work), or when `out` is full at
+  // pause.at_capacity (its capacity is never raised past that while input is left; finishing
+  // what zlib took in, and the message's end, may take a few KB more). Returns paused then, with
+  // `consumed` (always set) short of in.size(): the rest is not part of zlib's state and must
+  // come first in the next call (end_of_message is not acted on when paused).
+  Status decompress(std::span<const std::byte> in, bool end_of_message, std::vector<std::byte>& out,
+                    std::size_t max_output, const Pause& pause, std::size_t& consumed);
 
   const char* last_error() const noexcept { return last_error_; }
 
@@ -128,8 +143,10 @@ class Inflater {
   struct State;
   bool ensure_state();
   Status inflate_bytes(std::span<const std::byte> in, std::vector<std::byte>& out,
-                       std::size_t start, std::size_t max_output);
-  Status inflate_piece(std::vector<std::byte>& out, std::size_t start, std::size_t max_output);
+                       std::size_t start, std::size_t max_output, const Pause& pause,
+                       std::size_t& consumed);
+  Status inflate_piece(std::vector<std::byte>& out, std::size_t start, std::size_t max_output,
+                       const Pause& pause);
   void finish_message();
 
   std::unique_ptr<State> state_;  // null until the first decompress()

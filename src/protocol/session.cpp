@@ -25,6 +25,17 @@ namespace {
 // once received a large message does not keep the memory while idle.
 constexpr std::size_t kept_buffer_capacity = 64 * 1024;
 
+// Compressed payload goes to the inflater in slices of at most this size: a receive() that stops
+// early (inflate_per_receive) has unmasked, and masks again, at most one slice it did not use.
+constexpr std::size_t inflate_slice = 16 * 1024;
+
+// A compressed message is inflated into blocks of this size: a full one is set aside and the next
+// one taken whole, so that no receive() copies what was inflated before. A buffer that doubles
+// would copy up to half the message in one call (milliseconds for megabytes, and connections
+// whose messages grow in step double in the same turn of the loop). The blocks are joined once,
+// when the message is complete. A multiple of the inflater's 16 KiB steps.
+constexpr std::size_t inflated_block = 64 * 1024;
+
 }  // namespace
 
 // permessage-deflate state of one connection (RFC 7692); zlib memory is taken lazily inside.
@@ -51,13 +62,16 @@ struct Session::Compression {
   bool compresses;
   std::vector<std::byte> compressed;  // output of the deflater for one send
   bool sending_compressed = false;    // the streaming send in progress is compressed
+  std::size_t inflate_left = 0;       // what the receive() in progress may still inflate
 };
 
 // What arrives in pieces: a data message over several frames or reads (or, with raw_frames, one
 // frame), and a control frame split across reads. Allocated when the first such piece comes, so
 // that an idle session holds one pointer for both.
 struct Session::Reassembly {
-  std::vector<std::byte> message;  // the message so far (decompressed, when it is compressed)
+  std::vector<std::byte> message;  // the message so far (of a compressed one, its last block)
+  std::vector<std::vector<std::byte>> inflated_blocks;  // a compressed message's full blocks
+  std::size_t inflated_blocks_capacity = 0;
   std::array<std::byte, max_control_payload> control{};
   std::uint8_t control_size = 0;
   bool control_pending = false;  // a control frame's first bytes are in `control`
@@ -69,7 +83,8 @@ Session::Reassembly& Session::reassembly() {
 }
 
 void Session::drop_reassembly_if_unused() noexcept {
-  if (reassembly_ && reassembly_->message.capacity() == 0 && !reassembly_->control_pending) {
+  if (reassembly_ && reassembly_->message.capacity() == 0 && reassembly_->inflated_blocks.empty() &&
+      !reassembly_->control_pending) {
     reassembly_.reset();
   }
 }
@@ -83,7 +98,8 @@ bool Session::receiving_message() const noexcept {
 }
 
 std::size_t Session::message_memory() const noexcept {
-  return receiving_message() && reassembly_ ? reassembly_->message.capacity() : 0;
+  if (!receiving_message() || !reassembly_) return 0;
+  return reassembly_->message.capacity() + reassembly_->inflated_blocks_capacity;
 }
 
 Session::Session(const SessionConfig& config, std::optional<DeflateParams> deflate)
@@ -108,6 +124,9 @@ std::size_t Session::receive(std::span<std::byte> input, SessionHandler& handler
                                config_->max_message_size};
   std::size_t pos = 0;
   const bool fast_path_allowed = !config_->raw_frames && !config_->stream_fragments;
+  if (compression_) {
+    compression_->inflate_left = std::max<std::size_t>(config_->inflate_per_receive, 1);
+  }
   in_receive_ = true;
   while (state_ != State::closed) {
     if (!in_payload_) {
@@ -130,10 +149,16 @@ std::size_t Session::receive(std::span<std::byte> input, SessionHandler& handler
     } else if (pos == input.size()) {
       break;
     }
+    // Enough inflated for one call: the rest waits for the next (an empty frame still ends here).
+    if (payload_remaining_ != 0 && inflating_spent()) break;
     auto take =
         static_cast<std::size_t>(std::min<std::uint64_t>(payload_remaining_, input.size() - pos));
-    consume_payload(input.subspan(pos, take), handler, sink);
-    pos += take;
+    if (message_compressed_ && !is_control(parser_.header().opcode)) {
+      take = std::min(take, inflate_slice);
+    }
+    const std::size_t used = consume_payload(input.subspan(pos, take), handler, sink);
+    pos += used;
+    if (used < take) break;
   }
   in_receive_ = false;
   if (abandoned_) release_memory();
@@ -183,6 +208,11 @@ std::size_t Session::receive_whole_frames(std::span<std::byte> input, SessionHan
     handler.on_message(opcode, payload);
   }
   return pos;
+}
+
+bool Session::inflating_spent() const noexcept {
+  return message_compressed_ && !is_control(parser_.header().opcode) &&
+         compression_->inflate_left == 0;
 }
 
 bool Session::handle_header(SessionHandler& handler, FrameSink& sink) {
@@ -238,15 +268,16 @@ bool Session::handle_header(SessionHandler& handler, FrameSink& sink) {
   return true;
 }
 
-void Session::consume_payload(std::span<std::byte> chunk, SessionHandler& handler,
-                              FrameSink& sink) {
+std::size_t Session::consume_payload(std::span<std::byte> chunk, SessionHandler& handler,
+                                     FrameSink& sink) {
   const FrameHeader& header = parser_.header();
+  const std::uint8_t mask_start = mask_offset_;
   if (header.masked) {
     mask_offset_ = static_cast<std::uint8_t>(
         apply_mask(chunk.data(), chunk.size(), header.mask, mask_offset_));
   }
-  payload_remaining_ -= chunk.size();
-  const bool frame_done = payload_remaining_ == 0;
+  const bool frame_done = chunk.size() == payload_remaining_;
+  std::size_t used = chunk.size();
 
   if (config_->raw_frames) {
     if (frame_done && !(reassembly_ && !reassembly_->message.empty())) {
@@ -278,28 +309,36 @@ void Session::consume_payload(std::span<std::byte> chunk, SessionHandler& handle
       }
     }
   } else {
-    handle_data_chunk(chunk, frame_done, handler, sink);
+    used = handle_data_chunk(chunk, frame_done, handler, sink);
   }
 
+  if (used < chunk.size()) {
+    // Inflating paused: the rest goes back as it came, masked again from its own key byte on.
+    if (header.masked) {
+      mask_offset_ = static_cast<std::uint8_t>((mask_start + used) % header.mask.size());
+      apply_mask(chunk.data() + used, chunk.size() - used, header.mask, mask_offset_);
+    }
+    payload_remaining_ -= used;
+    return used;
+  }
+  payload_remaining_ -= chunk.size();
   if (frame_done) {
     in_payload_ = false;
     parser_.reset();
   }
+  return chunk.size();
 }
 
-void Session::handle_data_chunk(std::span<std::byte> chunk, bool frame_done,
-                                SessionHandler& handler, FrameSink& sink) {
+std::size_t Session::handle_data_chunk(std::span<std::byte> chunk, bool frame_done,
+                                       SessionHandler& handler, FrameSink& sink) {
   const FrameHeader& header = parser_.header();
   const bool message_done = frame_done && header.fin;
-  if (message_compressed_) {
-    handle_compressed_chunk(chunk, message_done, handler, sink);
-    return;
-  }
-  if (message_opcode_ == Opcode::text && !accept_text(chunk, handler, sink)) return;
+  if (message_compressed_) return handle_compressed_chunk(chunk, message_done, handler, sink);
+  if (message_opcode_ == Opcode::text && !accept_text(chunk, handler, sink)) return chunk.size();
   message_size_ += chunk.size();
   if (message_done && message_opcode_ == Opcode::text && !utf8_.at_boundary()) {
     fail({close_code::invalid_payload, "text message ends inside a UTF-8 sequence"}, handler, sink);
-    return;
+    return chunk.size();
   }
   if (config_->stream_fragments) {
     deliver(chunk, message_done, handler);
@@ -312,36 +351,86 @@ void Session::handle_data_chunk(std::span<std::byte> chunk, bool frame_done,
     if (message_done) deliver(message, true, handler);
   }
   if (message_done) finish_message();
+  return chunk.size();
 }
 
-void Session::handle_compressed_chunk(std::span<const std::byte> chunk, bool message_done,
-                                      SessionHandler& handler, FrameSink& sink) {
-  std::vector<std::byte>& message = reassembly().message;
-  const std::size_t before = message.size();
+std::size_t Session::handle_compressed_chunk(std::span<const std::byte> chunk, bool ends_message,
+                                             SessionHandler& handler, FrameSink& sink) {
+  Reassembly& pieces = reassembly();
+  std::size_t used = 0;
+  for (;;) {
+    if (!config_->stream_fragments && pieces.message.size() >= inflated_block) {
+      set_aside_full_block(pieces);
+    }
+    std::vector<std::byte>& message = pieces.message;
+    const std::size_t before = message.size();
+    const auto budget = static_cast<std::size_t>(config_->max_message_size - message_size_);
+    std::size_t consumed = 0;
+    const auto status = compression_->inflater.decompress(
+        chunk.subspan(used), ends_message, message, budget,
+        {.after_output = compression_->inflate_left, .at_capacity = inflated_block}, consumed);
+    used += consumed;
+    if (status == Inflater::Status::too_big) {
+      fail({close_code::message_too_big, "message too big after decompression"}, handler, sink);
+      return chunk.size();
+    }
+    if (status == Inflater::Status::error) {
+      fail({close_code::invalid_payload, "invalid compressed data"}, handler, sink);
+      return chunk.size();
+    }
+    // Paused: the message goes on from the bytes not used, in this call or a later one.
+    const bool message_done = ends_message && status == Inflater::Status::ok;
+    std::span<const std::byte> produced(message.data() + before, message.size() - before);
+    message_size_ += produced.size();
+    compression_->inflate_left -= std::min(compression_->inflate_left, produced.size());
+    if (message_opcode_ == Opcode::text && !accept_text(produced, handler, sink)) {
+      return chunk.size();
+    }
+    if (message_done && message_opcode_ == Opcode::text && !utf8_.at_boundary()) {
+      fail({close_code::invalid_payload, "text message ends inside a UTF-8 sequence"}, handler,
+           sink);
+      return chunk.size();
+    }
+    if (config_->stream_fragments) {
+      deliver(produced, message_done, handler);
+      message.clear();
+    } else if (message_done) {
+      deliver(join_inflated_blocks(pieces), true, handler);
+    }
+    if (message_done) finish_message();
+    // Paused with the turn's share left: the block is full, the next one takes the rest.
+    if (status != Inflater::Status::paused || compression_->inflate_left == 0 ||
+        state_ == State::closed) {
+      return used;
+    }
+  }
+}
+
+void Session::set_aside_full_block(Reassembly& pieces) {
+  std::vector<std::byte>& full = pieces.message;
+  // Finishing what zlib had taken in may have taken it past the block (rarely): charged exactly.
+  if (full.capacity() > full.size()) full.shrink_to_fit();
+  pieces.inflated_blocks_capacity += full.capacity();
+  pieces.inflated_blocks.push_back(std::move(full));
+  full = std::vector<std::byte>();
+  // Whole at once, unless the message may not grow that much (one byte more tells it is too big).
   const auto budget = static_cast<std::size_t>(config_->max_message_size - message_size_);
-  auto status = compression_->inflater.decompress(chunk, message_done, message, budget);
-  if (status == Inflater::Status::too_big) {
-    fail({close_code::message_too_big, "message too big after decompression"}, handler, sink);
-    return;
+  full.reserve(budget < inflated_block ? budget + 1 : inflated_block);
+}
+
+std::span<const std::byte> Session::join_inflated_blocks(Reassembly& pieces) {
+  if (pieces.inflated_blocks.empty()) return pieces.message;
+  std::vector<std::byte> whole;
+  whole.reserve(static_cast<std::size_t>(message_size_));
+  for (std::vector<std::byte>& block : pieces.inflated_blocks) {
+    whole.insert(whole.end(), block.begin(), block.end());
+    std::vector<std::byte>().swap(block);  // freed as it goes: the message and one block at most
   }
-  if (status == Inflater::Status::error) {
-    fail({close_code::invalid_payload, "invalid compressed data"}, handler, sink);
-    return;
-  }
-  std::span<const std::byte> produced(message.data() + before, message.size() - before);
-  message_size_ += produced.size();
-  if (message_opcode_ == Opcode::text && !accept_text(produced, handler, sink)) return;
-  if (message_done && message_opcode_ == Opcode::text && !utf8_.at_boundary()) {
-    fail({close_code::invalid_payload, "text message ends inside a UTF-8 sequence"}, handler, sink);
-    return;
-  }
-  if (config_->stream_fragments) {
-    deliver(produced, message_done, handler);
-    message.clear();
-  } else if (message_done) {
-    deliver(message, true, handler);
-  }
-  if (message_done) finish_message();
+  whole.insert(whole.end(), pieces.message.begin(), pieces.message.end());
+  pieces.inflated_blocks.clear();
+  pieces.inflated_blocks_capacity = 0;
+  pieces.message = std::move(whole);
+  return pieces.message;
 }
 
 bool Session::accept_text(std::span<const std::byte> data, SessionHandler& handler,

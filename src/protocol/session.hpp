@@ -41,6 +41,13 @@ struct SessionConfig {
   bool raw_frames = false;
   // Compression settings when permessage-deflate was negotiated (level, memory, min size).
   DeflateConfig deflate;
+  // Bytes one receive() call inflates (give or take 16 KiB, one step of zlib's work; at least one
+  // step): past them it returns early, the rest of its input unused and unchanged, for the owner
+  // to feed again after its other peers, so that one connection cannot hold up the others on its
+  // thread however well it compresses (a few KB of deflate inflate to megabytes). 16 KiB is
+  // 20-100 us of zlib's work: 50 peers each inflating their share in every turn of a loop
+  // delay the others by a few ms (measured by bench/run_attack.sh), while a turn costs a few us.
+  std::size_t inflate_per_receive = 16 * 1024;
 
   // Frames one message may have: fragment floods are refused while a large message in small
   // fragments (4 MiB in 64-byte pieces) still passes; scales with the message limit.
@@ -99,7 +106,9 @@ class Session {
   Session& operator=(Session&&) noexcept;
 
   // Feeds received bytes, any split. The buffer is modified (payloads are unmasked in place).
-  // Returns the number of bytes used; after a close or an error the rest is ignored.
+  // Returns the number of bytes used; after a close or an error the rest is ignored. Fewer than
+  // input.size() while the state is not closed: the call inflated its inflate_per_receive bytes;
+  // the rest is as it came and must be fed again, first, in a later call.
   std::size_t receive(std::span<std::byte> input, SessionHandler& handler, FrameSink& sink);
 
   // Sends a whole message; it is compressed when permessage-deflate is on, `compress` allows it
@@ -133,8 +142,8 @@ class Session {
   // arriving in pieces). An owner may bound how long that takes.
   bool receiving_message() const noexcept;
   // The memory held for that message: the capacity of its reassembly buffer (for a compressed
-  // message, of the decompressed output); 0 between messages, and for a message delivered from
-  // the input without a copy. An owner may bound the sum over its sessions.
+  // message, of the blocks of its decompressed output); 0 between messages, and for a message
+  // delivered from the input without a copy. An owner may bound the sum over its sessions.
   std::size_t message_memory() const noexcept;
   // The owner is done with the session (its connection closes): nothing more is delivered or
   // sent (state closed), and what receiving and compressing hold is freed: the message in
@@ -149,11 +158,18 @@ class Session {
   std::size_t receive_whole_frames(std::span<std::byte> input, SessionHandler& handler,
                                    FrameSink& sink);
   bool handle_header(SessionHandler& handler, FrameSink& sink);
-  void consume_payload(std::span<std::byte> chunk, SessionHandler& handler, FrameSink& sink);
-  void handle_data_chunk(std::span<std::byte> chunk, bool frame_done, SessionHandler& handler,
-                         FrameSink& sink);
-  void handle_compressed_chunk(std::span<const std::byte> chunk, bool message_done,
-                               SessionHandler& handler, FrameSink& sink);
+  // These return the bytes of `chunk` used: fewer only when inflating paused.
+  std::size_t consume_payload(std::span<std::byte> chunk, SessionHandler& handler, FrameSink& sink);
+  std::size_t handle_data_chunk(std::span<std::byte> chunk, bool frame_done,
+                                SessionHandler& handler, FrameSink& sink);
+  std::size_t handle_compressed_chunk(std::span<const std::byte> chunk, bool ends_message,
+                                      SessionHandler& handler, FrameSink& sink);
+  // The payload at hand is compressed data and this call inflated what it may.
+  bool inflating_spent() const noexcept;
+  // A compressed message's last block is full: it goes to the full ones, a new one is begun.
+  void set_aside_full_block(Reassembly& pieces);
+  // The compressed message is complete: its blocks in one buffer (the message's).
+  std::span<const std::byte> join_inflated_blocks(Reassembly& pieces);
   bool accept_text(std::span<const std::byte> data, SessionHandler& handler, FrameSink& sink);
   void deliver(std::span<const std::byte> data, bool last, SessionHandler& handler);
   void handle_control(std::span<const std::byte> payload, SessionHandler& handler, FrameSink& sink);

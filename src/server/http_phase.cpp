@@ -30,9 +30,9 @@ constexpr std::size_t max_request_headers = 100;
 
 std::size_t Connection::process_http(std::span<std::byte> input) {
   const std::string_view text(reinterpret_cast<const char*>(input.data()), input.size());
-  if (http_input_) {
+  if (held_input_) {
     // Bytes from earlier reads come first: the new ones go behind them.
-    HttpInput& held = *http_input_;
+    HeldInput& held = *held_input_;
     held.bytes.erase(0, held.start);
     held.start = 0;
     held.bytes.append(text);
@@ -46,10 +46,10 @@ std::size_t Connection::process_http(std::span<std::byte> input) {
   protocol::HeadScanner scanner(limits);
   const AnswerProgress progress = answer_requests(text, scanner);
   if (phase_ != Phase::http || progress.used == input.size()) return progress.used;
-  http_input_ = std::make_unique<HttpInput>(limits);
-  http_input_->bytes.assign(text.substr(progress.used));
-  http_input_->scanner = scanner;
-  http_input_->head_incomplete = progress.head_incomplete;
+  held_input_ = std::make_unique<HeldInput>();
+  held_input_->bytes.assign(text.substr(progress.used));
+  held_input_->scanner = scanner;
+  held_input_->head_incomplete = progress.head_incomplete;
   return input.size();
 }
 
@@ -80,23 +80,19 @@ Connection::AnswerProgress Connection::answer_requests(std::string_view data,
 
 void Connection::answer_held_requests() {
   // Owned here while the requests are answered: their views point into the bytes, which a
-  // callback that ends the connection (finish() resets http_input_) must not free.
-  std::unique_ptr<HttpInput> held = std::move(http_input_);
+  // callback that ends the connection (finish() resets held_input_) must not free.
+  std::unique_ptr<HeldInput> held = std::move(held_input_);
   const AnswerProgress progress =
       answer_requests(std::string_view(held->bytes).substr(held->start), held->scanner);
   held->start += progress.used;
   held->head_incomplete = progress.head_incomplete;
   if (held->start == held->bytes.size()) return;
   if (phase_ == Phase::http) {
-    http_input_ = std::move(held);
+    held_input_ = std::move(held);
   } else if (phase_ == Phase::websocket) {
     // Frames that came behind the upgrade request.
     process_input(std::as_writable_bytes(std::span(held->bytes).subspan(held->start)));
   }
-}
-
-bool Connection::answers_waiting() const noexcept {
-  return http_input_ && !http_input_->head_incomplete;
 }
 
 std::size_t Connection::handle_request_head(std::string_view head) {

@@ -7,8 +7,12 @@
 #include <malloc.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <latch>
 #include <memory>
 #include <optional>
 #include <string>
@@ -145,15 +149,23 @@ bool is_close(const std::optional<Frame>& frame, std::uint16_t code) {
 
 // A server with permessage-deflate that records what reaches the application, and keeps every
 // connection's handle (so a closed connection's object lives on: its memory must go anyway).
+// `reply`, when given, also sees every message (on the loop thread).
 class RecordingServer {
  public:
-  explicit RecordingServer(ServerOptions options) : server_(std::move(options)) {
+  using Reply = std::function<void(RecordingServer&, const Conn&, const Message&)>;
+
+  explicit RecordingServer(ServerOptions options, Reply reply = {})
+      : server_(std::move(options)), reply_(std::move(reply)) {
     server_.server().on_open([this](const Conn& conn) { opened_.add(conn); });
-    server_.server().on_message(
-        [this](const Conn&, Message message) { messages_.add(message.size()); });
+    server_.server().on_message([this](const Conn& conn, Message message) {
+      messages_.add(message.size());
+      if (reply_) reply_(*this, conn, message);
+    });
     server_.server().on_error([this](const Conn&, const CloseStatus& status) {
       errors_.add(status);
       error_times_.add(std::chrono::steady_clock::now());
+      // A budget closes when the total has just gone over it: the victim's memory still counts.
+      heap_at_errors_.add(live_heap());
     });
     server_.start();
   }
@@ -170,9 +182,11 @@ class RecordingServer {
   Recorded<std::size_t> messages_;
   Recorded<CloseStatus> errors_;
   Recorded<std::chrono::steady_clock::time_point> error_times_;
+  Recorded<std::size_t> heap_at_errors_;  // live_heap() in each on_error
 
  private:
   TestServer server_;
+  Reply reply_;
 };
 
 // =============================================================================================
@@ -252,6 +266,92 @@ TEST(AssemblyBudget, ThirtyUnfinishedMaxSizeCompressedMessagesStayWithinTheDefau
                peak / KiB);
 }
 
+// The same attack beside a well-behaved client. The loop is held (a handler waits) while the 30
+// bombs arrive, and then the client's message, behind them all. A connection's turn inflates a
+// bounded share of its message (SessionConfig::inflate_per_receive, 16 KiB), not the whole of what
+// one read brought: so the client is answered after one small turn of each bomb, before any of
+// them holds enough for the budget to act (without the bound each turn inflated 16 MiB, 480 MiB
+// of zlib's work in all, and 26 bombs were closed by then). Then the bombs grow a turn at a time,
+// the client's echoes all come back meanwhile, and the budget sheds the largest as the total
+// passes it, so what the server holds stays near the budget (without the bound, a message
+// inflated whole before the budget was checked: 16 MiB over it; with a buffer that doubles, up
+// to 8 MiB over it).
+TEST(AssemblyBudget, AWellBehavedClientIsAnsweredBeforeBombsInAssemblyHaveInflated) {
+  const ServerOptions options = RecordingServer::options();
+  const std::size_t budget = options.max_assembly_bytes;
+  std::latch release_loop(1);
+  std::atomic<bool> loop_held{false};
+  std::atomic<std::size_t> closed_when_first_answered{SIZE_MAX};
+  RecordingServer server(
+      options, [&](RecordingServer& self, const Conn& conn, const Message& message) {
+        if (message.text() == "hold the loop") {
+          loop_held.store(true);
+          release_loop.wait();
+          return;
+        }
+        std::size_t unset = SIZE_MAX;
+        closed_when_first_answered.compare_exchange_strong(unset, self.errors_.size());
+        conn.send(message.text());
+      });
+  std::vector<std::byte> bomb;
+  {
+    Zlib zlib;
+    bomb = deflated(zlib, options.max_message_size - 1, false);
+  }
+  constexpr std::size_t bombs = 30;
+  const std::size_t fitting = budget / options.max_message_size;  // 4
+  std::vector<std::unique_ptr<DeflatePeer>> attackers;
+  for (std::size_t i = 0; i < bombs; ++i) {
+    attackers.push_back(std::make_unique<DeflatePeer>(server.port()));
+    ASSERT_TRUE(attackers.back()->upgraded()) << i;
+  }
+  RawPeer client(server.port(), 10s), holder(server.port());
+  ASSERT_EQ(status_of(client.handshake()), 101);
+  ASSERT_EQ(status_of(holder.handshake()), 101);
+  const std::size_t heap_before = live_heap();
+
+  ASSERT_TRUE(holder.send_text("hold the loop"));
+  ASSERT_TRUE(wait_until([&] { return loop_held.load(); }, 5s));
+  for (const auto& attacker : attackers) attacker->send_piece(bomb, false);
+  ASSERT_TRUE(client.send_text("echo 0"));
+  release_loop.count_down();
+
+  std::optional<Frame> echo = client.read_frame();
+  ASSERT_TRUE(echo && echo->payload_text() == "echo 0");
+  EXPECT_EQ(closed_when_first_answered.load(), 0u)
+      << "bombs closed by the budget before the client behind them was answered";
+  // The client goes on while the bombs grow; every echo comes back, intact and in order.
+  for (int i = 1; i <= 20; ++i) {
+    const std::string text = "echo " + std::to_string(i);
+    ASSERT_TRUE(client.send_text(text));
+    echo = client.read_frame();
+    ASSERT_TRUE(echo && echo->payload_text() == text) << i;
+  }
+
+  std::size_t open = 0;
+  for (std::size_t i = 0; i < bombs; ++i) {
+    std::optional<Frame> answer = attackers[i]->round_trip();
+    if (is_pong(answer)) {
+      ++open;
+    } else {
+      EXPECT_TRUE(is_close(answer, close_code::try_again_later)) << i;
+    }
+  }
+  EXPECT_EQ(open, fitting);
+  ASSERT_TRUE(server.errors_.wait_for(bombs - fitting));
+  for (const CloseStatus& status : server.errors_.all()) {
+    EXPECT_EQ(status.code, close_code::try_again_later);
+  }
+  EXPECT_EQ(server.stats().assembly_bytes, fitting * options.max_message_size);
+  // At each close the total had just passed the budget, by one turn's growth of one message (a
+  // 64 KiB block); beside it the connections' zlib states (about 40 KiB each) and held input.
+  std::size_t peak = 0;
+  for (const std::size_t heap : server.heap_at_errors_.all()) peak = std::max(peak, heap);
+  EXPECT_LE(peak - heap_before, budget + 4 * MiB) << "heap at the closes, over the start";
+  std::fprintf(stderr, "heap at the closes: %zu KiB over the start (budget %zu KiB)\n",
+               (peak - heap_before) / KiB, budget / KiB);
+}
+
 // Two loops, one budget: peers on both send at once. Each loop sheds its own largest (see
 // assembly_watch.hpp), so together they may close one more than needed, never keep more than fits.
 TEST(AssemblyBudget, ConcurrentLoopsShareOneBudget) {
@@ -297,8 +397,9 @@ TEST(AssemblyBudget, ConcurrentLoopsShareOneBudget) {
   EXPECT_EQ(server.stats().assembly_bytes, open * options.max_message_size);
 }
 
-// Sizes just under powers of two, so that what the budget counts (the buffers' capacity, which
-// grows by doubling) is the message size to within 64 KiB and the test reads the same either way.
+// Sizes just under powers of two, so that what the budget counts (the buffers' capacity: a
+// compressed message grows in 64 KiB blocks) is the message size to within 64 KiB and the test
+// reads the same either way.
 constexpr std::size_t under(std::size_t power_of_two) {
   return power_of_two - 64 * KiB;
 }
@@ -333,7 +434,11 @@ TEST(AssemblyBudget, OverTheBudgetTheLargestMessageIsClosed1013NotTheOneThatGrew
   EXPECT_TRUE(is_pong(growing.round_trip()));
   EXPECT_TRUE(is_pong(small.round_trip()));
   ASSERT_TRUE(server.messages_.wait_for(2));
-  EXPECT_EQ(server.messages_.all(), (std::vector<std::size_t>{under(4 * MiB) + 1 * MiB, 1 * MiB}));
+  // In either order: each turn of a connection inflates a share of its message, so the small
+  // message's last 64 KiB may complete before the growing one's last megabyte.
+  std::vector<std::size_t> completed = server.messages_.all();
+  std::sort(completed.begin(), completed.end());
+  EXPECT_EQ(completed, (std::vector<std::size_t>{1 * MiB, under(4 * MiB) + 1 * MiB}));
   EXPECT_EQ(server.stats().assembly_bytes, 0u);
   ASSERT_EQ(server.errors_.size(), 1u);
   EXPECT_EQ(server.errors_.all()[0].code, close_code::try_again_later);
@@ -414,6 +519,26 @@ TEST(MessageTimeout, AMessageNotFinishedInTimeIs1008WhateverItsFragmentsDo) {
   prompt.send_frame(Frame::ping());
   EXPECT_TRUE(is_pong(prompt.read_frame()));
   EXPECT_EQ(server.messages_.all(), (std::vector<std::size_t>{2, 2}));
+}
+
+// Each message has its own time, even when the next one begins in the turn that completes it.
+// A peer sends 30 compressed messages at once; each inflates over several turns (a turn inflates
+// a 16 KiB share), so every turn ends with a message in assembly, and the application takes
+// 20 ms per message: 600 ms in all, three message timeouts, each message well within one.
+TEST(MessageTimeout, EachMessageHasItsOwnTimeWhenTheNextBeginsInTheSameTurn) {
+  ServerOptions options = RecordingServer::options();
+  options.message_timeout = 200ms;
+  RecordingServer server(options, [](RecordingServer&, const Conn&, const Message&) {
+    std::this_thread::sleep_for(20ms);
+  });
+  DeflatePeer peer(server.port());
+  ASSERT_TRUE(peer.upgraded());
+
+  constexpr std::size_t messages = 30;
+  for (std::size_t i = 0; i < messages; ++i) peer.send_bytes(40 * KiB, true);
+  ASSERT_TRUE(server.messages_.wait_for(messages, 5s));
+  EXPECT_TRUE(is_pong(peer.round_trip()));
+  EXPECT_EQ(server.errors_.size(), 0u);
 }
 
 }  // namespace

@@ -807,6 +807,66 @@ TEST(Inflater, CompressionBombInFramesIsRefusedWithinTheLimit) {
   EXPECT_LT(out.capacity(), 2 * limit);
 }
 
+// A caller that bounds each call's work (a session's inflate_per_receive): each call stops after
+// its share with input left, the rest fed again, and the message comes out the same.
+TEST(Inflater, PausedAfterEachShareTheMessageComesOutTheSame) {
+  const Bytes& bomb = zero_bomb();
+  constexpr std::size_t limit = 8 << 20;
+  constexpr std::size_t share = 20'000;  // not a multiple of the 16 KiB steps
+  Inflater whole(15, false), in_shares(15, false);
+  Bytes expected;
+  ASSERT_EQ(whole.decompress(bomb, false, expected, limit), Status::too_big);
+  Bytes out;
+  std::span<const std::byte> rest(bomb);
+  std::size_t calls = 0;
+  Status status = Status::paused;
+  while (status == Status::paused) {
+    ++calls;
+    const std::size_t before = out.size();
+    std::size_t consumed = 0;
+    status =
+        in_shares.decompress(rest, false, out, limit - before, {.after_output = share}, consumed);
+    if (status != Status::paused) break;
+    ASSERT_LT(consumed, rest.size());
+    ASSERT_GE(out.size() - before, share);
+    ASSERT_LT(out.size() - before, share + 16 * 1024);
+    rest = rest.subspan(consumed);
+  }
+  EXPECT_EQ(status, Status::too_big);
+  EXPECT_GE(calls, limit / (share + 16 * 1024));
+  ASSERT_EQ(out.size(), expected.size());
+  EXPECT_EQ(out, expected);
+}
+
+// `out` full at its bound with input left: paused, `out` never grown past it; the caller gives
+// a new buffer and the message goes on where it stopped.
+TEST(Inflater, PausedWhenOutIsFullAtItsCapacityBound) {
+  Deflater deflater(15, false, 6, 8);
+  const Bytes message = text(std::string(300'000, 'y'));
+  const Bytes payload = compress(deflater, message);
+  constexpr std::size_t block = 64 * 1024;
+  Inflater inflater(15, false);
+  std::vector<Bytes> blocks(1);
+  std::span<const std::byte> rest(payload);
+  Status status = Status::paused;
+  while (status == Status::paused) {
+    if (blocks.back().size() == block) blocks.emplace_back();
+    std::size_t consumed = 0;
+    status =
+        inflater.decompress(rest, true, blocks.back(), 1 << 20, {.at_capacity = block}, consumed);
+    ASSERT_LE(blocks.back().capacity(), block);
+    if (status == Status::paused) {
+      ASSERT_EQ(blocks.back().size(), block);
+    }
+    rest = rest.subspan(consumed);
+  }
+  ASSERT_EQ(status, Status::ok);
+  EXPECT_EQ(blocks.size(), message.size() / block + 1);
+  Bytes joined;
+  for (const Bytes& piece : blocks) joined.insert(joined.end(), piece.begin(), piece.end());
+  EXPECT_EQ(joined, message);
+}
+
 TEST(Inflater, LimitIsInclusive) {
   Deflater deflater(15, false, 6, 8);
   const Bytes message = text(std::string(100'000, 'x'));

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <zlib.h>
+
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -47,11 +49,23 @@ class Peer final : public SessionHandler, public FrameSink {
   void on_error(ProtocolError error) override { errors.push_back(error); }
 };
 
+// Feeds `input` as an owner does: what a receive() call leaves (it inflated its share) goes in
+// again, first, until all is used or the session is closed. Returns the number of calls.
+std::size_t receive_all(Session& session, std::span<std::byte> input, SessionHandler& handler,
+                        FrameSink& sink) {
+  std::size_t calls = 0;
+  do {
+    ++calls;
+    input = input.subspan(session.receive(input, handler, sink));
+  } while (!input.empty() && session.state() != Session::State::closed);
+  return calls;
+}
+
 // Moves everything `from` wrote into `to_session`, which reports to `to`.
 void deliver(Peer& from, Session& to_session, Peer& to) {
   std::vector<std::byte> bytes;
   bytes.swap(from.wire);
-  to_session.receive(bytes, to, to);
+  receive_all(to_session, bytes, to, to);
 }
 
 SessionConfig config_for(Role role, std::size_t min_compress) {
@@ -301,7 +315,7 @@ TEST(Session, CompressionBombIsRefusedWithBoundedMemory) {
     frame.push_back(static_cast<std::byte>((packed.size() >> shift) & 0xFF));
   }
   for (auto c : packed) frame.push_back(static_cast<std::byte>(c));
-  client.receive(frame, peer, peer);
+  receive_all(client, frame, peer, peer);
   ASSERT_EQ(peer.errors.size(), 1u);
   EXPECT_EQ(peer.errors[0].close_code, close_code::message_too_big);
   EXPECT_TRUE(peer.messages.empty());
@@ -424,6 +438,173 @@ TEST(Session, AbandonFromACallbackKeepsTheMessageUntilReceiveReturns) {
   EXPECT_EQ(handler.seen[0], part + part);
   EXPECT_EQ(pair.server.message_memory(), 0u);
   EXPECT_EQ(pair.server.state(), Session::State::closed);
+}
+
+// =============================================================================================
+// A bounded share of inflating per receive() (SessionConfig::inflate_per_receive): a few KB of
+// deflate can inflate to megabytes, so a call stops after its share and hands back the rest of
+// its input unused and unchanged, for the owner to feed again after its other peers.
+
+constexpr std::size_t KiB = 1024;
+// What a call may inflate beyond its share: one step of zlib's work (16 KiB), and what zlib holds
+// of input it took already (a few KB at most).
+constexpr std::size_t share_overshoot = 32 * KiB;
+
+// What a receiving session delivers, whole or in pieces, and how much of it in one call.
+struct ShareRecorder final : SessionHandler, FrameSink {
+  std::string message;
+  bool complete = false;
+  std::size_t this_call = 0;  // bytes delivered since the count was last reset
+  std::vector<std::byte> wire;
+  std::vector<std::string> pings;
+  std::vector<ProtocolError> errors;
+
+  void on_message(Opcode, std::span<const std::byte> data) override {
+    message = text_of(data);
+    complete = true;
+  }
+  void on_fragment(Opcode, std::span<const std::byte> data, bool, bool last) override {
+    message += text_of(data);
+    this_call += data.size();
+    complete = last;
+  }
+  void on_ping(std::span<const std::byte> data) override { pings.push_back(text_of(data)); }
+  void on_error(ProtocolError error) override { errors.push_back(error); }
+  void write_frame(std::span<const std::byte> header, std::span<const std::byte> payload,
+                   const MaskKey*) override {
+    wire.insert(wire.end(), header.begin(), header.end());
+    wire.insert(wire.end(), payload.begin(), payload.end());
+  }
+};
+
+// One megabyte of text that deflates about threefold: about 300 KB on the wire, each call's share
+// a small part of it.
+std::string compressible_text() {
+  std::mt19937 rng(16);
+  return random_text(rng, 1u << 20);
+}
+
+// Both directions: a server receives masked frames (unmasked in place, so what it hands back must
+// be masked again), a client unmasked ones.
+TEST(Session, ACompressedMessageArrivesInBoundedSharesTheRestHandedBackAsItCame) {
+  for (const Role receiver_role : {Role::server, Role::client}) {
+    SCOPED_TRACE(receiver_role == Role::server ? "server receives" : "client receives");
+    const Role sender_role = receiver_role == Role::server ? Role::client : Role::server;
+    const SessionConfig sender_config = config_for(sender_role, 0);
+    SessionConfig receiver_config = config_for(receiver_role, 0);
+    receiver_config.stream_fragments = true;  // each call's output is seen as it is made
+    const std::size_t share = receiver_config.inflate_per_receive;
+    ASSERT_EQ(share, 16 * KiB);
+    Session sender(sender_config, DeflateParams{});
+    Session receiver(receiver_config, DeflateParams{});
+    Peer wire;
+    const std::string text = compressible_text();
+    ASSERT_TRUE(sender.send_message(Opcode::text, bytes_of(text), wire));
+    ASSERT_LT(wire.wire.size(), text.size() / 2);
+    const std::vector<std::byte> as_sent = wire.wire;
+
+    ShareRecorder recorder;
+    std::size_t offset = 0, calls = 0;
+    while (offset < as_sent.size()) {
+      ASSERT_LT(calls++, text.size()) << "no progress";
+      recorder.this_call = 0;
+      const std::span<std::byte> input = std::span(wire.wire).subspan(offset);
+      const std::size_t used = receiver.receive(input, recorder, recorder);
+      EXPECT_LE(recorder.this_call, share + share_overshoot) << "call " << calls;
+      ASSERT_EQ(receiver.state(), Session::State::open);
+      // The rest is exactly as it came: masked still, ready for the next call.
+      ASSERT_TRUE(std::equal(input.begin() + static_cast<std::ptrdiff_t>(used), input.end(),
+                             as_sent.begin() + static_cast<std::ptrdiff_t>(offset + used)))
+          << "call " << calls;
+      offset += used;
+    }
+    EXPECT_TRUE(recorder.complete);
+    EXPECT_EQ(recorder.message, text);
+    EXPECT_TRUE(recorder.errors.empty());
+    // Cut into shares (without the bound: one call), each one making progress.
+    EXPECT_GE(calls, text.size() / (share + share_overshoot));
+    EXPECT_LE(calls, text.size() / share + 2);
+  }
+}
+
+// The session's state stays exact whatever the owner's reads cut: a compressed message in three
+// frames with a ping between them, arriving in pieces of any size, each call stopping after a
+// 1 KiB share, what it leaves fed again in front of the next piece (as a connection does).
+TEST(Session, ACompressedMessageSplitAnywhereAndCutIntoSharesArrivesWhole) {
+  const SessionConfig sender_config = config_for(Role::client, 0);
+  Session sender(sender_config, DeflateParams{});
+  Peer sent;
+  const std::string text = compressible_text();
+  const std::size_t third = text.size() / 3;
+  ASSERT_TRUE(sender.send_fragment(Opcode::text, bytes_of(text).first(third), false, sent));
+  ASSERT_TRUE(sender.send_ping(bytes_of("between"), sent));
+  ASSERT_TRUE(
+      sender.send_fragment(Opcode::text, bytes_of(text).subspan(third, third), false, sent));
+  ASSERT_TRUE(sender.send_fragment(Opcode::text, bytes_of(text).subspan(2 * third), true, sent));
+  const std::vector<std::byte> as_sent = sent.wire;
+
+  SessionConfig receiver_config = config_for(Role::server, 0);
+  receiver_config.inflate_per_receive = 1 * KiB;
+  std::mt19937 rng(6455);
+  for (int run = 0; run < 20; ++run) {
+    SCOPED_TRACE("run " + std::to_string(run));
+    Session receiver(receiver_config, DeflateParams{});
+    ShareRecorder recorder;
+    std::vector<std::byte> held;  // fed, not used yet
+    std::size_t arrived = 0, used_total = 0, stopped_early = 0;
+    while (used_total < as_sent.size()) {
+      const std::size_t piece = std::min<std::size_t>(1 + rng() % 8192, as_sent.size() - arrived);
+      held.insert(held.end(), as_sent.begin() + static_cast<std::ptrdiff_t>(arrived),
+                  as_sent.begin() + static_cast<std::ptrdiff_t>(arrived + piece));
+      arrived += piece;
+      const std::size_t used = receiver.receive(held, recorder, recorder);
+      ASSERT_EQ(receiver.state(), Session::State::open);
+      if (used < held.size()) ++stopped_early;
+      held.erase(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(used));
+      used_total += used;
+      ASSERT_TRUE(std::equal(held.begin(), held.end(),
+                             as_sent.begin() + static_cast<std::ptrdiff_t>(used_total)));
+    }
+    EXPECT_GT(stopped_early, text.size() / (64 * KiB));
+    EXPECT_TRUE(recorder.complete);
+    EXPECT_EQ(recorder.message, text);
+    EXPECT_EQ(recorder.pings, std::vector<std::string>{"between"});
+    EXPECT_TRUE(recorder.errors.empty());
+    EXPECT_FALSE(recorder.wire.empty()) << "the pong";
+  }
+}
+
+// Only inflating is bounded: uncompressed data costs a copy at most, and a compressed message
+// within the share goes in one call.
+TEST(Session, UncompressedAndSmallCompressedMessagesAreUsedWholeInOneCall) {
+  Pair pair(DeflateParams{});
+  const std::string text = compressible_text();
+  const std::string small = text.substr(0, 12 * KiB);
+  ASSERT_TRUE(pair.client.send_message(Opcode::text, bytes_of(text), pair.client_peer, false));
+  ASSERT_TRUE(pair.client.send_message(Opcode::text, bytes_of(small), pair.client_peer));
+  ASSERT_EQ(pair.server.receive(pair.client_peer.wire, pair.server_peer, pair.server_peer),
+            pair.client_peer.wire.size());
+  ASSERT_EQ(pair.server_peer.messages.size(), 2u);
+  EXPECT_EQ(pair.server_peer.messages[0].second, text);
+  EXPECT_EQ(pair.server_peer.messages[1].second, small);
+}
+
+// A compressed message in assembly grows in 64 KiB blocks, not in a buffer that doubles (which
+// copies up to half the message in one call): what it holds, and is charged for, stays within a
+// block of its size.
+TEST(Session, ACompressedMessageInAssemblyHoldsItsSizeInBlocks) {
+  Pair pair(DeflateParams{});
+  const std::string part(600'000, 'z');  // a doubling buffer would hold 1 MiB
+  ASSERT_TRUE(pair.client.send_fragment(Opcode::binary, bytes_of(part), false, pair.client_peer));
+  pair.client_to_server();
+  EXPECT_GE(pair.server.message_memory(), part.size());
+  EXPECT_LE(pair.server.message_memory(), part.size() + 64 * KiB);
+  const std::string rest = compressible_text();
+  ASSERT_TRUE(pair.client.send_fragment(Opcode::binary, bytes_of(rest), true, pair.client_peer));
+  pair.client_to_server();
+  ASSERT_EQ(pair.server_peer.messages.size(), 1u);
+  EXPECT_EQ(pair.server_peer.messages[0].second, part + rest);
+  EXPECT_EQ(pair.server.message_memory(), 0u);
 }
 
 }  // namespace
