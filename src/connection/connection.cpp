@@ -705,28 +705,29 @@ SendStatus Connection::send_fragment(std::uint64_t stream, Opcode opcode,
   return write_fragment(stream, opcode, payload, fin);
 }
 
-SendStatus Connection::send_prepared(PreparedMessage& message) {
+SendStatus Connection::send_prepared(PreparedMessage& message, const SharedBytes& plain) {
   if (phase_ != Phase::websocket || session_.state() != protocol::Session::State::open) {
     return SendStatus::closed;
   }
   // Which bytes this connection can share: see prepared_message.hpp.
-  SharedPayload frame = message.plain_frame();
+  SharedPayload compressed;
   const protocol::DeflateConfig& deflate_config = loop_->endpoint().deflate_config;
   const protocol::DeflateParams* deflate = session_.deflate_params();
   if (deflate != nullptr && session_.compresses_outgoing() &&
       message.payload().size() >= deflate_config.min_compress_size) {
     if (!deflate->server_no_context_takeover)
       return send_message(message.opcode(), message.payload());
-    if (SharedPayload compressed =
-            message.compressed_frame(deflate->server_max_window_bits, deflate_config)) {
-      frame = std::move(compressed);
-    }
+    compressed = message.compressed_frame(deflate->server_max_window_bits, deflate_config);
   }
+  const SharedBytes frame = compressed ? SharedBytes::whole(compressed) : plain;
   const std::size_t payload_size = message.payload().size();
-  if (auto refused = apply_backpressure_limit(frame->size(), Admission::message_start)) {
+  if (auto refused = apply_backpressure_limit(frame.bytes.size(), Admission::message_start)) {
     return *refused;
   }
-  if (must_wait(0)) return defer({0, Opcode::binary, true, {}, frame, payload_size});
+  if (must_wait(0)) {
+    const SharedPayload& whole = compressed ? compressed : message.plain_frame();
+    return defer({0, Opcode::binary, true, {}, whole, payload_size});
+  }
   return write_prepared(frame, payload_size);
 }
 
@@ -769,7 +770,7 @@ void Connection::drain_deferred() {
     if (send.crafted) {
       write_crafted(*send.crafted);
     } else if (send.frame) {
-      write_prepared(send.frame, send.frame_payload_size);
+      write_prepared(SharedBytes::whole(send.frame), send.frame_payload_size);
     } else if (send.stream == 0) {
       write_message(send.opcode, send.bytes);
     } else {
@@ -816,7 +817,7 @@ SendStatus Connection::write_crafted(const Frame& frame) {
   return status_after_send();
 }
 
-SendStatus Connection::write_prepared(const SharedPayload& frame, std::size_t payload_size) {
+SendStatus Connection::write_prepared(const SharedBytes& frame, std::size_t payload_size) {
   // Straight to the output: the frame is complete and unmasked (server role), and the session
   // has no state to update (it was not compressed with this connection's compressor).
   write_shared(frame);

@@ -24,6 +24,7 @@
 #include "connection/endpoint.hpp"
 #include "connection/loop_context.hpp"
 #include "connection/send_limits.hpp"
+#include "connection/shared_bytes.hpp"
 #include "fastws/close_code.hpp"
 #include "fastws/conn.hpp"
 #include "net/event_loop.hpp"
@@ -49,6 +50,7 @@ class HeadScanner;
 namespace fastws::detail {
 
 struct DeferredSend;
+struct GatheredOutput;
 class OutputBacklog;
 class PreparedMessage;
 
@@ -126,7 +128,8 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   // turn like a message (a continuation, like a Writer's next piece).
   SendStatus send_crafted(const Frame& frame);
   // A message framed once for many connections (broadcast, publish): the bytes are shared.
-  SendStatus send_prepared(PreparedMessage& message);
+  // `plain` holds its uncompressed frame (message.plain_frame(), or its place in a PreparedRun).
+  SendStatus send_prepared(PreparedMessage& message, const SharedBytes& plain);
   // False when refused: the connection is closed, or at max_topics_per_connection.
   bool subscribe(std::string_view topic);
   // A subscribe queued from another thread, which claimed its place when it was queued.
@@ -271,14 +274,19 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
                    const MaskKey* mask);
   void append_to_backlog(std::span<const std::byte> header, std::span<const std::byte> payload,
                          const MaskKey* mask);
-  // A whole frame shared with other connections: referenced, not copied, if it must wait.
-  void write_shared(const SharedPayload& frame);
+  // Frames shared with other connections: referenced, not copied, where that is cheaper.
+  void write_shared(const SharedBytes& shared);
+  // The cork (this connection owns it) and then `extra` leave in one write; the cork is cleared.
+  void write_corked(std::span<const std::byte> extra, const SharedPayload* extra_owner);
+  void write_gathered(const GatheredOutput& output);
   // `second_owner`, when set, owns `second`: what the kernel refuses of it is referenced.
   void write_to_socket(std::span<const std::byte> first, std::span<const std::byte> second,
                        const SharedPayload* second_owner = nullptr);
+  // The bytes a write took (0 when it would block); none when it failed (the socket is shut).
+  std::optional<std::size_t> bytes_taken(const net::IoResult& result);
   OutputBacklog& backlog_for_append();
   void append_backlog(std::span<const std::byte> bytes);
-  void append_backlog_shared(const SharedPayload& frame, std::size_t from);
+  void append_backlog_shared(const SharedBytes& shared);
   void append_backlog_masked(std::span<const std::byte> bytes, const MaskKey& mask);
   std::size_t backlog_size() const noexcept;
   void publish_buffered() noexcept;
@@ -290,7 +298,7 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   SendStatus write_message(Opcode opcode, std::span<const std::byte> payload);
   SendStatus write_fragment(std::uint64_t stream, Opcode opcode, std::span<const std::byte> payload,
                             bool fin);
-  SendStatus write_prepared(const SharedPayload& frame, std::size_t payload_size);
+  SendStatus write_prepared(const SharedBytes& frame, std::size_t payload_size);
   SendStatus write_crafted(const Frame& frame);
 
   void arm_phase_timer();

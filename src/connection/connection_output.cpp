@@ -3,7 +3,8 @@
 // Bytes go to the loop's cork buffer while this connection owns it; the cork leaves in one
 // write when another connection takes it over or at the end of the loop iteration, so all the
 // replies one read causes leave together. A large payload is not copied: it leaves with the cork
-// in one writev. What the kernel refuses goes to the backlog, written on EPOLLOUT.
+// in one writev; nor is a shared frame (a broadcast) on a plain socket: the cork references it.
+// What the kernel refuses goes to the backlog, written on EPOLLOUT; shared frames by reference.
 #include <sys/epoll.h>
 #include <sys/uio.h>
 
@@ -75,8 +76,7 @@ void Connection::write_frame(std::span<const std::byte> header, std::span<const 
   cork->append(header);
   if (mask == nullptr) {
     // Large payload: the corked bytes and the payload leave in one writev, without a copy.
-    write_to_socket(cork->bytes(), payload);
-    cork->clear();
+    write_corked(payload, nullptr);
     return;
   }
   // Masked (client) payloads are copied anyway: through the cork, in cork-sized pieces.
@@ -118,22 +118,27 @@ void Connection::append_to_backlog(std::span<const std::byte> header,
   publish_buffered();
 }
 
-void Connection::write_shared(const SharedPayload& frame) {
+void Connection::write_shared(const SharedBytes& shared) {
   if (phase_ == Phase::closed) return;
   if (backlog_size() > 0) {
-    append_backlog_shared(frame, 0);
+    append_backlog_shared(shared);
     publish_buffered();
     return;
   }
   CorkBuffer& cork = loop_->cork_for(*this);
-  if (frame->size() <= cork.room()) {
-    cork.append(*frame);
+  // A plain socket takes the cork's iovecs in one sendmsg. TLS makes a record of each iovec
+  // (and a transport's costs are unknown): there one copy into the cork is cheaper.
+  if (fd_ && tls() == nullptr && cork.can_reference(shared)) {
+    cork.reference(shared);
     return;
   }
-  // Large: the corked bytes and the frame leave in one writev; what the kernel refuses stays
-  // shared in the backlog.
-  write_to_socket(cork.bytes(), *frame, &frame);
-  cork.clear();
+  if (shared.bytes.size() <= cork.room()) {
+    cork.append(shared.bytes);
+    return;
+  }
+  // Large: the corked bytes and these leave in one writev; what the kernel refuses stays shared
+  // in the backlog.
+  write_corked(shared.bytes, shared.owner);
 }
 
 void Connection::write_raw(std::span<const std::byte> bytes) {
@@ -142,9 +147,58 @@ void Connection::write_raw(std::span<const std::byte> bytes) {
 
 void Connection::flush_cork() {
   if (loop_->cork_owner() != this) return;
-  CorkBuffer& cork = loop_->cork();
-  if (!cork.empty() && phase_ != Phase::closed) write_to_socket(cork.bytes(), {});
+  if (!loop_->cork().empty() && phase_ != Phase::closed) write_corked({}, nullptr);
   loop_->release_cork(*this);
+}
+
+void Connection::write_corked(std::span<const std::byte> extra, const SharedPayload* extra_owner) {
+  CorkBuffer& cork = loop_->cork();
+  if (!cork.has_references()) {
+    write_to_socket(cork.bytes(), extra, extra_owner);
+  } else {
+    GatheredOutput output;
+    cork.gather(output);
+    output.add(extra, extra_owner);
+    write_gathered(output);
+  }
+  cork.clear();
+}
+
+void Connection::write_gathered(const GatheredOutput& output) {
+  std::size_t written = 0;
+  if (backlog_size() == 0) {
+    const std::optional<std::size_t> taken = bytes_taken(write_output(output.iovecs()));
+    if (!taken) return;
+    written = *taken;
+  }
+  // What the kernel refused, in order: shared frames by reference, our own bytes copied.
+  for (std::size_t i = 0; i < output.count; ++i) {
+    const iovec& buffer = output.buffers[i];
+    if (written >= buffer.iov_len) {
+      written -= buffer.iov_len;
+      continue;
+    }
+    const std::span<const std::byte> rest(static_cast<const std::byte*>(buffer.iov_base) + written,
+                                          buffer.iov_len - written);
+    written = 0;
+    if (const SharedPayload* owner = output.owners[i]) {
+      append_backlog_shared({owner, rest});
+    } else {
+      append_backlog(rest);
+    }
+  }
+  publish_buffered();
+}
+
+std::optional<std::size_t> Connection::bytes_taken(const net::IoResult& result) {
+  if (result.status == net::IoStatus::done) return result.bytes;
+  if (result.status != net::IoStatus::failed) return 0;
+  // The peer is gone. Stop writing; reading will see the end and close the connection. If a
+  // close handshake was under way, on_close still says that its last bytes were lost.
+  CloseStatus& status = extras().close_status;
+  if (status.error.empty()) status.error = "write failed: " + result.error.message();
+  ::shutdown(fd_.get(), SHUT_RDWR);
+  return std::nullopt;
 }
 
 void Connection::write_to_socket(std::span<const std::byte> first,
@@ -160,24 +214,15 @@ void Connection::write_to_socket(std::span<const std::byte> first,
                       {const_cast<std::byte*>(second.data()), second.size()}};
   // One buffer (a corked batch, the usual case) must go as one: the socket layer writes it with
   // send(), cheaper in the kernel than sendmsg() with an empty second part.
-  net::IoResult result = write_output(std::span<const iovec>(buffers, second.empty() ? 1 : 2));
-  std::size_t written = 0;
-  if (result.status == net::IoStatus::done) {
-    written = result.bytes;
-  } else if (result.status == net::IoStatus::failed) {
-    // The peer is gone. Stop writing; reading will see the end and close the connection. If a
-    // close handshake was under way, on_close still says that its last bytes were lost.
-    CloseStatus& status = extras().close_status;
-    if (status.error.empty()) status.error = "write failed: " + result.error.message();
-    ::shutdown(fd_.get(), SHUT_RDWR);
-    return;
-  }
+  const std::optional<std::size_t> taken =
+      bytes_taken(write_output(std::span<const iovec>(buffers, second.empty() ? 1 : 2)));
+  if (!taken) return;
+  const std::size_t written = *taken;
   if (written == first.size() + second.size()) return;
   if (written < first.size()) append_backlog(first.subspan(written));
   const std::size_t second_written = written > first.size() ? written - first.size() : 0;
   if (second_owner != nullptr) {
-    const auto from = static_cast<std::size_t>(second.data() - second_owner->get()->data());
-    append_backlog_shared(*second_owner, from + second_written);
+    append_backlog_shared({second_owner, second.subspan(second_written)});
   } else {
     append_backlog(second.subspan(second_written));
   }
@@ -199,9 +244,9 @@ void Connection::append_backlog(std::span<const std::byte> bytes) {
   update_write_interest();
 }
 
-void Connection::append_backlog_shared(const SharedPayload& frame, std::size_t from) {
-  if (from == frame->size()) return;
-  backlog_for_append().append_shared(frame, from);
+void Connection::append_backlog_shared(const SharedBytes& shared) {
+  if (shared.bytes.empty()) return;
+  backlog_for_append().append_shared(shared);
   update_write_interest();
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "connection/connection.hpp"
+#include "connection/prepared_message.hpp"
 
 namespace fastws::detail {
 
@@ -142,7 +143,8 @@ void LoopContext::run_mailbox() {
       continue;
     }
     // Consecutive broadcasts (or publishes to one topic) go out connection by connection: each
-    // connection's share of the run joins its cork and leaves in one write.
+    // connection's share of the run joins its cork (by reference, from one buffer for the whole
+    // run: PreparedRun) and leaves in one write.
     std::size_t end = at + 1;
     while (end < sends.size() && sends[end].kind == send.kind && sends[end].bytes == send.bytes) {
       ++end;
@@ -172,10 +174,13 @@ void LoopContext::deliver_run(std::span<OutgoingSend> run) {
     targets.reserve(members->size());
     for (const auto& member : *members) targets.push_back(member.subscriber->handle());
   }
+  const PreparedRun frames(run);
   for (const Conn& conn : targets) {
     Connection& connection = Connection::of(conn);
-    for (OutgoingSend& send : run) {
-      if (&connection != send.connection) connection.send_prepared(*send.prepared);
+    for (std::size_t i = 0; i < run.size(); ++i) {
+      if (&connection != run[i].connection) {
+        connection.send_prepared(*run[i].prepared, frames.plain_frame(i));
+      }
     }
   }
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "connection/assembly_watch.hpp"
+#include "connection/cork_buffer.hpp"
 #include "connection/endpoint.hpp"
 #include "connection/outgoing_send.hpp"
 #include "connection/send_limits.hpp"
@@ -32,31 +33,6 @@
 namespace fastws::detail {
 
 class Connection;
-
-// The loop's cork: a fixed buffer that one connection's output collects in until it leaves in one
-// write. Plain pointer arithmetic: appending a frame header is a few stores.
-class CorkBuffer {
- public:
-  static constexpr std::size_t capacity = 64 * 1024;
-
-  CorkBuffer() : bytes_(std::make_unique<std::byte[]>(capacity)) {}
-  std::size_t size() const noexcept { return size_; }
-  bool empty() const noexcept { return size_ == 0; }
-  std::size_t room() const noexcept { return capacity - size_; }
-  std::span<const std::byte> bytes() const noexcept { return {bytes_.get(), size_}; }
-  std::byte* tail() noexcept { return bytes_.get() + size_; }
-  void grow(std::size_t n) noexcept { size_ += n; }
-  void append(std::span<const std::byte> data) noexcept {
-    if (data.empty()) return;  // an empty span may carry a null pointer: memcpy must not see it
-    std::memcpy(tail(), data.data(), data.size());
-    size_ += data.size();
-  }
-  void clear() noexcept { size_ = 0; }
-
- private:
-  std::unique_ptr<std::byte[]> bytes_;
-  std::size_t size_ = 0;
-};
 
 // The link that puts a connection on its loop's list.
 struct LoopListLink : net::ListLink {};

@@ -22,14 +22,18 @@ std::span<std::byte> OutputBacklog::append(std::span<const std::byte> bytes) {
   return std::span<std::byte>(own).subspan(at);
 }
 
-void OutputBacklog::append_shared(const SharedPayload& shared, std::size_t from) {
-  const std::size_t length = shared->size() - from;
-  if (length < min_shared_reference) {
-    append(std::span<const std::byte>(*shared).subspan(from));
+void OutputBacklog::append_shared(const SharedBytes& shared) {
+  const std::size_t offset = shared.offset();
+  if (!pieces_.empty() && pieces_.back().shared == *shared.owner && pieces_.back().end == offset) {
+    // The next bytes of the same buffer (the next frame of a run): the piece grows.
+    pieces_.back().end += shared.bytes.size();
+  } else if (shared.bytes.size() < min_shared_reference) {
+    append(shared.bytes);
     return;
+  } else {
+    pieces_.push_back(Piece{*shared.owner, {}, offset, offset + shared.bytes.size()});
   }
-  pieces_.push_back(Piece{shared, {}, from});
-  size_ += length;
+  size_ += shared.bytes.size();
 }
 
 std::size_t OutputBacklog::copied_bytes_held() const noexcept {

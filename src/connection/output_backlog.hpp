@@ -1,6 +1,6 @@
 // The bytes of one connection that the kernel did not take yet, in order. Our own bytes are
-// copied in; large shared frames (broadcasts) are held by reference, so that a broadcast waiting
-// for a thousand slow readers is in memory once, not a thousand times.
+// copied in; large shared bytes (broadcast frames, runs of them) are held by reference, so that a
+// broadcast waiting for a thousand slow readers is in memory once, not a thousand times.
 //
 // Threading: the connection's loop thread only.
 #pragma once
@@ -12,6 +12,7 @@
 #include <span>
 #include <vector>
 
+#include "connection/shared_bytes.hpp"
 #include "fastws/conn.hpp"
 
 namespace fastws::detail {
@@ -29,8 +30,9 @@ class OutputBacklog {
 
   // Copies `bytes` to the end; returns where they now are (for masking in place).
   std::span<std::byte> append(std::span<const std::byte> bytes);
-  // Appends shared[from..], by reference when it is large enough.
-  void append_shared(const SharedPayload& shared, std::size_t from);
+  // Appends bytes of a shared buffer, by reference when they are many enough or follow the last
+  // referenced bytes in their buffer (then that piece grows: a run costs one piece).
+  void append_shared(const SharedBytes& shared);
 
   // Describes the next bytes to write in up to out.size() buffers; returns how many it used.
   std::size_t gather(std::span<iovec> out) const noexcept;
@@ -39,12 +41,14 @@ class OutputBacklog {
 
  private:
   struct Piece {
-    SharedPayload shared;  // set: a referenced frame; otherwise `own` holds the bytes
+    SharedPayload shared;  // set: referenced bytes, up to `end`; otherwise `own` holds the bytes
     std::vector<std::byte> own;
     std::size_t start = 0;  // bytes before it are written
+    std::size_t end = 0;    // shared only
 
     std::span<const std::byte> rest() const noexcept {
-      return std::span<const std::byte>(shared ? *shared : own).subspan(start);
+      if (shared) return std::span<const std::byte>(*shared).subspan(start, end - start);
+      return std::span<const std::byte>(own).subspan(start);
     }
   };
 

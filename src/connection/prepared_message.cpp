@@ -54,4 +54,27 @@ SharedPayload PreparedMessage::compressed_frame(int window_bits,
   return compressed_[slot];
 }
 
+PreparedRun::PreparedRun(std::span<const OutgoingSend> run) {
+  frames_.reserve(run.size());
+  if (run.size() == 1) {
+    frames_.push_back(SharedBytes::whole(run.front().prepared->plain_frame()));
+    return;
+  }
+  std::size_t size = 0;
+  for (const OutgoingSend& send : run) size += send.prepared->plain_frame()->size();
+  auto joined = std::make_shared<std::vector<std::byte>>();
+  joined->reserve(size);
+  for (const OutgoingSend& send : run) {
+    const std::vector<std::byte>& frame = *send.prepared->plain_frame();
+    joined->insert(joined->end(), frame.begin(), frame.end());
+  }
+  joined_ = std::move(joined);
+  std::size_t offset = 0;
+  for (const OutgoingSend& send : run) {
+    const std::size_t frame_size = send.prepared->plain_frame()->size();
+    frames_.push_back({&joined_, std::span<const std::byte>(*joined_).subspan(offset, frame_size)});
+    offset += frame_size;
+  }
+}
+
 }  // namespace fastws::detail

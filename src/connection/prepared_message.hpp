@@ -18,7 +18,10 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <vector>
 
+#include "connection/outgoing_send.hpp"
+#include "connection/shared_bytes.hpp"
 #include "fastws/conn.hpp"
 #include "fastws/frame.hpp"
 #include "protocol/permessage_deflate.hpp"
@@ -47,6 +50,26 @@ class PreparedMessage {
   std::mutex mutex_;
   std::array<SharedPayload, max_window_bits - min_window_bits + 1> compressed_;
   std::array<bool, max_window_bits - min_window_bits + 1> tried_{};
+};
+
+// Consecutive messages for the same connections (a run of broadcasts, or of publishes to one
+// topic) with their plain frames joined once in one buffer, so that each connection's share of
+// the run can leave from it as one piece: the kernel copies one buffer rather than a piece per
+// message, and nobody copies per connection. A single message needs no joining.
+class PreparedRun {
+ public:
+  // The broadcasts or publishes of `run` (each with its `prepared` message), whose messages must
+  // outlive this object.
+  explicit PreparedRun(std::span<const OutgoingSend> run);
+  PreparedRun(const PreparedRun&) = delete;  // frames_ point to joined_
+  PreparedRun& operator=(const PreparedRun&) = delete;
+
+  // The plain frame of run[i]'s message, inside the joined buffer.
+  const SharedBytes& plain_frame(std::size_t i) const noexcept { return frames_[i]; }
+
+ private:
+  SharedPayload joined_;  // null for a single message
+  std::vector<SharedBytes> frames_;
 };
 
 }  // namespace fastws::detail

@@ -45,9 +45,9 @@ TEST(OutputBacklog, KeepsTheOrderOfCopiedAndSharedPiecesAcrossAnyPartialWrite) {
   for (std::size_t step : {1u, 7u, 100u, 4096u, 100000u}) {
     OutputBacklog backlog;
     backlog.append(a);
-    backlog.append_shared(shared, 10);
+    backlog.append_shared({&shared, std::span<const std::byte>(*shared).subspan(10)});
     backlog.append(c);
-    backlog.append_shared(shared, 0);
+    backlog.append_shared(SharedBytes::whole(shared));
     EXPECT_EQ(backlog.size(), expected.size());
     EXPECT_EQ(drain(backlog, step), expected) << "step " << step;
     EXPECT_EQ(backlog.size(), 0u);
@@ -57,7 +57,7 @@ TEST(OutputBacklog, KeepsTheOrderOfCopiedAndSharedPiecesAcrossAnyPartialWrite) {
 TEST(OutputBacklog, LargeSharedFramesAreReferencedNotCopied) {
   const SharedPayload shared = make_shared_payload(bytes(OutputBacklog::min_shared_reference, 4));
   OutputBacklog backlog;
-  backlog.append_shared(shared, 0);
+  backlog.append_shared(SharedBytes::whole(shared));
   EXPECT_EQ(shared.use_count(), 2);
   std::array<iovec, 2> buffers;
   ASSERT_EQ(backlog.gather(buffers), 1u);
@@ -66,11 +66,35 @@ TEST(OutputBacklog, LargeSharedFramesAreReferencedNotCopied) {
   EXPECT_EQ(shared.use_count(), 1) << "released once written";
 }
 
+TEST(OutputBacklog, NeighboursInOneSharedBufferGrowOnePiece) {
+  // A run of frames joined in one buffer, appended frame by frame: one reference, however small
+  // each frame, and the bytes in order across partial writes.
+  const SharedPayload run = make_shared_payload(bytes(OutputBacklog::min_shared_reference * 4, 6));
+  const std::span<const std::byte> all(*run);
+  const std::size_t frame = OutputBacklog::min_shared_reference;
+  for (std::size_t step : {1u, 333u, 100000u}) {
+    OutputBacklog backlog;
+    for (std::size_t at = 0; at < all.size(); at += frame) {
+      backlog.append_shared({&run, all.subspan(at, frame)});
+    }
+    EXPECT_EQ(run.use_count(), 2) << "one piece holds the whole run";
+    std::array<iovec, 4> buffers;
+    EXPECT_EQ(backlog.gather(buffers), 1u);
+    EXPECT_EQ(drain(backlog, step), *run) << "step " << step;
+  }
+  // A small first frame is copied (it may be all there is); the next ones follow the copy.
+  OutputBacklog backlog;
+  backlog.append_shared({&run, all.subspan(0, 10)});
+  backlog.append_shared({&run, all.subspan(10, 20)});
+  EXPECT_EQ(run.use_count(), 1);
+  EXPECT_EQ(drain(backlog, 7), std::vector<std::byte>(all.begin(), all.begin() + 30));
+}
+
 TEST(OutputBacklog, SmallSharedFramesAreCopied) {
   const SharedPayload shared =
       make_shared_payload(bytes(OutputBacklog::min_shared_reference - 1, 5));
   OutputBacklog backlog;
-  backlog.append_shared(shared, 0);
+  backlog.append_shared(SharedBytes::whole(shared));
   EXPECT_EQ(shared.use_count(), 1);
   EXPECT_EQ(drain(backlog, 1000), *shared);
 }
