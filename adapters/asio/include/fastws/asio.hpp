@@ -277,6 +277,10 @@ class StreamTransport final : public Transport {
         const std::size_t size = std::min(buffer.size(), input_end - input_at);
         std::memcpy(buffer.data(), input.get() + input_at, size);
         input_at += size;
+        // Drained: the next read goes out now, as a socket stays readable while bytes wait. The
+        // connection may not call read() again before it needs more (frames it holds from this
+        // read take their own turns), and would then wait for a readable() nobody sends.
+        if (input_at == input_end) start_read();
         return {TransportResult::Status::done, size, {}};
       }
       if (input_ended) {
