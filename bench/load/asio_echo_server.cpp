@@ -61,15 +61,15 @@ class Upgrading : public std::enable_shared_from_this<Upgrading> {
 };
 
 void accept(tcp::acceptor& acceptor, fastws::Server& server, bool handover) {
-  acceptor.async_accept([&acceptor, &server, handover](beast::error_code error,
-                                                       tcp::socket socket) {
-    if (error == asio::error::operation_aborted) return;  // stopping
-    if (!error) {
-      socket.set_option(tcp::no_delay(true));
-      std::make_shared<Upgrading>(std::move(socket), server, handover)->start();
-    }
-    accept(acceptor, server, handover);
-  });
+  acceptor.async_accept(
+      [&acceptor, &server, handover](beast::error_code error, tcp::socket socket) {
+        if (error == asio::error::operation_aborted) return;  // stopping
+        if (!error) {
+          socket.set_option(tcp::no_delay(true));
+          std::make_shared<Upgrading>(std::move(socket), server, handover)->start();
+        }
+        accept(acceptor, server, handover);
+      });
 }
 
 }  // namespace
@@ -98,8 +98,8 @@ int main(int argc, char** argv) {
   server.on_message([](const fastws::Conn& conn, fastws::Message message) {
     conn.send(message.data(), message.opcode());  // a refused echo shows as a bench failure
   });
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                           static_cast<unsigned short>(port)));
+  tcp::acceptor acceptor(
+      io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
   fastws::asio::run_on(server, io, [&io] { io.stop(); });
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](beast::error_code, int) {
