@@ -221,11 +221,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void close() {
     beast::error_code ignored;
-    if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
-      beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_send, ignored);
-    } else {
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    }
+    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
   Stream stream_;
