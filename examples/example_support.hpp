@@ -7,9 +7,17 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 
 #include "fastws/options.hpp"
+
+// A flag of one example's own ("--root DIR"): its value goes to `value`.
+struct ExtraFlag {
+  const char* name;
+  const char* usage;  // as the usage line shows it: "[--root DIR]"
+  std::string* value;
+};
 
 struct ExampleArgs {
   std::string host = "127.0.0.1";
@@ -21,13 +29,19 @@ struct ExampleArgs {
   std::string redis_url;
   bool redis_cluster = false;
 
-  ExampleArgs(int argc, char** argv) {
+  ExampleArgs(int argc, char** argv, std::initializer_list<ExtraFlag> extra = {}) {
     for (int i = 1; i < argc; ++i) {
       auto value = [&]() -> const char* {
-        if (i + 1 >= argc) usage(argv[0]);
+        if (i + 1 >= argc) usage(argv[0], extra);
         return argv[++i];
       };
-      if (std::strcmp(argv[i], "--host") == 0) {
+      const ExtraFlag* own = nullptr;
+      for (const ExtraFlag& flag : extra) {
+        if (std::strcmp(argv[i], flag.name) == 0) own = &flag;
+      }
+      if (own != nullptr) {
+        *own->value = value();
+      } else if (std::strcmp(argv[i], "--host") == 0) {
         host = value();
       } else if (std::strcmp(argv[i], "--port") == 0) {
         port = static_cast<unsigned short>(std::atoi(value()));
@@ -44,11 +58,11 @@ struct ExampleArgs {
       } else if (std::strcmp(argv[i], "--redis-cluster") == 0) {
         redis_cluster = true;
       } else {
-        usage(argv[0]);
+        usage(argv[0], extra);
       }
     }
-    if (certificate_file.empty() != key_file.empty()) usage(argv[0]);
-    if (redis_cluster && redis_url.empty()) usage(argv[0]);
+    if (certificate_file.empty() != key_file.empty()) usage(argv[0], extra);
+    if (redis_cluster && redis_url.empty()) usage(argv[0], extra);
   }
 
   bool secure() const { return !certificate_file.empty(); }
@@ -65,12 +79,13 @@ struct ExampleArgs {
     return options;
   }
 
-  [[noreturn]] static void usage(const char* program) {
-    std::fprintf(
-        stderr,
-        "usage: %s [--host H] [--port N] [--threads N] [--compress] "
-        "[--cert PEM --key PEM] [--redis redis://[user:pass@]host:port [--redis-cluster]]\n",
-        program);
+  [[noreturn]] static void usage(const char* program, std::initializer_list<ExtraFlag> extra = {}) {
+    std::fprintf(stderr,
+                 "usage: %s [--host H] [--port N] [--threads N] [--compress] "
+                 "[--cert PEM --key PEM] [--redis redis://[user:pass@]host:port [--redis-cluster]]",
+                 program);
+    for (const ExtraFlag& flag : extra) std::fprintf(stderr, " %s", flag.usage);
+    std::fprintf(stderr, "\n");
     std::exit(2);
   }
 };

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""The chat demo (examples/chat.cpp) used by real headless browsers, as two people would.
+"""The chat demo (examples/chat.cpp, or the same chat in examples/beast_server.cpp) used by real
+headless browsers, as two people would.
 
 Usage: chat_in_browsers.py CHAT_BINARY SCREENSHOT_DIR [--redis=URL] [chromium] [firefox]
 (default: both browsers). Starts the chat server on a free 127.0.0.1 port; per browser opens
 two windows (ann and bob in room "lobby"), waits until each sees both names in the presence
 list, lets ann send with the Send button and bob with Enter, checks that each page shows both
-messages, saves a PNG of each page, closes bob and checks that ann's list drops him. Prints one
+messages, saves a PNG of each page (chat-BROWSER-USER.png; with another CHAT_BINARY than chat,
+chat-BROWSER-USER-BINARY.png), closes bob and checks that ann's list drops him. Prints one
 line per step ("ok   ..." or "FAIL ...: why") and exits 0 only if every step passed.
 With --redis=URL two chat servers scale out through that Redis: ann is on one, bob on the other
 (screenshots named chat-BROWSER-USER-redis.png).
@@ -176,7 +178,8 @@ def main(argv):
     else:
         servers.append(step("chat server starts on 127.0.0.1", lambda: ChatServer(binary)))
     server_urls = {"ann": servers[0].url, "bob": servers[-1].url}
-    suffix = "-redis" if redis else ""
+    program = os.path.basename(binary)
+    suffix = ("" if program == "chat" else "-" + program) + ("-redis" if redis else "")
     failed = []
     try:
         for kind in kinds:

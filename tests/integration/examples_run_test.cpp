@@ -3,7 +3,12 @@
 // the server examples.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
 #include "example_process.hpp"
+#include "net_test_support.hpp"
 #include "polite_client.hpp"
 #include "server_test_support.hpp"
 #include "support/command_output.hpp"
@@ -200,29 +205,131 @@ TEST(Examples, BroadcastReachesAClientWithinTwoSeconds) {
   EXPECT_EQ(broadcast.stop(), 0);
 }
 
-TEST(Examples, ChatServesThePageAndRelaysToTheRoom) {
-  START_EXAMPLE(chat, "chat");
-  RawPeer browser(chat.port());
-  browser.send_raw("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  std::string page = browser.read_all();
+// A peer of a chat example on `port`, over TLS when `tls` is given.
+std::unique_ptr<RawPeer> chat_peer(std::uint16_t port, SSL_CTX* tls) {
+  auto peer = std::make_unique<RawPeer>(port);
+  if (tls != nullptr) {
+    EXPECT_TRUE(peer->start_tls(tls));
+  }
+  return peer;
+}
+
+// GET `path` on a connection of its own: the whole response.
+std::string http_get(std::uint16_t port, std::string_view path, SSL_CTX* tls = nullptr) {
+  auto browser = chat_peer(port, tls);
+  browser->send_raw("GET " + std::string(path) +
+                    " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  return browser->read_all();
+}
+
+// What a chat example (chat, beast_server) must do: serve its page on "/", and relay the chat
+// protocol on "/ws": two users in a room see each other's "who" lines and messages.
+void expect_chat_serves_page_and_relays(std::uint16_t port, SSL_CTX* tls = nullptr) {
+  const std::string page = http_get(port, "/", tls);
   EXPECT_NE(page.find("HTTP/1.1 200 OK"), std::string::npos);
   EXPECT_NE(page.find("new WebSocket("), std::string::npos);
-  ::shutdown(browser.fd(), SHUT_RDWR);
-  RawPeer ann(chat.port()), bob(chat.port());
+  auto ann = chat_peer(port, tls);
+  auto bob = chat_peer(port, tls);
+  ASSERT_NE(ann->handshake("/ws").find(" 101 "), std::string::npos);
+  ASSERT_NE(bob->handshake("/ws").find(" 101 "), std::string::npos);
+  ann->send_text("name ann");
+  ann->send_text("join lobby");
+  EXPECT_EQ(ann->read_frame()->payload_text(), "who lobby ann");
+  bob->send_text("name bob");
+  bob->send_text("join lobby");
+  EXPECT_EQ(bob->read_frame()->payload_text(), "who lobby ann,bob");
+  EXPECT_EQ(ann->read_frame()->payload_text(), "who lobby ann,bob");
+  bob->send_text("say hi ann");
+  EXPECT_EQ(ann->read_frame()->payload_text(), "msg lobby bob: hi ann");
+  EXPECT_EQ(bob->read_frame()->payload_text(), "msg lobby bob: hi ann");
+  ::shutdown(ann->fd(), SHUT_RDWR);
+  ::shutdown(bob->fd(), SHUT_RDWR);
+}
+
+TEST(Examples, ChatServesThePageAndRelaysToTheRoom) {
+  START_EXAMPLE(chat, "chat");
+  expect_chat_serves_page_and_relays(chat.port());
+  EXPECT_EQ(chat.stop(), 0);
+}
+
+// The same chat through a Boost.Beast HTTP server that upgrades /ws to fastws.
+TEST(Examples, BeastServerServesThePageAndRelaysTheChat) {
+  START_EXAMPLE(beast, "beast_server");
+  expect_chat_serves_page_and_relays(beast.port());
+  EXPECT_EQ(beast.stop(), 0);
+}
+
+TEST(Examples, BeastServerRunsTheChatOverTls) {
+  const TestCertificate& files = TestCertificate::get();
+  START_EXAMPLE(beast, "beast_server", {"--cert", files.certificate_file, "--key", files.key_file});
+  ClientTlsContext client = client_tls_context();
+  expect_chat_serves_page_and_relays(beast.port(), client.get());
+  EXPECT_NE(http_get(beast.port(), "/api/stats", client.get()).find("\"connections\":"),
+            std::string::npos);
+  EXPECT_EQ(beast.stop(), 0);
+}
+
+// The REST routes answer with JSON: the server's counters, and the rooms with who is in them.
+TEST(Examples, BeastServerAnswersItsRestRoutes) {
+  START_EXAMPLE(beast, "beast_server");
+  RawPeer ann(beast.port());
   ASSERT_NE(ann.handshake("/ws").find(" 101 "), std::string::npos);
-  ASSERT_NE(bob.handshake("/ws").find(" 101 "), std::string::npos);
   ann.send_text("name ann");
   ann.send_text("join lobby");
-  EXPECT_EQ(ann.read_frame()->payload_text(), "who lobby ann");
-  bob.send_text("name bob");
-  bob.send_text("join lobby");
-  EXPECT_EQ(bob.read_frame()->payload_text(), "who lobby ann,bob");
-  EXPECT_EQ(ann.read_frame()->payload_text(), "who lobby ann,bob");
-  bob.send_text("say hi ann");
-  EXPECT_EQ(ann.read_frame()->payload_text(), "msg lobby bob: hi ann");
+  ASSERT_EQ(ann.read_frame()->payload_text(), "who lobby ann");
+  const std::string stats = http_get(beast.port(), "/api/stats");
+  EXPECT_EQ(stats.rfind("HTTP/1.1 200 OK", 0), 0u) << stats;
+  EXPECT_NE(stats.find("Content-Type: application/json"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("{\"connections\":1,\"messages_in\":2,"), std::string::npos) << stats;
+  const std::string rooms = http_get(beast.port(), "/api/rooms");
+  EXPECT_NE(rooms.find(R"([{"room":"lobby","who":"who lobby ann"}])"), std::string::npos) << rooms;
+  const std::string post = [&] {
+    RawPeer peer(beast.port());
+    peer.send_raw("POST /api/stats HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    return peer.read_head();
+  }();
+  EXPECT_EQ(post.rfind("HTTP/1.1 405 ", 0), 0u) << post;
+  EXPECT_NE(post.find("Allow: GET"), std::string::npos) << post;
   ::shutdown(ann.fd(), SHUT_RDWR);
-  ::shutdown(bob.fd(), SHUT_RDWR);
-  EXPECT_EQ(chat.stop(), 0);
+  EXPECT_EQ(beast.stop(), 0);
+}
+
+// --root DIR: the files under DIR on /files/, and nothing outside it however the name climbs.
+TEST(Examples, BeastServerServesFilesUnderItsRootOnly) {
+  net::test::TempDir dir;
+  std::filesystem::create_directory(dir.file("root"));
+  std::ofstream(dir.file("root/hello.txt")) << "hello from the root\n";
+  std::ofstream(dir.file("secret.txt")) << "outside the root\n";
+  std::filesystem::create_symlink(dir.file("secret.txt"), dir.file("root/link.txt"));
+  START_EXAMPLE(beast, "beast_server", {"--root", dir.file("root")});
+  const std::string served = http_get(beast.port(), "/files/hello.txt");
+  EXPECT_EQ(served.rfind("HTTP/1.1 200 OK", 0), 0u) << served;
+  EXPECT_NE(served.find("text/plain"), std::string::npos) << served;
+  EXPECT_TRUE(served.ends_with("\r\n\r\nhello from the root\n")) << served;
+  for (const std::string& path : std::vector<std::string>{
+           "/files/../secret.txt", "/files/sub/../../secret.txt", "/files/link.txt",
+           "/files/" + dir.file("secret.txt"), "/files/", "/files/missing.txt"}) {
+    const std::string refused = http_get(beast.port(), path);
+    EXPECT_EQ(refused.rfind("HTTP/1.1 404 ", 0), 0u) << path << ": " << refused;
+    EXPECT_EQ(refused.find("outside the root"), std::string::npos) << path;
+  }
+  EXPECT_EQ(beast.stop(), 0);
+}
+
+// SIGTERM: fastws closes its connections with 1001, then the process exits 0 (an idle HTTP
+// keep-alive connection does not hold it).
+TEST(Examples, BeastServerStopsGracefullyOnSigterm) {
+  START_EXAMPLE(beast, "beast_server");
+  RawPeer idle_http(beast.port());
+  idle_http.send_raw("GET /api/stats HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(idle_http.read_head().rfind("HTTP/1.1 200 OK", 0), 0u);
+  RawPeer peer(beast.port());
+  ASSERT_NE(peer.handshake("/ws").find(" 101 "), std::string::npos);
+  beast.terminate();
+  EXPECT_EQ(peer.read_close_code(), close_code::going_away);
+  peer.send_frame(Frame::close(close_code::going_away));
+  EXPECT_TRUE(peer.wait_closed());
+  EXPECT_EQ(beast.stop(), 0);
 }
 
 // Reads frames until one says `text`; false if the connection goes quiet first.
