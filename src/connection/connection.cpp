@@ -558,7 +558,7 @@ void Connection::finish(CloseStatus status) {
   if (extras_) {
     release_topic_places(static_cast<std::uint32_t>(extras_->topics.size()));
     loop_->topics().unsubscribe_all(extras_->topics);
-    extras_->tls.reset();  // its memory goes now, not when the last handle does
+    extras_->tls.reset();        // its memory goes now, not when the last handle does
     extras_->transport.reset();  // closes it: no more events
     if (auto opening = std::move(extras_->opening)) opening->failed(status);
   }

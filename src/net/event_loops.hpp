@@ -57,7 +57,7 @@ class EventLoops {
   std::vector<std::shared_ptr<EventLoop>> loops_;
   std::vector<std::thread> threads_;
   std::mutex mutex_;
-  bool running_ = false;  // guarded by mutex_
+  bool running_ = false;              // guarded by mutex_
   bool driven_externally_ = false;    // guarded by mutex_
   std::size_t external_running_ = 0;  // guarded by mutex_: loops not ended yet
 };
