@@ -76,8 +76,15 @@ inline std::string to_string(std::span<const std::byte> bytes) {
 // A blocking client socket with a receive timeout, speaking raw bytes and frames.
 class RawPeer {
  public:
-  explicit RawPeer(std::uint16_t port, std::chrono::milliseconds timeout = 5s) {
+  // `receive_buffer` (bytes; 0: the kernel's default, which grows) is set before connecting, so
+  // that the window this peer offers stays that small: set after the handshake, the window scale
+  // agreed for a growing buffer stays, and a server may get megabytes into flight.
+  explicit RawPeer(std::uint16_t port, std::chrono::milliseconds timeout = 5s,
+                   int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (receive_buffer > 0) {
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);
