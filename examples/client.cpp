@@ -40,6 +40,10 @@ bool parse(int argc, char** argv, Args& args) {
       args.count = std::atoi(argv[++i]);
     } else if (arg == "--ca" && has_value) {
       args.options.tls.ca_file = argv[++i];
+    } else if (arg == "--backend" && has_value) {
+      const auto named = fastws::io_backend_named(argv[++i]);
+      if (!named) return false;
+      args.options.backend = *named;
     } else if (arg == "--insecure") {
       args.options.tls.insecure_skip_verification = true;
     } else if (!arg.starts_with("--")) {
@@ -58,7 +62,7 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, args)) {
     std::fprintf(stderr,
                  "usage: client [URL] [--header \"Name: value\"]... [--count N] [--ca FILE] "
-                 "[--insecure]\n");
+                 "[--insecure] [--backend epoll|io_uring]\n");
     return 2;
   }
   fastws::Client client(args.options);

@@ -1,8 +1,8 @@
 // Command-line options shared by the example servers: --host H --port N (default 8080),
-// --threads N, --compress, --cert FILE --key FILE for TLS (wss://), and --redis URL to scale
-// out through Redis (redis://[user:pass@]host:port, rediss:// for TLS; --redis-cluster when it
-// names a node of a Redis Cluster): publish() then reaches the subscribers of every example
-// server attached to the same Redis (fastws/redis.hpp).
+// --threads N, --backend epoll|io_uring (IoBackend), --compress, --cert FILE --key FILE for TLS
+// (wss://), and --redis URL to scale out through Redis (redis://[user:pass@]host:port, rediss://
+// for TLS; --redis-cluster when it names a node of a Redis Cluster): publish() then reaches the
+// subscribers of every example server attached to the same Redis (fastws/redis.hpp).
 #pragma once
 
 #include <cstdlib>
@@ -24,6 +24,7 @@ struct ExampleArgs {
   unsigned short port = 8080;
   bool compress = false;
   unsigned threads = 0;
+  fastws::IoBackend backend = fastws::IoBackend::automatic;
   std::string certificate_file;
   std::string key_file;
   std::string redis_url;
@@ -47,6 +48,10 @@ struct ExampleArgs {
         port = static_cast<unsigned short>(std::atoi(value()));
       } else if (std::strcmp(argv[i], "--threads") == 0) {
         threads = static_cast<unsigned>(std::atoi(value()));
+      } else if (std::strcmp(argv[i], "--backend") == 0) {
+        const auto named = fastws::io_backend_named(value());
+        if (!named) usage(argv[0], extra);
+        backend = *named;
       } else if (std::strcmp(argv[i], "--compress") == 0) {
         compress = true;
       } else if (std::strcmp(argv[i], "--cert") == 0) {
@@ -73,6 +78,7 @@ struct ExampleArgs {
     options.host = host;
     options.port = port;
     options.threads = threads;
+    options.backend = backend;
     options.compression.enabled = compress;
     options.tls.certificate_file = certificate_file;
     options.tls.key_file = key_file;
@@ -81,7 +87,8 @@ struct ExampleArgs {
 
   [[noreturn]] static void usage(const char* program, std::initializer_list<ExtraFlag> extra = {}) {
     std::fprintf(stderr,
-                 "usage: %s [--host H] [--port N] [--threads N] [--compress] "
+                 "usage: %s [--host H] [--port N] [--threads N] [--backend epoll|io_uring] "
+                 "[--compress] "
                  "[--cert PEM --key PEM] [--redis redis://[user:pass@]host:port [--redis-cluster]]",
                  program);
     for (const ExtraFlag& flag : extra) std::fprintf(stderr, " %s", flag.usage);

@@ -27,6 +27,7 @@ struct Args {
   fastws::ReconnectPolicy reconnect{.enabled = true,
                                     .initial_delay = std::chrono::milliseconds(250)};
   long count = 0;  // 0: no limit
+  fastws::IoBackend backend = fastws::IoBackend::automatic;
 };
 
 bool parse(int argc, char** argv, Args& args) {
@@ -41,6 +42,10 @@ bool parse(int argc, char** argv, Args& args) {
       args.reconnect.max_attempts = static_cast<unsigned>(std::atol(argv[++i]));
     } else if (arg == "--count" && has_value) {
       args.count = std::atol(argv[++i]);
+    } else if (arg == "--backend" && has_value) {
+      const auto named = fastws::io_backend_named(argv[++i]);
+      if (!named) return false;
+      args.backend = *named;
     } else if (!arg.starts_with("--")) {
       args.url = arg;
     } else {
@@ -64,7 +69,7 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, args)) {
     std::fprintf(stderr,
                  "usage: reconnecting_client [URL] [--initial-delay MS] [--max-delay MS] "
-                 "[--max-attempts N] [--count N]\n");
+                 "[--max-attempts N] [--count N] [--backend epoll|io_uring]\n");
     return 2;
   }
   std::signal(SIGINT, [](int) { interrupted = 1; });
@@ -81,7 +86,7 @@ int main(int argc, char** argv) {
     return true;  // attempt.url and attempt.headers could be changed here (a fresh token)
   };
 
-  fastws::Client client;
+  fastws::Client client({.backend = args.backend});
   client.on_open([&](const fastws::Conn& conn) {
     print("connected to %s (connection #%d)\n", args.url.c_str(), ++connections);
     conn.send("hello");  // a feed would subscribe here, on every new connection

@@ -26,6 +26,7 @@ struct Args {
   std::string url = "ws://127.0.0.1:8080/";
   int threads = 4;
   int messages = 1000;
+  fastws::IoBackend backend = fastws::IoBackend::automatic;
 };
 
 bool parse(int argc, char** argv, Args& args) {
@@ -36,6 +37,10 @@ bool parse(int argc, char** argv, Args& args) {
       args.threads = std::atoi(argv[++i]);
     } else if (arg == "--messages" && has_value) {
       args.messages = std::atoi(argv[++i]);
+    } else if (arg == "--backend" && has_value) {
+      const auto named = fastws::io_backend_named(argv[++i]);
+      if (!named) return false;
+      args.backend = *named;
     } else if (!arg.starts_with("--")) {
       args.url = arg;
     } else {
@@ -57,7 +62,9 @@ struct Echoes {
 int main(int argc, char** argv) {
   Args args;
   if (!parse(argc, argv, args)) {
-    std::fprintf(stderr, "usage: threaded_client [URL] [--threads N] [--messages N]\n");
+    std::fprintf(
+        stderr,
+        "usage: threaded_client [URL] [--threads N] [--messages N] [--backend epoll|io_uring]\n");
     return 2;
   }
   const int total = args.threads * args.messages;
@@ -65,7 +72,7 @@ int main(int argc, char** argv) {
   std::atomic<int> received{0};
   std::promise<void> all_back;
 
-  fastws::Client client;
+  fastws::Client client({.backend = args.backend});
   client.on_message([&](const fastws::Conn&, fastws::Message message) {
     const std::string text(message.text());
     const auto colon = text.find(':');

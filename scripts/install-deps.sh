@@ -12,10 +12,10 @@ source scripts/lib/install.sh
 # scripts/demo-cluster.sh start their own redis-server on free loopback ports and watch it with
 # redis-cli (redis-tools); fastws::redis speaks RESP itself, so no hiredis. libboost-dev brings
 # the header-only Boost.Asio and Beast that fastws::asio (adapters/asio) and its tests build on;
-# doxygen makes the API reference (scripts/docs.sh).
+# doxygen makes the API reference (scripts/docs.sh). liburing-dev: the io_uring backend.
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-dev
-  zlib1g-dev libssl-dev openssl libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
+  zlib1g-dev libssl-dev openssl liburing-dev libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
   python3-websockets
   doxygen
   tinyproxy-bin dante-server

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds fastws and runs every test: unit and integration tests (Release, warnings as errors),
+# Builds fastws and runs every test: unit and integration tests (Release, warnings as errors; again
+# with every loop on io_uring),
 # the API reference (Doxygen, warnings as errors: scripts/docs.sh),
 # the conformance catalogue against the echo example (scripts/conformance.sh), the tests again
 # under ASan+UBSan, the threading tests under TSan, and each fuzz target for FUZZ_SECONDS (default 20).
@@ -19,6 +20,11 @@ cmake --build build/release -j "$jobs"
 rm -rf build/release/interop
 FASTWS_INTEROP_REPORT_DIR=$PWD/build/release/interop \
   ctest --test-dir build/release --output-on-failure -j "$jobs" --timeout 300
+
+step "Release tests again on the io_uring backend (FASTWS_IO_BACKEND=io_uring: every loop)"
+# Browser and interop tests ran above with their peers; here the library's own tests run again.
+FASTWS_IO_BACKEND=io_uring \
+  ctest --test-dir build/release --output-on-failure -j "$jobs" --timeout 300 -E 'Browser|Interop'
 
 step "API reference: Doxygen over the public headers, warnings as errors (scripts/docs.sh)"
 scripts/docs.sh

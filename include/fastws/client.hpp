@@ -63,6 +63,7 @@ enum class IpFamily : std::uint8_t { any, ipv4, ipv6 };
 // Everything a Client is configured with.
 struct ClientOptions {
   unsigned threads = 1;  // event loops; ignored by Client(server), which uses the server's
+  IoBackend backend = IoBackend::automatic;  // as ServerOptions::backend
   // No threads of the client's own: the application's event loop drives the loops through
   // external_loops() (fastws::asio::run_on does it on an io_context). Ignored by Client(server).
   bool drive_loops_externally = false;
@@ -265,6 +266,8 @@ class Client : public ConnectionEvents {
   // drive (see external_loop.hpp); empty otherwise or when called before. stop() ends them.
   // Destroy the client only once they ended (or while nothing drives them).
   std::vector<ExternalLoop> external_loops();
+  // What the loops run on: epoll or io_uring (ClientOptions::backend, or the server's).
+  IoBackend io_backend() const noexcept;
 
   struct Impl;
 

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "fastws/io_backend.hpp"
+
 struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 
 namespace fastws {
@@ -77,6 +79,7 @@ struct ServerOptions {
   std::string unix_path;
   bool ipv6_only = false;  // for IPv6 hosts: refuse IPv4-mapped connections
   unsigned threads = 0;    // event loops; 0 = one per core
+  IoBackend backend = IoBackend::automatic;  // epoll unless FASTWS_IO_BACKEND=io_uring
 
   // Limits. Zero is not "unlimited": the Server constructor refuses a zero message size,
   // header size or connection count (std::invalid_argument), since nothing could get through.

@@ -160,6 +160,8 @@ class Server : public ConnectionEvents {
   // tells the port (useful with port 0).
   std::error_code listen();
   std::uint16_t port() const noexcept;
+  // What the loops run on: epoll or io_uring (ServerOptions::backend, as the kernel allowed).
+  IoBackend io_backend() const noexcept;
   // Runs the event loops until stop(); always returns.
   void run();
   // Instead of run(): the application's own event loop drives the server's loops (see

@@ -86,10 +86,14 @@ Client::Client(std::unique_ptr<Impl> impl, detail::Endpoint* server)
     impl_->share_loops(*server);
     impl_->on_server_loops = true;
   } else {
-    impl_->make_loops(impl_->options.threads);
+    impl_->make_loops(impl_->options.threads, impl_->options.backend);
   }
   impl_->make_waiting_lists();
   if (server == nullptr && !impl_->options.drive_loops_externally) impl_->event_loops->start();
+}
+
+IoBackend Client::io_backend() const noexcept {
+  return (*impl_->event_loops)[0]->backend();
 }
 
 std::vector<ExternalLoop> Client::external_loops() {

@@ -149,7 +149,7 @@ void Connection::start(const net::TlsContext* tls, std::span<const std::byte> in
       return;
     }
   }
-  if (auto error = loop_->loop().add(fd_.get(), EPOLLIN | EPOLLRDHUP, *this)) {
+  if (auto error = register_socket(this->tls() != nullptr)) {
     finish({close_code::abnormal, {}, "cannot register the socket: " + error.message()});
     return;
   }
@@ -180,7 +180,7 @@ void Connection::start_dialed(net::UniqueFd fd, const PeerAddress& remote, const
   fd_ = std::move(fd);
   remote_ = remote;
   local_ = local;
-  if (auto error = loop_->loop().add(fd_.get(), EPOLLIN | EPOLLRDHUP, *this)) {
+  if (auto error = register_socket(tls != nullptr)) {
     fail_opening("cannot register the socket: " + error.message());
     return;
   }
@@ -260,6 +260,32 @@ void Connection::on_io(std::uint32_t events) {
   if (events & EPOLLOUT) on_writable();
   if (phase_ == Phase::closed) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable();
+}
+
+std::error_code Connection::register_socket(bool secure) {
+  net::EventLoop& loop = loop_->loop();
+  if (secure) return loop.add(fd_.get(), EPOLLIN | EPOLLRDHUP, *this);
+  loop_receives_ = loop.receives_for_streams();
+  return loop.add_stream(fd_.get(), EPOLLIN | EPOLLRDHUP, *this);
+}
+
+void Connection::on_received(std::span<std::byte> data) {
+  // The turn on_readable() would give a read of these bytes; when input waits here already (or
+  // behind the output) they join it instead, and end_turn() stops receiving until it is used.
+  if (extras_) extras_->revisit.cancel();
+  requests_this_turn_ = 0;
+  if (phase_ == Phase::closed) return;
+  if (input_waiting() || input_waits_for_output()) {
+    hold_input(data);
+  } else {
+    process_input(data);
+  }
+  end_turn();
+}
+
+void Connection::on_receive_end(std::error_code error) {
+  finish_after_input_end(error ? error.message()
+                               : "the peer closed the connection without a close frame");
 }
 
 void Connection::on_readable() {

@@ -54,7 +54,7 @@ struct GatheredOutput;
 class OutputBacklog;
 class PreparedMessage;
 
-class Connection final : public net::IoHandler, public net::TimerNode, public LoopListLink {
+class Connection final : public net::StreamHandler, public net::TimerNode, public LoopListLink {
  public:
   enum class Phase : std::uint8_t {
     http,       // reading request heads (plain HTTP or the upgrade)
@@ -206,7 +206,13 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   };
 
   void on_io(std::uint32_t events) override;
+  // io_uring: bytes the loop received for a plain socket (add_stream), and the end of its input.
+  void on_received(std::span<std::byte> data) override;
+  void on_receive_end(std::error_code error) override;
   void on_timer() override;
+  // Registers the socket: a plain one as a stream (the loop may receive for it), TLS for
+  // readiness (OpenSSL reads the socket itself).
+  std::error_code register_socket(bool secure);
 
   // One turn of input (on_readable, or a revisit): requests held from earlier reads, then one
   // read, and at most http_requests_per_turn requests answered; after the upgrade, one read or
@@ -343,6 +349,8 @@ class Connection final : public net::IoHandler, public net::TimerNode, public Lo
   bool draining_ : 1 = false;             // drain_deferred() is running
   bool write_interest_ : 1 = false;       // EPOLLOUT registered
   bool reading_paused_ : 1 = false;       // EPOLLIN not registered: input_waits_for_output()
+  bool loop_receives_ : 1 = false;        // io_uring receives for this socket (on_received)
+  bool receiving_held_ : 1 = false;       // ... and stopped while input waits here
   bool opened_http_request_ : 1 = false;  // served a plain HTTP request: keep-alive timing applies
   bool awaiting_pong_ : 1 = false;
 };

@@ -21,6 +21,7 @@ void Connection::start(std::unique_ptr<net::TlsStream> established,
 net::IoResult Connection::read_input(std::span<std::byte> buffer) {
   net::TlsStream* secure = tls();
   if (secure == nullptr) [[likely]] {
+    if (loop_receives_) return {net::IoStatus::would_block};  // bytes come with on_received()
     if (fd_) [[likely]]
       return net::read_some(fd_.get(), buffer);
     return read_transport(buffer);
@@ -60,14 +61,20 @@ void Connection::update_write_interest() {
 void Connection::set_interest(bool paused) {
   const net::TlsStream* secure = tls();
   const bool write = backlog_size() > 0 || (secure != nullptr && secure->needs_writable());
-  if ((write == write_interest_ && paused == reading_paused_) || phase_ == Phase::closed) return;
+  // A loop that receives for the socket would go on receiving while input waits here: it stops
+  // until that input is used (epoll only reports the socket, and it is not read meanwhile).
+  const bool held = loop_receives_ && input_waiting();
+  if ((write == write_interest_ && paused == reading_paused_ && held == receiving_held_) ||
+      phase_ == Phase::closed) {
+    return;
+  }
   if (Transport* outside = transport()) {
     outside->set_interest(!paused, write);
   } else {
-    // Paused implies a backlog, so the mask is never empty.
-    loop_->loop().modify(fd_.get(), (paused ? 0u : EPOLLIN | EPOLLRDHUP) | (write ? EPOLLOUT : 0u),
-                         *this);
+    loop_->loop().modify(
+        fd_.get(), (paused || held ? 0u : EPOLLIN | EPOLLRDHUP) | (write ? EPOLLOUT : 0u), *this);
   }
+  receiving_held_ = held;
   write_interest_ = write;
   const bool resumed = reading_paused_ && !paused;
   reading_paused_ = paused;

@@ -4,8 +4,8 @@
 
 namespace fastws::detail {
 
-void Endpoint::make_loops(unsigned count) {
-  event_loops = std::make_shared<net::EventLoops>(count);
+void Endpoint::make_loops(unsigned count, IoBackend backend) {
+  event_loops = std::make_shared<net::EventLoops>(count, backend);
   for (std::size_t i = 0; i < event_loops->size(); ++i) {
     loops.emplace_back(new LoopContext(*this, (*event_loops)[i]));
   }

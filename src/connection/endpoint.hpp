@@ -104,7 +104,7 @@ struct Endpoint {
 
   // Makes `count` event loops of the side's own and its context on each (throws
   // std::system_error when a loop cannot be made).
-  void make_loops(unsigned count);
+  void make_loops(unsigned count, IoBackend backend);
   // Puts the side on the loops of `host` (a server, which runs them): a context of its own on
   // each, a guest of the host's.
   void share_loops(Endpoint& host);

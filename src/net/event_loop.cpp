@@ -6,7 +6,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
+#include <string_view>
 #include <utility>
+
+#include "net/uring_poller.hpp"
 
 namespace fastws::net {
 
@@ -17,6 +21,13 @@ thread_local EventLoop* current_loop = nullptr;
 
 std::error_code last_error() noexcept {
   return {errno, std::system_category()};
+}
+
+IoBackend chosen_backend(IoBackend requested) noexcept {
+  if (requested != IoBackend::automatic) return requested;
+  const char* named = std::getenv("FASTWS_IO_BACKEND");
+  return named != nullptr && std::string_view(named) == "io_uring" ? IoBackend::io_uring
+                                                                   : IoBackend::epoll;
 }
 
 }  // namespace
@@ -33,24 +44,35 @@ class EventLoop::Waker final : public IoHandler {
 
 std::unique_ptr<EventLoop> EventLoop::create(std::error_code& error,
                                              const EventLoopOptions& options) {
-  UniqueFd epoll_fd(::epoll_create1(EPOLL_CLOEXEC));
-  if (!epoll_fd) {
-    error = last_error();
-    return nullptr;
+  std::unique_ptr<UringPoller> uring;
+  if (chosen_backend(options.backend) == IoBackend::io_uring) {
+    std::error_code refused;  // the kernel's reason: the loop runs on epoll instead
+    uring = UringPoller::create(refused, {});
+  }
+  UniqueFd epoll_fd;
+  if (!uring) {
+    epoll_fd = UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
+    if (!epoll_fd) {
+      error = last_error();
+      return nullptr;
+    }
   }
   UniqueFd wake_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!wake_fd) {
     error = last_error();
     return nullptr;
   }
-  std::unique_ptr<EventLoop> loop(new EventLoop(options, std::move(epoll_fd), std::move(wake_fd)));
+  std::unique_ptr<EventLoop> loop(
+      new EventLoop(options, std::move(epoll_fd), std::move(wake_fd), std::move(uring)));
   error = loop->add(loop->wake_fd_.get(), EPOLLIN, *loop->waker_);
   if (error) return nullptr;
   return loop;
 }
 
-EventLoop::EventLoop(const EventLoopOptions& options, UniqueFd epoll_fd, UniqueFd wake_fd)
+EventLoop::EventLoop(const EventLoopOptions& options, UniqueFd epoll_fd, UniqueFd wake_fd,
+                     std::unique_ptr<UringPoller> uring)
     : epoll_fd_(std::move(epoll_fd)),
+      uring_(std::move(uring)),
       wake_fd_(std::move(wake_fd)),
       waker_(std::make_unique<Waker>(*this)),
       events_(std::make_unique<epoll_event[]>(std::max<std::size_t>(options.max_events, 1))),
@@ -66,6 +88,18 @@ EventLoop::~EventLoop() {
   while (!flushes_.empty()) flushes_.front().unlink();
   while (!revisits_.empty()) revisits_.front().unlink();
   while (!due_.empty()) due_.front().unlink();
+}
+
+int EventLoop::fd() const noexcept {
+  return uring_ ? uring_->fd() : epoll_fd_.get();
+}
+
+void EventLoop::submit_pending() {
+  if (uring_) uring_->submit();
+}
+
+IoBackend EventLoop::backend() const noexcept {
+  return uring_ ? IoBackend::io_uring : IoBackend::epoll;
 }
 
 EventLoop* EventLoop::current() noexcept {
@@ -99,17 +133,24 @@ void EventLoop::run_once(std::chrono::milliseconds max_wait) {
   EventLoop* const outer = std::exchange(current_loop, this);
 
   due_.splice(revisits_);
-  const int ready = ::epoll_wait(epoll_fd_.get(), events_.get(), static_cast<int>(max_events_),
-                                 due_.empty() ? epoll_timeout(max_wait) : 0);
-  update_clock();
-  // A failure can only be EINTR here (the arguments are ours); the iteration goes on with
-  // timers and flushes.
-  batch_size_ = ready > 0 ? static_cast<std::size_t>(ready) : 0;
-  for (batch_next_ = 0; batch_next_ < batch_size_;) {
-    const epoll_event& event = events_[batch_next_++];
-    if (event.data.ptr != nullptr) static_cast<IoHandler*>(event.data.ptr)->on_io(event.events);
+  const int timeout = due_.empty() ? epoll_timeout(max_wait) : 0;
+  if (uring_) {
+    uring_->submit_and_wait(timeout);
+    update_clock();
+    uring_->dispatch();
+  } else {
+    const int ready =
+        ::epoll_wait(epoll_fd_.get(), events_.get(), static_cast<int>(max_events_), timeout);
+    update_clock();
+    // A failure can only be EINTR here (the arguments are ours); the iteration goes on with
+    // timers and flushes.
+    batch_size_ = ready > 0 ? static_cast<std::size_t>(ready) : 0;
+    for (batch_next_ = 0; batch_next_ < batch_size_;) {
+      const epoll_event& event = events_[batch_next_++];
+      if (event.data.ptr != nullptr) static_cast<IoHandler*>(event.data.ptr)->on_io(event.events);
+    }
+    batch_size_ = batch_next_ = 0;
   }
-  batch_size_ = batch_next_ = 0;
   run_revisits();
 
   timers_.advance(static_cast<std::uint64_t>(elapsed_ / tick_));
@@ -177,6 +218,7 @@ void EventLoop::run_posted_tasks() {
 }
 
 std::error_code EventLoop::add(int fd, std::uint32_t events, IoHandler& handler) {
+  if (uring_) return uring_->add(fd, events, handler);
   epoll_event event{};
   event.events = events;
   event.data.ptr = &handler;
@@ -184,7 +226,13 @@ std::error_code EventLoop::add(int fd, std::uint32_t events, IoHandler& handler)
   return {};
 }
 
+std::error_code EventLoop::add_stream(int fd, std::uint32_t events, StreamHandler& handler) {
+  if (uring_) return uring_->add_stream(fd, events, handler);
+  return add(fd, events, handler);
+}
+
 std::error_code EventLoop::modify(int fd, std::uint32_t events, IoHandler& handler) {
+  if (uring_) return uring_->modify(fd, events);
   epoll_event event{};
   event.events = events;
   event.data.ptr = &handler;
@@ -193,6 +241,7 @@ std::error_code EventLoop::modify(int fd, std::uint32_t events, IoHandler& handl
 }
 
 std::error_code EventLoop::remove(int fd, IoHandler& handler) {
+  if (uring_) return uring_->remove(fd);
   // The kernel already handed out this batch; forget what is left of it for `handler`.
   for (std::size_t i = batch_next_; i < batch_size_; ++i) {
     if (events_[i].data.ptr == &handler) events_[i].data.ptr = nullptr;

@@ -39,6 +39,7 @@
 #include <system_error>
 #include <vector>
 
+#include "fastws/io_backend.hpp"
 #include "net/intrusive_list.hpp"
 #include "net/task.hpp"
 #include "net/timer_wheel.hpp"
@@ -55,6 +56,22 @@ class IoHandler {
 
  protected:
   ~IoHandler() = default;
+};
+
+// A stream socket whose input the loop receives for it (EventLoop::add_stream) where the backend
+// can (io_uring): the bytes come with on_received() instead of EPOLLIN and a read. With epoll it
+// is an IoHandler like any other, reading for itself on EPOLLIN.
+class StreamHandler : public IoHandler {
+ public:
+  // `data`: bytes received, in a buffer of the loop's that is reused once this returns. The
+  // handler takes them all: handles what it can, copies aside what must wait. This may come
+  // after EPOLLIN was taken out of the mask (bytes already on their way).
+  virtual void on_received(std::span<std::byte> data) = 0;
+  // The input ended: the peer's FIN (no error) or a failure (ECONNRESET, ...).
+  virtual void on_receive_end(std::error_code error) = 0;
+
+ protected:
+  ~StreamHandler() = default;
 };
 
 // Something that wants to write once at the end of the batch (see defer_flush()).
@@ -106,7 +123,11 @@ struct EventLoopOptions {
   std::size_t timer_slots = 1024;
   // Events taken from the kernel per epoll_wait.
   std::size_t max_events = 512;
+  // epoll, or io_uring where the kernel allows it (automatic: as the environment says).
+  IoBackend backend = IoBackend::automatic;
 };
+
+class UringPoller;
 
 class EventLoop {
  public:
@@ -126,9 +147,16 @@ class EventLoop {
   // Any thread. Makes run() return after the current iteration.
   void stop();
 
+  // epoll or io_uring (never automatic): what the loop runs on.
+  IoBackend backend() const noexcept;
+
   // --- driven from outside (ExternalLoop): another event loop waits on fd() instead of run() ---
-  // Readable while the loop has something to do: I/O, a post(), a stop().
-  int fd() const noexcept { return epoll_fd_.get(); }
+  // Readable while the loop has something to do: I/O, a post(), a stop() (the epoll fd, or the
+  // io_uring's, readable while completions wait).
+  int fd() const noexcept;
+  // Hands the kernel what an iteration or a run_handler() asked of it (io_uring): the driver calls
+  // it before it waits on fd() again.
+  void submit_pending();
   // Takes back a stop() (the one run() would end on): true when one was asked for.
   bool take_stop() noexcept;
   // A handler waits for a revisit: run again without waiting.
@@ -165,6 +193,13 @@ class EventLoop {
   std::error_code add(int fd, std::uint32_t events, IoHandler& handler);
   std::error_code modify(int fd, std::uint32_t events, IoHandler& handler);
   std::error_code remove(int fd, IoHandler& handler);
+  // Registers a stream socket: on io_uring EPOLLIN in `events` (here and in modify()) means
+  // "receive for the handler", and taking it away stops receiving (bytes stay in the socket);
+  // on epoll the same as add().
+  std::error_code add_stream(int fd, std::uint32_t events, StreamHandler& handler);
+  // Whether add_stream() sockets get their input through on_received() (io_uring) rather than
+  // by reading on EPOLLIN.
+  bool receives_for_streams() const noexcept { return uring_ != nullptr; }
 
   // Scratch space for reads: valid to use inside a callback of this loop, its contents are
   // garbage afterwards. Read, process in place, and keep only what must survive.
@@ -191,7 +226,8 @@ class EventLoop {
  private:
   class Waker;
 
-  EventLoop(const EventLoopOptions& options, UniqueFd epoll_fd, UniqueFd wake_fd);
+  EventLoop(const EventLoopOptions& options, UniqueFd epoll_fd, UniqueFd wake_fd,
+            std::unique_ptr<UringPoller> uring);
   int epoll_timeout(std::chrono::milliseconds max_wait) const noexcept;
   void update_clock() noexcept;
   void run_posted_tasks();
@@ -199,7 +235,8 @@ class EventLoop {
   void run_revisits();
   void wake() noexcept;
 
-  UniqueFd epoll_fd_;
+  UniqueFd epoll_fd_;  // invalid on io_uring
+  std::unique_ptr<UringPoller> uring_;
   UniqueFd wake_fd_;
   std::unique_ptr<Waker> waker_;
 

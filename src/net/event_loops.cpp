@@ -4,10 +4,12 @@
 
 namespace fastws::net {
 
-EventLoops::EventLoops(unsigned count) {
+EventLoops::EventLoops(unsigned count, IoBackend backend) {
+  EventLoopOptions options;
+  options.backend = backend;
   for (unsigned i = 0; i < (count == 0 ? 1 : count); ++i) {
     std::error_code error;
-    std::unique_ptr<EventLoop> loop = EventLoop::create(error);
+    std::unique_ptr<EventLoop> loop = EventLoop::create(error, options);
     if (!loop) throw std::system_error(error, "fastws: cannot create an event loop");
     loops_.push_back(std::move(loop));
   }

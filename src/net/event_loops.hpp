@@ -20,8 +20,9 @@ namespace fastws::net {
 
 class EventLoops {
  public:
-  // Makes `count` loops (at least one). Throws std::system_error when one cannot be made.
-  explicit EventLoops(unsigned count);
+  // Makes `count` loops (at least one) on `backend`. Throws std::system_error when one cannot be
+  // made.
+  EventLoops(unsigned count, IoBackend backend);
   // Joins the threads start() made (stop the loops first).
   ~EventLoops();
   EventLoops(const EventLoops&) = delete;

@@ -14,6 +14,7 @@ bool ExternalLoop::run_ready() {
   if (ended_) return false;
   net::EventLoop& loop = *(*loops_)[index_];
   loop.run_once(std::chrono::milliseconds(0));
+  loop.submit_pending();
   // The stop() that would end run(): the shutdown of the loop's side is over.
   if (!loop.take_stop()) return true;
   ended_ = true;
@@ -30,7 +31,10 @@ std::chrono::milliseconds ExternalLoop::wait_limit() const noexcept {
 }
 
 void ExternalLoop::run_handler(void (*handler)(void*), void* context) {
-  if (!ended_) (*loops_)[index_]->run_handler(handler, context);
+  if (ended_) return;
+  net::EventLoop& loop = *(*loops_)[index_];
+  loop.run_handler(handler, context);
+  loop.submit_pending();
 }
 
 void ExternalLoop::set_driver(void* driver) noexcept {

@@ -1,7 +1,8 @@
 // A seam for tests: make the n-th socket read or write fail, or come up short, so that every
 // error path of the connection code runs (the way Beast re-runs its tests failing the n-th I/O
-// step). read_some() and write_vectored() consult the hook; while none is set (always, outside
-// tests) that costs one atomic load (a plain load on x86) and one predictable branch per call.
+// step). read_some() and write_vectored() consult the hook, and on io_uring the poller for each
+// delivery of received bytes; while none is set (always, outside tests) that costs one atomic
+// load (a plain load on x86) and one predictable branch per call.
 //
 // Threading: the hook is called on the event loop threads, concurrently when there are several
 // loops; set it while no loop is inside a read or write you care about.

@@ -89,7 +89,7 @@ Server::Server(std::unique_ptr<Impl> impl) : ConnectionEvents(*impl), impl_(std:
   refuse_unworkable_limits(impl_->options);
   if (!impl_->shutdown_fd) throw std::system_error(errno, std::system_category(), "eventfd");
   impl_->tls = make_tls_context(impl_->options.tls);
-  impl_->make_loops(loop_count(impl_->options.threads));
+  impl_->make_loops(loop_count(impl_->options.threads), impl_->options.backend);
   for (auto& loop : impl_->loops) {
     impl_->server_loops.push_back(std::make_unique<detail::ServerLoop>(*impl_, *loop));
     if (auto watch = impl_->server_loops.back()->watch_shutdown(impl_->shutdown_fd.get())) {
@@ -167,6 +167,10 @@ std::error_code Server::listen() {
 
 std::uint16_t Server::port() const noexcept {
   return impl_->bound_port.load(std::memory_order_acquire);
+}
+
+IoBackend Server::io_backend() const noexcept {
+  return (*impl_->event_loops)[0]->backend();
 }
 
 void Server::run() {

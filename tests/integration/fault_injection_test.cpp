@@ -1,8 +1,9 @@
 // Every I/O error path of a server connection, the way Beast tests its streams: a scripted
 // session (handshake, messages both ways, a ping, the close handshake) runs again and again, and
 // run n makes the n-th socket read or write of that connection fail (ECONNRESET) or come up short
-// (net/io_fault_injection.hpp). A failure must end the connection once, as 1006 with a reason; a
-// short read or write must change nothing the peer or the application sees. Meanwhile another
+// (net/io_fault_injection.hpp; on io_uring a "read" is the n-th delivery of received bytes). A
+// failure must end the connection once, as 1006 with a reason; a short read or write must change
+// nothing the peer or the application sees. Meanwhile another
 // client of the same loop keeps being served. Leaks show under ASan (detect_leaks=1). All of it
 // runs over plain TCP and over TLS, where OpenSSL's own reads and writes (handshake flights,
 // records split across calls) meet the faults.

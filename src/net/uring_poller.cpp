@@ -1,0 +1,357 @@
+#include "net/uring_poller.hpp"
+
+#include <sys/epoll.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "net/event_loop.hpp"
+#include "net/intrusive_list.hpp"
+#include "net/io_fault_injection.hpp"
+
+namespace fastws::net {
+
+namespace {
+
+std::error_code from_result(int result) noexcept {
+  return {-result, std::system_category()};
+}
+
+// Bits an epoll registration may carry that say how to report, not what.
+constexpr std::uint32_t reporting_bits = EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE;
+// Reported whether asked for or not, as epoll does.
+constexpr std::uint32_t always_reported = EPOLLERR | EPOLLHUP;
+
+}  // namespace
+
+// One fd's registration. Aligned to 8 so that a request's user_data is its address with the
+// request's kind in the low bits.
+struct alignas(8) UringPoller::Registration : ListNode<Registration> {
+  IoHandler* handler = nullptr;  // null once removed: its completions are dropped
+  StreamHandler* stream = nullptr;
+  int fd = -1;
+  std::uint32_t wanted = 0;     // epoll bits, as last added or modified
+  std::uint32_t poll_mask = 0;  // of the poll in flight
+  std::uint16_t in_flight = 0;  // requests whose last completion has not come yet
+  bool poll_armed : 1 = false;
+  bool receive_armed : 1 = false;
+  bool receive_cancelled : 1 = false;
+  bool released : 1 = false;
+
+  bool edge_triggered() const noexcept { return (wanted & EPOLLET) != 0; }
+  // What the poll request watches: everything for a readiness registration, room to write for a
+  // stream (its input comes with the receive).
+  std::uint32_t poll_wanted() const noexcept {
+    return stream != nullptr ? wanted & EPOLLOUT : wanted & ~reporting_bits;
+  }
+};
+
+std::unique_ptr<UringPoller> UringPoller::create(std::error_code& error,
+                                                 const UringOptions& options) {
+  std::unique_ptr<UringPoller> poller(new UringPoller());
+  error = poller->set_up(options);
+  if (error) return nullptr;
+  return poller;
+}
+
+std::error_code UringPoller::set_up(const UringOptions& options) {
+  // Not IORING_SETUP_COOP_TASKRUN: a loop driven from outside sleeps in another loop's wait on
+  // the ring's fd, and completions must wake it there.
+  io_uring_params params{};
+  params.flags = IORING_SETUP_SUBMIT_ALL;  // a request that fails does not hold up the others
+  const int result =
+      io_uring_queue_init_params(static_cast<unsigned>(options.queue_entries), &ring_, &params);
+  if (result < 0) return from_result(result);
+  ring_ready_ = true;
+
+  buffer_count_ = options.buffer_count;
+  buffer_size_ = options.buffer_size;
+  const std::size_t ring_bytes = buffer_count_ * sizeof(io_uring_buf);
+  void* ring_memory =
+      ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (ring_memory == MAP_FAILED) return {errno, std::system_category()};
+  buffer_ring_ = static_cast<io_uring_buf_ring*>(ring_memory);
+  io_uring_buf_reg registration{};
+  registration.ring_addr = reinterpret_cast<std::uint64_t>(ring_memory);
+  registration.ring_entries = static_cast<std::uint32_t>(buffer_count_);
+  registration.bgid = 0;
+  const int registered = io_uring_register_buf_ring(&ring_, &registration, 0);
+  if (registered < 0) return from_result(registered);  // before 5.19: no provided-buffer rings
+  io_uring_buf_ring_init(buffer_ring_);
+  buffers_ = std::make_unique_for_overwrite<std::byte[]>(buffer_count_ * buffer_size_);
+  for (std::size_t id = 0; id < buffer_count_; ++id) {
+    io_uring_buf_ring_add(buffer_ring_, buffers_.get() + id * buffer_size_,
+                          static_cast<unsigned>(buffer_size_), static_cast<unsigned short>(id),
+                          io_uring_buf_ring_mask(static_cast<unsigned>(buffer_count_)),
+                          static_cast<int>(id));
+  }
+  io_uring_buf_ring_advance(buffer_ring_, static_cast<int>(buffer_count_));
+  return {};
+}
+
+UringPoller::~UringPoller() {
+  // Exiting the ring cancels what is in flight; no completion is handed out any more.
+  if (ring_ready_) io_uring_queue_exit(&ring_);
+  if (buffer_ring_ != nullptr) ::munmap(buffer_ring_, buffer_count_ * sizeof(io_uring_buf));
+  while (!all_.empty()) {
+    auto& registration =
+        static_cast<Registration&>(ListNode<Registration>::from_link(all_.front()));
+    registration.link.unlink();
+    delete &registration;
+  }
+}
+
+std::error_code UringPoller::add(int fd, std::uint32_t events, IoHandler& handler) {
+  return register_fd(fd, events, handler, nullptr);
+}
+
+std::error_code UringPoller::add_stream(int fd, std::uint32_t events, StreamHandler& handler) {
+  return register_fd(fd, events, handler, &handler);
+}
+
+std::error_code UringPoller::register_fd(int fd, std::uint32_t events, IoHandler& handler,
+                                         StreamHandler* stream) {
+  if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
+  const auto index = static_cast<std::size_t>(fd);
+  if (index >= by_fd_.size()) by_fd_.resize(index + 1, nullptr);
+  if (by_fd_[index] != nullptr) return std::make_error_code(std::errc::file_exists);
+  auto* registration = new Registration();
+  registration->handler = &handler;
+  registration->stream = stream;
+  registration->fd = fd;
+  registration->wanted = events;
+  all_.push_back(registration->link);
+  by_fd_[index] = registration;
+  sync(*registration);
+  return {};
+}
+
+UringPoller::Registration* UringPoller::find(int fd) const noexcept {
+  const auto index = static_cast<std::size_t>(fd);
+  return fd >= 0 && index < by_fd_.size() ? by_fd_[index] : nullptr;
+}
+
+std::error_code UringPoller::modify(int fd, std::uint32_t events) {
+  Registration* registration = find(fd);
+  if (registration == nullptr) return std::make_error_code(std::errc::no_such_file_or_directory);
+  registration->wanted = events;
+  sync(*registration);
+  return {};
+}
+
+std::error_code UringPoller::remove(int fd) {
+  Registration* registration = find(fd);
+  if (registration == nullptr) return std::make_error_code(std::errc::no_such_file_or_directory);
+  by_fd_[static_cast<std::size_t>(fd)] = nullptr;
+  registration->handler = nullptr;
+  registration->stream = nullptr;
+  if (registration->poll_armed) cancel(*registration, Op::poll);
+  if (registration->receive_armed && !registration->receive_cancelled) {
+    cancel(*registration, Op::receive);
+  }
+  // Now, before the caller closes the fd: a request in flight holds the socket open (the peer
+  // would see no FIN until it ends, a listener would go on accepting), and one not submitted
+  // yet would act on whatever socket gets the fd's number next. Submitted in order, the
+  // cancellations follow what they cancel.
+  submit();
+  release_if_done(*registration);
+  return {};
+}
+
+void UringPoller::sync(Registration& registration) {
+  if (registration.handler == nullptr) return;
+  if (registration.stream != nullptr) {
+    const bool receive = (registration.wanted & EPOLLIN) != 0;
+    if (receive && !registration.receive_armed) {
+      arm_receive(registration);
+    } else if (!receive && registration.receive_armed && !registration.receive_cancelled) {
+      cancel(registration, Op::receive);
+      registration.receive_cancelled = true;
+    }
+  }
+  const std::uint32_t mask = registration.poll_wanted();
+  if (!registration.poll_armed) {
+    if (mask != 0) arm_poll(registration, mask);
+  } else if (registration.poll_mask != mask) {
+    // A poll that completed meanwhile makes this fail (ENOENT); its completion then arms anew.
+    io_uring_sqe* sqe = next_sqe();
+    const std::uint64_t target = user_data(registration, Op::poll);
+    io_uring_prep_poll_update(sqe, target, target, mask, IORING_POLL_UPDATE_EVENTS);
+    prepare(sqe, registration, Op::control);
+    registration.poll_mask = mask;
+  }
+}
+
+io_uring_sqe* UringPoller::next_sqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) {  // the submission queue is full: hand it to the kernel now
+    io_uring_submit(&ring_);
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  return sqe;
+}
+
+std::uint64_t UringPoller::user_data(Registration& registration, Op op) noexcept {
+  return reinterpret_cast<std::uint64_t>(&registration) | static_cast<std::uint64_t>(op);
+}
+
+void UringPoller::prepare(io_uring_sqe* sqe, Registration& registration, Op op) {
+  io_uring_sqe_set_data64(sqe, user_data(registration, op));
+  ++registration.in_flight;
+}
+
+void UringPoller::arm_poll(Registration& registration, std::uint32_t mask) {
+  io_uring_sqe* sqe = next_sqe();
+  if (registration.edge_triggered()) {
+    io_uring_prep_poll_multishot(sqe, registration.fd, mask);
+  } else {
+    io_uring_prep_poll_add(sqe, registration.fd, mask);
+  }
+  prepare(sqe, registration, Op::poll);
+  registration.poll_armed = true;
+  registration.poll_mask = mask;
+}
+
+void UringPoller::arm_receive(Registration& registration) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_recv_multishot(sqe, registration.fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = 0;
+  prepare(sqe, registration, Op::receive);
+  registration.receive_armed = true;
+  registration.receive_cancelled = false;
+}
+
+void UringPoller::cancel(Registration& registration, Op op) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_cancel64(sqe, user_data(registration, op), 0);
+  prepare(sqe, registration, Op::control);
+}
+
+void UringPoller::submit() {
+  if (io_uring_sq_ready(&ring_) > 0) io_uring_submit(&ring_);
+}
+
+void UringPoller::submit_and_wait(int timeout_ms) {
+  if (timeout_ms == 0) {
+    io_uring_submit(&ring_);
+  } else if (timeout_ms < 0) {
+    io_uring_submit_and_wait(&ring_, 1);
+  } else {
+    __kernel_timespec timeout{};
+    timeout.tv_sec = timeout_ms / 1000;
+    timeout.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1'000'000;
+    io_uring_cqe* first = nullptr;
+    io_uring_submit_and_wait_timeout(&ring_, &first, 1, &timeout, nullptr);
+  }
+  // A failure can only be EINTR or ETIME here; the iteration goes on with what completed.
+}
+
+void UringPoller::dispatch() {
+  // Only what is there now: completions posted while handlers run wait for the next iteration,
+  // after timers and flushes, as epoll's next batch would.
+  for (unsigned ready = io_uring_cq_ready(&ring_); ready > 0; --ready) {
+    io_uring_cqe* cqe = nullptr;
+    if (io_uring_peek_cqe(&ring_, &cqe) != 0) break;
+    const std::uint64_t data = cqe->user_data;
+    const int result = cqe->res;
+    const std::uint32_t flags = cqe->flags;
+    io_uring_cqe_seen(&ring_, cqe);
+    complete(data, result, flags);
+  }
+  for (Registration* registration : released_) {
+    registration->link.unlink();
+    delete registration;
+  }
+  released_.clear();
+}
+
+void UringPoller::complete(std::uint64_t data, int result, std::uint32_t flags) {
+  if (data == LIBURING_UDATA_TIMEOUT) return;  // liburing's own wait timeout (old kernels)
+  auto& registration = *reinterpret_cast<Registration*>(data & ~std::uint64_t{7});
+  switch (static_cast<Op>(data & 7)) {
+    case Op::poll:
+      complete_poll(registration, result, flags);
+      break;
+    case Op::receive:
+      complete_receive(registration, result, flags);
+      break;
+    case Op::control:
+      --registration.in_flight;
+      break;
+  }
+  if (registration.handler != nullptr) sync(registration);
+  release_if_done(registration);
+}
+
+void UringPoller::complete_poll(Registration& registration, int result, std::uint32_t flags) {
+  if ((flags & IORING_CQE_F_MORE) == 0) {
+    registration.poll_armed = false;
+    --registration.in_flight;
+  }
+  if (registration.handler == nullptr || result == -ECANCELED) return;
+  // A poll that failed (the fd is no socket any more) reports what a dead socket would.
+  std::uint32_t events = result < 0 ? always_reported : static_cast<std::uint32_t>(result);
+  events &= registration.poll_wanted() | always_reported;
+  if (events != 0) registration.handler->on_io(events);
+}
+
+void UringPoller::complete_receive(Registration& registration, int result, std::uint32_t flags) {
+  if ((flags & IORING_CQE_F_MORE) == 0) {
+    registration.receive_armed = false;
+    --registration.in_flight;
+  }
+  if ((flags & IORING_CQE_F_BUFFER) != 0) {
+    const auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+    if (result > 0) {
+      deliver(registration,
+              {buffers_.get() + std::size_t{id} * buffer_size_, static_cast<std::size_t>(result)});
+    }
+    recycle(id);
+    return;
+  }
+  if (registration.stream == nullptr) return;
+  // ENOBUFS: every buffer was taken before this batch gave them back; sync() arms again.
+  if (result == 0) {
+    registration.stream->on_receive_end({});
+  } else if (result < 0 && result != -ECANCELED && result != -ENOBUFS) {
+    registration.stream->on_receive_end(from_result(result));
+  }
+}
+
+void UringPoller::deliver(Registration& registration, std::span<std::byte> data) {
+  while (!data.empty() && registration.stream != nullptr) {
+    std::size_t take = data.size();
+    // Tests fail or shorten "reads" here as read_some() lets them on epoll: a short one hands the
+    // bytes over in pieces.
+    if (const auto hook = testing::io_fault_hook()) [[unlikely]] {
+      const testing::IoFault fault = hook(testing::IoOperation::read, registration.fd);
+      if (fault.error != 0) {
+        registration.stream->on_receive_end({fault.error, std::system_category()});
+        return;
+      }
+      take = std::clamp<std::size_t>(fault.max_bytes, 1, take);
+    }
+    registration.stream->on_received(data.first(take));
+    data = data.subspan(take);
+  }
+}
+
+void UringPoller::recycle(std::uint16_t id) noexcept {
+  io_uring_buf_ring_add(buffer_ring_, buffers_.get() + std::size_t{id} * buffer_size_,
+                        static_cast<unsigned>(buffer_size_), id,
+                        io_uring_buf_ring_mask(static_cast<unsigned>(buffer_count_)), 0);
+  io_uring_buf_ring_advance(buffer_ring_, 1);
+}
+
+void UringPoller::release_if_done(Registration& registration) {
+  if (registration.handler != nullptr || registration.in_flight != 0 || registration.released) {
+    return;
+  }
+  registration.released = true;
+  released_.push_back(&registration);
+}
+
+}  // namespace fastws::net
