@@ -1,8 +1,8 @@
 // autobahn_client: the testee every WebSocket library ships for the Autobahn test suite's
 // fuzzing server (`wstest -m fuzzingserver`, or fastws-conformance's test-client mode):
 //
-//   autobahn_client URL AGENT [--no-compress] [--cases FIRST-LAST] [--case-timeout SECONDS]
-//                             [--jobs N]
+//   autobahn_client URL AGENT [--no-compress] [--compress-level N] [--cases FIRST-LAST]
+//                             [--case-timeout SECONDS] [--jobs N]
 //   autobahn_client ws://127.0.0.1:9001 fastws
 //
 // It asks URL/getCaseCount (a connection whose one text message is the count), runs
@@ -43,6 +43,7 @@ struct Args {
   std::uint64_t last = UINT64_MAX;
   std::uint64_t case_timeout_seconds = 600;  // the suite's own case timeouts reach 480 s
   std::uint64_t jobs = std::max(1u, std::thread::hardware_concurrency());  // cases at a time
+  std::uint64_t compress_level = 0;  // zlib level; 0: the library's default
 };
 
 // "N" or "FIRST-LAST".
@@ -68,6 +69,8 @@ std::vector<fastws::bench::Flag> flags(Args& args) {
        "N or FIRST-LAST: run only these cases"},
       fastws::bench::uint_flag("case-timeout", args.case_timeout_seconds, 1, 86'400,
                                "SECONDS a case may take before it is cut (600)"),
+      fastws::bench::uint_flag("compress-level", args.compress_level, 1, 9,
+                               "zlib level 1..9 (the library's default, 6)"),
       fastws::bench::uint_flag("jobs", args.jobs, 1, 256,
                                "cases played at a time, each on its own connection (the number "
                                "of cores)"),
@@ -162,6 +165,7 @@ class Testee {
     fastws::ClientOptions options;
     options.threads = 1;
     options.compression.enabled = !args.no_compress;
+    if (args.compress_level != 0) options.compression.level = static_cast<int>(args.compress_level);
     // The suite's largest message is 16 MiB (9.1.6, 9.2.6), the default max_message_size. Its
     // echo must never be dropped while earlier echoes still leave: room for a few of them.
     options.max_buffered_bytes = 4 * options.max_message_size;
