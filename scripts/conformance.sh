@@ -84,7 +84,7 @@ server_run() {
     cat "$out/echo.log" >&2
     return 1
   fi
-  echo "--- $name: echo $* (cases $run_cases, $jobs at a time)"
+  echo "--- $name: echo${*:+ $*} (cases $run_cases, $jobs at a time)"
   "$runner" test-server "ws://127.0.0.1:$port/" --cases "$run_cases" --jobs "$jobs" \
     --agent "$name" --report "$out" --require-ok >"$out/run.log" || status=$?
   summary "$out/run.log" "$started"
