@@ -2,7 +2,7 @@
 # Builds fastws and runs every test: unit and integration tests (Release, warnings as errors; again
 # with every loop on io_uring),
 # the API reference (Doxygen, warnings as errors: scripts/docs.sh),
-# the conformance catalogue against the echo example (scripts/conformance.sh), the tests again
+# the whole conformance catalogue in both roles (scripts/conformance.sh), the tests again
 # under ASan+UBSan, the threading tests under TSan, and each fuzz target for FUZZ_SECONDS (default 20).
 # Usage: scripts/test.sh            (FUZZ_SECONDS=60 scripts/test.sh for longer fuzzing)
 set -euo pipefail
@@ -38,8 +38,8 @@ NO_BUILD=1 BUILD_DIR=build/release bench/run_attack.sh --quick
 step "bench/compare --smoke: every comparison measurement for about a second, fastws and TCP echo"
 NO_BUILD=1 BUILD_DIR=build/release bench/compare --smoke
 
-step "Conformance: the Autobahn case catalogue against the echo example, compression off and on"
-QUICK=1 NO_BUILD=1 BUILD_DIR=build/release scripts/conformance.sh
+step "Conformance: the whole Autobahn case catalogue, the echo example (compression off and on) and the client"
+NO_BUILD=1 BUILD_DIR=build/release scripts/conformance.sh
 
 step "Install, then build a consumer with find_package(fastws) and with pkg-config"
 rm -rf build/install-test

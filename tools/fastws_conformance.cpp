@@ -2,13 +2,15 @@
 // official suite's case catalogue (same case numbers, same verdicts) against an implementation:
 //
 //   fastws-conformance test-server URL [--cases PATTERNS] [--report DIR] [--agent NAME]
-//                                      [--require-ok] [--chop-pause-us N]
+//                                      [--require-ok] [--chop-pause-us N] [--jobs N]
 //       the fuzzing client: tests the server at URL (ws://host:port/path), each case on a
-//       fresh connection
+//       fresh connection, N cases at a time (default: the number of cores; the 9.x cases, whose
+//       durations are performance figures, each with no other)
 //   fastws-conformance test-client [--port N] [--host H] [--cases PATTERNS] [--report DIR]
 //                                  [--require-ok] [--once]
 //       the fuzzing server: a client under test connects to ws://H:N/ (127.0.0.1:9001) as to
-//       the official one: /getCaseCount, /runCase?case=N&agent=A, /updateReports?agent=A
+//       the official one: /getCaseCount, /runCase?case=N&agent=A, /updateReports?agent=A;
+//       a client may play several cases at a time (the 9.x cases wait until they are alone)
 //   fastws-conformance list [--cases PATTERNS]
 //       the catalogue: case ids and descriptions
 //
@@ -34,7 +36,7 @@ using fastws::bench::Flag;
 
 constexpr const char* usage =
     "usage: fastws-conformance test-server URL [--cases PATTERNS] [--report DIR] [--agent NAME]\n"
-    "                                          [--require-ok] [--chop-pause-us N]\n"
+    "                                          [--require-ok] [--chop-pause-us N] [--jobs N]\n"
     "       fastws-conformance test-client [--port N] [--host H] [--cases PATTERNS] [--report "
     "DIR]\n"
     "                                      [--require-ok] [--once]\n"
@@ -91,6 +93,8 @@ int main(int argc, char** argv) {
                                    "the only outcome)"),
         fastws::bench::uint_flag("chop-pause-us", options.chop_pause_us, 0, 1'000'000,
                                  "pause after each chopped or sync write (1000)"),
+        fastws::bench::uint_flag("jobs", options.jobs, 1, 256,
+                                 "cases played at a time (the number of cores)"),
     };
     if (!fastws::bench::apply_flags(argc, argv, 3, flags, error)) {
       std::fprintf(stderr, "fastws-conformance test-server: %s\n%s%s", error.c_str(), usage,

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -219,11 +220,64 @@ TEST(AutobahnClient, NoCompressAndACaseRange) {
   EXPECT_EQ(server.reports(), std::vector<std::string>{"fastws"});
 }
 
+// A fuzzing server stand-in that closes the case connections two at a time: each waits until a
+// second one is open. A client that plays one case at a time is cut by its case timeout.
+class PairingStandIn {
+ public:
+  PairingStandIn() {
+    server_.server().on_open([this](const Conn& conn) {
+      const Request& request = *conn.request();
+      if (request.path() == "/getCaseCount") {
+        conn.send("4");
+        conn.close(close_code::normal);
+        return;
+      }
+      if (request.path() != "/runCase") {
+        conn.close(close_code::normal);
+        return;
+      }
+      std::lock_guard lock(mutex_);
+      waiting_.push_back(conn);
+      most_open_ = std::max(most_open_, waiting_.size());
+      if (waiting_.size() < 2) return;
+      for (const Conn& held : waiting_) held.close(close_code::normal);
+      waiting_.clear();
+    });
+    server_.start();
+  }
+
+  std::string url() const { return "ws://127.0.0.1:" + std::to_string(server_.port()); }
+  std::size_t most_open() const {
+    std::lock_guard lock(mutex_);
+    return most_open_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<Conn> waiting_;
+  std::size_t most_open_ = 0;
+  TestServer server_;  // last: stopped before what its callbacks use goes
+};
+
+TEST(AutobahnClient, PlaysJobsCasesAtTheSameTime) {
+  REQUIRE_TESTEE();
+  PairingStandIn server;
+  const TesteeRun run = run_testee({server.url(), "fastws", "--jobs", "2", "--case-timeout", "3"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(server.most_open(), 2u);
+  for (int n = 1; n <= 4; ++n) {
+    EXPECT_NE(run.output.find("case " + std::to_string(n) + "/4: 1000"), std::string::npos)
+        << run.output;
+  }
+}
+
 TEST(AutobahnClient, BadArgumentsExit2AndAServerThatIsNotThereExits1) {
   REQUIRE_TESTEE();
   EXPECT_EQ(run_testee({}).exit_code, 2);
   EXPECT_EQ(run_testee({"ws://127.0.0.1:1", "fastws", "--cases", "5-2"}).exit_code, 2);
   EXPECT_EQ(run_testee({"ws://127.0.0.1:1", "fastws", "--unknown"}).exit_code, 2);
+  EXPECT_EQ(run_testee({"ws://127.0.0.1:1", "fastws", "--jobs", "0"}).exit_code, 2);
+  EXPECT_EQ(run_testee({"ws://127.0.0.1:1", "fastws", "--compress-level", "10"}).exit_code, 2);
   const TesteeRun refused = run_testee({"ws://127.0.0.1:1", "fastws"});
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.output.find("did not open"), std::string::npos) << refused.output;

@@ -26,6 +26,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "example_process.hpp"
 #include "fastws/fastws.hpp"
@@ -33,6 +34,7 @@
 #include "protocol/handshake.hpp"
 #include "protocol/utf8.hpp"
 #include "server_test_support.hpp"
+#include "support/child_process.hpp"
 #include "support/command_output.hpp"
 
 namespace fastws::testing {
@@ -353,6 +355,126 @@ TEST(Conformance, RunnerGivesNonStrictToAServerThatChecksUtf8OnlyAtTheMessageEnd
   // 1007 came, but only after the whole message: both pauses passed.
   EXPECT_EQ(run.cases.at("6.4.1").behavior, "NON-STRICT");
   EXPECT_EQ(run.cases.at("6.4.1").close, "OK");
+}
+
+// A listening socket that answers nothing: it sees when the runner connects.
+class SilentListener {
+ public:
+  SilentListener() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof address;
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), size) == 0 &&
+        ::listen(listener_, 8) == 0 &&
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &size) == 0) {
+      port_ = ntohs(address.sin_port);
+    }
+  }
+  ~SilentListener() {
+    for (const int fd : accepted_) ::close(fd);
+    ::close(listener_);
+  }
+
+  std::uint16_t port() const { return port_; }
+
+  // Accepts the next connection within `timeout` and reads its request head; false if none.
+  bool accept_request(std::chrono::milliseconds timeout) {
+    pollfd ready{listener_, POLLIN, 0};
+    if (::poll(&ready, 1, static_cast<int>(timeout.count())) != 1) return false;
+    const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) return false;
+    accepted_.push_back(fd);
+    const timeval read_timeout{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &read_timeout, sizeof read_timeout);
+    std::string head;
+    char c = 0;
+    while (head.find("\r\n\r\n") == std::string::npos && ::recv(fd, &c, 1, 0) == 1) head += c;
+    return head.starts_with("GET ");
+  }
+
+  // Closes every connection accepted so far without an answer: their handshakes fail.
+  void drop_all() {
+    for (const int fd : accepted_) ::close(fd);
+    accepted_.clear();
+  }
+
+ private:
+  int listener_ = -1;
+  std::uint16_t port_ = 0;
+  std::vector<int> accepted_;
+};
+
+TEST(Conformance, RunnerPlaysCasesAtTheSameTimeAndThe9xCasesAlone) {
+  if (::access(runner_path.c_str(), X_OK) != 0) GTEST_SKIP() << "fastws-conformance is not built";
+  SilentListener server;
+  ASSERT_NE(server.port(), 0);
+  const net::test::TempDir reports;
+  test::ChildProcess runner(
+      {runner_path, "test-server", "ws://127.0.0.1:" + std::to_string(server.port()) + "/",
+       "--jobs", "2", "--cases", "1.1.1,1.1.2,9.7.1,9.7.2", "--report", reports.file("report")});
+  // 1.1.1 and 1.1.2: the second connection comes while the first waits for its answer.
+  ASSERT_TRUE(server.accept_request(5s)) << runner.output();
+  ASSERT_TRUE(server.accept_request(5s)) << "the second case waited for the first";
+  server.drop_all();
+  // 9.7.1 and 9.7.2 are each played alone: no second connection while the first is open.
+  ASSERT_TRUE(server.accept_request(5s));
+  EXPECT_FALSE(server.accept_request(500ms)) << "a 9.x case was played beside another";
+  server.drop_all();
+  EXPECT_TRUE(server.accept_request(5s));
+  server.drop_all();
+  EXPECT_EQ(runner.wait_exit(10s), 1) << runner.output();  // every handshake failed
+}
+
+// The runner's rows in index.json, in file order.
+std::vector<std::string> index_order(const std::string& directory) {
+  std::vector<std::string> ids;
+  std::ifstream index(directory + "/index.json");
+  const std::regex row(R"re(^ *"([0-9.]+)": \{)re");
+  for (std::string line; std::getline(index, line);) {
+    std::smatch match;
+    if (std::regex_search(line, match, row)) ids.push_back(match[1]);
+  }
+  return ids;
+}
+
+TEST(Conformance, FuzzingServerPlaysCasesAtTheSameTimeAndThe9xCasesAlone) {
+  if (::access(runner_path.c_str(), X_OK) != 0) GTEST_SKIP() << "fastws-conformance is not built";
+  const net::test::TempDir reports;
+  const std::string directory = reports.file("report");
+  test::ChildProcess runner({runner_path, "test-client", "--port", "0", "--once", "--cases",
+                             "1.1.1,1.1.2,9.7.1", "--report", directory});
+  const std::uint16_t port = runner.wait_for_port("ws://127.0.0.1:", 5s);
+  ASSERT_NE(port, 0) << runner.output();
+  // Case 1 (1.1.1) opens and sends its empty text message; it waits for the echo.
+  RawPeer first(port);
+  ASSERT_NE(first.handshake("/runCase?case=1&agent=t").find(" 101 "), std::string::npos);
+  const auto first_message = first.read_frame();
+  ASSERT_TRUE(first_message && first_message->opcode == Opcode::text);
+  // Case 2 (1.1.2) opens meanwhile; echoed, case 1 still ends with a normal close.
+  RawPeer second(port);
+  ASSERT_NE(second.handshake("/runCase?case=2&agent=t").find(" 101 "), std::string::npos);
+  ASSERT_TRUE(first.send_text(""));
+  EXPECT_EQ(first.read_close_code(), 1000) << "case 1 was over before case 2 opened";
+  // Case 3 (9.7.1) is played alone: its handshake is answered once case 2 is over.
+  RawPeer third(port, 500ms);
+  ASSERT_TRUE(third.send_raw(RawPeer::upgrade_request("/runCase?case=3&agent=t")));
+  EXPECT_EQ(third.read_head(), "") << "a 9.x case was played beside another";
+  const auto second_message = second.read_frame();
+  ASSERT_TRUE(second_message && second_message->opcode == Opcode::text);
+  ASSERT_TRUE(second.send_frame(Frame::text(to_string(second_message->payload))));
+  EXPECT_EQ(second.read_close_code(), 1000);
+  third.set_timeout(5s);
+  EXPECT_NE(third.read_head().find(" 101 "), std::string::npos);
+  ::shutdown(third.fd(), SHUT_RDWR);  // case 3 ends, the peer gone
+  RawPeer report(port);
+  ASSERT_NE(report.handshake("/updateReports?agent=t").find(" 101 "), std::string::npos);
+  EXPECT_TRUE(runner.wait_exit(10s).has_value()) << runner.output();
+  // Rows in catalogue order whatever order the cases ended in.
+  EXPECT_EQ(index_order(directory), (std::vector<std::string>{"1.1.1", "1.1.2", "9.7.1"}));
+  EXPECT_EQ(read_index(directory)["1.1.1"].behavior, "OK") << runner.output();
+  EXPECT_EQ(read_index(directory)["1.1.2"].behavior, "OK") << runner.output();
 }
 
 // The client under test on fastws's Client: asks for the case count, runs every case on a

@@ -34,6 +34,19 @@ std::string close_payload(std::optional<std::uint16_t> code, std::string_view re
 
 }  // namespace
 
+template <typename BuildEntry>
+void CaseRun::log(BuildEntry build_entry) {
+  if (!wirelog_enabled_) return;
+  if (wirelog_.size() >= max_wirelog) {
+    ++wirelog_dropped_;
+    return;
+  }
+  std::string entry = build_entry();
+  const auto at = std::chrono::duration_cast<Millis>(Clock::now() - started_).count();
+  entry.insert(1, "\"t\": " + std::to_string(at) + ", ");
+  wirelog_.push_back(std::move(entry));
+}
+
 CaseRun::CaseRun(Peer& peer, std::optional<protocol::DeflateParams> deflate,
                  std::chrono::microseconds pause)
     : peer_(peer), pause_(pause) {
@@ -53,16 +66,18 @@ std::string CaseRun::encode(const FrameSpec& frame) const {
 void CaseRun::send_frame(const FrameSpec& frame) {
   if (state_ == State::closed) return;
   ++frames_sent_[frame.opcode];
-  log(JsonObject()
-          .text("type", "TF")
-          .number("opcode", frame.opcode)
-          .boolean("fin", frame.fin)
-          .number("rsv", frame.rsv)
-          .number("length", static_cast<std::int64_t>(frame.payload.size()))
-          .text("payload", log_data(frame.payload))
-          .number("chop", static_cast<std::int64_t>(frame.chop))
-          .boolean("sync", frame.sync)
-          .str());
+  log([&] {
+    return JsonObject()
+        .text("type", "TF")
+        .number("opcode", frame.opcode)
+        .boolean("fin", frame.fin)
+        .number("rsv", frame.rsv)
+        .number("length", static_cast<std::int64_t>(frame.payload.size()))
+        .text("payload", log_data(frame.payload))
+        .number("chop", static_cast<std::int64_t>(frame.chop))
+        .boolean("sync", frame.sync)
+        .str();
+  });
   std::string wire = encode(frame);
   const auto pause = frame.pause.value_or(pause_);
   if (frame.chop == 0) {
@@ -76,11 +91,13 @@ void CaseRun::send_frame(const FrameSpec& frame) {
 
 void CaseRun::send_bytes(std::string bytes, bool alone) {
   if (state_ == State::closed) return;
-  log(JsonObject()
-          .text("type", "TO")
-          .number("length", static_cast<std::int64_t>(bytes.size()))
-          .text("data", log_data(bytes))
-          .str());
+  log([&] {
+    return JsonObject()
+        .text("type", "TO")
+        .number("length", static_cast<std::int64_t>(bytes.size()))
+        .text("data", log_data(bytes))
+        .str();
+  });
   peer_.queue(std::move(bytes), alone, pause_);
 }
 
@@ -131,25 +148,27 @@ void CaseRun::send_close_frame(std::optional<std::uint16_t> code, std::string_vi
 }
 
 void CaseRun::kill_after(Millis delay) {
-  log(JsonObject().text("type", "KL").number("delay_ms", delay.count()).str());
+  log([&] { return JsonObject().text("type", "KL").number("delay_ms", delay.count()).str(); });
   add_timer(delay, [this] {
-    log(JsonObject().text("type", "KLE").str());
+    log([&] { return JsonObject().text("type", "KLE").str(); });
     fail(1001, "going away");
   });
 }
 
 void CaseRun::close_after(Millis delay) {
-  log(JsonObject().text("type", "TI").number("delay_ms", delay.count()).str());
+  log([&] { return JsonObject().text("type", "TI").number("delay_ms", delay.count()).str(); });
   add_timer(delay, [this] {
-    log(JsonObject().text("type", "TIE").str());
+    log([&] { return JsonObject().text("type", "TIE").str(); });
     send_close(std::nullopt);
   });
 }
 
 void CaseRun::continue_later(Millis delay, std::string tag, std::function<void()> step) {
-  log(JsonObject().text("type", "CT").number("delay_ms", delay.count()).text("tag", tag).str());
+  log([&] {
+    return JsonObject().text("type", "CT").number("delay_ms", delay.count()).text("tag", tag).str();
+  });
   add_timer(delay, [this, tag, step = std::move(step)] {
-    log(JsonObject().text("type", "CTE").text("tag", tag).str());
+    log([&] { return JsonObject().text("type", "CTE").text("tag", tag).str(); });
     step();
   });
 }
@@ -272,15 +291,17 @@ void CaseRun::process_input() {
 }
 
 void CaseRun::handle_frame(RawFrame& frame) {
-  log(JsonObject()
-          .text("type", "RF")
-          .number("opcode", frame.opcode)
-          .boolean("fin", frame.fin)
-          .number("rsv", frame.rsv)
-          .boolean("masked", frame.masked)
-          .number("length", static_cast<std::int64_t>(frame.payload.size()))
-          .text("payload", log_data(frame.payload))
-          .str());
+  log([&] {
+    return JsonObject()
+        .text("type", "RF")
+        .number("opcode", frame.opcode)
+        .boolean("fin", frame.fin)
+        .number("rsv", frame.rsv)
+        .boolean("masked", frame.masked)
+        .number("length", static_cast<std::int64_t>(frame.payload.size()))
+        .text("payload", log_data(frame.payload))
+        .str();
+  });
   if (close_received_) return;  // nothing may follow a close frame (RFC 6455 5.5.1)
   const bool peer_is_client = peer_.role() == PeerRole::server;
   if (frame.masked != peer_is_client) {
@@ -422,7 +443,9 @@ void CaseRun::deliver(Event event) {
 
 void CaseRun::fail(std::uint16_t code, std::string_view reason) {
   if (state_ == State::closed) return;
-  log(JsonObject().text("type", "FAIL").number("code", code).text("reason", reason).str());
+  log([&] {
+    return JsonObject().text("type", "FAIL").number("code", code).text("reason", reason).str();
+  });
   close_.failed_by_me = true;
   if (state_ == State::open) {
     send_close_frame(code, reason.substr(0, 123), false);
@@ -455,17 +478,6 @@ void CaseRun::connection_lost() {
   state_ = State::closed;
   ended_ = Clock::now();
   peer_.drop();
-}
-
-void CaseRun::log(std::string entry) {
-  if (!wirelog_enabled_) return;
-  if (wirelog_.size() >= max_wirelog) {
-    ++wirelog_dropped_;
-    return;
-  }
-  const auto at = std::chrono::duration_cast<Millis>(Clock::now() - started_).count();
-  entry.insert(1, "\"t\": " + std::to_string(at) + ", ");
-  wirelog_.push_back(std::move(entry));
 }
 
 Millis CaseRun::duration() const {

@@ -138,7 +138,10 @@ class CaseRun {
   void drop();  // the fuzzer closes TCP
   void drop_unclean(std::string_view reason);
   void connection_lost();
-  void log(std::string entry);
+  // Adds the JSON object `build_entry()` makes to the wire log, built only when the log takes
+  // it: the 1000-message cases turn the log off, and would otherwise quote every payload.
+  template <typename BuildEntry>
+  void log(BuildEntry build_entry);
 
   Peer& peer_;
   std::unique_ptr<MessageDeflate> deflate_;

@@ -62,6 +62,7 @@ CaseSpec large_message_case(std::string id, std::string description, bool binary
       .description = std::move(description),
       .expectation = "Receive echo'ed " + kind(binary) + " message (with payload as sent).",
       .report_time = true,
+      .alone = true,
       .script = [binary, pattern, length, sending, wait](CaseRun& run) {
         const auto payload = std::make_shared<const std::string>(repeat_to_length(pattern, length));
         run.set_wirelog(false);
@@ -151,6 +152,7 @@ void add_round_trip_cases(Catalogue& catalogue) {
                           " messages (with payload as sent). Timeout case after " +
                           std::to_string(shape.wait_seconds) + " secs.",
            .report_time = true,
+           .alone = true,
            .script = [binary, shape](CaseRun& run) {
              run.set_wirelog(false);
              run.expect_close(normal_close());

@@ -186,6 +186,16 @@ std::string pdf_like(std::size_t size) {
 
 }  // namespace
 
+CompressionCorpus::CompressionCorpus(std::string_view title_, bool binary_, std::string data_)
+    : title(title_), binary(binary_), data(std::move(data_)) {
+  if (binary) return;
+  for (std::size_t at = 0; at < data.size(); ++at) {
+    if ((static_cast<unsigned char>(data[at]) & 0xC0u) != 0x80u) {
+      code_point_starts.push_back(static_cast<std::uint32_t>(at));
+    }
+  }
+}
+
 const CompressionCorpus& compression_corpus(std::size_t index) {
   static std::array<std::unique_ptr<CompressionCorpus>, compression_corpus_count> built;
   static std::mutex building;
@@ -225,12 +235,19 @@ std::string next_slice(const CompressionCorpus& corpus, std::size_t length, std:
     }
     return slice;
   }
-  for (std::size_t code_points = 0; code_points < length; ++code_points) {
-    do {
-      slice += data[at];
-      at = (at + 1) % data.size();
-    } while ((static_cast<unsigned char>(data[at]) & 0xC0u) == 0x80u);
+  // `at` is always where a code point starts: whole runs of code points up to the end of the
+  // corpus, then on from its start.
+  const std::vector<std::uint32_t>& starts = corpus.code_point_starts;
+  std::size_t first =
+      static_cast<std::size_t>(std::lower_bound(starts.begin(), starts.end(), at) - starts.begin());
+  while (length > 0) {
+    const std::size_t take = std::min(length, starts.size() - first);
+    const std::size_t end = first + take == starts.size() ? data.size() : starts[first + take];
+    slice.append(data, starts[first], end - starts[first]);
+    length -= take;
+    first = (first + take) % starts.size();
   }
+  at = starts[first];
   return slice;
 }
 

@@ -6,15 +6,22 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fastws::conformance {
 
 struct CompressionCorpus {
+  CompressionCorpus(std::string_view title, bool binary, std::string data);
+
   std::string_view title;  // "Large JSON data file"
   bool binary;             // sent as binary messages (text ones are cut on code points)
   std::string data;
+  // Text: where each code point of `data` starts, so that a slice of N code points is found
+  // without walking them (the 1000-message cases take up to 128 Ki code points a message).
+  std::vector<std::uint32_t> code_point_starts;
 };
 
 inline constexpr std::size_t compression_corpus_count = 5;

@@ -202,10 +202,14 @@ std::string utc_now() {
 bool Report::add(const CaseRecord& record, std::string& error) {
   if (!make_directories(directory_, error)) return false;
   const std::string file = report_file_name(record.agent, record.spec->id);
-  agents_[record.agent].push_back(
-      {record.spec->id, record.spec->description, record.outcome.behavior,
-       record.outcome.behavior_close, record.duration.count(), record.spec->report_time,
-       record.run ? record.run->close_record().remote_code : std::nullopt, file});
+  std::vector<Row>& rows = agents_[record.agent];
+  const auto place =
+      std::upper_bound(rows.begin(), rows.end(), record.number,
+                       [](std::size_t number, const Row& row) { return number < row.number; });
+  rows.insert(place,
+              {record.number, record.spec->id, record.spec->description, record.outcome.behavior,
+               record.outcome.behavior_close, record.duration.count(), record.spec->report_time,
+               record.run ? record.run->close_record().remote_code : std::nullopt, file});
   return write_file(directory_ + "/" + file, case_json(record) + "\n", error);
 }
 

@@ -34,8 +34,9 @@ class Report {
  public:
   explicit Report(std::string directory) : directory_(std::move(directory)) {}
 
-  // Writes the case's own file and keeps its row for the index. False with `error` set when
-  // the file cannot be written.
+  // Writes the case's own file and keeps its row for the index, where rows are in catalogue
+  // order whatever order the cases finished in. False with `error` set when the file cannot be
+  // written. Not thread-safe: the commands call it under their own lock.
   bool add(const CaseRecord& record, std::string& error);
   // Writes index.json and index.html.
   bool finish(std::string& error) const;
@@ -50,6 +51,7 @@ class Report {
 
  private:
   struct Row {
+    std::size_t number;  // CaseRecord::number: the row's place in the index
     std::string id;
     std::string description;
     Verdict behavior;
@@ -61,7 +63,7 @@ class Report {
   };
 
   std::string directory_;
-  std::map<std::string, std::vector<Row>> agents_;  // agent -> rows in run order
+  std::map<std::string, std::vector<Row>> agents_;  // agent -> rows in catalogue order
 };
 
 // Now, as the official reports stamp cases.

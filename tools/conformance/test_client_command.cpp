@@ -8,11 +8,18 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
 
+#include "conformance/case_gate.hpp"
 #include "conformance/catalogue.hpp"
 #include "conformance/report.hpp"
 #include "conformance/run_summary.hpp"
@@ -97,6 +104,39 @@ void flush_all(Peer& peer) {
   }
 }
 
+// The threads playing cases, each until its case is over.
+class CaseThreads {
+ public:
+  ~CaseThreads() { join_all(); }
+
+  // Joins the threads whose case is over, then starts `play` on a thread of its own.
+  void start(std::function<void()> play) {
+    std::erase_if(threads_, [](Playing& playing) {
+      if (!playing.done->load()) return false;
+      playing.thread.join();
+      return true;
+    });
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    std::thread thread([play = std::move(play), done] {
+      play();
+      done->store(true);
+    });
+    threads_.push_back({std::move(thread), std::move(done)});
+  }
+
+  void join_all() {
+    for (Playing& playing : threads_) playing.thread.join();
+    threads_.clear();
+  }
+
+ private:
+  struct Playing {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Playing> threads_;
+};
+
 class FuzzingServer {
  public:
   FuzzingServer(const TestClientOptions& options, std::vector<const CaseSpec*> selected,
@@ -106,11 +146,13 @@ class FuzzingServer {
         catalogue_(catalogue),
         report_(options.report_directory) {}
 
-  // Serves one connection. Returns the exit status once a run is over (`once`), else -1.
+  // Reads the request on `fd` and answers it: a case goes on to a thread of its own, the
+  // other requests are served here. Returns the exit status once a run is over (`once`), else
+  // -1.
   int serve(int fd) {
-    Peer peer(fd, PeerRole::server);
+    auto peer = std::make_unique<Peer>(fd, PeerRole::server);
     std::string head;
-    if (!read_request(peer, head)) return -1;
+    if (!read_request(*peer, head)) return -1;
     std::array<HttpHeader, 64> storage;
     Request request;
     if (!protocol::parse_request_head(head, request, storage).complete()) return -1;
@@ -118,15 +160,15 @@ class FuzzingServer {
     if (!check.ok()) {
       std::string refusal;
       protocol::append_rejection(refusal, check);
-      peer.queue(refusal);
-      flush_all(peer);
+      peer->queue(refusal);
+      flush_all(*peer);
       return -1;
     }
     const std::string path(request.path());
     const std::string agent = query_value(request.query(), "agent");
     if (path == "/getCaseCount") {
-      accept(peer, check);
-      CaseRun run(peer, std::nullopt, pause());
+      accept(*peer, switching_protocols(check));
+      CaseRun run(*peer, std::nullopt, pause());
       run.open([count = selected_.size()](CaseRun& r) {
         r.send_message(std::to_string(count), false);
         r.send_close(1000);
@@ -135,9 +177,11 @@ class FuzzingServer {
       return -1;
     }
     if (path == "/updateReports") {
-      accept(peer, check);
+      // The client asks once its cases are closed; their threads may still be writing reports.
+      playing_.join_all();
+      accept(*peer, switching_protocols(check));
       const int status = finish_run(report_, options_.report_directory, options_.require_ok);
-      CaseRun run(peer, std::nullopt, pause());
+      CaseRun run(*peer, std::nullopt, pause());
       run.open([](CaseRun& r) { r.send_close(1000); });
       run.run_until_closed(Millis(10'000));
       return options_.once ? status : -1;
@@ -147,15 +191,24 @@ class FuzzingServer {
       std::size_t number = 0;
       std::from_chars(number_text.data(), number_text.data() + number_text.size(), number);
       if (number >= 1 && number <= selected_.size()) {
-        run_case(peer, check, head, *selected_[number - 1],
-                 agent.empty() ? "UnknownClient" : agent);
+        const CaseSpec& spec = *selected_[number - 1];
+        std::optional<protocol::DeflateParams> deflate;
+        std::string extensions;
+        if (!spec.deflate.empty()) {
+          deflate = answer_deflate_offers(check.extensions, spec.deflate, extensions);
+        }
+        playing_.start([this, &spec, peer = std::shared_ptr<Peer>(std::move(peer)),
+                        response = switching_protocols(check, extensions), head, deflate,
+                        agent = agent.empty() ? "UnknownClient" : agent] {
+          run_case(*peer, spec, head, response, deflate, agent);
+        });
         return -1;
       }
     }
     std::string refusal;
     protocol::append_rejection(refusal, 404, "no such case or command\n");
-    peer.queue(refusal);
-    flush_all(peer);
+    peer->queue(refusal);
+    flush_all(*peer);
     return -1;
   }
 
@@ -164,18 +217,25 @@ class FuzzingServer {
     return std::chrono::microseconds(options_.chop_pause_us);
   }
 
-  // Sends the 101, with the permessage-deflate answer `extensions` when not empty; returns it.
-  std::string accept(Peer& peer, const protocol::UpgradeCheck& check,
-                     std::string_view extensions = {}) {
+  // The 101, with the permessage-deflate answer `extensions` when not empty.
+  static std::string switching_protocols(const protocol::UpgradeCheck& check,
+                                         std::string_view extensions = {}) {
     std::string response;
     protocol::append_switching_protocols(response, check.key, "", extensions);
-    peer.queue(response);
-    flush_all(peer);
     return response;
   }
 
-  void run_case(Peer& peer, const protocol::UpgradeCheck& check, const std::string& head,
-                const CaseSpec& spec, const std::string& agent) {
+  static void accept(Peer& peer, const std::string& response) {
+    peer.queue(response);
+    flush_all(peer);
+  }
+
+  // On the case's own thread. The 101 goes out once the case may start (CaseGate): a client
+  // that plays several cases at a time waits in its opening handshake for an `alone` one.
+  void run_case(Peer& peer, const CaseSpec& spec, const std::string& head,
+                const std::string& response, const std::optional<protocol::DeflateParams>& deflate,
+                const std::string& agent) {
+    const auto pass = gate_.enter(spec.alone);
     CaseRecord record;
     record.spec = &spec;
     record.number = static_cast<std::size_t>(&spec - catalogue_.cases().data()) + 1;
@@ -183,28 +243,30 @@ class FuzzingServer {
     record.started = utc_now();
     record.fuzzer_is_client = false;
     record.http_request = head;
-    std::optional<protocol::DeflateParams> deflate;
-    std::string extensions;
-    if (!spec.deflate.empty())
-      deflate = answer_deflate_offers(check.extensions, spec.deflate, extensions);
-    record.http_response = accept(peer, check, extensions);
+    record.http_response = response;
+    accept(peer, response);
     CaseRun run(peer, deflate, pause());
     run.open(spec.script);
     run.run_until_closed(case_time_limit);
     record.outcome = run.judge();
     record.duration = run.duration();
     record.run = &run;
+    const std::lock_guard lock(reporting_);
     print_case_line(++played_, selected_.size(), record);
     std::string error;
-    if (!report_.add(record, error))
+    if (!report_.add(record, error)) {
       std::fprintf(stderr, "fastws-conformance: %s\n", error.c_str());
+    }
   }
 
   const TestClientOptions& options_;
   std::vector<const CaseSpec*> selected_;
   const Catalogue& catalogue_;
+  CaseGate gate_;
+  std::mutex reporting_;  // report_ and played_, from the case threads
   Report report_;
   std::size_t played_ = 0;
+  CaseThreads playing_;  // last: joined before what the cases use goes
 };
 
 }  // namespace

@@ -1,8 +1,9 @@
 // `fastws-conformance test-client --port N`: the fuzzing server. A client under test connects
 // as it would to the official fuzzing server: /getCaseCount (a text message with the number
 // of selected cases), /runCase?case=N&agent=A (case N of the selection, 1-based, played on
-// that connection), /updateReports?agent=A (writes the reports). Connections are served one
-// at a time, in order.
+// that connection), /updateReports?agent=A (writes the reports, once the cases being played
+// are over). A client may play several cases at a time: each case connection is played on a
+// thread of its own, the 9.x cases each with no other (CaseGate).
 #pragma once
 
 #include <cstdint>

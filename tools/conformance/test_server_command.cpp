@@ -2,8 +2,14 @@
 
 #include <sys/prctl.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <mutex>
+#include <thread>
+#include <vector>
 
+#include "conformance/case_gate.hpp"
 #include "conformance/client_handshake.hpp"
 #include "conformance/report.hpp"
 #include "conformance/run_summary.hpp"
@@ -15,10 +21,13 @@ namespace {
 // Past the longest case timer (480 s) plus its closing handshake: a last resort.
 constexpr Millis case_time_limit{600'000};
 
+// Plays `spec` on a connection of its own. `record.agent` is the server's Server field
+// ("UnknownServer" if it sent none; empty when the connection could not be made): the caller
+// names the agent.
 CaseRecord run_one(const CaseSpec& spec, std::size_t number, const protocol::WebSocketUrl& url,
-                   const TestServerOptions& options, std::string& agent,
-                   std::unique_ptr<Peer>& peer, std::unique_ptr<CaseRun>& run) {
-  CaseRecord record{.spec = &spec, .number = number, .agent = agent, .started = utc_now()};
+                   const TestServerOptions& options, std::unique_ptr<Peer>& peer,
+                   std::unique_ptr<CaseRun>& run) {
+  CaseRecord record{.spec = &spec, .number = number, .started = utc_now()};
   std::string error;
   const int fd = connect_tcp(url.host, url.port, Millis(options.connect_timeout_ms), error);
   if (fd < 0) {
@@ -30,8 +39,7 @@ CaseRecord run_one(const CaseSpec& spec, std::size_t number, const protocol::Web
       open_as_client(*peer, url, spec.deflate, Millis(options.connect_timeout_ms));
   record.http_request = handshake.request;
   record.http_response = handshake.response;
-  if (agent.empty()) agent = handshake.server.empty() ? "UnknownServer" : handshake.server;
-  record.agent = agent;
+  record.agent = handshake.server.empty() ? "UnknownServer" : handshake.server;
   if (!handshake.ok) {
     record.outcome.result_close = "The WebSocket opening handshake failed: " + handshake.error;
     return record;
@@ -45,6 +53,66 @@ CaseRecord run_one(const CaseSpec& spec, std::size_t number, const protocol::Web
   record.run = run.get();
   return record;
 }
+
+// What the workers share: the next case to take, and the report with its lock.
+class ServerRun {
+ public:
+  ServerRun(const TestServerOptions& options, const protocol::WebSocketUrl& url,
+            const Catalogue& catalogue, const std::vector<const CaseSpec*>& selected)
+      : options_(options),
+        url_(url),
+        catalogue_(catalogue),
+        selected_(selected),
+        report_(options.report_directory),
+        agent_(options.agent) {}
+
+  // Takes cases in catalogue order until none is left.
+  void work() {
+    for (;;) {
+      const std::size_t index = next_.fetch_add(1);
+      if (index >= selected_.size() || report_failed_.load()) return;
+      const CaseSpec& spec = *selected_[index];
+      const std::size_t number = static_cast<std::size_t>(&spec - catalogue_.cases().data()) + 1;
+      std::unique_ptr<Peer> peer;
+      std::unique_ptr<CaseRun> run;
+      const auto pass = gate_.enter(spec.alone);
+      CaseRecord record = run_one(spec, number, url_, options_, peer, run);
+      finished(record);
+    }
+  }
+
+  // 2 when a case's report could not be written, else as finish_run.
+  int finish() const {
+    if (report_failed_.load()) return 2;
+    return finish_run(report_, options_.report_directory, options_.require_ok);
+  }
+
+ private:
+  void finished(CaseRecord& record) {
+    const std::lock_guard lock(reporting_);
+    // Unless --agent named it, the agent is what the first connection made says it is.
+    if (agent_.empty()) agent_ = record.agent;
+    record.agent = agent_;
+    print_case_line(++played_, selected_.size(), record);
+    std::string error;
+    if (!report_.add(record, error)) {
+      std::fprintf(stderr, "fastws-conformance: %s\n", error.c_str());
+      report_failed_.store(true);
+    }
+  }
+
+  const TestServerOptions& options_;
+  const protocol::WebSocketUrl& url_;
+  const Catalogue& catalogue_;
+  const std::vector<const CaseSpec*>& selected_;
+  std::atomic<std::size_t> next_{0};
+  std::atomic<bool> report_failed_{false};
+  CaseGate gate_;
+  std::mutex reporting_;
+  Report report_;
+  std::string agent_;
+  std::size_t played_ = 0;
+};
 
 }  // namespace
 
@@ -68,22 +136,16 @@ int run_test_server(const TestServerOptions& options) {
   // The 9.x chopped messages pause 10 us between writes; the default timer slack (50 us) would
   // stretch each pause several times over.
   ::prctl(PR_SET_TIMERSLACK, 1000UL);
-  std::printf("fastws-conformance: %zu cases against %s\n", selected.size(), options.url.c_str());
-  Report report(options.report_directory);
-  std::string agent = options.agent;
-  for (std::size_t i = 0; i < selected.size(); ++i) {
-    const CaseSpec& spec = *selected[i];
-    const std::size_t number = static_cast<std::size_t>(&spec - catalogue.cases().data()) + 1;
-    std::unique_ptr<Peer> peer;
-    std::unique_ptr<CaseRun> run;
-    const CaseRecord record = run_one(spec, number, *url, options, agent, peer, run);
-    print_case_line(i + 1, selected.size(), record);
-    if (!report.add(record, error)) {
-      std::fprintf(stderr, "fastws-conformance: %s\n", error.c_str());
-      return 2;
-    }
-  }
-  return finish_run(report, options.report_directory, options.require_ok);
+  const auto jobs =
+      static_cast<unsigned>(std::clamp<std::size_t>(options.jobs, 1, selected.size()));
+  std::printf("fastws-conformance: %zu cases against %s, %u at a time\n", selected.size(),
+              options.url.c_str(), jobs);
+  ServerRun server_run(options, *url, catalogue, selected);
+  std::vector<std::thread> workers;
+  for (unsigned i = 1; i < jobs; ++i) workers.emplace_back([&server_run] { server_run.work(); });
+  server_run.work();
+  for (std::thread& worker : workers) worker.join();
+  return server_run.finish();
 }
 
 }  // namespace fastws::conformance

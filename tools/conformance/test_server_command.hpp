@@ -1,8 +1,11 @@
 // `fastws-conformance test-server URL`: the fuzzing client. Runs each selected case on a fresh
-// connection to the server under test, prints a line per case and a summary, writes the reports.
+// connection to the server under test (`jobs` of them at a time), prints a line per case as it
+// ends and a summary, writes the reports.
 #pragma once
 
+#include <algorithm>
 #include <string>
+#include <thread>
 
 namespace fastws::conformance {
 
@@ -15,6 +18,9 @@ struct TestServerOptions {
   unsigned chop_pause_us = 1000;
   unsigned connect_timeout_ms = 5000;
   bool require_ok = false;  // NON-STRICT and UNIMPLEMENTED fail the run too (Report::failures)
+  // Cases played at the same time, each on its own connection (those marked `alone` with no
+  // other: CaseGate). 1 plays them one after the other, in catalogue order.
+  unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
 };
 
 // The exit status: 0 when no case failed, 1 when one did, 2 when the run could not start.
