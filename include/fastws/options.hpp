@@ -44,6 +44,20 @@ struct CompressionOptions {
   int level = 6;                             // zlib level 1..9
   int mem_level = 8;                         // zlib memLevel 1..9
   std::size_t min_size = 64;                 // shorter messages go uncompressed
+  // Shared-compressor mode (uWebSockets' SHARED_COMPRESSOR): each of our messages is compressed
+  // on its own, by one deflate stream per event loop (per thread) that every connection uses in
+  // turn, reset between messages; a connection holds it only while it streams a message in
+  // fragments. Negotiates: a server adds server_no_context_takeover to its response (RFC 7692
+  // 7.1.1.1 lets it), a client offers client_no_context_takeover. Memory: zlib's ~260 KiB of
+  // deflate state (at window 15, memLevel 8) per loop instead of per connection.
+  // Cost: ratio, for messages that repeat earlier ones (one message's compression cannot refer
+  // to the last): small JSON messages of one schema compress to about twice the size.
+  // Incoming messages are inflated by one stream per loop as well when the peer agreed to drop
+  // its context (here: client_no_context_takeover = true asks a client for it, which costs the
+  // client's ratio the same way; uWS's SHARED_DECOMPRESSOR); otherwise each connection keeps
+  // its own inflater (~40 KiB once used), the peer's messages referring to its earlier ones.
+  // Whatever this says, a direction agreed without context takeover uses the shared stream.
+  bool shared_compressor = false;
 };
 
 // What to do with a send that would take a connection's buffered bytes over the limit.
