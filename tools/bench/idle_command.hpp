@@ -52,6 +52,9 @@ inline std::vector<Flag> idle_flags(IdleOptions& o) {
                     "ws mode: bytes of one message each connection has echoed before the "
                     "reading, compressed with --deflate (0: none)"),
           deflate_flag(o.target),
+          switch_flag("deflate-context", o.target.deflate_keeps_context,
+                      "with --deflate: offer it as a browser does, keeping context "
+                      "(client_max_window_bits only)"),
       });
 }
 
