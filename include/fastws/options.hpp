@@ -33,8 +33,9 @@ struct TlsOptions {
 };
 
 // permessage-deflate (RFC 7692). Off by default: with context takeover zlib keeps about
-// 256 KiB (deflate) + 40 KiB (inflate) per connection once used; `no_context_takeover` on both
-// sides and a lower `mem_level` cut that, at some cost in compression ratio.
+// 256 KiB (deflate) + 40 KiB (inflate) per connection once used; `shared_compressor` or
+// `no_context_takeover` on both sides (no zlib state per connection between messages) and a
+// lower `mem_level` cut that, at some cost in compression ratio.
 struct CompressionOptions {
   bool enabled = false;                      // negotiate permessage-deflate when offered/accepted
   bool server_no_context_takeover = false;   // the server's compressor forgets after each message
@@ -51,7 +52,8 @@ struct CompressionOptions {
   // 7.1.1.1 lets it), a client offers client_no_context_takeover. Memory: zlib's ~260 KiB of
   // deflate state (at window 15, memLevel 8) per loop instead of per connection.
   // Cost: ratio, for messages that repeat earlier ones (one message's compression cannot refer
-  // to the last): small JSON messages of one schema compress to about twice the size.
+  // to the last): 120-byte JSON messages of one schema come out at 79% of their size instead of
+  // 21% (3.9x the bytes), 2.5 KB ones at 19% instead of 15% (1.3x).
   // Incoming messages are inflated by one stream per loop as well when the peer agreed to drop
   // its context (here: client_no_context_takeover = true asks a client for it, which costs the
   // client's ratio the same way; uWS's SHARED_DECOMPRESSOR); otherwise each connection keeps

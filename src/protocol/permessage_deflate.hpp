@@ -95,9 +95,6 @@ class Deflater {
   // Returns false on a zlib failure.
   bool compress(std::span<const std::byte> in, bool end_of_message, std::vector<std::byte>& out);
 
-  // Whether this object holds a zlib state now (for tests: a shared one is held mid-message only).
-  bool holds_state() const noexcept { return state_ != nullptr; }
-
  private:
   struct State;
   bool ensure_state();
@@ -157,9 +154,6 @@ class Inflater {
                     std::size_t max_output, const Pause& pause, std::size_t& consumed);
 
   const char* last_error() const noexcept { return last_error_; }
-
-  // Whether this object holds a zlib state now (for tests: a shared one is held mid-message only).
-  bool holds_state() const noexcept { return state_ != nullptr; }
 
  private:
   struct State;

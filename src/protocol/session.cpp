@@ -97,8 +97,9 @@ bool Session::receiving_message() const noexcept {
 std::size_t Session::message_memory() const noexcept {
   if (!receiving_message()) return 0;
   std::size_t bytes = reassembly_ ? reassembly_->message.capacity() : 0;
-  if (compression_)
+  if (compression_) {
     bytes += compression_->inflated.capacity() + compression_->inflated_blocks_capacity;
+  }
   return bytes;
 }
 
