@@ -2,6 +2,12 @@
 // It is the program the Autobahn server cases run against:  echo --port 9001 [--compress]
 // --compress-level N sets zlib's level (1..9, the library's default otherwise: 6); the
 // conformance script runs it at 1, where the compression cases cost a fraction of the time.
+// With --compress --compressor shared: both directions through the loop's shared zlib streams,
+// like uWebSockets' SHARED_COMPRESSOR | SHARED_DECOMPRESSOR (CompressionOptions::
+// shared_compressor, and client_no_context_takeover asked of every client). Not the default:
+// the conformance runs of `--compress` exercise context takeover, what users get by default; a
+// client that asks for no context takeover both ways (fastws_bench --deflate) gets the shared
+// streams either way.
 // Over TLS:  echo --port 9443 --cert cert.pem --key key.pem  (then wss://127.0.0.1:9443/)
 //
 // An echo the server refuses (the peer reads slower than it sends and the send buffer is full)
@@ -16,14 +22,21 @@
 
 int main(int argc, char** argv) {
   std::string compress_level;
+  std::string compressor = "dedicated";
   const ExtraFlag level_flag{"--compress-level", "[--compress-level 1..9]", &compress_level};
-  ExampleArgs args(argc, argv, {level_flag});
+  const ExtraFlag compressor_flag{"--compressor", "[--compressor dedicated|shared]", &compressor};
+  ExampleArgs args(argc, argv, {level_flag, compressor_flag});
+  if (compressor != "dedicated" && compressor != "shared") {
+    ExampleArgs::usage(argv[0], {level_flag, compressor_flag});
+  }
   fastws::ServerOptions options = args.options();
+  options.compression.shared_compressor = compressor == "shared";
+  options.compression.client_no_context_takeover = compressor == "shared";
   options.max_message_size = 16u << 20;
   if (!compress_level.empty()) {
     options.compression.level = std::atoi(compress_level.c_str());
     if (options.compression.level < 1 || options.compression.level > 9) {
-      ExampleArgs::usage(argv[0], {level_flag});
+      ExampleArgs::usage(argv[0], {level_flag, compressor_flag});
     }
   }
   fastws::Server server(options);

@@ -27,6 +27,7 @@ protocol::DeflateConfig deflate_config_from(const CompressionOptions& options) {
   config.compression_level = options.level;
   config.mem_level = options.mem_level;
   config.min_compress_size = options.min_size;
+  config.shared_compressor = options.shared_compressor;
   return config;
 }
 

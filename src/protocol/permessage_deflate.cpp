@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,6 +37,15 @@ constexpr std::size_t max_zlib_piece = std::size_t{1} << 30;
 
 // Output is produced in steps of this size so a bomb is caught after one step beyond the limit.
 constexpr std::size_t inflate_step = 16 * 1024;
+
+// Each step's room is zero-filled (vector::resize) before zlib writes it, so a call starts with a
+// step near what its input may give and doubles it while zlib fills it: a 1 KiB message (and the
+// 00 00 ff ff tail after it, which gives nothing) no longer pays 16 KiB of memset each, a cost
+// per message as large as inflating it. Text deflates 3-10x; up to 8x fits the first step.
+constexpr std::size_t min_inflate_step = 512;
+constexpr std::size_t first_inflate_step(std::size_t input) {
+  return std::clamp(std::bit_ceil(input * 8), min_inflate_step, inflate_step);
+}
 
 // A configured window (whichever side's) as one zlib can compress with: 9..15.
 std::uint8_t compressible_window(std::uint8_t configured) {
@@ -138,8 +148,9 @@ std::optional<DeflateParams> answer_offer(const DeflateElement& offer, const Def
       std::min(own_window, offer.server_max_window_bits.value_or(max_window_bits));
 
   DeflateParams params;
-  params.server_no_context_takeover =
-      offer.server_no_context_takeover || config.server_no_context_takeover;
+  // The shared compressor keeps no context: saying so lets the client drop its window too.
+  params.server_no_context_takeover = offer.server_no_context_takeover ||
+                                      config.server_no_context_takeover || config.shared_compressor;
   params.client_no_context_takeover =
       offer.client_no_context_takeover || config.client_no_context_takeover;
   params.server_max_window_bits = server_window;
@@ -205,8 +216,9 @@ std::optional<DeflateParams> check_answer(const DeflateElement& answer,
   DeflateParams params;
   params.server_no_context_takeover = answer.server_no_context_takeover;
   // 7.1.1.2: offering client_no_context_takeover is our promise whether or not it is echoed.
-  params.client_no_context_takeover =
-      answer.client_no_context_takeover || offered.client_no_context_takeover;
+  params.client_no_context_takeover = answer.client_no_context_takeover ||
+                                      offered.client_no_context_takeover ||
+                                      offered.shared_compressor;
   params.server_max_window_bits = answer.server_max_window_bits.value_or(max_window_bits);
   params.client_max_window_bits = answer.client_max_window_bits.value_or(client_window);
   return params;
@@ -236,7 +248,9 @@ std::optional<DeflateParams> negotiate_deflate_offer(std::string_view extensions
 std::string make_deflate_offer(const DeflateConfig& config) {
   std::string offer(extension_name);
   if (config.server_no_context_takeover) offer.append("; server_no_context_takeover");
-  if (config.client_no_context_takeover) offer.append("; client_no_context_takeover");
+  if (config.client_no_context_takeover || config.shared_compressor) {
+    offer.append("; client_no_context_takeover");
+  }
   const std::uint8_t server_window = compressible_window(config.server_max_window_bits);
   if (server_window < max_window_bits) {
     append_window_bits(offer, "server_max_window_bits", server_window);
@@ -287,8 +301,17 @@ std::optional<DeflateParams> accept_deflate_response(std::string_view extensions
 
 struct Deflater::State {
   z_stream stream{};
+  int level = 0;      // what it was set up with: a shared state serves only the same settings
+  int mem_level = 0;  // (its window is that of the thread's slot it sits in)
   ~State() { deflateEnd(&stream); }
 };
+
+std::unique_ptr<Deflater::State>& Deflater::thread_idle_state(int window_bits) {
+  // One slot per window a connection of the thread may have agreed on: 9..15.
+  thread_local std::array<std::unique_ptr<State>, max_window_bits - min_compress_window_bits + 1>
+      idle;
+  return idle[static_cast<std::size_t>(window_bits - min_compress_window_bits)];
+}
 
 Deflater::Deflater(int window_bits, bool no_context_takeover, int level, int mem_level)
     : no_context_takeover_(no_context_takeover),
@@ -298,10 +321,22 @@ Deflater::Deflater(int window_bits, bool no_context_takeover, int level, int mem
 
 Deflater::~Deflater() = default;
 
-// zlib's state (the big part of a connection's compression cost) is taken on first use only.
+// zlib's state (the big part of a connection's compression cost) is taken on first use only,
+// and without context takeover it is the thread's (a new one only while that is in use, or set
+// up for another level or memLevel).
 bool Deflater::ensure_state() {
   if (state_) return true;
+  const bool shared = no_context_takeover_ && window_bits_ >= min_compress_window_bits;
+  if (shared) {
+    std::unique_ptr<State>& idle = thread_idle_state(window_bits_);
+    if (idle && idle->level == level_ && idle->mem_level == mem_level_) {
+      state_ = std::move(idle);
+      return true;
+    }
+  }
   auto state = std::make_unique<State>();
+  state->level = level_;
+  state->mem_level = mem_level_;
   // Negative window bits: a raw deflate stream, no zlib header or trailer (RFC 7692 7.2.1).
   if (deflateInit2(&state->stream, level_, Z_DEFLATED, -window_bits_, mem_level_,
                    Z_DEFAULT_STRATEGY) != Z_OK) {
@@ -350,7 +385,17 @@ bool Deflater::compress(std::span<const std::byte> in, bool end_of_message,
   } else {
     return false;  // a sync flush always ends with the tail; anything else is a zlib fault
   }
-  if (no_context_takeover_) deflateReset(&stream);
+  if (no_context_takeover_) {
+    deflateReset(&stream);
+    // Nothing of this message is kept: the state goes back to the thread for the next message of
+    // any connection (ensure_state's condition holds, the window being compressible here).
+    std::unique_ptr<State>& idle = thread_idle_state(window_bits_);
+    if (!idle) {
+      idle = std::move(state_);
+    } else {
+      state_.reset();  // the thread has one already: a second one lent out meanwhile
+    }
+  }
   return true;
 }
 
@@ -369,8 +414,17 @@ Inflater::Inflater(int /*window_bits*/, bool no_context_takeover)
 
 Inflater::~Inflater() = default;
 
+std::unique_ptr<Inflater::State>& Inflater::thread_idle_state() {
+  thread_local std::unique_ptr<State> idle;  // every Inflater uses a 15-bit window
+  return idle;
+}
+
 bool Inflater::ensure_state() {
   if (state_) return true;
+  if (no_context_takeover_ && thread_idle_state()) {
+    state_ = std::move(thread_idle_state());
+    return true;
+  }
   auto state = std::make_unique<State>();
   if (inflateInit2(&state->stream, -max_window_bits) != Z_OK) {
     last_error_ = "zlib could not set up inflate";
@@ -403,7 +457,9 @@ Inflater::Status Inflater::decompress(std::span<const std::byte> in, bool end_of
   // would begin a stored block (header 00, LEN 0xff00) that swallows the next message's bytes.
   // A compliant message ends inside its empty stored block, before LEN: it gets the tail.
   // (Never paused: the tail completes what the message's bytes began, a block or two at most.)
-  if (state_->message_has_data && !state_->at_block_boundary) {
+  // Without context takeover the stream is reset next: the empty block the tail completes gives
+  // no data (every block before it ended with the sync flush), so it is not fed at all.
+  if (state_->message_has_data && !state_->at_block_boundary && !no_context_takeover_) {
     std::size_t tail_used = 0;
     status = inflate_bytes(flush_tail, out, start, max_output, Pause{}, tail_used);
   }
@@ -445,11 +501,12 @@ Inflater::Status Inflater::inflate_piece(std::vector<std::byte>& out, std::size_
   z_stream& stream = state_->stream;
   const std::size_t hard_cap =
       max_output >= SIZE_MAX - start - 1 ? SIZE_MAX : start + max_output + 1;
+  std::size_t step_size = first_inflate_step(stream.avail_in);
   for (;;) {
     const std::size_t produced = out.size() - start;
     if (produced > max_output) return Status::too_big;
     const std::size_t remaining = max_output - produced;
-    std::size_t step = remaining < inflate_step ? remaining + 1 : inflate_step;
+    std::size_t step = remaining < step_size ? remaining + 1 : step_size;
     const std::size_t used = out.size();
     if (used + step > out.capacity()) {
       if (stream.avail_in == 0) {
@@ -471,6 +528,7 @@ Inflater::Status Inflater::inflate_piece(std::vector<std::byte>& out, std::size_
     const uInt avail_in = stream.avail_in;
     const int result = inflate(&stream, Z_SYNC_FLUSH);
     out.resize(used + step - stream.avail_out);
+    if (stream.avail_out == 0) step_size = std::min(step_size * 2, inflate_step);
     // zlib.h, inflate(): data_type is the count of unused bits in the last input byte, +64 in the
     // final block, +128 when waiting for a block header. Only a call that moved something counts:
     // one that read and wrote nothing drops the 128 of a stream already waiting (zlib leaves TYPE
@@ -513,6 +571,37 @@ void Inflater::finish_message() {
   state_->stream_ended = false;
   state_->message_has_data = false;
   state_->at_block_boundary = false;
+  if (no_context_takeover_) {
+    // Reset, it serves the next message of any connection of the thread (see Deflater).
+    std::unique_ptr<State>& idle = thread_idle_state();
+    if (!idle) {
+      idle = std::move(state_);
+    } else {
+      state_.reset();
+    }
+  }
+}
+
+// ---- Buffers lent by the thread ----
+
+namespace {
+
+std::vector<std::byte>& thread_buffer(ThreadBuffer which) {
+  thread_local std::array<std::vector<std::byte>, 2> buffers;
+  return buffers[static_cast<std::size_t>(which)];
+}
+
+}  // namespace
+
+std::vector<std::byte> take_thread_buffer(ThreadBuffer which) noexcept {
+  return std::move(thread_buffer(which));  // a moved-from vector is empty, without storage
+}
+
+void give_back_thread_buffer(ThreadBuffer which, std::vector<std::byte> buffer) noexcept {
+  std::vector<std::byte>& kept = thread_buffer(which);
+  if (kept.capacity() != 0 || buffer.capacity() > max_kept_thread_buffer) return;  // freed here
+  buffer.clear();
+  kept = std::move(buffer);
 }
 
 }  // namespace fastws::protocol

@@ -26,6 +26,10 @@ struct DeflateConfig {
   int compression_level = 6;           // zlib level 1..9 (or -1 default)
   int mem_level = 8;                   // zlib memLevel 1..9; lower costs less memory per connection
   std::size_t min_compress_size = 64;  // messages shorter than this go uncompressed
+  // Our own messages are compressed each on its own (the thread's shared deflate stream, see
+  // Deflater): a server answers with server_no_context_takeover, a client offers
+  // client_no_context_takeover.
+  bool shared_compressor = false;
 };
 
 // The parameters both sides agreed on for one connection.
@@ -66,13 +70,20 @@ std::optional<DeflateParams> accept_deflate_response(std::string_view extensions
 // is about (1 << (window_bits + 2)) + (1 << (mem_level + 9)) bytes plus ~6 KiB: 262 KiB for
 // window 15 and memLevel 8 (the defaults), 198 KiB with memLevel 7, 135 KiB with memLevel 1
 // (measured by bench_deflate).
+// Shared stream: with no_context_takeover nothing is carried from one message to the next, so
+// the state is the calling thread's: taken when a message begins, reset and given back when it
+// ends. A connection holds one only while it streams a message in pieces; all the connections
+// of a loop (one thread) compress with one stream, whatever their number. A state in use by one
+// connection is never seen by another (a second user of the thread gets a state of its own,
+// and of two given back the thread keeps one), so this holds for any caller on any thread, as
+// long as one Deflater is used by one thread at a time.
 // Thread safety: none; one connection's loop thread uses it.
 class Deflater {
  public:
   // window_bits 9..15 (as negotiated for our sending direction): zlib cannot write a raw deflate
   // stream with an 8-bit window, so a session agreed on 8 never compresses (see
   // permessage_deflate.cpp); with 8 every compress() fails. no_context_takeover resets the
-  // dictionary after every message.
+  // dictionary after every message (and shares the stream, see above).
   Deflater(int window_bits, bool no_context_takeover, int level, int mem_level);
   ~Deflater();
   Deflater(const Deflater&) = delete;
@@ -87,8 +98,10 @@ class Deflater {
  private:
   struct State;
   bool ensure_state();
+  // The calling thread's idle shared state for window_bits (9..15), null when there is none.
+  static std::unique_ptr<State>& thread_idle_state(int window_bits);
 
-  std::unique_ptr<State> state_;  // null until the first compress()
+  std::unique_ptr<State> state_;  // null until the first compress() (shared: between messages)
   bool no_context_takeover_;
   int window_bits_;
   int level_;
@@ -98,7 +111,10 @@ class Deflater {
 // Decompresses messages for one connection, never producing more than it is allowed to.
 //
 // Memory: nothing but this object until the first decompress(); then zlib's inflate state
-// (~7 KiB) and its 32 KiB window. Thread safety: none; one connection's loop thread uses it.
+// (~7 KiB) and its 32 KiB window. With no_context_takeover the state is the calling thread's,
+// shared the way Deflater's is: held by a connection only while a message of its is inflated
+// over several calls (it arrives in pieces, or inflating paused).
+// Thread safety: none; one connection's loop thread uses it.
 class Inflater {
  public:
   enum class Status : std::uint8_t { ok, paused, too_big, error };
@@ -142,6 +158,8 @@ class Inflater {
  private:
   struct State;
   bool ensure_state();
+  // The calling thread's idle shared state, null when there is none.
+  static std::unique_ptr<State>& thread_idle_state();
   Status inflate_bytes(std::span<const std::byte> in, std::vector<std::byte>& out,
                        std::size_t start, std::size_t max_output, const Pause& pause,
                        std::size_t& consumed);
@@ -149,9 +167,20 @@ class Inflater {
                        const Pause& pause);
   void finish_message();
 
-  std::unique_ptr<State> state_;  // null until the first decompress()
+  std::unique_ptr<State> state_;  // null until the first decompress() (shared: between messages)
   bool no_context_takeover_;
   const char* last_error_ = "";
 };
+
+// Output buffers of the calling thread, lent for one message at a time, so that a connection
+// between messages holds none: the compressed form of a message being sent (the sink copies it),
+// and a compressed message being inflated. Lent out, a buffer is the borrower's alone: another
+// borrower on the thread meanwhile gets an empty one, and of two given back one is kept. Buffers
+// above max_kept_thread_buffer bytes are freed when given back.
+enum class ThreadBuffer : std::uint8_t { deflate_output, inflate_output };
+inline constexpr std::size_t max_kept_thread_buffer = 64 * 1024;
+// The thread's buffer, empty (its capacity kept), or a new empty vector when it is lent out.
+std::vector<std::byte> take_thread_buffer(ThreadBuffer which) noexcept;
+void give_back_thread_buffer(ThreadBuffer which, std::vector<std::byte> buffer) noexcept;
 
 }  // namespace fastws::protocol

@@ -21,10 +21,6 @@ void SessionHandler::on_frame(const FrameHeader&, std::span<const std::byte>) {}
 
 namespace {
 
-// Reassembly buffers above this size are released after the message so that a connection that
-// once received a large message does not keep the memory while idle.
-constexpr std::size_t kept_buffer_capacity = 64 * 1024;
-
 // Compressed payload goes to the inflater in slices of at most this size: a receive() that stops
 // early (inflate_per_receive) has unmasked, and masks again, at most one slice it did not use.
 constexpr std::size_t inflate_slice = 16 * 1024;
@@ -60,18 +56,20 @@ struct Session::Compression {
   // False when the peer limited our window to 8 bits, which zlib cannot write: every message of
   // the connection then goes uncompressed (RFC 7692 allows it message by message).
   bool compresses;
-  std::vector<std::byte> compressed;  // output of the deflater for one send
-  bool sending_compressed = false;    // the streaming send in progress is compressed
-  std::size_t inflate_left = 0;       // what the receive() in progress may still inflate
+  bool sending_compressed = false;  // the streaming send in progress is compressed
+  std::size_t inflate_left = 0;     // what the receive() in progress may still inflate
+  // The compressed message being received, inflated: its last block, the thread's buffer lent
+  // for the message (empty, without storage, between messages), and its full blocks.
+  std::vector<std::byte> inflated;
+  std::vector<std::vector<std::byte>> inflated_blocks;
+  std::size_t inflated_blocks_capacity = 0;
 };
 
-// What arrives in pieces: a data message over several frames or reads (or, with raw_frames, one
-// frame), and a control frame split across reads. Allocated when the first such piece comes, so
-// that an idle session holds one pointer for both.
+// What arrives in pieces: an uncompressed data message over several frames or reads (or, with
+// raw_frames, one frame), and a control frame split across reads. Allocated when the first such
+// piece comes, so that an idle session holds one pointer for both.
 struct Session::Reassembly {
-  std::vector<std::byte> message;  // the message so far (of a compressed one, its last block)
-  std::vector<std::vector<std::byte>> inflated_blocks;  // a compressed message's full blocks
-  std::size_t inflated_blocks_capacity = 0;
+  std::vector<std::byte> message;  // the message so far
   std::array<std::byte, max_control_payload> control{};
   std::uint8_t control_size = 0;
   bool control_pending = false;  // a control frame's first bytes are in `control`
@@ -83,8 +81,7 @@ Session::Reassembly& Session::reassembly() {
 }
 
 void Session::drop_reassembly_if_unused() noexcept {
-  if (reassembly_ && reassembly_->message.capacity() == 0 && reassembly_->inflated_blocks.empty() &&
-      !reassembly_->control_pending) {
+  if (reassembly_ && reassembly_->message.capacity() == 0 && !reassembly_->control_pending) {
     reassembly_.reset();
   }
 }
@@ -98,8 +95,12 @@ bool Session::receiving_message() const noexcept {
 }
 
 std::size_t Session::message_memory() const noexcept {
-  if (!receiving_message() || !reassembly_) return 0;
-  return reassembly_->message.capacity() + reassembly_->inflated_blocks_capacity;
+  if (!receiving_message()) return 0;
+  std::size_t bytes = reassembly_ ? reassembly_->message.capacity() : 0;
+  if (compression_) {
+    bytes += compression_->inflated.capacity() + compression_->inflated_blocks_capacity;
+  }
+  return bytes;
 }
 
 Session::Session(const SessionConfig& config, std::optional<DeflateParams> deflate)
@@ -356,19 +357,23 @@ std::size_t Session::handle_data_chunk(std::span<std::byte> chunk, bool frame_do
 
 std::size_t Session::handle_compressed_chunk(std::span<const std::byte> chunk, bool ends_message,
                                              SessionHandler& handler, FrameSink& sink) {
-  Reassembly& pieces = reassembly();
+  Compression& pieces = *compression_;
+  // The thread's buffer serves the message; the connection gives it back when the message ends.
+  if (pieces.inflated.capacity() == 0) {
+    pieces.inflated = take_thread_buffer(ThreadBuffer::inflate_output);
+  }
   std::size_t used = 0;
   for (;;) {
-    if (!config_->stream_fragments && pieces.message.size() >= inflated_block) {
+    if (!config_->stream_fragments && pieces.inflated.size() >= inflated_block) {
       set_aside_full_block(pieces);
     }
-    std::vector<std::byte>& message = pieces.message;
+    std::vector<std::byte>& message = pieces.inflated;
     const std::size_t before = message.size();
     const auto budget = static_cast<std::size_t>(config_->max_message_size - message_size_);
     std::size_t consumed = 0;
-    const auto status = compression_->inflater.decompress(
+    const auto status = pieces.inflater.decompress(
         chunk.subspan(used), ends_message, message, budget,
-        {.after_output = compression_->inflate_left, .at_capacity = inflated_block}, consumed);
+        {.after_output = pieces.inflate_left, .at_capacity = inflated_block}, consumed);
     used += consumed;
     if (status == Inflater::Status::too_big) {
       fail({close_code::message_too_big, "message too big after decompression"}, handler, sink);
@@ -382,7 +387,7 @@ std::size_t Session::handle_compressed_chunk(std::span<const std::byte> chunk, b
     const bool message_done = ends_message && status == Inflater::Status::ok;
     std::span<const std::byte> produced(message.data() + before, message.size() - before);
     message_size_ += produced.size();
-    compression_->inflate_left -= std::min(compression_->inflate_left, produced.size());
+    pieces.inflate_left -= std::min(pieces.inflate_left, produced.size());
     if (message_opcode_ == Opcode::text && !accept_text(produced, handler, sink)) {
       return chunk.size();
     }
@@ -399,15 +404,14 @@ std::size_t Session::handle_compressed_chunk(std::span<const std::byte> chunk, b
     }
     if (message_done) finish_message();
     // Paused with the turn's share left: the block is full, the next one takes the rest.
-    if (status != Inflater::Status::paused || compression_->inflate_left == 0 ||
-        state_ == State::closed) {
+    if (status != Inflater::Status::paused || pieces.inflate_left == 0 || state_ == State::closed) {
       return used;
     }
   }
 }
 
-void Session::set_aside_full_block(Reassembly& pieces) {
-  std::vector<std::byte>& full = pieces.message;
+void Session::set_aside_full_block(Compression& pieces) {
+  std::vector<std::byte>& full = pieces.inflated;
   // Finishing what zlib had taken in may have taken it past the block (rarely): charged exactly.
   if (full.capacity() > full.size()) full.shrink_to_fit();
   pieces.inflated_blocks_capacity += full.capacity();
@@ -418,19 +422,19 @@ void Session::set_aside_full_block(Reassembly& pieces) {
   full.reserve(budget < inflated_block ? budget + 1 : inflated_block);
 }
 
-std::span<const std::byte> Session::join_inflated_blocks(Reassembly& pieces) {
-  if (pieces.inflated_blocks.empty()) return pieces.message;
+std::span<const std::byte> Session::join_inflated_blocks(Compression& pieces) {
+  if (pieces.inflated_blocks.empty()) return pieces.inflated;
   std::vector<std::byte> whole;
   whole.reserve(static_cast<std::size_t>(message_size_));
   for (std::vector<std::byte>& block : pieces.inflated_blocks) {
     whole.insert(whole.end(), block.begin(), block.end());
     std::vector<std::byte>().swap(block);  // freed as it goes: the message and one block at most
   }
-  whole.insert(whole.end(), pieces.message.begin(), pieces.message.end());
+  whole.insert(whole.end(), pieces.inflated.begin(), pieces.inflated.end());
   pieces.inflated_blocks.clear();
   pieces.inflated_blocks_capacity = 0;
-  pieces.message = std::move(whole);
-  return pieces.message;
+  pieces.inflated = std::move(whole);
+  return pieces.inflated;
 }
 
 bool Session::accept_text(std::span<const std::byte> data, SessionHandler& handler,
@@ -486,12 +490,11 @@ void Session::handle_control(std::span<const std::byte> payload, SessionHandler&
 void Session::finish_message() {
   message_opcode_ = Opcode::continuation;
   message_compressed_ = false;
-  if (!reassembly_) return;
-  std::vector<std::byte>& message = reassembly_->message;
-  message.clear();
-  if (message.capacity() > (compression_ ? kept_buffer_capacity : 0)) {
-    std::vector<std::byte>().swap(message);
+  if (compression_ && compression_->inflated.capacity() != 0) {
+    give_back_thread_buffer(ThreadBuffer::inflate_output, std::move(compression_->inflated));
   }
+  if (!reassembly_) return;
+  std::vector<std::byte>().swap(reassembly_->message);
   drop_reassembly_if_unused();
 }
 
@@ -541,13 +544,15 @@ bool Session::send_data_frame(Opcode opcode, std::span<const std::byte> payload,
   if (compress) {
     // RSV1 marks the first frame of a compressed message (RFC 7692 6).
     header.rsv1 = first;
-    auto& out = compression_->compressed;
-    out.clear();
-    if (!compression_->deflater.compress(payload, fin, out)) return false;
-    header.payload_length = out.size();
-    write(header, out, sink);
-    if (out.capacity() > kept_buffer_capacity) std::vector<std::byte>().swap(out);
-    return true;
+    // Lent by the thread for this frame: the sink copies the payload (or writes it) at once.
+    std::vector<std::byte> out = take_thread_buffer(ThreadBuffer::deflate_output);
+    const bool compressed = compression_->deflater.compress(payload, fin, out);
+    if (compressed) {
+      header.payload_length = out.size();
+      write(header, out, sink);
+    }
+    give_back_thread_buffer(ThreadBuffer::deflate_output, std::move(out));
+    return compressed;
   }
   header.payload_length = payload.size();
   write(header, payload, sink);

@@ -167,9 +167,9 @@ class Session {
   // The payload at hand is compressed data and this call inflated what it may.
   bool inflating_spent() const noexcept;
   // A compressed message's last block is full: it goes to the full ones, a new one is begun.
-  void set_aside_full_block(Reassembly& pieces);
+  void set_aside_full_block(Compression& pieces);
   // The compressed message is complete: its blocks in one buffer (the message's).
-  std::span<const std::byte> join_inflated_blocks(Reassembly& pieces);
+  std::span<const std::byte> join_inflated_blocks(Compression& pieces);
   bool accept_text(std::span<const std::byte> data, SessionHandler& handler, FrameSink& sink);
   void deliver(std::span<const std::byte> data, bool last, SessionHandler& handler);
   void handle_control(std::span<const std::byte> payload, SessionHandler& handler, FrameSink& sink);

@@ -4,7 +4,6 @@
 // message's connection; the message timeout closes one not finished in time, whatever its
 // fragments do to the idle timer.
 #include <gtest/gtest.h>
-#include <malloc.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -22,29 +21,15 @@
 
 #include "deflate_peer.hpp"
 #include "server_test_support.hpp"
-
-// Sanitizers replace the allocator (mallinfo2 sees nothing of it) and ASan keeps freed memory in
-// quarantine: there the live heap comes from the sanitizer, and the RSS bound is not checked.
-#if defined(__SANITIZE_ADDRESS__) || defined(FASTWS_UNDER_TSAN)
-#define FASTWS_SANITIZED_ALLOCATOR 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FASTWS_SANITIZED_ALLOCATOR 1
-#endif
-#endif
-#ifdef FASTWS_SANITIZED_ALLOCATOR
-// From sanitizer/allocator_interface.h, which not every compiler installs.
-extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
-constexpr bool sanitized_allocator = true;
-#else
-constexpr bool sanitized_allocator = false;
-#endif
+#include "support/live_heap.hpp"
 
 namespace fastws::testing {
 namespace {
 
 constexpr std::size_t MiB = 1u << 20;
 constexpr std::size_t KiB = 1u << 10;
+using test::live_heap;
+using test::sanitized_allocator;
 
 // A field of /proc/self/status in bytes ("VmRSS:   1234 kB" -> 1263616).
 std::size_t status_bytes(std::string_view field) {
@@ -54,16 +39,6 @@ std::size_t status_bytes(std::string_view field) {
     if (line.starts_with(field)) return std::stoul(line.substr(field.size() + 1)) * KiB;
   }
   return 0;
-}
-// Bytes the allocator handed out and did not get back, on every thread: what the server really
-// holds, whatever the allocator keeps of the memory freed.
-std::size_t live_heap() {
-#ifdef FASTWS_SANITIZED_ALLOCATOR
-  return __sanitizer_get_current_allocated_bytes();
-#else
-  const struct mallinfo2 info = mallinfo2();
-  return info.uordblks + info.hblkhd;
-#endif
 }
 // The peak resident set since reset_peak_rss().
 std::size_t peak_rss() {

@@ -496,6 +496,22 @@ TEST_F(CompressingEchoExample, IdleWithDeflateHoldsCompressedConnections) {
   EXPECT_EQ(result_value(run.output, "connections"), 50) << run.output;
 }
 
+// --message-size: every connection echoes one compressed message before the reading, with
+// either offer; a connection whose echo does not come fails the run.
+TEST_F(CompressingEchoExample, IdleWithAMessageEchoesOneOnEveryConnection) {
+  for (const bool keeps_context : {false, true}) {
+    std::vector<std::string> args = {
+        "idle",          "--deflate", "--message-size",       "1024", "--port",   port_,
+        "--connections", "50",        "--warmup-connections", "5",    "--settle", "0",
+        "--server-pid",  server_pid()};
+    if (keeps_context) args.emplace_back("--deflate-context");
+    const BenchRun run = run_bench(args);
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_EQ(result_value(run.output, "message_size"), 1024) << run.output;
+    EXPECT_EQ(result_value(run.output, "deflate"), 1) << run.output;
+  }
+}
+
 class PlainEchoExample : public BenchServer {
  protected:
   PlainEchoExample() : BenchServer(echo_example_binary, {"--threads", "1"}) {}

@@ -40,6 +40,7 @@ struct Target {
   Mode mode = Mode::ws;
   std::string extra_header_lines;  // ws mode: added to the upgrade request, each ending in CRLF
   bool deflate = false;  // ws mode: offer permessage-deflate, and fail where it is not accepted
+  bool deflate_keeps_context = false;  // offer it as a browser does (see handshake.hpp)
 };
 
 namespace detail {
@@ -117,7 +118,9 @@ inline bool read_response(PendingConnection& c, std::string& error) {
 // The upgrade request for `target`, with a fresh key.
 inline std::string upgrade_request(const Target& target, std::mt19937_64& random) {
   std::string extra = target.extra_header_lines;
-  if (target.deflate) extra += permessage_deflate_offer;
+  if (target.deflate) {
+    extra += target.deflate_keeps_context ? context_keeping_deflate_offer : permessage_deflate_offer;
+  }
   return make_upgrade_request(target.host, target.port, target.path, make_client_key(random),
                               extra);
 }

@@ -51,6 +51,12 @@ inline constexpr std::string_view permessage_deflate_offer =
     "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; "
     "server_no_context_takeover\r\n";
 
+// A browser's offer (Chrome, Firefox): the client keeps its context, and so may the server. Its
+// messages still compress alone (a sender may always forget); the server must keep its
+// inflater's window for it.
+inline constexpr std::string_view context_keeping_deflate_offer =
+    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+
 // True when a (complete) handshake response accepts permessage-deflate. The extension token is
 // case-insensitive (RFC 7230 3.2.6); no server sends it any other way than in lower case, but
 // the search does not rely on it.
