@@ -93,8 +93,8 @@ struct ServerOptions {
   std::string host = "0.0.0.0";
   std::uint16_t port = 8080;
   std::string unix_path;
-  bool ipv6_only = false;  // for IPv6 hosts: refuse IPv4-mapped connections
-  unsigned threads = 0;    // event loops; 0 = one per core
+  bool ipv6_only = false;                    // for IPv6 hosts: refuse IPv4-mapped connections
+  unsigned threads = 0;                      // event loops; 0 = one per core
   IoBackend backend = IoBackend::automatic;  // epoll unless FASTWS_IO_BACKEND=io_uring
 
   // Limits. Zero is not "unlimited": the Server constructor refuses a zero message size,

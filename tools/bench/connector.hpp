@@ -119,7 +119,8 @@ inline bool read_response(PendingConnection& c, std::string& error) {
 inline std::string upgrade_request(const Target& target, std::mt19937_64& random) {
   std::string extra = target.extra_header_lines;
   if (target.deflate) {
-    extra += target.deflate_keeps_context ? context_keeping_deflate_offer : permessage_deflate_offer;
+    extra +=
+        target.deflate_keeps_context ? context_keeping_deflate_offer : permessage_deflate_offer;
   }
   return make_upgrade_request(target.host, target.port, target.path, make_client_key(random),
                               extra);
