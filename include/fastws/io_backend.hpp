@@ -7,6 +7,7 @@
 
 namespace fastws {
 
+// How a server's or a client's event loops wait for and do their I/O.
 enum class IoBackend : std::uint8_t {
   // The FASTWS_IO_BACKEND environment variable ("epoll" or "io_uring") when it is set, else
   // epoll. It lets a whole test suite or a deployment switch backends without a rebuild.
