@@ -42,6 +42,17 @@ SendStatus post(detail::Connection& connection, detail::OutgoingSend send, std::
   return SendStatus::queued;
 }
 
+// Queues a copy of a message sent from another thread. Out of line: inlined into Conn::send its
+// setup (a large OutgoingSend, an allocation) made every send on the loop thread pay for it.
+[[gnu::noinline]] SendStatus post_message_copy(detail::Connection& connection, Opcode op,
+                                              std::span<const std::byte> data) {
+  detail::OutgoingSend send;
+  send.kind = detail::OutgoingSend::Kind::message;
+  send.opcode = op;
+  send.bytes.assign(data.begin(), data.end());
+  return post(connection, std::move(send), data.size());
+}
+
 // Queues a subscribe or unsubscribe to the connection's loop. It holds no bytes for the peer,
 // so the buffer limit does not judge it.
 void post_topic_change(detail::Connection& connection, detail::OutgoingSend::Kind kind,
@@ -144,11 +155,7 @@ SendStatus Conn::send(std::span<const std::byte> data, Opcode op) const {
   if (auto refused = refuse_send()) return *refused;
   if (!is_data_opcode(op)) return SendStatus::invalid;
   if (connection_->loop().in_loop_thread()) return connection_->send_message(op, data);
-  detail::OutgoingSend send;
-  send.kind = detail::OutgoingSend::Kind::message;
-  send.opcode = op;
-  send.bytes.assign(data.begin(), data.end());
-  return post(*connection_, std::move(send), data.size());
+  return post_message_copy(*connection_, op, data);
 }
 
 SendStatus Conn::send(const SharedPayload& data, Opcode op) const {

@@ -716,8 +716,12 @@ SendStatus Connection::send_message(Opcode opcode, std::span<const std::byte> pa
   if (auto refused = apply_backpressure_limit(payload.size(), Admission::message_start)) {
     return *refused;
   }
-  if (must_wait(0)) return defer({0, opcode, true, {payload.begin(), payload.end()}});
+  if (must_wait(0)) return defer_copy(opcode, payload);
   return write_message(opcode, payload);
+}
+
+SendStatus Connection::defer_copy(Opcode opcode, std::span<const std::byte> payload) {
+  return defer({0, opcode, true, {payload.begin(), payload.end()}});
 }
 
 SendStatus Connection::send_fragment(std::uint64_t stream, Opcode opcode,
@@ -807,6 +811,13 @@ void Connection::drain_deferred() {
 }
 
 SendStatus Connection::write_message(Opcode opcode, std::span<const std::byte> payload) {
+  if (!write_message_to_cork(opcode, payload)) return write_message_framed(opcode, payload);
+  LoopStats::bump(loop_->stats().messages_out);
+  LoopStats::bump(loop_->stats().bytes_out, payload.size());
+  return SendStatus::written;
+}
+
+SendStatus Connection::write_message_framed(Opcode opcode, std::span<const std::byte> payload) {
   OutputSink sink(*this);
   if (!session_.send_message(opcode, payload, sink)) return SendStatus::closed;
   LoopStats::bump(loop_->stats().messages_out);

@@ -101,7 +101,11 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   bool reserve_queued(std::size_t bytes, Admission admission) noexcept;
   // What a send would report before doing anything: closed, dropped (after the slow-consumer
   // policy closed the connection) or nothing (go ahead).
-  std::optional<SendStatus> send_gate() const noexcept;
+  std::optional<SendStatus> send_gate() const noexcept {
+    if (limit_closed_.load(std::memory_order_relaxed)) return SendStatus::dropped;
+    if (!is_open()) return SendStatus::closed;
+    return std::nullopt;
+  }
   // The same for Conn::close and Conn::terminate, which also end a connection still opening
   // (a client cancelling its dial).
   std::optional<SendStatus> close_gate() const noexcept;
@@ -278,6 +282,10 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   // cork); `payload` may be of any size. Pre-framed bytes go as a payload with no header.
   void write_frame(std::span<const std::byte> header, std::span<const std::byte> payload,
                    const MaskKey* mask);
+  // A whole message that the session lets go as it is, straight into the cork when it fits with
+  // nothing waiting in the backlog (no frame sink, no header copy): most messages. False when it
+  // did not go this way; then write_message() takes the session's general path.
+  bool write_message_to_cork(Opcode opcode, std::span<const std::byte> payload);
   void append_to_backlog(std::span<const std::byte> header, std::span<const std::byte> payload,
                          const MaskKey* mask);
   // Frames shared with other connections: referenced, not copied, where that is cheaper.
@@ -296,12 +304,28 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   void append_backlog_masked(std::span<const std::byte> bytes, const MaskKey& mask);
   std::size_t backlog_size() const noexcept;
   void publish_buffered() noexcept;
-  std::optional<SendStatus> apply_backpressure_limit(std::size_t bytes, Admission admission);
+  // Nothing when the send may go; else what it reports (the policy was applied). Inline: every
+  // send passes here, and almost every one goes.
+  std::optional<SendStatus> apply_backpressure_limit(std::size_t bytes, Admission admission) {
+    if (!limit_closed_.load(std::memory_order_relaxed) &&
+        (admitted_ ||
+         loop_->send_limits().admits(buffered_.load(std::memory_order_relaxed), bytes, admission))) {
+      return std::nullopt;
+    }
+    return refuse_over_limit(admission);
+  }
+  SendStatus refuse_over_limit(Admission admission);
   SendStatus status_after_send() const noexcept;
   bool must_wait(std::uint64_t stream) const noexcept;
   SendStatus defer(DeferredSend send);
   void drain_deferred();
   SendStatus write_message(Opcode opcode, std::span<const std::byte> payload);
+  // The paths few messages take, out of line so that the common one carries none of their setup:
+  // a message that waits (a copy of it), and one framed by the session (compressed, too large
+  // for the cork, or behind a backlog).
+  [[gnu::noinline]] SendStatus defer_copy(Opcode opcode, std::span<const std::byte> payload);
+  [[gnu::noinline]] SendStatus write_message_framed(Opcode opcode,
+                                                    std::span<const std::byte> payload);
   SendStatus write_fragment(std::uint64_t stream, Opcode opcode, std::span<const std::byte> payload,
                             bool fin);
   SendStatus write_prepared(const SharedBytes& frame, std::size_t payload_size);

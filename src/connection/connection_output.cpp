@@ -56,12 +56,7 @@ void Connection::write_frame(std::span<const std::byte> header, std::span<const 
   if (header.size() + payload.size() <= cork->room()) {
     // The common case: header and payload join the cork.
     cork->append(header);
-    if (mask) {
-      protocol::copy_masked(cork->tail(), payload.data(), payload.size(), *mask);
-      cork->grow(payload.size());
-    } else {
-      cork->append(payload);
-    }
+    cork->append_payload(payload, mask);
     return;
   }
   if (header.size() > cork->room()) {
@@ -98,6 +93,19 @@ void Connection::write_frame(std::span<const std::byte> header, std::span<const 
     cork->grow(take);
     offset += take;
   }
+}
+
+bool Connection::write_message_to_cork(Opcode opcode, std::span<const std::byte> payload) {
+  if (phase_ == Phase::closed || backlog_size() > 0) return false;
+  CorkBuffer& cork = loop_->cork_for(*this);
+  // What does not fit goes by write_frame(), which flushes or writes large payloads in place.
+  if (protocol::max_frame_header_size + payload.size() > cork.room()) return false;
+  MaskKey mask;
+  const auto head = session_.write_message_head(opcode, payload.size(), cork.tail(), mask);
+  if (head.size == 0) return false;
+  cork.grow(head.size);
+  cork.append_payload(payload, head.masked ? &mask : nullptr);
+  return true;
 }
 
 void Connection::append_to_backlog(std::span<const std::byte> header,
@@ -298,28 +306,16 @@ void Connection::on_writable() {
   }
 }
 
-std::optional<SendStatus> Connection::send_gate() const noexcept {
-  if (limit_closed_.load(std::memory_order_relaxed)) return SendStatus::dropped;
-  if (!is_open()) return SendStatus::closed;
-  return std::nullopt;
-}
-
 std::optional<SendStatus> Connection::close_gate() const noexcept {
   if (limit_closed_.load(std::memory_order_relaxed)) return SendStatus::dropped;
   if (openness() == Openness::closed) return SendStatus::closed;
   return std::nullopt;
 }
 
-std::optional<SendStatus> Connection::apply_backpressure_limit(std::size_t bytes,
-                                                               Admission admission) {
+SendStatus Connection::refuse_over_limit(Admission admission) {
   if (limit_closed_.load(std::memory_order_relaxed)) return SendStatus::dropped;
-  if (admitted_) return std::nullopt;
-  const SendLimits& limits = loop_->send_limits();
-  if (limits.admits(buffered_.load(std::memory_order_relaxed), bytes, admission)) {
-    return std::nullopt;
-  }
   loop_->stats().dropped_sends.fetch_add(1, std::memory_order_relaxed);
-  if (limits.refusal_closes(admission)) {
+  if (loop_->send_limits().refusal_closes(admission)) {
     limit_closed_.store(true, std::memory_order_relaxed);
     finish({close_code::policy_violation, {}, "slow consumer: send buffer limit reached"});
   }

@@ -49,12 +49,13 @@ Transport* Connection::transport() const noexcept {
   return extras_ && extras_->transport ? &extras_->transport->transport() : nullptr;
 }
 
+// Called only for a connection that runs on a transport (no fd of its own).
 net::IoResult Connection::read_transport(std::span<std::byte> buffer) {
-  return io_result_of(transport()->read(buffer));
+  return io_result_of(extras_->transport->transport().read(buffer));
 }
 
 net::IoResult Connection::write_transport(std::span<const iovec> buffers) {
-  return io_result_of(transport()->write(buffers));
+  return io_result_of(extras_->transport->transport().write(buffers));
 }
 
 std::size_t Connection::unsent_output() const noexcept {

@@ -20,6 +20,7 @@
 
 #include "connection/shared_bytes.hpp"
 #include "fastws/conn.hpp"
+#include "protocol/mask.hpp"
 
 namespace fastws::detail {
 
@@ -46,6 +47,12 @@ class CorkBuffer {
   void append(std::span<const std::byte> data) noexcept {
     if (data.empty()) return;  // an empty span may carry a null pointer: memcpy must not see it
     std::memcpy(tail(), data.data(), data.size());
+    size_ += data.size();
+  }
+  // Appends a payload: XORed with `mask` (a client's frame), or as it is when mask is null.
+  void append_payload(std::span<const std::byte> data, const MaskKey* mask) noexcept {
+    if (mask == nullptr) return append(data);
+    protocol::copy_masked(tail(), data.data(), data.size(), *mask);
     size_ += data.size();
   }
   // Whether reference() may take `shared`: it fits the room, and it joins the last reference or

@@ -16,9 +16,6 @@ namespace fastws::net {
 
 namespace {
 
-// The loop whose iteration the calling thread is running (is_in_loop_thread() and current()).
-thread_local EventLoop* current_loop = nullptr;
-
 std::error_code last_error() noexcept {
   return {errno, std::system_category()};
 }
@@ -102,14 +99,6 @@ IoBackend EventLoop::backend() const noexcept {
   return uring_ ? IoBackend::io_uring : IoBackend::epoll;
 }
 
-EventLoop* EventLoop::current() noexcept {
-  return current_loop;
-}
-
-bool EventLoop::is_in_loop_thread() const noexcept {
-  return current_loop == this;
-}
-
 void EventLoop::run() {
   while (!take_stop()) run_once(std::chrono::milliseconds{-1});
 }
@@ -120,17 +109,17 @@ bool EventLoop::take_stop() noexcept {
 }
 
 void EventLoop::run_handler(void (*handler)(void*), void* context) {
-  EventLoop* const outer = std::exchange(current_loop, this);
+  EventLoop* const outer = std::exchange(current_, this);
   // Timers armed by the handler count from now, not from the last iteration, which may be long
   // ago when the loop idled in its driver.
   update_clock();
   handler(context);
   run_deferred_flushes();
-  current_loop = outer;
+  current_ = outer;
 }
 
 void EventLoop::run_once(std::chrono::milliseconds max_wait) {
-  EventLoop* const outer = std::exchange(current_loop, this);
+  EventLoop* const outer = std::exchange(current_, this);
 
   due_.splice(revisits_);
   const int timeout = due_.empty() ? epoll_timeout(max_wait) : 0;
@@ -156,7 +145,7 @@ void EventLoop::run_once(std::chrono::milliseconds max_wait) {
   timers_.advance(static_cast<std::uint64_t>(elapsed_ / tick_));
   run_deferred_flushes();
 
-  current_loop = outer;
+  current_ = outer;
 }
 
 int EventLoop::epoll_timeout(std::chrono::milliseconds max_wait) const noexcept {

@@ -181,10 +181,10 @@ class EventLoop {
   // Any thread. How many eventfd writes post() made (tests prove the coalescing with it).
   std::uint64_t wakeups() const noexcept { return wakeups_.load(std::memory_order_relaxed); }
 
-  // True when called from inside run() / run_once() of this loop.
-  bool is_in_loop_thread() const noexcept;
+  // True when called from inside run() / run_once() of this loop. Inline: every send asks.
+  bool is_in_loop_thread() const noexcept { return current_ == this; }
   // The loop whose run() the calling thread is inside, or null.
-  static EventLoop* current() noexcept;
+  static EventLoop* current() noexcept { return current_; }
 
   // Registration. `events` are epoll bits (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLET, ...); the
   // handler must outlive its registration. remove() also drops any event of the current batch
@@ -224,6 +224,8 @@ class EventLoop {
   std::chrono::milliseconds timer_tick() const noexcept { return tick_; }
 
  private:
+  // The loop whose iteration the calling thread is running.
+  static inline thread_local EventLoop* current_ = nullptr;
   class Waker;
 
   EventLoop(const EventLoopOptions& options, UniqueFd epoll_fd, UniqueFd wake_fd,

@@ -185,11 +185,10 @@ void UringPoller::sync(Registration& registration) {
 }
 
 io_uring_sqe* UringPoller::next_sqe() {
-  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  if (sqe == nullptr) {  // the submission queue is full: hand it to the kernel now
-    io_uring_submit(&ring_);
-    sqe = io_uring_get_sqe(&ring_);
-  }
+  // A full submission queue is handed to the kernel, which takes the entries at once (no SQPOLL
+  // thread here), so the next attempt finds room.
+  io_uring_sqe* sqe;
+  while ((sqe = io_uring_get_sqe(&ring_)) == nullptr) io_uring_submit(&ring_);
   return sqe;
 }
 

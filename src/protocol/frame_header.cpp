@@ -17,17 +17,7 @@
 namespace fastws::protocol {
 namespace {
 
-constexpr std::uint8_t fin_bit = 0x80;
-constexpr std::uint8_t rsv1_bit = 0x40;
-constexpr std::uint8_t rsv2_bit = 0x20;
-constexpr std::uint8_t rsv3_bit = 0x10;
-constexpr std::uint8_t rsv_bits = rsv1_bit | rsv2_bit | rsv3_bit;  // >> 4: allowed_rsv_bits form
-constexpr std::uint8_t opcode_bits = 0x0F;
-constexpr std::uint8_t mask_bit = 0x80;
-constexpr std::uint8_t length_bits = 0x7F;
-constexpr std::uint8_t length_16 = 126;
-constexpr std::uint8_t length_64 = 127;
-constexpr std::size_t mask_key_size = 4;
+using namespace frame_bits;
 
 // buffered_size_ once a header is complete, until reset().
 constexpr std::uint8_t header_complete = 0xFF;
@@ -95,10 +85,6 @@ std::uint64_t read_big_endian(const std::uint8_t* bytes, std::size_t size) noexc
   std::uint64_t value = 0;
   for (std::size_t i = 0; i < size; ++i) value = (value << 8) | bytes[i];
   return value;
-}
-
-void write_big_endian(std::byte* out, std::uint64_t value, std::size_t size) noexcept {
-  for (std::size_t i = size; i-- > 0; value >>= 8) out[i] = static_cast<std::byte>(value & 0xFF);
 }
 
 struct Scan {
@@ -191,38 +177,6 @@ void FrameHeaderParser::reset() noexcept {
   header_ = {};
   error_ = {};
   buffered_size_ = 0;
-}
-
-std::size_t write_frame_header(std::byte* out, const FrameHeader& header) noexcept {
-  std::uint8_t byte0 = static_cast<std::uint8_t>(header.opcode) & opcode_bits;
-  if (header.fin) byte0 |= fin_bit;
-  if (header.rsv1) byte0 |= rsv1_bit;
-  if (header.rsv2) byte0 |= rsv2_bit;
-  if (header.rsv3) byte0 |= rsv3_bit;
-  out[0] = static_cast<std::byte>(byte0);
-
-  // 5.2: "the minimal number of bytes MUST be used to encode the length".
-  const std::uint64_t length = header.payload_length;
-  std::uint8_t byte1 = header.masked ? mask_bit : 0;
-  std::size_t size = 2;
-  if (length <= max_control_payload) {
-    byte1 |= static_cast<std::uint8_t>(length);
-  } else if (length <= 0xFFFF) {
-    byte1 |= length_16;
-    write_big_endian(out + 2, length, 2);
-    size += 2;
-  } else {
-    byte1 |= length_64;
-    write_big_endian(out + 2, length, 8);
-    size += 8;
-  }
-  out[1] = static_cast<std::byte>(byte1);
-
-  if (header.masked) {
-    std::memcpy(out + size, header.mask.data(), mask_key_size);
-    size += mask_key_size;
-  }
-  return size;
 }
 
 }  // namespace fastws::protocol

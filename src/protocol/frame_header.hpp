@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "fastws/frame.hpp"
 #include "protocol/role.hpp"
@@ -12,6 +13,21 @@ namespace fastws::protocol {
 
 inline constexpr std::size_t max_frame_header_size = 14;
 inline constexpr std::size_t max_control_payload = 125;
+
+// The bits of the first two header bytes, and the two extended-length codes.
+namespace frame_bits {
+inline constexpr std::uint8_t fin_bit = 0x80;
+inline constexpr std::uint8_t rsv1_bit = 0x40;
+inline constexpr std::uint8_t rsv2_bit = 0x20;
+inline constexpr std::uint8_t rsv3_bit = 0x10;
+inline constexpr std::uint8_t rsv_bits = rsv1_bit | rsv2_bit | rsv3_bit;  // >> 4: allowed_rsv_bits
+inline constexpr std::uint8_t opcode_bits = 0x0F;
+inline constexpr std::uint8_t mask_bit = 0x80;
+inline constexpr std::uint8_t length_bits = 0x7F;
+inline constexpr std::uint8_t length_16 = 126;
+inline constexpr std::uint8_t length_64 = 127;
+inline constexpr std::size_t mask_key_size = 4;
+}  // namespace frame_bits
 
 // 16 bytes: every connection's session holds one (the header being read).
 struct FrameHeader {
@@ -63,10 +79,53 @@ class FrameHeaderParser {
   ProtocolError error_{};
 };
 
+// Byte 0 of a header: FIN, RSV1-3 and the opcode.
+inline std::byte frame_first_byte(const FrameHeader& header) noexcept {
+  using namespace frame_bits;
+  std::uint8_t byte0 = static_cast<std::uint8_t>(header.opcode) & opcode_bits;
+  if (header.fin) byte0 |= fin_bit;
+  if (header.rsv1) byte0 |= rsv1_bit;
+  if (header.rsv2) byte0 |= rsv2_bit;
+  if (header.rsv3) byte0 |= rsv3_bit;
+  return static_cast<std::byte>(byte0);
+}
+
+// The rest of a header after byte 0 (which the caller writes to out[0]): MASK and the payload
+// length in its shortest form, then the mask key when there is one. Returns the header's size.
+// Inline: every message sent writes one, and with a constant mask argument it is a few stores.
+inline std::size_t write_frame_length(std::byte* out, std::uint64_t length,
+                                      const MaskKey* mask) noexcept {
+  using namespace frame_bits;
+  // 5.2: "the minimal number of bytes MUST be used to encode the length".
+  std::uint8_t byte1 = mask != nullptr ? mask_bit : 0;
+  std::size_t size = 2;
+  if (length <= max_control_payload) {
+    byte1 |= static_cast<std::uint8_t>(length);
+  } else if (length <= 0xFFFF) {
+    byte1 |= length_16;
+    out[2] = static_cast<std::byte>(length >> 8);
+    out[3] = static_cast<std::byte>(length & 0xFF);
+    size += 2;
+  } else {
+    byte1 |= length_64;
+    for (std::size_t i = 0; i < 8; ++i) out[2 + i] = static_cast<std::byte>(length >> (56 - 8 * i));
+    size += 8;
+  }
+  out[1] = static_cast<std::byte>(byte1);
+  if (mask != nullptr) {
+    std::memcpy(out + size, mask->data(), mask_key_size);
+    size += mask_key_size;
+  }
+  return size;
+}
+
 // Writes the header for `header` into `out` (at least max_frame_header_size bytes) using the
 // shortest length encoding, and returns its size. The payload is not touched: the caller sends
 // header and payload together (writev) or masks the payload into its output buffer.
-std::size_t write_frame_header(std::byte* out, const FrameHeader& header) noexcept;
+inline std::size_t write_frame_header(std::byte* out, const FrameHeader& header) noexcept {
+  out[0] = frame_first_byte(header);
+  return write_frame_length(out, header.payload_length, header.masked ? &header.mask : nullptr);
+}
 
 // Size the header of a frame with this payload length takes.
 constexpr std::size_t frame_header_size(std::uint64_t payload_length, bool masked) noexcept {

@@ -60,14 +60,21 @@ std::size_t copy_masked(std::byte* dst, const std::byte* src, std::size_t size, 
   }
 #endif
 
-  // The whole body where SSE2 is missing, otherwise the tail of fewer than 16 bytes.
+  // The whole body where SSE2 is missing, otherwise the tail of fewer than 16 bytes: at most one
+  // word (a loop here would be vectorized again, with checks that cost more than a short tail).
   const std::uint64_t key64 = (std::uint64_t{key32} << 32) | key32;
-  for (; i + 8 <= size; i += 8) {
+  auto mask_word = [&] {
     std::uint64_t word;
     std::memcpy(&word, src + i, sizeof word);
     word ^= key64;
     std::memcpy(dst + i, &word, sizeof word);
-  }
+    i += 8;
+  };
+#if defined(__SSE2__)
+  if (i + 8 <= size) mask_word();
+#else
+  while (i + 8 <= size) mask_word();
+#endif
   for (; i < size; ++i) dst[i] = src[i] ^ key[(key_offset + i) & 3];
   return (key_offset + size) & 3;
 }

@@ -516,24 +516,24 @@ void Session::fail(ProtocolError error, SessionHandler& handler, FrameSink& sink
   handler.on_error(error);
 }
 
+Session::MessageHead Session::write_head(const FrameHeader& header, std::byte* out,
+                                         MaskKey& mask) const noexcept {
+  if (config_->role == Role::server || header.masked) {
+    mask = header.mask;
+    return {write_frame_header(out, header), header.masked};
+  }
+  // Client frames are masked with a fresh key each (RFC 6455 5.3).
+  out[0] = frame_first_byte(header);
+  mask = random_mask_key();
+  return {write_frame_length(out, header.payload_length, &mask), true};
+}
+
 void Session::write(const FrameHeader& header, std::span<const std::byte> payload,
                     FrameSink& sink) {
   std::array<std::byte, max_frame_header_size> bytes;
-  if (config_->role == Role::server || header.masked) {
-    const std::size_t size = write_frame_header(bytes.data(), header);
-    sink.write_frame({bytes.data(), size}, payload, header.masked ? &header.mask : nullptr);
-    return;
-  }
-  // Client frames are masked with a fresh key each (RFC 6455 5.3): the unmasked header with the
-  // MASK bit set and the key after the length. Patched in place rather than written from a
-  // modified copy of `header`: the copy's wide load of a header just built field by field stalls
-  // (store forwarding), a measurable share of a pipelining client's time.
-  std::size_t size = write_frame_header(bytes.data(), header);
-  bytes[1] |= std::byte{0x80};
-  const MaskKey mask = random_mask_key();
-  std::memcpy(bytes.data() + size, mask.data(), mask.size());
-  size += mask.size();
-  sink.write_frame({bytes.data(), size}, payload, &mask);
+  MaskKey mask;
+  const MessageHead head = write_head(header, bytes.data(), mask);
+  sink.write_frame({bytes.data(), head.size}, payload, head.masked ? &mask : nullptr);
 }
 
 bool Session::send_data_frame(Opcode opcode, std::span<const std::byte> payload, bool fin,
@@ -561,13 +561,13 @@ bool Session::send_data_frame(Opcode opcode, std::span<const std::byte> payload,
 
 bool Session::send_message(Opcode opcode, std::span<const std::byte> payload, FrameSink& sink,
                            bool compress) {
-  if (state_ != State::open || sending_fragmented() || is_control(opcode) ||
-      opcode == Opcode::continuation) {
-    return false;
-  }
-  const bool use_deflate =
-      compress && compresses_outgoing() && payload.size() >= config_->deflate.min_compress_size;
+  if (!may_send_message(opcode)) return false;
+  const bool use_deflate = compress && compresses(payload.size());
   return send_data_frame(opcode, payload, true, use_deflate, true, sink);
+}
+
+bool Session::compresses(std::size_t message_size) const noexcept {
+  return compresses_outgoing() && message_size >= config_->deflate.min_compress_size;
 }
 
 bool Session::send_fragment(Opcode opcode, std::span<const std::byte> payload, bool fin,

@@ -19,6 +19,7 @@
 
 #include "fastws/frame.hpp"
 #include "protocol/frame_header.hpp"
+#include "protocol/mask_key.hpp"
 #include "protocol/permessage_deflate.hpp"
 #include "protocol/role.hpp"
 #include "protocol/utf8.hpp"
@@ -115,6 +116,25 @@ class Session {
   // and the message is not shorter than the configured minimum. Returns false once closing.
   bool send_message(Opcode opcode, std::span<const std::byte> payload, FrameSink& sink,
                     bool compress = true);
+  // The fast way to send a whole message as it is: writes its frame's head to `out` (at least
+  // max_frame_header_size bytes) for a caller that places the payload right after it, masked
+  // with `mask` when masked is true (a client's frames). Same frame as send_message(); saves the
+  // frame sink on the path most messages take. Returns size 0 when the message cannot go this
+  // way (the session is not open, a streamed message is being sent, or this one is compressed):
+  // send_message() then.
+  struct MessageHead {
+    std::size_t size = 0;
+    bool masked = false;
+  };
+  MessageHead write_message_head(Opcode opcode, std::size_t payload_size, std::byte* out,
+                                 MaskKey& mask) const noexcept {
+    // send_message()'s frame unless that one is compressed. Inline: most messages pass here.
+    if (!may_send_message(opcode) || (compression_ && compresses(payload_size))) return {};
+    out[0] = static_cast<std::byte>(frame_bits::fin_bit | static_cast<std::uint8_t>(opcode));
+    if (config_->role == Role::server) return {write_frame_length(out, payload_size, nullptr), false};
+    mask = random_mask_key();  // a fresh key for each client frame (RFC 6455 5.3)
+    return {write_frame_length(out, payload_size, &mask), true};
+  }
   // Streaming send: the first call gives the message opcode, later ones continue it; `fin` ends
   // the message. Data messages cannot interleave; control frames can go in between.
   bool send_fragment(Opcode opcode, std::span<const std::byte> payload, bool fin, FrameSink& sink,
@@ -180,6 +200,15 @@ class Session {
   void release_memory() noexcept;
   void fail(ProtocolError error, SessionHandler& handler, FrameSink& sink);
   void write(const FrameHeader& header, std::span<const std::byte> payload, FrameSink& sink);
+  // The header of a frame to `out`: as given, or for a client masked with a fresh key (`mask`).
+  MessageHead write_head(const FrameHeader& header, std::byte* out, MaskKey& mask) const noexcept;
+  // A whole message may begin now (open, no streamed message being sent, a data opcode).
+  bool may_send_message(Opcode opcode) const noexcept {
+    return state_ == State::open && !sending_fragmented() && !is_control(opcode) &&
+           opcode != Opcode::continuation;
+  }
+  // A whole message of this size is compressed (unless its sender says not to).
+  bool compresses(std::size_t message_size) const noexcept;
   bool send_data_frame(Opcode opcode, std::span<const std::byte> payload, bool fin, bool compress,
                        bool first, FrameSink& sink);
 
