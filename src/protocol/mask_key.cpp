@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -80,8 +81,18 @@ struct KeyPool {
 };
 thread_local constinit KeyPool pool{{}, 8192};
 
+// A forked child starts with a copy of the forking thread's keys: it must not send what its
+// parent will send. The child (where only that thread runs) drops them; its keystream, keyed in
+// the parent, is keyed afresh at the refill that follows (Keystream::fill checks the process).
+void drop_keys_in_child() noexcept {
+  pool.next = pool.bytes.size();
+}
+
 // Out of line: inlined, its register saves would burden every key.
 [[gnu::noinline, gnu::cold]] void refill() noexcept {
+  static const bool fork_handler_installed =
+      pthread_atfork(nullptr, nullptr, drop_keys_in_child) == 0;
+  (void)fork_handler_installed;  // without it (out of memory), keys repeat only after a fork
   thread_local Keystream keystream;
   keystream.fill(pool.bytes);
   pool.next = 0;
