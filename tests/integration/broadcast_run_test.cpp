@@ -18,18 +18,6 @@
 #include "test_peer.hpp"
 #include "tls_test_support.hpp"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(FASTWS_UNDER_TSAN)
-constexpr bool sanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
-#else
-constexpr bool sanitized = false;
-#endif
-
 namespace fastws::testing {
 namespace {
 
