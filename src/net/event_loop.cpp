@@ -98,6 +98,19 @@ void EventLoop::submit_pending() {
   if (uring_) uring_->submit();
 }
 
+void EventLoop::prepare_for_outside_driver() {
+  if (!uring_) return;
+  UringOptions options;
+  options.cooperative = false;
+  std::error_code error;
+  std::unique_ptr<UringPoller> waking = UringPoller::create(error, options);
+  // The kernel refuses a second ring now: the first stays, its completions seen at the driver's
+  // next run_ready() (a timer, another fd) rather than at once.
+  if (!waking) return;
+  waking->adopt(*uring_);
+  uring_ = std::move(waking);
+}
+
 IoBackend EventLoop::backend() const noexcept {
   return uring_ ? IoBackend::io_uring : IoBackend::epoll;
 }
@@ -229,6 +242,20 @@ std::error_code EventLoop::add(int fd, std::uint32_t events, IoHandler& handler)
 std::error_code EventLoop::add_stream(int fd, std::uint32_t events, StreamHandler& handler) {
   if (uring_) return uring_->add_stream(fd, events, handler);
   return add(fd, events, handler);
+}
+
+std::error_code EventLoop::add_listener(int fd, std::uint32_t events, ListenHandler& handler) {
+  if (uring_) return uring_->add_listener(fd, events, handler);
+  return add(fd, events, handler);
+}
+
+IoResult EventLoop::send_stream(int fd, std::span<const iovec> buffers) {
+  if (uring_) return uring_->send(fd, buffers);
+  return write_vectored(fd, buffers);
+}
+
+std::size_t EventLoop::unsent_stream_bytes(int fd) const noexcept {
+  return uring_ ? uring_->unsent(fd) : 0;
 }
 
 std::error_code EventLoop::modify(int fd, std::uint32_t events, IoHandler& handler) {
