@@ -100,15 +100,17 @@ void EventLoop::submit_pending() {
 
 void EventLoop::prepare_for_outside_driver() {
   if (!uring_) return;
-  UringOptions options;
-  options.cooperative = false;
-  std::error_code error;
-  std::unique_ptr<UringPoller> waking = UringPoller::create(error, options);
-  // The kernel refuses a second ring now: the first stays, its completions seen at the driver's
-  // next run_ready() (a timer, another fd) rather than at once.
-  if (!waking) return;
-  waking->adopt(*uring_);
-  uring_ = std::move(waking);
+  UniqueFd epoll_fd(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_fd) return;  // it stays on io_uring: a driver that runs it first still works
+  const std::vector<UringPoller::Registered> registered = uring_->registered();
+  for (const UringPoller::Registered& entry : registered) {
+    epoll_event event{};
+    event.events = entry.events;
+    event.data.ptr = entry.handler;
+    if (::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, entry.fd, &event) != 0) return;
+  }
+  uring_.reset();  // what it had in flight goes with it
+  epoll_fd_ = std::move(epoll_fd);
 }
 
 IoBackend EventLoop::backend() const noexcept {

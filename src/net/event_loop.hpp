@@ -15,7 +15,8 @@
 //   4. timers that came due fire;
 //   5. every FlushHandler that called defer_flush() during 1-4 flushes, once.
 // Step 5 is the cork: all the frames one read brings (and all sends queued by other threads)
-// are handled before anything is written, and the replies leave in one write per connection.
+// are handled before anything is written, and the replies leave in one write per connection
+// (on io_uring, one send request per connection, all submitted with the next io_uring_enter).
 // Step 3 is for fairness: a handler takes a bounded amount of its input per turn, and input
 // it holds where epoll cannot see it (bytes read but not handled yet, bytes a TLS session
 // decrypted) gets it another turn after everyone epoll reports (level-triggered sockets with
@@ -177,9 +178,10 @@ class EventLoop {
   // Hands the kernel what an iteration or a run_handler() asked of it (io_uring): the driver calls
   // it before it waits on fd() again.
   void submit_pending();
-  // Before the first iteration of a loop that will be driven from outside: its io_uring (if it
-  // has one) wakes a thread sleeping in another loop's wait on fd(), which costs an interrupt per
-  // completion that a loop waiting in its own run() does without.
+  // Before the first iteration of a loop that will be driven from outside, while it has no
+  // connections: an io_uring loop moves to epoll (what it registered, with it). An outside loop
+  // waits on fd() before any run_ready(), where io_uring's requests are not submitted yet, and
+  // would sleep through completions that the ring reports to the thread that submitted them.
   void prepare_for_outside_driver();
   // Takes back a stop() (the one run() would end on): true when one was asked for.
   bool take_stop() noexcept;

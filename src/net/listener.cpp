@@ -1,7 +1,6 @@
 #include "net/listener.hpp"
 
 #include <sys/epoll.h>
-#include <sys/socket.h>
 
 #include <cerrno>
 #include <utility>
@@ -85,11 +84,9 @@ bool Listener::accept_one() {
 
 void Listener::on_accepted(UniqueFd connection) {
   SocketAddress peer;
-  socklen_t size = SocketAddress::capacity();
   // The multishot accept cannot give each connection its address: ask. A connection reset in
   // between has none, and is dropped as accept() would have skipped it.
-  if (::getpeername(connection.get(), peer.storage(), &size) != 0) return;
-  peer.set_size(size);
+  if (remote_address(connection.get(), peer)) return;
   take(std::move(connection), peer);
 }
 

@@ -76,12 +76,12 @@ std::unique_ptr<UringPoller> UringPoller::create(std::error_code& error,
 
 std::error_code UringPoller::set_up(const UringOptions& options) {
   io_uring_params params{};
-  params.flags = IORING_SETUP_SUBMIT_ALL;  // a request that fails does not hold up the others
-  // A loop that waits only in io_uring_enter needs no interrupt when a completion comes: its work
-  // runs at the next enter, in a batch (a ping-pong echo takes about a fifth less CPU). A loop
-  // driven from outside sleeps in another loop's wait on the ring's fd instead, where only the
-  // interrupt wakes it.
-  if (options.cooperative) params.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+  // SUBMIT_ALL: a request that fails does not hold up the others. COOP_TASKRUN: the loop waits
+  // only in io_uring_enter, so a completion needs no interrupt of its thread: its work runs at
+  // the next enter, in a batch (a ping-pong echo takes about a third less CPU). A loop driven
+  // from outside, which would sleep in another loop's wait on the ring's fd where only that
+  // interrupt could wake it, moves to epoll instead (EventLoop::prepare_for_outside_driver).
+  params.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   const int result =
       io_uring_queue_init_params(static_cast<unsigned>(options.queue_entries), &ring_, &params);
   if (result < 0) return from_result(result);
@@ -127,14 +127,14 @@ UringPoller::~UringPoller() {
   }
 }
 
-void UringPoller::adopt(UringPoller& other) {
-  if (other.all_.empty()) return;
-  for (ListLink* link = &other.all_.front(); link != other.all_.end(); link = link->next) {
-    auto& registration = static_cast<Registration&>(ListNode<Registration>::from_link(*link));
-    if (registration.handler == nullptr) continue;
-    register_fd(registration.fd, registration.wanted, *registration.handler, registration.stream,
-                registration.listener);
+std::vector<UringPoller::Registered> UringPoller::registered() const {
+  std::vector<Registered> live;
+  for (const Registration* registration : by_fd_) {
+    if (registration != nullptr && registration->handler != nullptr) {
+      live.push_back({registration->fd, registration->wanted, registration->handler});
+    }
   }
+  return live;
 }
 
 std::error_code UringPoller::add(int fd, std::uint32_t events, IoHandler& handler) {

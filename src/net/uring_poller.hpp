@@ -54,9 +54,6 @@ struct UringOptions {
   // Send buffers kept for reuse once returned (more than this are freed): after a burst of
   // concurrent sends, at most this many times send_buffer_size stays allocated.
   std::size_t kept_send_buffers = 256;
-  // Completions wait for the loop's next io_uring_enter instead of interrupting the thread: for a
-  // loop that waits only in io_uring_enter (run()), not for one whose fd another loop waits on.
-  bool cooperative = true;
 };
 
 class UringPoller {
@@ -70,9 +67,13 @@ class UringPoller {
 
   int fd() const noexcept { return ring_.ring_fd; }
 
-  // Registers here every fd `other` has (a poller replacing it, before any of them ran): what
-  // `other` has in flight is dropped with it.
-  void adopt(UringPoller& other);
+  // Every fd registered now, with its epoll bits and handler: for a backend taking over.
+  struct Registered {
+    int fd;
+    std::uint32_t events;
+    IoHandler* handler;
+  };
+  std::vector<Registered> registered() const;
 
   std::error_code add(int fd, std::uint32_t events, IoHandler& handler);
   std::error_code add_stream(int fd, std::uint32_t events, StreamHandler& handler);
