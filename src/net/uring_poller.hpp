@@ -53,7 +53,7 @@ struct UringOptions {
   std::size_t send_buffer_size = 16 * 1024;
   // Send buffers kept for reuse once returned (more than this are freed): after a burst of
   // concurrent sends, at most this many times send_buffer_size stays allocated.
-  std::size_t kept_send_buffers = 256;
+  std::size_t kept_send_buffers = 8;
 };
 
 class UringPoller {
