@@ -179,9 +179,9 @@ class EventLoop {
   // it before it waits on fd() again.
   void submit_pending();
   // Before the first iteration of a loop that will be driven from outside, while it has no
-  // connections: an io_uring loop moves to epoll (what it registered, with it). An outside loop
-  // waits on fd() before any run_ready(), where io_uring's requests are not submitted yet, and
-  // would sleep through completions that the ring reports to the thread that submitted them.
+  // connections: an io_uring loop moves to epoll (what it registered, with it), as io_backend.hpp
+  // promises. An outside loop waits on fd() before any run_ready(), where io_uring's requests are
+  // not submitted yet: it would sleep through its first connection.
   void prepare_for_outside_driver();
   // Takes back a stop() (the one run() would end on): true when one was asked for.
   bool take_stop() noexcept;

@@ -76,12 +76,11 @@ std::unique_ptr<UringPoller> UringPoller::create(std::error_code& error,
 
 std::error_code UringPoller::set_up(const UringOptions& options) {
   io_uring_params params{};
-  // SUBMIT_ALL: a request that fails does not hold up the others. COOP_TASKRUN: the loop waits
-  // only in io_uring_enter, so a completion needs no interrupt of its thread: its work runs at
-  // the next enter, in a batch (a ping-pong echo takes about a third less CPU). A loop driven
-  // from outside, which would sleep in another loop's wait on the ring's fd where only that
-  // interrupt could wake it, moves to epoll instead (EventLoop::prepare_for_outside_driver).
-  params.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+  // SUBMIT_ALL: a request that fails does not hold up the others. Not COOP_TASKRUN, although it
+  // saves about a sixth of the CPU of a ping-pong echo: completions then wait for the next
+  // io_uring_enter and run as one batch there, where a flooding peer's multishot receive fills
+  // many buffers at once and holds up the others' turns (tests/integration/fair_turns_test.cpp).
+  params.flags = IORING_SETUP_SUBMIT_ALL;
   const int result =
       io_uring_queue_init_params(static_cast<unsigned>(options.queue_entries), &ring_, &params);
   if (result < 0) return from_result(result);
