@@ -8,11 +8,14 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 BENCH="$BUILD_DIR/tools/fastws_bench"
 
 # The servers compared, as "name binary mode extra-args". Each runs on one core: the fastws
-# example is told to use one event loop, the TCP echo server has one.
+# example is told to use one event loop, the TCP echo server has one. UWS_PEER, when set, names
+# a uWebSockets echo server one has built (it takes --port N, like bench/compare's --peer).
 SERVERS=(
   "tcp_echo $BUILD_DIR/bench/tcp_echo_server tcp"
-  "fastws $BUILD_DIR/examples/echo ws --threads 1"
+  "fastws $BUILD_DIR/examples/echo ws --threads 1 --backend epoll"
+  "fastws_uring $BUILD_DIR/examples/echo ws --threads 1 --backend io_uring"
 )
+[ -n "${UWS_PEER:-}" ] && SERVERS+=("uws $UWS_PEER ws")
 
 started_pids=()
 

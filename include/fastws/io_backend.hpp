@@ -15,8 +15,10 @@ enum class IoBackend : std::uint8_t {
   // epoll readiness, then read() and send() per socket: works on every Linux.
   epoll,
   // io_uring (Linux 6.0 or later): plain sockets receive into the loop's provided buffers with a
-  // multishot receive, so a read costs no system call, and one io_uring_enter per loop iteration
-  // submits and waits. TLS sockets, listeners and the rest are polled through the same ring. Where
+  // multishot receive, so a read costs no system call; their writes are copied into a send buffer
+  // of the loop's and leave as one send request per socket; listeners accept with a multishot
+  // accept; one io_uring_enter per loop iteration submits all that and waits. TLS sockets and the
+  // rest are polled through the same ring. Where
   // the kernel refuses io_uring (too old, kernel.io_uring_disabled, a seccomp filter) the loops
   // use epoll instead: Server::io_backend() and Client::io_backend() say which one runs. Loops
   // driven by the application's own event loop (ExternalLoop) always use epoll, whose fd an

@@ -556,6 +556,8 @@ void Connection::begin_drain(Drain how) {
 }
 
 void Connection::end_output() {
+  // Bytes the loop still sends for us (io_uring) leave first: on_sent() comes back here.
+  if (loop_receives_ && loop_->loop().unsent_stream_bytes(fd_.get()) > 0) return;
   // A transport's unsent bytes would be lost with it (a socket's leave after close()): linger.
   if (drain_ == Drain::close_when_flushed && (fd_ || unsent_output() == 0)) {
     finish(extras_ ? std::move(extras_->close_status) : CloseStatus{});

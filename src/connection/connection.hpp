@@ -213,6 +213,8 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   // io_uring: bytes the loop received for a plain socket (add_stream), and the end of its input.
   void on_received(std::span<std::byte> data) override;
   void on_receive_end(std::error_code error) override;
+  // io_uring: the loop sent every byte it took for us (more can be written), or the send failed.
+  void on_sent(std::error_code error) override;
   void on_timer() override;
   // Registers the socket: a plain one as a stream (the loop may receive for it), TLS for
   // readiness (OpenSSL reads the socket itself).
@@ -298,6 +300,8 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
                        const SharedPayload* second_owner = nullptr);
   // The bytes a write took (0 when it would block); none when it failed (the socket is shut).
   std::optional<std::size_t> bytes_taken(const net::IoResult& result);
+  // A write failed: the peer is gone. Writing stops; reading sees the end and closes.
+  void output_failed(const std::error_code& error);
   OutputBacklog& backlog_for_append();
   void append_backlog(std::span<const std::byte> bytes);
   void append_backlog_shared(const SharedBytes& shared);
@@ -373,7 +377,7 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   bool draining_ : 1 = false;             // drain_deferred() is running
   bool write_interest_ : 1 = false;       // EPOLLOUT registered
   bool reading_paused_ : 1 = false;       // EPOLLIN not registered: input_waits_for_output()
-  bool loop_receives_ : 1 = false;        // io_uring receives for this socket (on_received)
+  bool loop_receives_ : 1 = false;        // io_uring receives and sends for this socket
   bool receiving_held_ : 1 = false;       // ... and stopped while input waits here
   bool opened_http_request_ : 1 = false;  // served a plain HTTP request: keep-alive timing applies
   bool awaiting_pong_ : 1 = false;

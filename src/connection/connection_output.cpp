@@ -201,12 +201,27 @@ void Connection::write_gathered(const GatheredOutput& output) {
 std::optional<std::size_t> Connection::bytes_taken(const net::IoResult& result) {
   if (result.status == net::IoStatus::done) return result.bytes;
   if (result.status != net::IoStatus::failed) return 0;
-  // The peer is gone. Stop writing; reading will see the end and close the connection. If a
-  // close handshake was under way, on_close still says that its last bytes were lost.
-  CloseStatus& status = extras().close_status;
-  if (status.error.empty()) status.error = "write failed: " + result.error.message();
-  ::shutdown(fd_.get(), SHUT_RDWR);
+  output_failed(result.error);
   return std::nullopt;
+}
+
+void Connection::output_failed(const std::error_code& error) {
+  // Reading will see the end and close the connection. If a close handshake was under way,
+  // on_close still says that its last bytes were lost.
+  CloseStatus& status = extras().close_status;
+  if (status.error.empty()) status.error = "write failed: " + error.message();
+  ::shutdown(fd_.get(), SHUT_RDWR);
+}
+
+void Connection::on_sent(std::error_code error) {
+  if (phase_ == Phase::closed) return;
+  if (error) {
+    output_failed(error);
+  } else if (backlog_) {
+    on_writable();  // the room EPOLLOUT would report
+  } else if (phase_ == Phase::draining) {
+    end_output();  // it waited for these bytes
+  }
 }
 
 void Connection::write_to_socket(std::span<const std::byte> first,

@@ -34,6 +34,7 @@ net::IoResult Connection::read_input(std::span<std::byte> buffer) {
 net::IoResult Connection::write_output(std::span<const iovec> buffers) {
   net::TlsStream* secure = tls();
   if (secure == nullptr) [[likely]] {
+    if (loop_receives_) return loop_->loop().send_stream(fd_.get(), buffers);  // batched
     if (fd_) [[likely]]
       return net::write_vectored(fd_.get(), buffers);
     return write_transport(buffers);

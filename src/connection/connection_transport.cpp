@@ -59,7 +59,10 @@ net::IoResult Connection::write_transport(std::span<const iovec> buffers) {
 }
 
 std::size_t Connection::unsent_output() const noexcept {
-  if (fd_) return net::unacknowledged_bytes(fd_.get());
+  if (fd_) {
+    return net::unacknowledged_bytes(fd_.get()) +
+           (loop_receives_ ? loop_->loop().unsent_stream_bytes(fd_.get()) : 0);
+  }
   const Transport* outside = transport();
   return outside != nullptr ? outside->unsent() : 0;
 }

@@ -95,6 +95,21 @@ void EventLoop::submit_pending() {
   if (uring_) uring_->submit();
 }
 
+void EventLoop::prepare_for_outside_driver() {
+  if (!uring_) return;
+  UniqueFd epoll_fd(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_fd) return;  // it stays on io_uring: a driver that runs it first still works
+  const std::vector<UringPoller::Registered> registered = uring_->registered();
+  for (const UringPoller::Registered& entry : registered) {
+    epoll_event event{};
+    event.events = entry.events;
+    event.data.ptr = entry.handler;
+    if (::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, entry.fd, &event) != 0) return;
+  }
+  uring_.reset();  // what it had in flight goes with it
+  epoll_fd_ = std::move(epoll_fd);
+}
+
 IoBackend EventLoop::backend() const noexcept {
   return uring_ ? IoBackend::io_uring : IoBackend::epoll;
 }
@@ -218,6 +233,20 @@ std::error_code EventLoop::add(int fd, std::uint32_t events, IoHandler& handler)
 std::error_code EventLoop::add_stream(int fd, std::uint32_t events, StreamHandler& handler) {
   if (uring_) return uring_->add_stream(fd, events, handler);
   return add(fd, events, handler);
+}
+
+std::error_code EventLoop::add_listener(int fd, std::uint32_t events, ListenHandler& handler) {
+  if (uring_) return uring_->add_listener(fd, events, handler);
+  return add(fd, events, handler);
+}
+
+IoResult EventLoop::send_stream(int fd, std::span<const iovec> buffers) {
+  if (uring_) return uring_->send(fd, buffers);
+  return write_vectored(fd, buffers);
+}
+
+std::size_t EventLoop::unsent_stream_bytes(int fd) const noexcept {
+  return uring_ ? uring_->unsent(fd) : 0;
 }
 
 std::error_code EventLoop::modify(int fd, std::uint32_t events, IoHandler& handler) {

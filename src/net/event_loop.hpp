@@ -15,7 +15,8 @@
 //   4. timers that came due fire;
 //   5. every FlushHandler that called defer_flush() during 1-4 flushes, once.
 // Step 5 is the cork: all the frames one read brings (and all sends queued by other threads)
-// are handled before anything is written, and the replies leave in one write per connection.
+// are handled before anything is written, and the replies leave in one write per connection
+// (on io_uring, one send request per connection, all submitted with the next io_uring_enter).
 // Step 3 is for fairness: a handler takes a bounded amount of its input per turn, and input
 // it holds where epoll cannot see it (bytes read but not handled yet, bytes a TLS session
 // decrypted) gets it another turn after everyone epoll reports (level-triggered sockets with
@@ -41,6 +42,7 @@
 
 #include "fastws/io_backend.hpp"
 #include "net/intrusive_list.hpp"
+#include "net/socket_io.hpp"
 #include "net/task.hpp"
 #include "net/timer_wheel.hpp"
 #include "net/unique_fd.hpp"
@@ -69,9 +71,28 @@ class StreamHandler : public IoHandler {
   virtual void on_received(std::span<std::byte> data) = 0;
   // The input ended: the peer's FIN (no error) or a failure (ECONNRESET, ...).
   virtual void on_receive_end(std::error_code error) = 0;
+  // The kernel took every byte send_stream() had taken and not sent at once (io_uring): more can
+  // be written now. With an error the send failed (EPIPE, ECONNRESET, ...) and what was pending
+  // is lost, as with a send() that fails.
+  virtual void on_sent(std::error_code error) = 0;
 
  protected:
   ~StreamHandler() = default;
+};
+
+// A listening socket whose connections the loop accepts for it (EventLoop::add_listener) where
+// the backend can (io_uring: one multishot accept, no accept() per connection and no readiness
+// report). With epoll it is an IoHandler like any other, accepting for itself on EPOLLIN.
+class ListenHandler : public IoHandler {
+ public:
+  // A connection the loop accepted: non-blocking, close-on-exec, the handler's now.
+  virtual void on_accepted(UniqueFd connection) = 0;
+  // Accepting failed (EMFILE, ECONNABORTED, ...); it starts again after this returns unless the
+  // handler took EPOLLIN out of the mask meanwhile (modify()).
+  virtual void on_accept_failed(std::error_code error) = 0;
+
+ protected:
+  ~ListenHandler() = default;
 };
 
 // Something that wants to write once at the end of the batch (see defer_flush()).
@@ -157,6 +178,11 @@ class EventLoop {
   // Hands the kernel what an iteration or a run_handler() asked of it (io_uring): the driver calls
   // it before it waits on fd() again.
   void submit_pending();
+  // Before the first iteration of a loop that will be driven from outside, while it has no
+  // connections: an io_uring loop moves to epoll (what it registered, with it), as io_backend.hpp
+  // promises. An outside loop waits on fd() before any run_ready(), where io_uring's requests are
+  // not submitted yet: it would sleep through its first connection.
+  void prepare_for_outside_driver();
   // Takes back a stop() (the one run() would end on): true when one was asked for.
   bool take_stop() noexcept;
   // A handler waits for a revisit: run again without waiting.
@@ -197,9 +223,21 @@ class EventLoop {
   // "receive for the handler", and taking it away stops receiving (bytes stay in the socket);
   // on epoll the same as add().
   std::error_code add_stream(int fd, std::uint32_t events, StreamHandler& handler);
+  // Registers a listening socket: on io_uring EPOLLIN in `events` (here and in modify()) means
+  // "accept for the handler" and taking it away stops accepting (connections wait in the kernel's
+  // backlog); on epoll the same as add().
+  std::error_code add_listener(int fd, std::uint32_t events, ListenHandler& handler);
   // Whether add_stream() sockets get their input through on_received() (io_uring) rather than
-  // by reading on EPOLLIN.
+  // by reading on EPOLLIN, and add_listener() sockets their connections through on_accepted().
   bool receives_for_streams() const noexcept { return uring_ != nullptr; }
+  // Writes to an add_stream() socket. On io_uring the bytes are copied into a send buffer of the
+  // loop's and leave with the next iteration's io_uring_enter, all sockets' sends in one system
+  // call: as many as fit (fewer is a short write, none would_block; the handler's on_sent() says
+  // when more fit); a write bigger than that buffer while nothing is pending goes at once. On
+  // epoll: write_vectored(), as for any socket.
+  IoResult send_stream(int fd, std::span<const iovec> buffers);
+  // Bytes send_stream() took that have not reached the kernel yet (io_uring; else 0).
+  std::size_t unsent_stream_bytes(int fd) const noexcept;
 
   // Scratch space for reads: valid to use inside a callback of this loop, its contents are
   // garbage afterwards. Read, process in place, and keep only what must survive.

@@ -49,6 +49,7 @@ bool EventLoops::drive_externally() {
   if (running_ || driven_externally_) return false;
   driven_externally_ = running_ = true;
   external_running_ = loops_.size();
+  for (auto& loop : loops_) loop->prepare_for_outside_driver();
   return true;
 }
 

@@ -46,7 +46,7 @@ Listener::~Listener() {
 
 std::error_code Listener::start() {
   if (registered_) return {};
-  if (auto error = loop_.add(socket_.get(), EPOLLIN, *this)) return error;
+  if (auto error = loop_.add_listener(socket_.get(), EPOLLIN, *this)) return error;
   registered_ = true;
   return {};
 }
@@ -78,12 +78,28 @@ bool Listener::accept_one() {
     pause(error);
     return false;
   }
+  take(std::move(connection), peer);
+  return true;
+}
+
+void Listener::on_accepted(UniqueFd connection) {
+  SocketAddress peer;
+  // The multishot accept cannot give each connection its address: ask. A connection reset in
+  // between has none, and is dropped as accept() would have skipped it.
+  if (remote_address(connection.get(), peer)) return;
+  take(std::move(connection), peer);
+}
+
+void Listener::on_accept_failed(std::error_code error) {
+  if (!concerns_only_that_connection(error)) pause(error);
+}
+
+void Listener::take(UniqueFd connection, const SocketAddress& peer) {
   if (options_.tcp_nodelay && (peer.family() == AF_INET || peer.family() == AF_INET6)) {
     // A failure leaves a working connection with Nagle on: not worth dropping it for.
     set_tcp_nodelay(connection.get());
   }
   handler_.on_accept(std::move(connection), peer);
-  return true;
 }
 
 void Listener::pause(std::error_code error) {

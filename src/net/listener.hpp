@@ -11,6 +11,10 @@
 // reporting it, accept keeps failing. The listener instead stops watching the socket for
 // `retry_delay` (connections wait in the kernel backlog meanwhile) and tries again.
 //
+// On io_uring the loop accepts (one multishot accept: no readiness report, no accept() per
+// connection, and none that finds the backlog empty); each connection comes with its own
+// completion, as they arrive, so accepts_per_event does not apply. Errors and pauses are the same.
+//
 // Threading: a Listener belongs to its loop thread (start() may also run before the loop does).
 // A handler may stop() the listener from on_accept() but must not destroy it there.
 #pragma once
@@ -44,14 +48,14 @@ class AcceptHandler {
 struct ListenerOptions {
   // TCP connections get TCP_NODELAY: WebSocket frames are small and latency matters.
   bool tcp_nodelay = true;
-  // Connections accepted per readiness event; the socket stays level-triggered, so the rest are
-  // taken on the next iteration, after the loop served its established connections.
+  // Connections accepted per readiness event (epoll); the socket stays level-triggered, so the
+  // rest are taken on the next iteration, after the loop served its established connections.
   std::size_t accepts_per_event = 128;
   // Pause after an accept error that would otherwise repeat at once.
   std::chrono::milliseconds retry_delay{100};
 };
 
-class Listener final : private IoHandler, private TimerNode {
+class Listener final : private ListenHandler, private TimerNode {
  public:
   // `socket` comes from listen_on() or adopt_socket(); `loop` and `handler` must outlive this.
   Listener(EventLoop& loop, UniqueFd socket, AcceptHandler& handler,
@@ -72,9 +76,13 @@ class Listener final : private IoHandler, private TimerNode {
 
  private:
   void on_io(std::uint32_t events) override;
+  void on_accepted(UniqueFd connection) override;
+  void on_accept_failed(std::error_code error) override;
   void on_timer() override;
   // Returns false when accepting must pause.
   bool accept_one();
+  // Hands an accepted connection to the handler.
+  void take(UniqueFd connection, const SocketAddress& peer);
   void pause(std::error_code error);
 
   EventLoop& loop_;

@@ -2,14 +2,18 @@
 
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include "net/event_loop.hpp"
 #include "net/intrusive_list.hpp"
 #include "net/io_fault_injection.hpp"
+#include "net/unique_fd.hpp"
 
 namespace fastws::net {
 
@@ -26,11 +30,20 @@ constexpr std::uint32_t always_reported = EPOLLERR | EPOLLHUP;
 
 }  // namespace
 
+// A stream socket's output while some is pending: bytes [start, end) are not taken by the kernel
+// yet; those of the send in flight are a prefix of them, and bytes written meanwhile are appended.
+struct UringPoller::SendBuffer {
+  std::unique_ptr<std::byte[]> bytes;
+  std::uint32_t start = 0;
+  std::uint32_t end = 0;
+};
+
 // One fd's registration. Aligned to 8 so that a request's user_data is its address with the
 // request's kind in the low bits.
 struct alignas(8) UringPoller::Registration : ListNode<Registration> {
   IoHandler* handler = nullptr;  // null once removed: its completions are dropped
   StreamHandler* stream = nullptr;
+  std::unique_ptr<SendBuffer> send;  // only while output is pending (a send is in flight)
   int fd = -1;
   std::uint32_t wanted = 0;     // epoll bits, as last added or modified
   std::uint32_t poll_mask = 0;  // of the poll in flight
@@ -38,13 +51,18 @@ struct alignas(8) UringPoller::Registration : ListNode<Registration> {
   bool poll_armed : 1 = false;
   bool receive_armed : 1 = false;
   bool receive_cancelled : 1 = false;
+  bool send_armed : 1 = false;
+  bool listener : 1 = false;  // the handler is a ListenHandler; "receive" is a multishot accept
   bool released : 1 = false;
 
   bool edge_triggered() const noexcept { return (wanted & EPOLLET) != 0; }
   // What the poll request watches: everything for a readiness registration, room to write for a
-  // stream (its input comes with the receive).
+  // stream (its input comes with the receive) while none of its output is pending (on_sent()
+  // reports the room then).
   std::uint32_t poll_wanted() const noexcept {
-    return stream != nullptr ? wanted & EPOLLOUT : wanted & ~reporting_bits;
+    if (listener) return 0;
+    if (stream == nullptr) return wanted & ~reporting_bits;
+    return send ? 0 : wanted & EPOLLOUT;
   }
 };
 
@@ -57,10 +75,12 @@ std::unique_ptr<UringPoller> UringPoller::create(std::error_code& error,
 }
 
 std::error_code UringPoller::set_up(const UringOptions& options) {
-  // Not IORING_SETUP_COOP_TASKRUN: a loop driven from outside sleeps in another loop's wait on
-  // the ring's fd, and completions must wake it there.
   io_uring_params params{};
-  params.flags = IORING_SETUP_SUBMIT_ALL;  // a request that fails does not hold up the others
+  // SUBMIT_ALL: a request that fails does not hold up the others. Not COOP_TASKRUN, although it
+  // saves about a sixth of the CPU of a ping-pong echo: completions then wait for the next
+  // io_uring_enter and run as one batch there, where a flooding peer's multishot receive fills
+  // many buffers at once and holds up the others' turns (tests/integration/fair_turns_test.cpp).
+  params.flags = IORING_SETUP_SUBMIT_ALL;
   const int result =
       io_uring_queue_init_params(static_cast<unsigned>(options.queue_entries), &ring_, &params);
   if (result < 0) return from_result(result);
@@ -81,6 +101,9 @@ std::error_code UringPoller::set_up(const UringOptions& options) {
   if (registered < 0) return from_result(registered);  // before 5.19: no provided-buffer rings
   io_uring_buf_ring_init(buffer_ring_);
   buffers_ = std::make_unique_for_overwrite<std::byte[]>(buffer_count_ * buffer_size_);
+  send_buffer_size_ = options.send_buffer_size;
+  kept_send_buffers_ = options.kept_send_buffers;
+  free_send_buffers_.reserve(kept_send_buffers_);
   for (std::size_t id = 0; id < buffer_count_; ++id) {
     io_uring_buf_ring_add(buffer_ring_, buffers_.get() + id * buffer_size_,
                           static_cast<unsigned>(buffer_size_), static_cast<unsigned short>(id),
@@ -103,6 +126,16 @@ UringPoller::~UringPoller() {
   }
 }
 
+std::vector<UringPoller::Registered> UringPoller::registered() const {
+  std::vector<Registered> live;
+  for (const Registration* registration : by_fd_) {
+    if (registration != nullptr && registration->handler != nullptr) {
+      live.push_back({registration->fd, registration->wanted, registration->handler});
+    }
+  }
+  return live;
+}
+
 std::error_code UringPoller::add(int fd, std::uint32_t events, IoHandler& handler) {
   return register_fd(fd, events, handler, nullptr);
 }
@@ -111,8 +144,12 @@ std::error_code UringPoller::add_stream(int fd, std::uint32_t events, StreamHand
   return register_fd(fd, events, handler, &handler);
 }
 
+std::error_code UringPoller::add_listener(int fd, std::uint32_t events, ListenHandler& handler) {
+  return register_fd(fd, events, handler, nullptr, true);
+}
+
 std::error_code UringPoller::register_fd(int fd, std::uint32_t events, IoHandler& handler,
-                                         StreamHandler* stream) {
+                                         StreamHandler* stream, bool listener) {
   if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
   const auto index = static_cast<std::size_t>(fd);
   if (index >= by_fd_.size()) by_fd_.resize(index + 1, nullptr);
@@ -120,6 +157,7 @@ std::error_code UringPoller::register_fd(int fd, std::uint32_t events, IoHandler
   auto* registration = new Registration();
   registration->handler = &handler;
   registration->stream = stream;
+  registration->listener = listener;
   registration->fd = fd;
   registration->wanted = events;
   all_.push_back(registration->link);
@@ -151,6 +189,9 @@ std::error_code UringPoller::remove(int fd) {
   if (registration->receive_armed && !registration->receive_cancelled) {
     cancel(*registration, Op::receive);
   }
+  // Output still pending is given up, as a close() with a failed send: the connection waits
+  // for it before it closes normally. The buffer goes back with the send's completion.
+  if (registration->send_armed) cancel(*registration, Op::send);
   // Now, before the caller closes the fd: a request in flight holds the socket open (the peer
   // would see no FIN until it ends, a listener would go on accepting), and one not submitted
   // yet would act on whatever socket gets the fd's number next. Submitted in order, the
@@ -162,7 +203,7 @@ std::error_code UringPoller::remove(int fd) {
 
 void UringPoller::sync(Registration& registration) {
   if (registration.handler == nullptr) return;
-  if (registration.stream != nullptr) {
+  if (registration.stream != nullptr || registration.listener) {
     const bool receive = (registration.wanted & EPOLLIN) != 0;
     if (receive && !registration.receive_armed) {
       arm_receive(registration);
@@ -215,9 +256,14 @@ void UringPoller::arm_poll(Registration& registration, std::uint32_t mask) {
 
 void UringPoller::arm_receive(Registration& registration) {
   io_uring_sqe* sqe = next_sqe();
-  io_uring_prep_recv_multishot(sqe, registration.fd, nullptr, 0, 0);
-  sqe->flags |= IOSQE_BUFFER_SELECT;
-  sqe->buf_group = 0;
+  if (registration.listener) {
+    io_uring_prep_multishot_accept(sqe, registration.fd, nullptr, nullptr,
+                                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+  } else {
+    io_uring_prep_recv_multishot(sqe, registration.fd, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = 0;
+  }
   prepare(sqe, registration, Op::receive);
   registration.receive_armed = true;
   registration.receive_cancelled = false;
@@ -280,6 +326,9 @@ void UringPoller::complete(std::uint64_t data, int result, std::uint32_t flags) 
     case Op::control:
       --registration.in_flight;
       break;
+    case Op::send:
+      complete_send(registration, result);
+      break;
   }
   if (registration.handler != nullptr) sync(registration);
   release_if_done(registration);
@@ -302,6 +351,10 @@ void UringPoller::complete_receive(Registration& registration, int result, std::
     registration.receive_armed = false;
     --registration.in_flight;
   }
+  if (registration.listener) {
+    complete_accept(registration, result);
+    return;
+  }
   if ((flags & IORING_CQE_F_BUFFER) != 0) {
     const auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
     if (result > 0) {
@@ -317,6 +370,109 @@ void UringPoller::complete_receive(Registration& registration, int result, std::
     registration.stream->on_receive_end({});
   } else if (result < 0 && result != -ECANCELED && result != -ENOBUFS) {
     registration.stream->on_receive_end(from_result(result));
+  }
+}
+
+IoResult UringPoller::send(int fd, std::span<const iovec> buffers) {
+  Registration* registration = find(fd);
+  std::size_t offered = 0;
+  for (const iovec& buffer : buffers) offered += buffer.iov_len;
+  if (registration == nullptr || registration->stream == nullptr ||
+      (!registration->send && offered > send_buffer_size_)) {
+    return write_vectored(fd, buffers);
+  }
+  std::array<iovec, 4> shortened;
+  if (const auto hook = testing::io_fault_hook()) [[unlikely]] {
+    const testing::IoFault fault = hook(testing::IoOperation::write, fd);
+    if (fault.error != 0) return {IoStatus::failed, 0, {fault.error, std::system_category()}};
+    buffers = testing::first_bytes(buffers, fault.max_bytes, shortened);
+  }
+  if (!registration->send) registration->send = take_send_buffer();
+  SendBuffer& pending = *registration->send;
+  std::size_t taken = 0;
+  for (const iovec& buffer : buffers) {
+    const std::size_t take = std::min(buffer.iov_len, send_buffer_size_ - pending.end);
+    std::memcpy(pending.bytes.get() + pending.end, buffer.iov_base, take);
+    pending.end += static_cast<std::uint32_t>(take);
+    taken += take;
+    if (take < buffer.iov_len) break;
+  }
+  if (pending.end == pending.start) {  // nothing pending (a fault took every byte away)
+    return_send_buffer(*registration);
+  } else if (!registration->send_armed) {
+    arm_send(*registration);
+  }
+  if (taken == 0) return {IoStatus::would_block};
+  return {IoStatus::done, taken, {}};
+}
+
+std::size_t UringPoller::unsent(int fd) const noexcept {
+  const Registration* registration = find(fd);
+  return registration != nullptr && registration->send
+             ? registration->send->end - registration->send->start
+             : 0;
+}
+
+void UringPoller::arm_send(Registration& registration) {
+  SendBuffer& pending = *registration.send;
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_send(sqe, registration.fd, pending.bytes.get() + pending.start,
+                     pending.end - pending.start, MSG_NOSIGNAL);
+  prepare(sqe, registration, Op::send);
+  registration.send_armed = true;
+}
+
+void UringPoller::complete_send(Registration& registration, int result) {
+  registration.send_armed = false;
+  --registration.in_flight;
+  if (registration.stream == nullptr) {  // removed: what was pending is given up
+    return_send_buffer(registration);
+    return;
+  }
+  SendBuffer& pending = *registration.send;
+  if (result > 0) {
+    pending.start += static_cast<std::uint32_t>(result);
+    if (pending.start < pending.end) {  // short, or bytes written meanwhile: the rest goes next
+      arm_send(registration);
+      return;
+    }
+  }
+  return_send_buffer(registration);
+  // A send that takes nothing of a stream socket would take nothing again: a failure.
+  registration.stream->on_sent(result > 0    ? std::error_code()
+                               : result == 0 ? std::make_error_code(std::errc::broken_pipe)
+                                             : from_result(result));
+}
+
+std::unique_ptr<UringPoller::SendBuffer> UringPoller::take_send_buffer() {
+  if (free_send_buffers_.empty()) {
+    auto buffer = std::make_unique<SendBuffer>();
+    buffer->bytes = std::make_unique_for_overwrite<std::byte[]>(send_buffer_size_);
+    return buffer;
+  }
+  std::unique_ptr<SendBuffer> buffer = std::move(free_send_buffers_.back());
+  free_send_buffers_.pop_back();
+  return buffer;
+}
+
+void UringPoller::return_send_buffer(Registration& registration) noexcept {
+  std::unique_ptr<SendBuffer> buffer = std::move(registration.send);
+  if (!buffer || free_send_buffers_.size() >= kept_send_buffers_) return;
+  buffer->start = buffer->end = 0;
+  free_send_buffers_.push_back(std::move(buffer));  // capacity reserved in set_up(): no throw
+}
+
+void UringPoller::complete_accept(Registration& registration, int result) {
+  if (result >= 0) {
+    UniqueFd connection(result);  // closed here when the listener is gone
+    if (registration.handler != nullptr) {
+      static_cast<ListenHandler*>(registration.handler)->on_accepted(std::move(connection));
+    }
+    return;
+  }
+  // Any error ends a multishot accept; sync() arms it again unless the handler paused.
+  if (registration.handler != nullptr && result != -ECANCELED) {
+    static_cast<ListenHandler*>(registration.handler)->on_accept_failed(from_result(result));
   }
 }
 

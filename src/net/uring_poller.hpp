@@ -9,6 +9,13 @@
 // - Stream (EventLoop::add_stream): a multishot receive into the loop's provided buffers, so bytes
 //   arrive with their completion and no read() is made; EPOLLIN in the mask arms it, and taking
 //   EPOLLIN away cancels it (bytes then stay in the socket). EPOLLOUT is a poll, as above.
+// - Listener (EventLoop::add_listener): a multishot accept, armed and cancelled by EPOLLIN as a
+//   stream's receive is; each connection comes with its own completion.
+//   Its output goes through send(): the bytes are copied into a send buffer of the poller's and
+//   leave with an IORING_OP_SEND, at most one in flight per socket; bytes written meanwhile join
+//   the buffer behind those in flight, which stay untouched until their completion. Once the
+//   kernel has taken them all, the handler's on_sent() says so; while any are pending EPOLLOUT is
+//   not polled for (on_sent() is the moment more can be written).
 //
 // One io_uring_enter per iteration submits every request the iteration made and waits for the
 // next completions. Registrations are found by fd (a vector indexed by it); a removed one lives
@@ -28,10 +35,12 @@
 #include <vector>
 
 #include "net/intrusive_list.hpp"
+#include "net/socket_io.hpp"
 
 namespace fastws::net {
 
 class IoHandler;
+class ListenHandler;
 class StreamHandler;
 
 struct UringOptions {
@@ -39,6 +48,12 @@ struct UringOptions {
   // Provided buffers for stream receives: one completion fills at most one buffer.
   std::size_t buffer_count = 256;  // a power of two
   std::size_t buffer_size = 16 * 1024;
+  // Stream output: one send buffer per socket with bytes pending, taken from a pool. A write
+  // bigger than this with nothing pending goes at once with send(), as on epoll.
+  std::size_t send_buffer_size = 16 * 1024;
+  // Send buffers kept for reuse once returned (more than this are freed): after a burst of
+  // concurrent sends, at most this many times send_buffer_size stays allocated.
+  std::size_t kept_send_buffers = 8;
 };
 
 class UringPoller {
@@ -52,10 +67,26 @@ class UringPoller {
 
   int fd() const noexcept { return ring_.ring_fd; }
 
+  // Every fd registered now, with its epoll bits and handler: for a backend taking over.
+  struct Registered {
+    int fd;
+    std::uint32_t events;
+    IoHandler* handler;
+  };
+  std::vector<Registered> registered() const;
+
   std::error_code add(int fd, std::uint32_t events, IoHandler& handler);
   std::error_code add_stream(int fd, std::uint32_t events, StreamHandler& handler);
+  std::error_code add_listener(int fd, std::uint32_t events, ListenHandler& handler);
   std::error_code modify(int fd, std::uint32_t events);
   std::error_code remove(int fd);
+
+  // Writes to a stream socket (add_stream): as much as fits its send buffer, sent with the next
+  // submit; fewer bytes than offered is a short write, none would_block. Not a stream, or a write
+  // too big for the buffer while nothing is pending: write_vectored() at once.
+  IoResult send(int fd, std::span<const iovec> buffers);
+  // Bytes send() took that the kernel has not (yet).
+  std::size_t unsent(int fd) const noexcept;
 
   // Submits every queued request (a loop driven from outside, before its driver waits).
   void submit();
@@ -67,12 +98,13 @@ class UringPoller {
 
  private:
   struct Registration;
-  enum class Op : std::uint64_t { poll = 0, receive = 1, control = 2 };
+  struct SendBuffer;
+  enum class Op : std::uint64_t { poll = 0, receive = 1, control = 2, send = 3 };
 
   UringPoller() = default;
   std::error_code set_up(const UringOptions& options);
   std::error_code register_fd(int fd, std::uint32_t events, IoHandler& handler,
-                              StreamHandler* stream);
+                              StreamHandler* stream, bool listener = false);
   Registration* find(int fd) const noexcept;
   static std::uint64_t user_data(Registration& registration, Op op) noexcept;
   // Brings the requests in flight in line with what the registration wants.
@@ -80,11 +112,17 @@ class UringPoller {
   io_uring_sqe* next_sqe();
   void prepare(io_uring_sqe* sqe, Registration& registration, Op op);
   void arm_poll(Registration& registration, std::uint32_t mask);
+  // The multishot request that brings a stream's bytes or a listener's connections.
   void arm_receive(Registration& registration);
   void cancel(Registration& registration, Op op);
   void complete(std::uint64_t user_data, int result, std::uint32_t flags);
   void complete_poll(Registration& registration, int result, std::uint32_t flags);
   void complete_receive(Registration& registration, int result, std::uint32_t flags);
+  void complete_accept(Registration& registration, int result);
+  void arm_send(Registration& registration);
+  void complete_send(Registration& registration, int result);
+  std::unique_ptr<SendBuffer> take_send_buffer();
+  void return_send_buffer(Registration& registration) noexcept;
   // Hands received bytes to the registration's handler (while it has one).
   void deliver(Registration& registration, std::span<std::byte> data);
   void recycle(std::uint16_t buffer_id) noexcept;
@@ -96,6 +134,9 @@ class UringPoller {
   std::unique_ptr<std::byte[]> buffers_;
   std::size_t buffer_count_ = 0;
   std::size_t buffer_size_ = 0;
+  std::size_t send_buffer_size_ = 0;
+  std::size_t kept_send_buffers_ = 0;
+  std::vector<std::unique_ptr<SendBuffer>> free_send_buffers_;
   ListHead all_;  // every registration, removed ones too until their last completion
   std::vector<Registration*> by_fd_;
   std::vector<Registration*> released_;  // freed once the batch that released them is over

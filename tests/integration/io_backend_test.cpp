@@ -4,12 +4,16 @@
 // .ci/run (FASTWS_IO_BACKEND=io_uring), so everything else is checked on both backends there.
 #include <gtest/gtest.h>
 #include <liburing.h>
+#include <poll.h>
 
 #include <cstdlib>
 #include <future>
+#include <thread>
 
 #include "fastws/client.hpp"
+#include "fastws/external_loop.hpp"
 
+#include "server_test_support.hpp"
 #include "test_peer.hpp"
 
 namespace fastws::testing {
@@ -83,6 +87,74 @@ TEST(IoBackend, LargePipelinedMessagesEchoWholeOnIoUring) {
       EXPECT_EQ(echo->payload, payload(size, p)) << "peer " << p << " size " << size;
     }
   }
+}
+
+// The listener's multishot accept: 30 connections arriving together under max_connections = 10,
+// then 10 more once those closed: every connection is accepted or closed at accept, never left
+// waiting, and the limit holds on the way (as accept() per readiness report does on epoll).
+TEST(IoBackend, MultishotAcceptKeepsTheConnectionLimit) {
+  if (!kernel_offers_io_uring()) GTEST_SKIP() << "this kernel refuses io_uring";
+  ServerOptions options = on(IoBackend::io_uring);
+  options.max_connections = 10;
+  TestServer server(options);
+  server.server().on_message(
+      [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
+  server.start();
+  auto round = [&] {
+    std::vector<std::unique_ptr<RawPeer>> peers;
+    for (int i = 0; i < 30; ++i) peers.push_back(std::make_unique<RawPeer>(server.port(), 2s));
+    for (auto& peer : peers) peer->send_raw(RawPeer::upgrade_request());
+    int served = 0;
+    for (auto& peer : peers) {
+      const std::string head = peer->read_head();
+      if (head.empty()) continue;  // closed at accept
+      EXPECT_EQ(status_of(head), 101);
+      EXPECT_TRUE(peer->send_text("echo"));
+      auto echo = peer->read_frame();
+      EXPECT_TRUE(echo && to_string(echo->payload) == "echo");
+      ++served;
+    }
+    return served;
+  };
+  EXPECT_EQ(round(), 10);
+  ASSERT_TRUE(wait_until([&] { return server.server().stats().connections == 0; }));
+  EXPECT_EQ(round(), 10);
+}
+
+// A loop driven from outside: its driver waits on fd() first, before any run_ready() could submit
+// io_uring requests, and a completion would not wake it there. Such a loop runs on epoll, as
+// io_backend.hpp says; an io_uring loop left as it was sleeps through the connection.
+TEST(IoBackend, ExternalLoopRunsOnEpollAndWakesItsDriver) {
+  if (!kernel_offers_io_uring()) GTEST_SKIP() << "this kernel refuses io_uring";
+  Server server(on(IoBackend::io_uring));
+  server.on_message(
+      [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
+  ASSERT_FALSE(server.listen());
+  std::vector<ExternalLoop> loops = server.external_loops();
+  ASSERT_EQ(loops.size(), 1u);
+  EXPECT_EQ(server.io_backend(), IoBackend::epoll);
+  std::thread driver([&loop = loops[0]] {
+    for (;;) {
+      pollfd ready{loop.fd(), POLLIN, 0};
+      const auto limit = loop.wait_limit();
+      if (!loop.wants_run())
+        ::poll(&ready, 1, limit.count() < 0 ? -1 : static_cast<int>(limit.count()));
+      if (!loop.run_ready()) return;
+    }
+  });
+  int echoed = 0;
+  {
+    RawPeer peer(server.port(), 2s);
+    EXPECT_EQ(status_of(peer.handshake()), 101);
+    for (; echoed < 20; ++echoed) {
+      if (!peer.send_text("round trip")) break;
+      auto echo = peer.read_frame();
+      if (!echo || to_string(echo->payload) != "round trip") break;
+    }
+  }
+  server.stop();
+  driver.join();
+  EXPECT_EQ(echoed, 20);
 }
 
 TEST(IoBackend, ClientOnIoUringTalksToServerOnIoUring) {

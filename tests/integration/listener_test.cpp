@@ -140,6 +140,9 @@ TEST(ListenerTest, AcceptsAtMostTheCapPerEventAndTheRestNextIteration) {
   CollectingHandler handler;
   Listener listener(*loop, listening(address_of("127.0.0.1", 0)), handler,
                     {.accepts_per_event = 2});
+  if (loop->receives_for_streams()) {
+    GTEST_SKIP() << "io_uring: one multishot accept hands connections over as they come";
+  }
   ASSERT_FALSE(listener.start());
   std::vector<UniqueFd> clients;
   for (int i = 0; i < 5; ++i) clients.push_back(connect_blocking(bound_address(listener.fd())));

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -142,6 +143,7 @@ class RawPeer {
         if (SSL_write_ex(tls_, rest.data(), rest.size(), &n) != 1) return false;
       } else {
         const ssize_t result = ::send(fd_, rest.data(), rest.size(), MSG_NOSIGNAL);
+        if (result < 0 && errno == EINTR) continue;  // see receive()
         if (result <= 0) return false;
         n = static_cast<std::size_t>(result);
       }
@@ -256,7 +258,14 @@ class RawPeer {
   // recv() or its TLS twin: > 0 bytes, 0 at the end (EOF or close_notify), < 0 on errors and
   // timeouts (errno tells which for plain sockets).
   ssize_t receive(std::span<std::byte> buffer) {
-    if (tls_ == nullptr) return ::recv(fd_, buffer.data(), buffer.size(), 0);
+    if (tls_ == nullptr) {
+      // A thread that made an io_uring (a Server on this thread) is interrupted when the ring is
+      // torn down, later: a blocking call with a timeout then fails with EINTR. Not an end.
+      for (;;) {
+        const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+        if (n >= 0 || errno != EINTR) return n;
+      }
+    }
     std::size_t n = 0;
     if (SSL_read_ex(tls_, buffer.data(), buffer.size(), &n) == 1) return static_cast<ssize_t>(n);
     const int reason = SSL_get_error(tls_, 0);
