@@ -8,6 +8,7 @@
 
 #include "conformance/case_expectations.hpp"
 #include "conformance/catalogue.hpp"
+#include "conformance/compressed_messages.hpp"
 #include "conformance/compression_corpus.hpp"
 
 namespace fastws::conformance {
@@ -30,16 +31,22 @@ constexpr MessageShape shapes[] = {
 constexpr int messages_per_case = 1000;
 
 struct Progress {
-  std::size_t at = 0;  // where the next message starts in the corpus
+  std::shared_ptr<CompressedMessages> messages;
   int sent = 0;
-  std::string last;  // the message the echo must equal
+  const CompressedMessages::Message* last = nullptr;  // the message the echo must equal
 };
 
-void send_next(CaseRun& run, const CompressionCorpus& corpus, const MessageShape& shape,
-               Progress& progress) {
-  progress.last = next_slice(corpus, shape.size, progress.at);
+// False when the fuzzer could not compress it (the case has failed the connection then).
+bool send_next(CaseRun& run, bool binary, const MessageShape& shape, Progress& progress) {
+  progress.last = progress.messages->at(static_cast<std::size_t>(progress.sent));
+  if (progress.last == nullptr) {
+    run.set_behavior(Verdict::failed, "The fuzzer could not compress a message.");
+    run.send_close(1011);
+    return false;
+  }
   ++progress.sent;
-  run.send_message(progress.last, corpus.binary, shape.fragment);
+  run.send_compressed(progress.last->compressed, binary, shape.fragment);
+  return true;
 }
 
 CaseSpec compression_case(std::string id, std::string offer_words,
@@ -64,22 +71,25 @@ CaseSpec compression_case(std::string id, std::string offer_words,
             }
             run.set_behavior(Verdict::failed, "Case did not finish within " +
                                                   std::to_string(shape.wait_seconds) + " seconds.");
-            const CompressionCorpus& corpus = compression_corpus(corpus_index);
+            const bool binary = compression_corpus(corpus_index).binary;
             auto progress = std::make_shared<Progress>();
-            run.on_message = [&run, &corpus, shape, progress](const Event& echo) {
-              if (echo.binary != corpus.binary) {
+            progress->messages =
+                compressed_messages(corpus_index, shape.size, run.own_compression());
+            run.on_message = [&run, binary, shape, progress](const Event& echo) {
+              const std::string& sent = progress->last->payload;
+              if (echo.binary != binary) {
                 run.set_behavior(Verdict::failed, "Echo'ed message type differs from what I sent.");
-              } else if (echo.data.size() != progress->last.size()) {
+              } else if (echo.data.size() != sent.size()) {
                 run.set_behavior(Verdict::failed,
                                  "Echo'ed message length differs from what I sent "
                                  "(got " +
                                      std::to_string(echo.data.size()) + ", expected " +
-                                     std::to_string(progress->last.size()) + ").");
-              } else if (echo.data != progress->last) {
+                                     std::to_string(sent.size()) + ").");
+              } else if (echo.data != sent) {
                 run.set_behavior(Verdict::failed,
                                  "Echo'ed message contents differs from what I sent.");
               } else if (progress->sent < messages_per_case) {
-                send_next(run, corpus, shape, *progress);
+                send_next(run, binary, shape, *progress);
                 return;
               } else {
                 run.set_behavior(Verdict::ok, "Ok, received all echo'ed messages in time.");
@@ -87,7 +97,7 @@ CaseSpec compression_case(std::string id, std::string offer_words,
               run.set_wirelog(true);
               run.send_close(1000);
             };
-            send_next(run, corpus, shape, *progress);
+            if (!send_next(run, binary, shape, *progress)) return;
             run.close_after(Millis(1000 * shape.wait_seconds));
           }};
 }
