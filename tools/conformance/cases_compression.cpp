@@ -32,20 +32,23 @@ constexpr int messages_per_case = 1000;
 
 struct Progress {
   std::shared_ptr<CompressedMessages> messages;
+  std::size_t at = 0;  // where the next message starts in the corpus
   int sent = 0;
-  const CompressedMessages::Message* last = nullptr;  // the message the echo must equal
+  std::string last;  // the message the echo must equal
 };
 
 // False when the fuzzer could not compress it (the case has failed the connection then).
-bool send_next(CaseRun& run, bool binary, const MessageShape& shape, Progress& progress) {
-  progress.last = progress.messages->at(static_cast<std::size_t>(progress.sent));
-  if (progress.last == nullptr) {
+bool send_next(CaseRun& run, const CompressionCorpus& corpus, const MessageShape& shape,
+               Progress& progress) {
+  const std::string* compressed = progress.messages->at(static_cast<std::size_t>(progress.sent));
+  if (compressed == nullptr) {
     run.set_behavior(Verdict::failed, "The fuzzer could not compress a message.");
     run.send_close(1011);
     return false;
   }
+  progress.last = next_slice(corpus, shape.size, progress.at);
   ++progress.sent;
-  run.send_compressed(progress.last->compressed, binary, shape.fragment);
+  run.send_compressed(*compressed, corpus.binary, shape.fragment);
   return true;
 }
 
@@ -71,25 +74,24 @@ CaseSpec compression_case(std::string id, std::string offer_words,
             }
             run.set_behavior(Verdict::failed, "Case did not finish within " +
                                                   std::to_string(shape.wait_seconds) + " seconds.");
-            const bool binary = compression_corpus(corpus_index).binary;
+            const CompressionCorpus& corpus = compression_corpus(corpus_index);
             auto progress = std::make_shared<Progress>();
             progress->messages =
                 compressed_messages(corpus_index, shape.size, run.own_compression());
-            run.on_message = [&run, binary, shape, progress](const Event& echo) {
-              const std::string& sent = progress->last->payload;
-              if (echo.binary != binary) {
+            run.on_message = [&run, &corpus, shape, progress](const Event& echo) {
+              if (echo.binary != corpus.binary) {
                 run.set_behavior(Verdict::failed, "Echo'ed message type differs from what I sent.");
-              } else if (echo.data.size() != sent.size()) {
+              } else if (echo.data.size() != progress->last.size()) {
                 run.set_behavior(Verdict::failed,
                                  "Echo'ed message length differs from what I sent "
                                  "(got " +
                                      std::to_string(echo.data.size()) + ", expected " +
-                                     std::to_string(sent.size()) + ").");
-              } else if (echo.data != sent) {
+                                     std::to_string(progress->last.size()) + ").");
+              } else if (echo.data != progress->last) {
                 run.set_behavior(Verdict::failed,
                                  "Echo'ed message contents differs from what I sent.");
               } else if (progress->sent < messages_per_case) {
-                send_next(run, binary, shape, *progress);
+                send_next(run, corpus, shape, *progress);
                 return;
               } else {
                 run.set_behavior(Verdict::ok, "Ok, received all echo'ed messages in time.");
@@ -97,7 +99,7 @@ CaseSpec compression_case(std::string id, std::string offer_words,
               run.set_wirelog(true);
               run.send_close(1000);
             };
-            if (!send_next(run, binary, shape, *progress)) return;
+            if (!send_next(run, corpus, shape, *progress)) return;
             run.close_after(Millis(1000 * shape.wait_seconds));
           }};
 }

@@ -8,7 +8,7 @@ namespace fastws::conformance {
 
 namespace {
 
-// Sequences no case holds are given up past this. A whole run of the catalogue needs up to about
+// Sequences no case holds are given up past this. A whole run of the catalogue needs about
 // 500 MiB to keep them all (the incompressible corpus of 12.5 is half of it); this keeps those
 // of the case group being played, and 12.1's (reused by 13.x) while the groups in between fit.
 constexpr std::size_t idle_budget_bytes = std::size_t{256} << 20;
@@ -19,17 +19,17 @@ CompressedMessages::CompressedMessages(const CompressionCorpus& corpus, std::siz
                                        const OwnCompression& own)
     : corpus_(corpus), message_size_(message_size), deflater_(own) {}
 
-const CompressedMessages::Message* CompressedMessages::at(std::size_t index) {
+const std::string* CompressedMessages::at(std::size_t index) {
   const std::lock_guard lock(mutex_);
   while (messages_.size() <= index && !failed_) {
-    Message message{.payload = next_slice(corpus_, message_size_, next_slice_at_)};
-    if (!deflater_.compress(message.payload, message.compressed)) {
+    std::string compressed;
+    if (!deflater_.compress(next_slice(corpus_, message_size_, next_slice_at_), compressed)) {
       failed_ = true;
       break;
     }
-    message.compressed.shrink_to_fit();
-    bytes_ += message.payload.size() + message.compressed.size();
-    messages_.push_back(std::move(message));
+    compressed.shrink_to_fit();
+    bytes_ += compressed.size();
+    messages_.push_back(std::move(compressed));
   }
   return index < messages_.size() ? &messages_[index] : nullptr;
 }

@@ -23,19 +23,15 @@ namespace fastws::conformance {
 
 class CompressedMessages {
  public:
-  struct Message {
-    std::string payload;     // as the peer must echo it
-    std::string compressed;  // as it goes out (RFC 7692 7.2.1)
-  };
-
   CompressedMessages(const CompressionCorpus& corpus, std::size_t message_size,
                      const OwnCompression& own);
 
-  // The message `index` of the sequence (the first is 0); null if zlib failed. The reference
-  // stays valid while this sequence lives.
-  const Message* at(std::size_t index);
+  // The compressed form (RFC 7692 7.2.1) of message `index` (the first is 0): the index-th
+  // next_slice(corpus, message_size, at) from at = 0. Null if zlib failed. The string stays
+  // valid while this sequence lives.
+  const std::string* at(std::size_t index);
 
-  // Bytes held (payloads and their compressed forms).
+  // Bytes held.
   std::size_t size_bytes();
 
  private:
@@ -43,8 +39,8 @@ class CompressedMessages {
   const CompressionCorpus& corpus_;
   std::size_t message_size_;
   OwnDeflater deflater_;
-  std::size_t next_slice_at_ = 0;  // where the next message starts in the corpus
-  std::deque<Message> messages_;   // references stay valid as it grows
+  std::size_t next_slice_at_ = 0;     // where the next message starts in the corpus
+  std::deque<std::string> messages_;  // references stay valid as it grows
   std::size_t bytes_ = 0;
   bool failed_ = false;
 };
