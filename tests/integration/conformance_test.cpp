@@ -7,6 +7,9 @@
 // And as the fuzzing server (test-client mode) with fastws's own Client as the client under
 // test, echoing every message as the official suite's testee clients do.
 //
+// Both roles over TLS too (wss://, the test certificate made at test time), and the fuzzing
+// client refusing a certificate it was not told to trust unless --insecure.
+//
 // The limits cases (9.x: messages up to 16 MiB, 1 MiB in 64-octet writes) run in optimised
 // builds without sanitizers only; so do the larger compression cases.
 #include <gtest/gtest.h>
