@@ -4,7 +4,9 @@
 # against their clients (tests/interop/autobahn_testee.py, tests/interop/node/autobahn_testee.mjs).
 # Prints each run's summary and every case that is not OK; compare with what the official suite
 # reports for the same versions (the closing note of issue 11 has both). Not run by CI: the whole
-# catalogue takes about an hour over the four runs on two cores (12.x/13.x are most of it).
+# catalogue takes 10-20 minutes a run on two cores (12.x/13.x are most of it; Python's slowest),
+# the four runs about an hour one after the other (RUNS= in parallel shells: each run has its
+# own report directory).
 #
 #   scripts/conformance-peers.sh                  # all four runs, every case
 #   CASES='1.*,2.*,13.2.*' scripts/conformance-peers.sh
