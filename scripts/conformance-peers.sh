@@ -4,7 +4,9 @@
 # against their clients (tests/interop/autobahn_testee.py, tests/interop/node/autobahn_testee.mjs).
 # Prints each run's summary and every case that is not OK; compare with what the official suite
 # reports for the same versions (the closing note of issue 11 has both). Not run by CI: the whole
-# catalogue takes about an hour over the four runs on two cores (12.x/13.x are most of it).
+# catalogue takes 10-20 minutes a run on two cores (12.x/13.x are most of it; Python's slowest),
+# the four runs about an hour one after the other (RUNS= in parallel shells: each run has its
+# own report directory).
 #
 #   scripts/conformance-peers.sh                  # all four runs, every case
 #   CASES='1.*,2.*,13.2.*' scripts/conformance-peers.sh
@@ -22,42 +24,16 @@ runner="$BUILD_DIR/tools/fastws-conformance"
 cases=${CASES:-*}
 runs=${RUNS:-python-server node-server python-client node-client}
 
-pids=()
-stop_all() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  pids=()
-}
-trap stop_all EXIT
-
-# wait_port LOG: the port the process writing LOG printed as 127.0.0.1:PORT.
-wait_port() {
-  local port=
-  for _ in $(seq 100); do
-    port=$(grep -oE '127\.0\.0\.1:[0-9]+' "$1" | head -n 1 | cut -d: -f2 || true)
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  echo "$port"
-}
-
-summary() {
-  grep -E '^\[' "$1" | grep -vE '\] [0-9.]+ +OK +OK ' || true
-  sed -n '/^behavior:/,$p' "$1"
-}
+source scripts/lib/conformance.sh
 
 # server_run NAME COMMAND...: the echo server COMMAND, the fuzzing client against it.
 server_run() {
   local name=$1 out="$BUILD_DIR/conformance-peers/$1"
   shift
   rm -rf "$out" && mkdir -p "$out"
-  "$@" >"$out/peer.log" 2>&1 &
-  pids+=($!)
-  local port
-  port=$(wait_port "$out/peer.log")
-  [ -n "$port" ] || { echo "$name: the peer did not start" >&2; cat "$out/peer.log" >&2; return 1; }
+  start_server "$name: the peer" "$out/peer.log" "$@" || return 1
   echo "--- $name: fastws-conformance test-server against $* (cases $cases)"
-  "$runner" test-server "ws://127.0.0.1:$port/" --cases "$cases" --agent "$name" \
+  "$runner" test-server "ws://127.0.0.1:$server_port/" --cases "$cases" --agent "$name" \
     --report "$out" >"$out/run.log" || true
   summary "$out/run.log"
   stop_all
@@ -68,15 +44,11 @@ client_run() {
   local name=$1 out="$BUILD_DIR/conformance-peers/$1"
   shift
   rm -rf "$out" && mkdir -p "$out"
-  "$runner" test-client --port 0 --once --cases "$cases" --report "$out" >"$out/run.log" 2>&1 &
-  local server=$!
-  pids+=("$server")
-  local port
-  port=$(wait_port "$out/run.log")
-  [ -n "$port" ] || { echo "$name: the fuzzing server did not start" >&2; return 1; }
+  start_server "$name: the fuzzing server" "$out/run.log" \
+    "$runner" test-client --port 0 --once --cases "$cases" --report "$out" || return 1
   echo "--- $name: fastws-conformance test-client with $* (cases $cases)"
-  "$@" "ws://127.0.0.1:$port" "$name" >"$out/peer.log" 2>&1 || true
-  wait "$server" || true
+  "$@" "ws://127.0.0.1:$server_port" "$name" >"$out/peer.log" 2>&1 || true
+  wait "${pids[-1]}" || true
   pids=()
   summary "$out/run.log"
 }

@@ -6,7 +6,8 @@
 #   client         the fastws client testee (tools/autobahn_client) against the runner as
 #                  fuzzing server: every case, permessage-deflate offered
 # Every case must pass: OK, or INFORMATIONAL where that is the only outcome (--require-ok).
-# Cases are played JOBS at a time (default: the number of cores), each on its own connection;
+# Cases are played JOBS at a time (default: twice the number of cores: a case is a ping-pong,
+# its two sides taking turns, so it keeps one core busy at most), each on its own connection;
 # the 9.x cases, whose durations are performance figures, each alone. Each run's wall time is
 # printed. Reports: $BUILD_DIR/conformance/RUN/index.html and index.json.
 #
@@ -25,7 +26,7 @@ if [ "${NO_BUILD:-0}" != 1 ]; then
   ninja -C "$BUILD_DIR" -j2 fastws_conformance echo autobahn_client >/dev/null
 fi
 runner="$BUILD_DIR/tools/fastws-conformance"
-jobs=${JOBS:-$(nproc)}
+jobs=${JOBS:-$((2 * $(nproc)))}
 runs=${RUNS:-echo echo-compress client}
 cases=${CASES:-*}
 # QUICK=1: with compression, of 12.x/13.x only the message shapes up to 8 KiB whole and 8 KiB
@@ -42,50 +43,20 @@ fi
 # whole catalogue run in CI. The runner compresses at level 1 whatever this says.
 compress_level=${COMPRESS_LEVEL:-1}
 
-pids=()
-stop_all() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  pids=()
-}
-trap stop_all EXIT
-
-# wait_port LOG: the port the process writing LOG printed as 127.0.0.1:PORT, empty if none.
-wait_port() {
-  local port=
-  for _ in $(seq 100); do
-    port=$(grep -oE '127\.0\.0\.1:[0-9]+' "$1" | head -n 1 | cut -d: -f2 || true)
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  echo "$port"
-}
-
-# Every case not OK/OK, then the summary and the wall time.
-summary() {
-  grep -E '^\[' "$1" | grep -vE '\] [0-9.]+ +OK +OK ' || true
-  sed -n '/^behavior:/,$p' "$1"
-  echo "wall time: $(($(date +%s) - $2)) s"
-}
+source scripts/lib/conformance.sh
 
 # server_run NAME CASES [echo flags]: one echo process, the runner as fuzzing client against it.
 server_run() {
-  local name=$1 run_cases=$2 port="" status=0 started
+  local name=$1 run_cases=$2 status=0 started
   shift 2
   local out="$BUILD_DIR/conformance/$name"
   rm -rf "$out"
   mkdir -p "$out"
   started=$(date +%s)
-  "$BUILD_DIR/examples/echo" --port 0 --threads "$jobs" "$@" >"$out/echo.log" 2>&1 &
-  pids+=($!)
-  port=$(wait_port "$out/echo.log")
-  if [ -z "$port" ]; then
-    echo "echo $* did not start:" >&2
-    cat "$out/echo.log" >&2
-    return 1
-  fi
+  start_server "echo $*" "$out/echo.log" \
+    "$BUILD_DIR/examples/echo" --port 0 --threads "$jobs" "$@" || return 1
   echo "--- $name: echo${*:+ $*} (cases $run_cases, $jobs at a time)"
-  "$runner" test-server "ws://127.0.0.1:$port/" --cases "$run_cases" --jobs "$jobs" \
+  "$runner" test-server "ws://127.0.0.1:$server_port/" --cases "$run_cases" --jobs "$jobs" \
     --agent "$name" --report "$out" --require-ok >"$out/run.log" || status=$?
   summary "$out/run.log" "$started"
   stop_all
@@ -94,25 +65,18 @@ server_run() {
 
 # client_run NAME CASES: the runner as fuzzing server, the fastws client testee against it.
 client_run() {
-  local name=$1 run_cases=$2 port="" status=0 started
+  local name=$1 run_cases=$2 status=0 started
   local out="$BUILD_DIR/conformance/$name"
   rm -rf "$out"
   mkdir -p "$out"
   started=$(date +%s)
-  "$runner" test-client --port 0 --once --cases "$run_cases" --report "$out" \
-    --require-ok >"$out/run.log" 2>&1 &
-  local server=$!
-  pids+=("$server")
-  port=$(wait_port "$out/run.log")
-  if [ -z "$port" ]; then
-    echo "the fuzzing server did not start:" >&2
-    cat "$out/run.log" >&2
+  start_server "the fuzzing server" "$out/run.log" \
+    "$runner" test-client --port 0 --once --cases "$run_cases" --report "$out" --require-ok ||
     return 1
-  fi
   echo "--- $name: autobahn_client (cases $run_cases, $jobs at a time)"
-  "$BUILD_DIR/tools/autobahn_client" "ws://127.0.0.1:$port" "$name" --jobs "$jobs" \
+  "$BUILD_DIR/tools/autobahn_client" "ws://127.0.0.1:$server_port" "$name" --jobs "$jobs" \
     --compress-level "$compress_level" >"$out/client.log" 2>&1 || status=$?
-  wait "$server" || status=$?
+  wait "${pids[-1]}" || status=$?
   pids=()
   summary "$out/run.log" "$started"
   return "$status"

@@ -3,14 +3,17 @@
 //
 //   fastws-conformance test-server URL [--cases PATTERNS] [--report DIR] [--agent NAME]
 //                                      [--require-ok] [--chop-pause-us N] [--jobs N]
-//       the fuzzing client: tests the server at URL (ws://host:port/path), each case on a
-//       fresh connection, N cases at a time (default: the number of cores; the 9.x cases, whose
-//       durations are performance figures, each with no other)
+//                                      [--ca FILE | --insecure]
+//       the fuzzing client: tests the server at URL (ws://host:port/path or wss://...), each
+//       case on a fresh connection, N cases at a time (default: the number of cores; the 9.x
+//       cases, whose durations are performance figures, each with no other); wss:// checks the
+//       server's certificate against the CAs in FILE (default: the system's), or not at all
 //   fastws-conformance test-client [--port N] [--host H] [--cases PATTERNS] [--report DIR]
-//                                  [--require-ok] [--once]
+//                                  [--require-ok] [--once] [--cert FILE --key FILE]
 //       the fuzzing server: a client under test connects to ws://H:N/ (127.0.0.1:9001) as to
 //       the official one: /getCaseCount, /runCase?case=N&agent=A, /updateReports?agent=A;
-//       a client may play several cases at a time (the 9.x cases wait until they are alone)
+//       a client may play several cases at a time (the 9.x cases wait until they are alone);
+//       with --cert and --key (PEM) to wss://H:N/
 //   fastws-conformance list [--cases PATTERNS]
 //       the catalogue: case ids and descriptions
 //
@@ -37,9 +40,10 @@ using fastws::bench::Flag;
 constexpr const char* usage =
     "usage: fastws-conformance test-server URL [--cases PATTERNS] [--report DIR] [--agent NAME]\n"
     "                                          [--require-ok] [--chop-pause-us N] [--jobs N]\n"
+    "                                          [--ca FILE | --insecure]\n"
     "       fastws-conformance test-client [--port N] [--host H] [--cases PATTERNS] [--report "
     "DIR]\n"
-    "                                      [--require-ok] [--once]\n"
+    "                                      [--require-ok] [--once] [--cert FILE --key FILE]\n"
     "       fastws-conformance list [--cases PATTERNS]\n";
 
 int list_cases(const std::string& patterns) {
@@ -95,10 +99,19 @@ int main(int argc, char** argv) {
                                  "pause after each chopped or sync write (1000)"),
         fastws::bench::uint_flag("jobs", options.jobs, 1, 256,
                                  "cases played at a time (the number of cores)"),
+        fastws::bench::string_flag("ca", options.ca_file,
+                                   "wss://: trusted CAs, a PEM file (the system's)"),
+        fastws::bench::switch_flag("insecure", options.insecure,
+                                   "wss://: do not check the server's certificate"),
     };
     if (!fastws::bench::apply_flags(argc, argv, 3, flags, error)) {
       std::fprintf(stderr, "fastws-conformance test-server: %s\n%s%s", error.c_str(), usage,
                    fastws::bench::flags_help(flags).c_str());
+      return 2;
+    }
+    if (options.insecure && !options.ca_file.empty()) {
+      std::fprintf(stderr,
+                   "fastws-conformance test-server: --ca and --insecure exclude each other\n");
       return 2;
     }
     return fastws::conformance::run_test_server(options);
@@ -119,10 +132,17 @@ int main(int argc, char** argv) {
                                    "exit after the first /updateReports, with the run's status"),
         fastws::bench::uint_flag("chop-pause-us", options.chop_pause_us, 0, 1'000'000,
                                  "pause after each chopped or sync write (1000)"),
+        fastws::bench::string_flag("cert", options.certificate_file,
+                                   "serve wss://: certificate chain (PEM)"),
+        fastws::bench::string_flag("key", options.key_file, "serve wss://: private key (PEM)"),
     };
     if (!fastws::bench::apply_flags(argc, argv, 2, flags, error)) {
       std::fprintf(stderr, "fastws-conformance test-client: %s\n%s%s", error.c_str(), usage,
                    fastws::bench::flags_help(flags).c_str());
+      return 2;
+    }
+    if (options.certificate_file.empty() != options.key_file.empty()) {
+      std::fprintf(stderr, "fastws-conformance test-client: --cert and --key go together\n");
       return 2;
     }
     return fastws::conformance::run_test_client(options);

@@ -83,7 +83,9 @@ class Deflater {
   // window_bits 9..15 (as negotiated for our sending direction): zlib cannot write a raw deflate
   // stream with an 8-bit window, so a session agreed on 8 never compresses (see
   // permessage_deflate.cpp); with 8 every compress() fails. no_context_takeover resets the
-  // dictionary after every message (and shares the stream, see above).
+  // dictionary after every message (and shares the stream, see above). mem_level is zlib's
+  // memLevel, held at window_bits - 4 for windows under 12 bits (a larger hash table makes a small
+  // window slow, see permessage_deflate.cpp).
   Deflater(int window_bits, bool no_context_takeover, int level, int mem_level);
   ~Deflater();
   Deflater(const Deflater&) = delete;

@@ -7,6 +7,9 @@
 // And as the fuzzing server (test-client mode) with fastws's own Client as the client under
 // test, echoing every message as the official suite's testee clients do.
 //
+// Both roles over TLS too (wss://, the test certificate made at test time), and the fuzzing
+// client refusing a certificate it was not told to trust unless --insecure.
+//
 // The limits cases (9.x: messages up to 16 MiB, 1 MiB in 64-octet writes) run in optimised
 // builds without sanitizers only; so do the larger compression cases.
 #include <gtest/gtest.h>
@@ -36,6 +39,7 @@
 #include "server_test_support.hpp"
 #include "support/child_process.hpp"
 #include "support/command_output.hpp"
+#include "tls_test_support.hpp"
 
 namespace fastws::testing {
 namespace {
@@ -72,24 +76,24 @@ std::map<std::string, Verdicts> read_index(const std::string& directory) {
   return cases;
 }
 
-// Runs the fuzzing client against 127.0.0.1:`port` on `cases` and reads its index.json.
-RunnerRun run_runner(std::uint16_t port, const std::string& cases) {
+// Runs the fuzzing client against `url` on `cases` (with `flags`) and reads its index.json.
+RunnerRun run_runner_at(const std::string& url, const std::string& cases,
+                        const std::string& flags = {}) {
   RunnerRun run;
   if (::access(runner_path.c_str(), X_OK) != 0) return run;
   const net::test::TempDir reports;
   const std::string directory = reports.file("report");
-  run.status = test::run_command("timeout 240 " + runner_path +
-                                     " test-server ws://127.0.0.1:" + std::to_string(port) +
-                                     "/ --cases '" + cases + "' --report " + directory + " 2>&1",
-                                 run.output);
-  std::ifstream index(directory + "/index.json");
-  const std::regex row(
-      R"re("([0-9.]+)": \{"behavior": "([A-Z -]+)", "behaviorClose": "([A-Z -]+)")re");
-  for (std::string line; std::getline(index, line);) {
-    std::smatch match;
-    if (std::regex_search(line, match, row)) run.cases[match[1]] = {match[2], match[3]};
-  }
+  run.status =
+      test::run_command("timeout 240 " + runner_path + " test-server " + url + " --cases '" +
+                            cases + "' --report " + directory + " " + flags + " 2>&1",
+                        run.output);
+  run.cases = read_index(directory);
   return run;
+}
+
+// Runs the fuzzing client against ws://127.0.0.1:`port`/.
+RunnerRun run_runner(std::uint16_t port, const std::string& cases) {
+  return run_runner_at("ws://127.0.0.1:" + std::to_string(port) + "/", cases);
 }
 
 // The cases the spec leaves open; everything else must be OK.
@@ -164,6 +168,40 @@ TEST(Conformance, EchoWithoutCompressionDeclinesTheCompressionCases) {
     EXPECT_EQ(verdicts.behavior, "UNIMPLEMENTED") << id;
     EXPECT_EQ(verdicts.close, "OK") << id;
   }
+}
+
+// wss://: cases over TLS against the echo example with the test certificate, which the runner
+// is told to trust (--ca). Among them cases whose frames go out in pieces with pauses between
+// (5.x, 6.4.x: TLS records of their own) and two compression cases.
+constexpr const char* cases_over_tls = "1.1.*,2.*,5.*,6.4.*,7.1.*,12.1.1,13.3.1";
+constexpr std::size_t cases_over_tls_count = 8 + 11 + 20 + 4 + 6 + 2;
+
+std::string wss_url(std::uint16_t port) {
+  return "wss://127.0.0.1:" + std::to_string(port) + "/";
+}
+
+#define START_TLS_ECHO(variable)                                                       \
+  const TestCertificate& certificate = TestCertificate::get();                         \
+  START_ECHO(variable, {"--compress", "--cert", certificate.certificate_file, "--key", \
+                        certificate.key_file})
+
+TEST(Conformance, CompressingEchoOverTlsPassesCasesOverWss) {
+  START_TLS_ECHO(echo);
+  expect_every_case_passes(
+      run_runner_at(wss_url(echo.port()), cases_over_tls, "--ca " + certificate.certificate_file),
+      cases_over_tls_count);
+}
+
+TEST(Conformance, RunnerOverWssRefusesAnUntrustedCertificateUnlessInsecure) {
+  START_TLS_ECHO(echo);
+  // The system's CAs do not know the test certificate: no case can start.
+  const RunnerRun refused = run_runner_at(wss_url(echo.port()), "1.1.1,1.1.2");
+  ASSERT_EQ(refused.cases.size(), 2u) << refused.output;
+  EXPECT_EQ(refused.status, 1) << refused.output;
+  EXPECT_EQ(refused.cases.at("1.1.1").behavior, "FAILED");
+  EXPECT_NE(refused.output.find("certificate verification failed"), std::string::npos)
+      << refused.output;
+  expect_every_case_passes(run_runner_at(wss_url(echo.port()), "1.1.1,1.1.2", "--insecure"), 2);
 }
 
 // A deliberately wrong WebSocket server on 127.0.0.1, one connection at a time on its own
@@ -481,9 +519,11 @@ TEST(Conformance, FuzzingServerPlaysCasesAtTheSameTimeAndThe9xCasesAlone) {
 // connection of its own (echoing each message back, as is), then asks for the reports.
 class FastwsTestee {
  public:
-  FastwsTestee() {
+  // `ca_file`: connect with wss://, trusting these CAs.
+  explicit FastwsTestee(const std::string& ca_file = {}) : scheme_(ca_file.empty() ? "ws" : "wss") {
     ClientOptions options;
     options.compression.enabled = true;  // the default offer, as fastws's users make it
+    options.tls.ca_file = ca_file;
     client_ = std::make_unique<Client>(options);
     client_->on_message([this](const Conn& conn, Message message) {
       if (counting_) {
@@ -502,7 +542,7 @@ class FastwsTestee {
 
   // Plays every case; false with `error` set when a connection could not be opened.
   bool play(std::uint16_t port, std::string& error) {
-    const std::string server = "ws://127.0.0.1:" + std::to_string(port);
+    const std::string server = scheme_ + "://127.0.0.1:" + std::to_string(port);
     counting_ = true;
     if (!visit(server + "/getCaseCount", error)) return false;
     counting_ = false;
@@ -540,6 +580,7 @@ class FastwsTestee {
     return true;
   }
 
+  std::string scheme_;
   std::unique_ptr<Client> client_;
   std::atomic<bool> counting_{false};
   std::mutex mutex_;
@@ -548,15 +589,14 @@ class FastwsTestee {
   std::string count_text_;
 };
 
-TEST(Conformance, FuzzingServerPlaysTheCasesWithTheFastwsClient) {
-  if (::access(runner_path.c_str(), X_OK) != 0) GTEST_SKIP() << "fastws-conformance is not built";
-  const std::string cases = std::string("1.*,2.*,3.*,4.*,5.*,6.*,7.*,10.*,12.*.1,13.*.1") +
-                            (optimised_build ? ",9.*" : "");
-  const std::size_t count = cases_1_to_7_and_10 + 12 + (optimised_build ? 54 : 0);
+// Runs the fuzzing server (test-client, with `flags`) on `cases` and the fastws client testee
+// against it (`ca_file`: over wss://, trusting these CAs); every case must pass.
+void expect_fastws_client_passes(const std::string& cases, std::size_t count,
+                                 const std::string& flags = {}, const std::string& ca_file = {}) {
   const net::test::TempDir reports;
   const std::string directory = reports.file("report");
   FILE* server = ::popen(("timeout 240 " + runner_path + " test-client --port 0 --once --cases '" +
-                          cases + "' --report " + directory + " 2>&1")
+                          cases + "' --report " + directory + " " + flags + " 2>&1")
                              .c_str(),
                          "r");
   ASSERT_NE(server, nullptr);
@@ -566,12 +606,12 @@ TEST(Conformance, FuzzingServerPlaysTheCasesWithTheFastwsClient) {
   if (std::fgets(line, sizeof line, server) != nullptr) {
     output = line;
     std::smatch match;
-    if (std::regex_search(output, match, std::regex(R"(ws://127\.0\.0\.1:(\d+)/)"))) {
+    if (std::regex_search(output, match, std::regex(R"(wss?://127\.0\.0\.1:(\d+)/)"))) {
       port = static_cast<std::uint16_t>(std::stoi(match[1]));
     }
   }
   std::string error;
-  const bool played = port != 0 && FastwsTestee().play(port, error);
+  const bool played = port != 0 && FastwsTestee(ca_file).play(port, error);
   while (std::fgets(line, sizeof line, server) != nullptr) output += line;
   const int status = ::pclose(server);
   ASSERT_TRUE(played) << error << "\n" << output;
@@ -583,6 +623,22 @@ TEST(Conformance, FuzzingServerPlaysTheCasesWithTheFastwsClient) {
     EXPECT_EQ(verdict.behavior, wanted) << "case " << id;
     EXPECT_EQ(verdict.close, wanted) << "case " << id;
   }
+}
+
+TEST(Conformance, FuzzingServerPlaysTheCasesWithTheFastwsClient) {
+  if (::access(runner_path.c_str(), X_OK) != 0) GTEST_SKIP() << "fastws-conformance is not built";
+  const std::string cases = std::string("1.*,2.*,3.*,4.*,5.*,6.*,7.*,10.*,12.*.1,13.*.1") +
+                            (optimised_build ? ",9.*" : "");
+  expect_fastws_client_passes(cases, cases_1_to_7_and_10 + 12 + (optimised_build ? 54 : 0));
+}
+
+TEST(Conformance, FuzzingServerOverTlsPlaysCasesWithTheFastwsClient) {
+  if (::access(runner_path.c_str(), X_OK) != 0) GTEST_SKIP() << "fastws-conformance is not built";
+  const TestCertificate& certificate = TestCertificate::get();
+  expect_fastws_client_passes(
+      cases_over_tls, cases_over_tls_count,
+      "--cert " + certificate.certificate_file + " --key " + certificate.key_file,
+      certificate.certificate_file);
 }
 
 }  // namespace

@@ -3,8 +3,6 @@
 #include <poll.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <ctime>
 
 #include "conformance/json.hpp"
 #include "protocol/close_payload.hpp"
@@ -102,20 +100,27 @@ void CaseRun::send_bytes(std::string bytes, bool alone) {
 }
 
 void CaseRun::send_message(std::string_view payload, bool binary, std::size_t fragment_size) {
-  std::string body;
-  unsigned rsv = 0;
-  if (deflate_) {
-    if (!deflate_->compress(payload, body)) {
-      fail(1011, "the fuzzer could not compress a message");
-      return;
-    }
-    rsv = 4;
-  } else {
-    body.assign(payload);
-  }
   const unsigned opcode = binary ? 2 : 1;
+  if (!deflate_) {
+    send_message_frames(payload, opcode, 0, fragment_size);
+    return;
+  }
+  std::string body;
+  if (!deflate_->compress(payload, body)) {
+    fail(1011, "the fuzzer could not compress a message");
+    return;
+  }
+  send_message_frames(body, opcode, 4, fragment_size);
+}
+
+void CaseRun::send_compressed(std::string_view compressed, bool binary, std::size_t fragment_size) {
+  send_message_frames(compressed, binary ? 2 : 1, 4, fragment_size);
+}
+
+void CaseRun::send_message_frames(std::string_view body, unsigned opcode, unsigned rsv,
+                                  std::size_t fragment_size) {
   if (fragment_size == 0 || body.size() <= fragment_size) {
-    send_frame({.opcode = opcode, .fin = true, .rsv = rsv, .payload = std::move(body)});
+    send_frame({.opcode = opcode, .fin = true, .rsv = rsv, .payload = std::string(body)});
     return;
   }
   for (std::size_t at = 0; at < body.size(); at += fragment_size) {
@@ -123,7 +128,7 @@ void CaseRun::send_message(std::string_view payload, bool binary, std::size_t fr
     send_frame({.opcode = first ? opcode : 0,
                 .fin = at + fragment_size >= body.size(),
                 .rsv = first ? rsv : 0,
-                .payload = body.substr(at, fragment_size)});
+                .payload = std::string(body.substr(at, fragment_size))});
   }
 }
 
@@ -252,16 +257,9 @@ void CaseRun::run_until_closed(Millis limit) {
         wake = std::min(wake, peer_.next_write_time());
       }
     }
-    const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::max(wake - now, Clock::duration::zero()));
-    const timespec timeout{static_cast<time_t>(wait.count() / 1'000'000'000),
-                           static_cast<long>(wait.count() % 1'000'000'000)};
-    pollfd ready{peer_.fd(), events, 0};
-    if (::ppoll(&ready, 1, &timeout, nullptr) < 0 && errno != EINTR) {
-      drop_unclean("poll failed");
-      break;
-    }
-    if ((ready.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+    const short ready =
+        peer_.wait(events, std::chrono::duration_cast<std::chrono::nanoseconds>(wake - now));
+    if ((ready & (POLLIN | POLLHUP | POLLERR)) != 0) {
       const Peer::Io io = peer_.read_available();
       process_input();
       if (io == Peer::Io::closed) connection_lost();

@@ -64,6 +64,10 @@ class CaseRun {
   // A whole message, in frames of `fragment_size` payload bytes (0: one frame); compressed
   // first when permessage-deflate was agreed.
   void send_message(std::string_view payload, bool binary, std::size_t fragment_size = 0);
+  // A message compressed already, by a compressor set up as own_compression() says and fed the
+  // same messages as this connection's would have been: sent as send_message would. A case that
+  // sends these sends no other message (this connection's compressor does not see them).
+  void send_compressed(std::string_view compressed, bool binary, std::size_t fragment_size = 0);
   // Starts the closing handshake with this close payload (any code, any reason bytes; no code:
   // an empty payload). Ignored unless the connection is open.
   void send_close(std::optional<std::uint16_t> code, std::string_view reason = {});
@@ -75,6 +79,8 @@ class CaseRun {
 
   bool is_open() const noexcept { return state_ == State::open; }
   bool compressing() const noexcept { return deflate_ != nullptr; }
+  // How the messages we send are compressed (only when compressing()).
+  const OwnCompression& own_compression() const noexcept { return deflate_->own(); }
   void record(Event event);
   // Closes (normal code) when the events so far equal the only expected sequence.
   void finish_when_done();
@@ -132,6 +138,9 @@ class CaseRun {
   void handle_data_frame(RawFrame& frame);
   void handle_close_frame(const RawFrame& frame);
   void deliver(Event event);
+  // The message's frames: `body` cut into fragment_size pieces, the first with `rsv`.
+  void send_message_frames(std::string_view body, unsigned opcode, unsigned rsv,
+                           std::size_t fragment_size);
   void send_close_frame(std::optional<std::uint16_t> code, std::string_view reason, bool reply);
   void fail(std::uint16_t code, std::string_view reason);
   void close_handshake_done();

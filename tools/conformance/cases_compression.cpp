@@ -8,6 +8,7 @@
 
 #include "conformance/case_expectations.hpp"
 #include "conformance/catalogue.hpp"
+#include "conformance/compressed_messages.hpp"
 #include "conformance/compression_corpus.hpp"
 
 namespace fastws::conformance {
@@ -30,16 +31,25 @@ constexpr MessageShape shapes[] = {
 constexpr int messages_per_case = 1000;
 
 struct Progress {
+  std::shared_ptr<CompressedMessages> messages;
   std::size_t at = 0;  // where the next message starts in the corpus
   int sent = 0;
   std::string last;  // the message the echo must equal
 };
 
-void send_next(CaseRun& run, const CompressionCorpus& corpus, const MessageShape& shape,
+// False when the fuzzer could not compress it (the case has failed the connection then).
+bool send_next(CaseRun& run, const CompressionCorpus& corpus, const MessageShape& shape,
                Progress& progress) {
+  const std::string* compressed = progress.messages->at(static_cast<std::size_t>(progress.sent));
+  if (compressed == nullptr) {
+    run.set_behavior(Verdict::failed, "The fuzzer could not compress a message.");
+    run.send_close(1011);
+    return false;
+  }
   progress.last = next_slice(corpus, shape.size, progress.at);
   ++progress.sent;
-  run.send_message(progress.last, corpus.binary, shape.fragment);
+  run.send_compressed(*compressed, corpus.binary, shape.fragment);
+  return true;
 }
 
 CaseSpec compression_case(std::string id, std::string offer_words,
@@ -66,6 +76,8 @@ CaseSpec compression_case(std::string id, std::string offer_words,
                                                   std::to_string(shape.wait_seconds) + " seconds.");
             const CompressionCorpus& corpus = compression_corpus(corpus_index);
             auto progress = std::make_shared<Progress>();
+            progress->messages =
+                compressed_messages(corpus_index, shape.size, run.own_compression());
             run.on_message = [&run, &corpus, shape, progress](const Event& echo) {
               if (echo.binary != corpus.binary) {
                 run.set_behavior(Verdict::failed, "Echo'ed message type differs from what I sent.");
@@ -87,7 +99,7 @@ CaseSpec compression_case(std::string id, std::string offer_words,
               run.set_wirelog(true);
               run.send_close(1000);
             };
-            send_next(run, corpus, shape, *progress);
+            if (!send_next(run, corpus, shape, *progress)) return;
             run.close_after(Millis(1000 * shape.wait_seconds));
           }};
 }

@@ -63,14 +63,17 @@ ClientHandshake open_as_client(Peer& peer, const protocol::WebSocketUrl& url,
     }
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    pollfd ready{peer.fd(), static_cast<short>(POLLIN | (peer.has_output() ? POLLOUT : 0)), 0};
-    if (left.count() <= 0 || ::poll(&ready, 1, static_cast<int>(left.count())) == 0) {
+    const short ready =
+        left.count() <= 0
+            ? 0
+            : peer.wait(static_cast<short>(POLLIN | (peer.has_output() ? POLLOUT : 0)), left);
+    if (ready == 0) {
       result.error =
           "no answer to the opening handshake within " + std::to_string(timeout.count()) + " ms";
       return result;
     }
-    if ((ready.revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
-        peer.read_available() == Peer::Io::closed && !scanner.scan(peer.input()).complete()) {
+    if ((ready & (POLLIN | POLLHUP | POLLERR)) != 0 && peer.read_available() == Peer::Io::closed &&
+        !scanner.scan(peer.input()).complete()) {
       result.error = "the server closed the connection during the opening handshake";
       return result;
     }

@@ -154,25 +154,33 @@ std::optional<protocol::DeflateParams> answer_deflate_offers(
   return std::nullopt;
 }
 
-MessageDeflate::MessageDeflate(const protocol::DeflateParams& params, PeerRole role)
-    : params_(params),
-      deflater_(
-          role == PeerRole::client ? params.client_max_window_bits : params.server_max_window_bits,
-          role == PeerRole::client ? params.client_no_context_takeover
-                                   : params.server_no_context_takeover,
-          our_compression_level, our_memory_level),
-      inflater_(
-          role == PeerRole::client ? params.server_max_window_bits : params.client_max_window_bits,
-          role == PeerRole::client ? params.server_no_context_takeover
-                                   : params.client_no_context_takeover) {}
+OwnCompression own_compression(const protocol::DeflateParams& params, PeerRole role) {
+  if (role == PeerRole::client) {
+    return {params.client_max_window_bits, params.client_no_context_takeover};
+  }
+  return {params.server_max_window_bits, params.server_no_context_takeover};
+}
 
-bool MessageDeflate::compress(std::string_view message, std::string& out) {
+OwnDeflater::OwnDeflater(const OwnCompression& own)
+    : deflater_(own.window_bits, own.no_context_takeover, our_compression_level, our_memory_level) {
+}
+
+bool OwnDeflater::compress(std::string_view message, std::string& out) {
   scratch_.clear();
   if (!deflater_.compress(byte_span(message), true, scratch_)) return false;
   out.clear();
   append(out, scratch_);
   return true;
 }
+
+MessageDeflate::MessageDeflate(const protocol::DeflateParams& params, PeerRole role)
+    : params_(params),
+      own_(own_compression(params, role)),
+      deflater_(own_),
+      inflater_(
+          role == PeerRole::client ? params.server_max_window_bits : params.client_max_window_bits,
+          role == PeerRole::client ? params.server_no_context_takeover
+                                   : params.client_no_context_takeover) {}
 
 protocol::Inflater::Status MessageDeflate::decompress(std::string_view frame_payload,
                                                       bool end_of_message, std::string& out,

@@ -3,7 +3,9 @@
 // offers, and the compressor and decompressor of one connection (fastws's own, src/protocol).
 #pragma once
 
+#include <compare>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +44,26 @@ std::optional<protocol::DeflateParams> check_deflate_answer(
 std::optional<protocol::DeflateParams> answer_deflate_offers(
     std::string_view offers, const std::vector<DeflateRequest>& accepts, std::string& answer);
 
+// What the agreed parameters say of the messages we send: everything our compressed bytes
+// depend on, besides the messages themselves.
+struct OwnCompression {
+  std::uint8_t window_bits = 15;
+  bool no_context_takeover = false;
+  auto operator<=>(const OwnCompression&) const = default;
+};
+OwnCompression own_compression(const protocol::DeflateParams& params, PeerRole role);
+
+// Compresses our messages, each a whole message (RFC 7692 7.2.1), as `own` says.
+class OwnDeflater {
+ public:
+  explicit OwnDeflater(const OwnCompression& own);
+  bool compress(std::string_view message, std::string& out);
+
+ private:
+  protocol::Deflater deflater_;
+  std::vector<std::byte> scratch_;
+};
+
 // The compressor for our direction and the decompressor for the peer's, set up from the agreed
 // parameters for our role.
 class MessageDeflate {
@@ -49,16 +71,20 @@ class MessageDeflate {
   MessageDeflate(const protocol::DeflateParams& params, PeerRole role);
 
   // The compressed payload of a whole message (RFC 7692 7.2.1).
-  bool compress(std::string_view message, std::string& out);
+  bool compress(std::string_view message, std::string& out) {
+    return deflater_.compress(message, out);
+  }
   // Appends the decompressed form of one frame's payload, `out` growing to `max` at most.
   protocol::Inflater::Status decompress(std::string_view frame_payload, bool end_of_message,
                                         std::string& out, std::size_t max);
 
   const protocol::DeflateParams& params() const noexcept { return params_; }
+  const OwnCompression& own() const noexcept { return own_; }
 
  private:
   protocol::DeflateParams params_;
-  protocol::Deflater deflater_;
+  OwnCompression own_;
+  OwnDeflater deflater_;
   protocol::Inflater inflater_;
   std::vector<std::byte> scratch_;
 };

@@ -8,9 +8,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
+#include "net/socket_io.hpp"
+#include "net/tls_context.hpp"
+#include "net/tls_stream.hpp"
 #include "protocol/mask_key.hpp"
 
 namespace fastws::conformance {
@@ -23,6 +28,37 @@ Peer::Peer(int fd, PeerRole role) noexcept : fd_(fd), role_(role) {
 
 Peer::~Peer() {
   drop();
+}
+
+bool Peer::secure(const net::TlsContext& context, const std::string& host,
+                  std::chrono::milliseconds timeout, std::string& error) {
+  std::unique_ptr<net::TlsStream> tls = role_ == PeerRole::client
+                                            ? net::TlsStream::connect(context, fd_, host, error)
+                                            : net::TlsStream::accept(context, fd_);
+  if (!tls) {
+    if (error.empty()) error = "OpenSSL could not make a TLS session";
+    return false;
+  }
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    switch (tls->handshake(error)) {
+      case net::TlsStream::Handshake::done:
+        tls_ = std::move(tls);
+        return true;
+      case net::TlsStream::Handshake::failed:
+        error = "TLS handshake failed: " + (error.empty() ? std::string("no reason given") : error);
+        return false;
+      case net::TlsStream::Handshake::in_progress:
+        break;
+    }
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    pollfd ready{fd_, static_cast<short>(tls->needs_writable() ? POLLOUT : POLLIN), 0};
+    if (left.count() <= 0 || ::poll(&ready, 1, static_cast<int>(left.count())) == 0) {
+      error = "no TLS handshake within " + std::to_string(timeout.count()) + " ms";
+      return false;
+    }
+  }
 }
 
 std::optional<MaskKey> Peer::next_mask() const {
@@ -43,15 +79,12 @@ Peer::Io Peer::flush() {
   while (fd_ >= 0 && !output_.empty()) {
     Piece& piece = output_.front();
     if (piece.alone && Clock::now() < next_write_) return Io::ok;
-    const ssize_t n = ::send(fd_, piece.bytes.data() + piece.sent, piece.bytes.size() - piece.sent,
-                             MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) return Io::ok;
-      return Io::closed;
-    }
-    piece.sent += static_cast<std::size_t>(n);
-    if (piece.sent < piece.bytes.size()) return Io::ok;
+    const iovec rest{piece.bytes.data() + piece.sent, piece.bytes.size() - piece.sent};
+    const net::IoResult wrote =
+        tls_ ? tls_->write({&rest, 1}) : net::write_vectored(fd_, {&rest, 1});
+    if (wrote.status == net::IoStatus::failed) return Io::closed;
+    piece.sent += wrote.bytes;
+    if (piece.sent < piece.bytes.size()) return Io::ok;  // the socket is full
     const auto pause = piece.alone ? piece.pause : std::chrono::microseconds(0);
     output_.pop_front();
     next_write_ = Clock::now() + pause;
@@ -63,18 +96,36 @@ Peer::Io Peer::read_available() {
   if (fd_ < 0) return Io::closed;
   // Bounded, so that a peer sending without pause cannot keep the timers from running.
   for (int reads = 0; reads < 64; ++reads) {
-    char buffer[64 * 1024];
-    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT);
-    if (n > 0) {
-      input_.append(buffer, static_cast<std::size_t>(n));
-      continue;
+    std::byte buffer[64 * 1024];
+    const net::IoResult read = tls_ ? tls_->read(buffer) : net::read_some(fd_, buffer);
+    input_.append(reinterpret_cast<const char*>(buffer), read.bytes);
+    switch (read.status) {
+      case net::IoStatus::done:
+        if (read.bytes == 0) return Io::ok;
+        continue;
+      case net::IoStatus::would_block:
+        return Io::ok;
+      case net::IoStatus::end_of_file:
+      case net::IoStatus::failed:
+        return Io::closed;
     }
-    if (n == 0) return Io::closed;
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN) return Io::ok;
-    return Io::closed;
   }
   return Io::ok;
+}
+
+short Peer::wait(short events, std::chrono::nanoseconds timeout) {
+  if ((events & POLLIN) != 0 && tls_ && tls_->has_buffered_input()) return POLLIN;
+  // A TLS read that stopped to write (OpenSSL answering the peer) goes on once it can.
+  const bool read_needs_writable = (events & POLLIN) != 0 && tls_ && tls_->needs_writable();
+  if (read_needs_writable) events |= POLLOUT;
+  const auto wait = std::max(timeout, std::chrono::nanoseconds::zero());
+  const timespec limit{static_cast<time_t>(wait.count() / 1'000'000'000),
+                       static_cast<long>(wait.count() % 1'000'000'000)};
+  pollfd ready{fd_, events, 0};
+  const int result = ::ppoll(&ready, 1, &limit, nullptr);
+  if (result < 0) return errno == EINTR ? 0 : POLLERR;
+  if (read_needs_writable && (ready.revents & POLLOUT) != 0) ready.revents |= POLLIN;
+  return ready.revents;
 }
 
 void Peer::consume_input(std::size_t size) {
@@ -98,6 +149,10 @@ void Peer::reserve_input(std::size_t total) {
 
 void Peer::drop() noexcept {
   if (fd_ < 0) return;
+  if (tls_) {
+    tls_->close_notify();
+    tls_.reset();
+  }
   ::close(fd_);
   fd_ = -1;
   output_.clear();

@@ -1,22 +1,29 @@
 // The fuzzer's end of one TCP connection, whichever side opened it: a socket we dialed (the
 // fuzzer is the client and masks its frames) or one we accepted (the fuzzer is the server and
-// masks nothing). Case logic talks to a Peer only through CaseRun, so every case plays in both
-// roles.
+// masks nothing); plain, or TLS (wss://) once secure() has done the TLS handshake. Case logic
+// talks to a Peer only through CaseRun, so every case plays in both roles and over both.
 //
 // Writes go out exactly as the cases chop them: bytes queued together leave in one send(), a
 // piece queued `alone` in a send() of its own followed by a pause, as the official suite spaces
-// its chops, so the peer really sees a frame arrive in pieces.
+// its chops, so the peer really sees a frame arrive in pieces (over TLS: in TLS records of its
+// own).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "fastws/frame.hpp"
+
+namespace fastws::net {
+class TlsContext;
+class TlsStream;
+}  // namespace fastws::net
 
 namespace fastws::conformance {
 
@@ -30,6 +37,12 @@ class Peer {
   ~Peer();
   Peer(const Peer&) = delete;
   Peer& operator=(const Peer&) = delete;
+
+  // The TLS handshake over the connection, as `role` says (a client checks the server's
+  // certificate for `host` when `context` verifies), within `timeout`: from then on everything
+  // goes through TLS. False with `error` set when it failed.
+  bool secure(const net::TlsContext& context, const std::string& host,
+              std::chrono::milliseconds timeout, std::string& error);
 
   PeerRole role() const noexcept { return role_; }
   int fd() const noexcept { return fd_; }
@@ -53,6 +66,10 @@ class Peer {
   Io flush();
   // Reads what the socket holds into input(); closed on the end of the stream or a reset.
   Io read_available();
+  // Waits until the connection is ready for `events` (POLLIN, POLLOUT) or `timeout` passes;
+  // the ready events (none: the time passed). Input TLS decrypted and did not hand over yet
+  // (read_available() reads a bounded amount) is ready at once: the socket says nothing of it.
+  short wait(short events, std::chrono::nanoseconds timeout);
 
   std::string_view input() const noexcept { return std::string_view(input_).substr(input_at_); }
   void consume_input(std::size_t size);
@@ -72,6 +89,7 @@ class Peer {
 
   int fd_;
   PeerRole role_;
+  std::unique_ptr<net::TlsStream> tls_;  // set once secure() succeeded
   std::deque<Piece> output_;
   Clock::time_point next_write_{};
   std::string input_;

@@ -12,7 +12,10 @@ void print_case_line(std::size_t position, std::size_t total, const CaseRecord& 
               remote ? std::to_string(*remote).c_str() : "-",
               static_cast<long long>(record.duration.count()));
   if (record.outcome.behavior == Verdict::failed) {
-    std::printf("           %s\n", record.outcome.result.c_str());
+    // No run: the case never started (its connection or handshake failed), the close says why.
+    const std::string& why =
+        record.run == nullptr ? record.outcome.result_close : record.outcome.result;
+    std::printf("           %s\n", why.c_str());
   }
   std::fflush(stdout);
 }

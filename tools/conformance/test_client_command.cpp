@@ -23,6 +23,7 @@
 #include "conformance/catalogue.hpp"
 #include "conformance/report.hpp"
 #include "conformance/run_summary.hpp"
+#include "net/tls_context.hpp"
 #include "protocol/handshake_server.hpp"
 #include "protocol/http_parser.hpp"
 
@@ -86,9 +87,8 @@ bool read_request(Peer& peer, std::string& head) {
       peer.consume_input(scan.consumed);
       return true;
     }
-    const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now()).count();
-    pollfd ready{peer.fd(), POLLIN, 0};
-    if (left <= 0 || ::poll(&ready, 1, static_cast<int>(left)) != 1) return false;
+    const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
+    if (left.count() <= 0 || peer.wait(POLLIN, left) == 0) return false;
     if (peer.read_available() == Peer::Io::closed && !scanner.scan(peer.input()).complete()) {
       return false;
     }
@@ -99,8 +99,7 @@ bool read_request(Peer& peer, std::string& head) {
 void flush_all(Peer& peer) {
   const auto deadline = Clock::now() + request_timeout;
   while (peer.has_output() && Clock::now() < deadline && peer.flush() == Peer::Io::ok) {
-    pollfd ready{peer.fd(), POLLOUT, 0};
-    if (peer.has_output()) ::poll(&ready, 1, 10);
+    if (peer.has_output()) peer.wait(POLLOUT, Millis(10));
   }
 }
 
@@ -139,9 +138,11 @@ class CaseThreads {
 
 class FuzzingServer {
  public:
-  FuzzingServer(const TestClientOptions& options, std::vector<const CaseSpec*> selected,
-                const Catalogue& catalogue)
+  // `tls`: the server context when the clients connect with wss:// (null: ws://).
+  FuzzingServer(const TestClientOptions& options, const net::TlsContext* tls,
+                std::vector<const CaseSpec*> selected, const Catalogue& catalogue)
       : options_(options),
+        tls_(tls),
         selected_(std::move(selected)),
         catalogue_(catalogue),
         report_(options.report_directory) {}
@@ -152,6 +153,11 @@ class FuzzingServer {
   int serve(int fd) {
     auto peer = std::make_unique<Peer>(fd, PeerRole::server);
     std::string head;
+    std::string error;
+    if (tls_ != nullptr && !peer->secure(*tls_, {}, request_timeout, error)) {
+      std::fprintf(stderr, "fastws-conformance: a client's %s\n", error.c_str());
+      return -1;
+    }
     if (!read_request(*peer, head)) return -1;
     std::array<HttpHeader, 64> storage;
     Request request;
@@ -260,6 +266,7 @@ class FuzzingServer {
   }
 
   const TestClientOptions& options_;
+  const net::TlsContext* tls_;
   std::vector<const CaseSpec*> selected_;
   const Catalogue& catalogue_;
   CaseGate gate_;
@@ -279,6 +286,14 @@ int run_test_client(const TestClientOptions& options) {
     std::fprintf(stderr, "fastws-conformance: %s\n", error.c_str());
     return 2;
   }
+  std::unique_ptr<net::TlsContext> tls;
+  if (!options.certificate_file.empty() || !options.key_file.empty()) {
+    tls = net::TlsContext::from_files(options.certificate_file, options.key_file, error);
+    if (!tls) {
+      std::fprintf(stderr, "fastws-conformance: %s\n", error.c_str());
+      return 2;
+    }
+  }
   std::uint16_t port = 0;
   const int listener = listen_on(options.host, options.port, port, error);
   if (listener < 0) {
@@ -288,10 +303,10 @@ int run_test_client(const TestClientOptions& options) {
   ::prctl(PR_SET_TIMERSLACK, 1000UL);  // see run_test_server
   std::signal(SIGINT, [](int) { interrupted = 1; });
   std::signal(SIGTERM, [](int) { interrupted = 1; });
-  std::printf("fastws-conformance fuzzing server listening on ws://%s:%u/ (%zu cases)\n",
-              options.host.c_str(), port, selected.size());
+  std::printf("fastws-conformance fuzzing server listening on %s://%s:%u/ (%zu cases)\n",
+              tls ? "wss" : "ws", options.host.c_str(), port, selected.size());
   std::fflush(stdout);
-  FuzzingServer server(options, std::move(selected), catalogue);
+  FuzzingServer server(options, tls.get(), std::move(selected), catalogue);
   int status = 0;
   while (!interrupted) {
     pollfd ready{listener, POLLIN, 0};

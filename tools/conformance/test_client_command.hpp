@@ -19,6 +19,9 @@ struct TestClientOptions {
   unsigned chop_pause_us = 1000;  // as TestServerOptions
   bool require_ok = false;        // as TestServerOptions
   bool once = false;              // exit after the first /updateReports
+  // Both set: the fuzzing server speaks TLS (wss://) with this certificate chain and key (PEM).
+  std::string certificate_file;
+  std::string key_file;
 };
 
 // Serves until interrupted, or with `once` until the first /updateReports: then the exit

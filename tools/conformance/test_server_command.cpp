@@ -13,6 +13,7 @@
 #include "conformance/client_handshake.hpp"
 #include "conformance/report.hpp"
 #include "conformance/run_summary.hpp"
+#include "net/tls_context.hpp"
 
 namespace fastws::conformance {
 
@@ -24,9 +25,10 @@ constexpr Millis case_time_limit{600'000};
 // Plays `spec` on a connection of its own. `record.agent` is the server's Server field
 // ("UnknownServer" if it sent none; empty when the connection could not be made): the caller
 // names the agent.
+// `tls`: the client context for a wss:// URL (null for ws://).
 CaseRecord run_one(const CaseSpec& spec, std::size_t number, const protocol::WebSocketUrl& url,
-                   const TestServerOptions& options, std::unique_ptr<Peer>& peer,
-                   std::unique_ptr<CaseRun>& run) {
+                   const net::TlsContext* tls, const TestServerOptions& options,
+                   std::unique_ptr<Peer>& peer, std::unique_ptr<CaseRun>& run) {
   CaseRecord record{.spec = &spec, .number = number, .started = utc_now()};
   std::string error;
   const int fd = connect_tcp(url.host, url.port, Millis(options.connect_timeout_ms), error);
@@ -35,6 +37,10 @@ CaseRecord run_one(const CaseSpec& spec, std::size_t number, const protocol::Web
     return record;
   }
   peer = std::make_unique<Peer>(fd, PeerRole::client);
+  if (tls != nullptr && !peer->secure(*tls, url.host, Millis(options.connect_timeout_ms), error)) {
+    record.outcome.result_close = error;
+    return record;
+  }
   const ClientHandshake handshake =
       open_as_client(*peer, url, spec.deflate, Millis(options.connect_timeout_ms));
   record.http_request = handshake.request;
@@ -58,9 +64,11 @@ CaseRecord run_one(const CaseSpec& spec, std::size_t number, const protocol::Web
 class ServerRun {
  public:
   ServerRun(const TestServerOptions& options, const protocol::WebSocketUrl& url,
-            const Catalogue& catalogue, const std::vector<const CaseSpec*>& selected)
+            const net::TlsContext* tls, const Catalogue& catalogue,
+            const std::vector<const CaseSpec*>& selected)
       : options_(options),
         url_(url),
+        tls_(tls),
         catalogue_(catalogue),
         selected_(selected),
         report_(options.report_directory),
@@ -76,7 +84,7 @@ class ServerRun {
       std::unique_ptr<Peer> peer;
       std::unique_ptr<CaseRun> run;
       const auto pass = gate_.enter(spec.alone);
-      CaseRecord record = run_one(spec, number, url_, options_, peer, run);
+      CaseRecord record = run_one(spec, number, url_, tls_, options_, peer, run);
       finished(record);
     }
   }
@@ -103,6 +111,7 @@ class ServerRun {
 
   const TestServerOptions& options_;
   const protocol::WebSocketUrl& url_;
+  const net::TlsContext* tls_;
   const Catalogue& catalogue_;
   const std::vector<const CaseSpec*>& selected_;
   std::atomic<std::size_t> next_{0};
@@ -123,9 +132,14 @@ int run_test_server(const TestServerOptions& options) {
     std::fprintf(stderr, "fastws-conformance: %s\n", error.c_str());
     return 2;
   }
+  std::unique_ptr<net::TlsContext> tls;
   if (url->secure) {
-    std::fprintf(stderr, "fastws-conformance: wss:// is not supported yet; use ws://\n");
-    return 2;
+    tls = net::TlsContext::client({.verify_peer = !options.insecure, .ca_file = options.ca_file},
+                                  error);
+    if (!tls) {
+      std::fprintf(stderr, "fastws-conformance: %s\n", error.c_str());
+      return 2;
+    }
   }
   const Catalogue catalogue = build_catalogue();
   const auto selected = select_cases(catalogue, options.cases, error);
@@ -140,7 +154,7 @@ int run_test_server(const TestServerOptions& options) {
       static_cast<unsigned>(std::clamp<std::size_t>(options.jobs, 1, selected.size()));
   std::printf("fastws-conformance: %zu cases against %s, %u at a time\n", selected.size(),
               options.url.c_str(), jobs);
-  ServerRun server_run(options, *url, catalogue, selected);
+  ServerRun server_run(options, *url, tls.get(), catalogue, selected);
   std::vector<std::thread> workers;
   for (unsigned i = 1; i < jobs; ++i) workers.emplace_back([&server_run] { server_run.work(); });
   server_run.work();

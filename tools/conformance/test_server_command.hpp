@@ -1,6 +1,6 @@
-// `fastws-conformance test-server URL`: the fuzzing client. Runs each selected case on a fresh
-// connection to the server under test (`jobs` of them at a time), prints a line per case as it
-// ends and a summary, writes the reports.
+// `fastws-conformance test-server URL` (ws:// or wss://): the fuzzing client. Runs each selected
+// case on a fresh connection to the server under test (`jobs` of them at a time), prints a line per
+// case as it ends and a summary, writes the reports.
 #pragma once
 
 #include <algorithm>
@@ -21,6 +21,10 @@ struct TestServerOptions {
   // Cases played at the same time, each on its own connection (those marked `alone` with no
   // other: CaseGate). 1 plays them one after the other, in catalogue order.
   unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
+  // wss:// URLs: the CAs the server's certificate is checked against (a PEM file; empty: the
+  // system's), or no check at all (insecure: for test servers with self-signed certificates).
+  std::string ca_file;
+  bool insecure = false;
 };
 
 // The exit status: 0 when no case failed, 1 when one did, 2 when the run could not start.
