@@ -45,7 +45,7 @@ SendStatus post(detail::Connection& connection, detail::OutgoingSend send, std::
 // Queues a copy of a message sent from another thread. Out of line: inlined into Conn::send its
 // setup (a large OutgoingSend, an allocation) made every send on the loop thread pay for it.
 [[gnu::noinline]] SendStatus post_message_copy(detail::Connection& connection, Opcode op,
-                                              std::span<const std::byte> data) {
+                                               std::span<const std::byte> data) {
   detail::OutgoingSend send;
   send.kind = detail::OutgoingSend::Kind::message;
   send.opcode = op;

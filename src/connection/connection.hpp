@@ -312,8 +312,8 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   // send passes here, and almost every one goes.
   std::optional<SendStatus> apply_backpressure_limit(std::size_t bytes, Admission admission) {
     if (!limit_closed_.load(std::memory_order_relaxed) &&
-        (admitted_ ||
-         loop_->send_limits().admits(buffered_.load(std::memory_order_relaxed), bytes, admission))) {
+        (admitted_ || loop_->send_limits().admits(buffered_.load(std::memory_order_relaxed), bytes,
+                                                  admission))) {
       return std::nullopt;
     }
     return refuse_over_limit(admission);

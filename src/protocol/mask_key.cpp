@@ -36,8 +36,8 @@ class Keystream {
     for (std::size_t done = 0; done < out.size();) {
       const int size = static_cast<int>(std::min(zeros.size(), out.size() - done));
       int written = 0;
-      if (EVP_EncryptUpdate(context_, reinterpret_cast<unsigned char*>(out.data() + done),
-                            &written, zeros.data(), size) != 1 ||
+      if (EVP_EncryptUpdate(context_, reinterpret_cast<unsigned char*>(out.data() + done), &written,
+                            zeros.data(), size) != 1 ||
           written != size) {
         return fill_from_kernel(out);
       }
@@ -50,9 +50,9 @@ class Keystream {
     std::array<unsigned char, 32> seed;  // AES-128 key, then the initial counter block
     if (RAND_bytes(seed.data(), static_cast<int>(seed.size())) != 1) return false;
     if (context_ == nullptr) context_ = EVP_CIPHER_CTX_new();
-    const bool keyed = context_ != nullptr &&
-                       EVP_EncryptInit_ex(context_, EVP_aes_128_ctr(), nullptr, seed.data(),
-                                          seed.data() + 16) == 1;
+    const bool keyed =
+        context_ != nullptr && EVP_EncryptInit_ex(context_, EVP_aes_128_ctr(), nullptr, seed.data(),
+                                                  seed.data() + 16) == 1;
     OPENSSL_cleanse(seed.data(), seed.size());
     if (keyed) keyed_in_ = getpid();
     return keyed;

@@ -131,7 +131,8 @@ class Session {
     // send_message()'s frame unless that one is compressed. Inline: most messages pass here.
     if (!may_send_message(opcode) || (compression_ && compresses(payload_size))) return {};
     out[0] = static_cast<std::byte>(frame_bits::fin_bit | static_cast<std::uint8_t>(opcode));
-    if (config_->role == Role::server) return {write_frame_length(out, payload_size, nullptr), false};
+    if (config_->role == Role::server)
+      return {write_frame_length(out, payload_size, nullptr), false};
     mask = random_mask_key();  // a fresh key for each client frame (RFC 6455 5.3)
     return {write_frame_length(out, payload_size, &mask), true};
   }

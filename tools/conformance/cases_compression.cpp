@@ -55,53 +55,52 @@ bool send_next(CaseRun& run, const CompressionCorpus& corpus, const MessageShape
 CaseSpec compression_case(std::string id, std::string offer_words,
                           std::vector<DeflateRequest> offers, std::size_t corpus_index,
                           const MessageShape& shape) {
-  return {.id = std::move(id),
-          .description = "Send " + std::to_string(messages_per_case) +
-                         " compressed messages each of payload size " + std::to_string(shape.size) +
-                         ", auto-fragment to " + std::to_string(shape.fragment) + " octets. Use " +
-                         offer_words,
-          .expectation = "Receive echo'ed messages (with payload as sent). Timeout case after " +
-                         std::to_string(shape.wait_seconds) + " secs.",
-          .deflate = std::move(offers),
-          .report_time = true,
-          .script = [corpus_index, shape](CaseRun& run) {
-            run.set_wirelog(false);
-            run.expect_close(normal_close());
-            if (!run.compressing()) {
-              run.set_behavior(Verdict::unimplemented, "The peer declined permessage-deflate.");
-              run.send_close(1000);
-              return;
-            }
-            run.set_behavior(Verdict::failed, "Case did not finish within " +
-                                                  std::to_string(shape.wait_seconds) + " seconds.");
-            const CompressionCorpus& corpus = compression_corpus(corpus_index);
-            auto progress = std::make_shared<Progress>();
-            progress->messages =
-                compressed_messages(corpus_index, shape.size, run.own_compression());
-            run.on_message = [&run, &corpus, shape, progress](const Event& echo) {
-              if (echo.binary != corpus.binary) {
-                run.set_behavior(Verdict::failed, "Echo'ed message type differs from what I sent.");
-              } else if (echo.data.size() != progress->last.size()) {
-                run.set_behavior(Verdict::failed,
-                                 "Echo'ed message length differs from what I sent "
-                                 "(got " +
-                                     std::to_string(echo.data.size()) + ", expected " +
-                                     std::to_string(progress->last.size()) + ").");
-              } else if (echo.data != progress->last) {
-                run.set_behavior(Verdict::failed,
-                                 "Echo'ed message contents differs from what I sent.");
-              } else if (progress->sent < messages_per_case) {
-                send_next(run, corpus, shape, *progress);
-                return;
-              } else {
-                run.set_behavior(Verdict::ok, "Ok, received all echo'ed messages in time.");
-              }
-              run.set_wirelog(true);
-              run.send_close(1000);
-            };
-            if (!send_next(run, corpus, shape, *progress)) return;
-            run.close_after(Millis(1000 * shape.wait_seconds));
-          }};
+  return {
+      .id = std::move(id),
+      .description = "Send " + std::to_string(messages_per_case) +
+                     " compressed messages each of payload size " + std::to_string(shape.size) +
+                     ", auto-fragment to " + std::to_string(shape.fragment) + " octets. Use " +
+                     offer_words,
+      .expectation = "Receive echo'ed messages (with payload as sent). Timeout case after " +
+                     std::to_string(shape.wait_seconds) + " secs.",
+      .deflate = std::move(offers),
+      .report_time = true,
+      .script = [corpus_index, shape](CaseRun& run) {
+        run.set_wirelog(false);
+        run.expect_close(normal_close());
+        if (!run.compressing()) {
+          run.set_behavior(Verdict::unimplemented, "The peer declined permessage-deflate.");
+          run.send_close(1000);
+          return;
+        }
+        run.set_behavior(Verdict::failed, "Case did not finish within " +
+                                              std::to_string(shape.wait_seconds) + " seconds.");
+        const CompressionCorpus& corpus = compression_corpus(corpus_index);
+        auto progress = std::make_shared<Progress>();
+        progress->messages = compressed_messages(corpus_index, shape.size, run.own_compression());
+        run.on_message = [&run, &corpus, shape, progress](const Event& echo) {
+          if (echo.binary != corpus.binary) {
+            run.set_behavior(Verdict::failed, "Echo'ed message type differs from what I sent.");
+          } else if (echo.data.size() != progress->last.size()) {
+            run.set_behavior(Verdict::failed,
+                             "Echo'ed message length differs from what I sent "
+                             "(got " +
+                                 std::to_string(echo.data.size()) + ", expected " +
+                                 std::to_string(progress->last.size()) + ").");
+          } else if (echo.data != progress->last) {
+            run.set_behavior(Verdict::failed, "Echo'ed message contents differs from what I sent.");
+          } else if (progress->sent < messages_per_case) {
+            send_next(run, corpus, shape, *progress);
+            return;
+          } else {
+            run.set_behavior(Verdict::ok, "Ok, received all echo'ed messages in time.");
+          }
+          run.set_wirelog(true);
+          run.send_close(1000);
+        };
+        if (!send_next(run, corpus, shape, *progress)) return;
+        run.close_after(Millis(1000 * shape.wait_seconds));
+      }};
 }
 
 std::string describe_offers(const std::vector<DeflateRequest>& offers) {
