@@ -3,7 +3,6 @@
 // receiving stopped while a connection holds input. The whole suite also runs on io_uring in
 // .ci/run (FASTWS_IO_BACKEND=io_uring), so everything else is checked on both backends there.
 #include <gtest/gtest.h>
-#include <liburing.h>
 #include <poll.h>
 
 #include <cstdlib>
@@ -13,19 +12,12 @@
 #include "fastws/client.hpp"
 #include "fastws/external_loop.hpp"
 
+#include "io_uring_support.hpp"
 #include "server_test_support.hpp"
 #include "test_peer.hpp"
 
 namespace fastws::testing {
 namespace {
-
-// Whether this kernel lets a process make an io_uring (the backend falls back to epoll if not).
-bool kernel_offers_io_uring() {
-  io_uring ring{};
-  if (io_uring_queue_init(4, &ring, 0) != 0) return false;
-  io_uring_queue_exit(&ring);
-  return true;
-}
 
 ServerOptions on(IoBackend backend) {
   ServerOptions options = TestServer::default_options();

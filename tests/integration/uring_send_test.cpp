@@ -4,25 +4,18 @@
 // closing waits for (or, when cut, cancels) what is in flight. Each test runs on both backends:
 // what a peer sees must not depend on the backend.
 #include <gtest/gtest.h>
-#include <liburing.h>
 #include <sys/socket.h>
 
 #include <atomic>
 #include <string>
 #include <vector>
 
+#include "io_uring_support.hpp"
 #include "server_test_support.hpp"
 #include "test_peer.hpp"
 
 namespace fastws::testing {
 namespace {
-
-bool kernel_offers_io_uring() {
-  io_uring ring{};
-  if (io_uring_queue_init(4, &ring, 0) != 0) return false;
-  io_uring_queue_exit(&ring);
-  return true;
-}
 
 class UringSend : public ::testing::TestWithParam<IoBackend> {
  protected:
@@ -43,6 +36,21 @@ std::vector<std::byte> burst_message(std::size_t i) {
   std::vector<std::byte> bytes(1 + (i * 977) % 3000);
   for (std::size_t k = 0; k < bytes.size(); ++k) bytes[k] = static_cast<std::byte>(i * 31 + k);
   return bytes;
+}
+
+// Starts `server`: its first connection gets a burst of 2,000 messages at open (more than a
+// small window takes, so output waits); every connection echoes what it receives.
+void serve_burst_to_first(TestServer& server, Recorded<Conn>& opened,
+                          Recorded<CloseStatus>& closed) {
+  server.server().on_open([&](const Conn& conn) {
+    opened.add(conn);
+    if (opened.size() > 1) return;
+    for (std::size_t i = 0; i < 2000; ++i) conn.send(burst_message(i), Opcode::binary);
+  });
+  server.server().on_close([&](const Conn&, const CloseStatus& status) { closed.add(status); });
+  server.server().on_message(
+      [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
+  server.start();
 }
 
 // About 1.5 MB sent in one callback to a peer whose window is 16 KiB and that starts reading only
@@ -132,15 +140,7 @@ TEST_P(UringSend, ResetWhileSendPendingEndsTheConnection) {
   Recorded<Conn> opened;  // before the server: its callbacks may run until it is destroyed
   Recorded<CloseStatus> closed;
   TestServer server(options());
-  server.server().on_open([&](const Conn& conn) {
-    opened.add(conn);
-    if (opened.size() > 1) return;
-    for (std::size_t i = 0; i < 2000; ++i) conn.send(burst_message(i), Opcode::binary);
-  });
-  server.server().on_close([&](const Conn&, const CloseStatus& status) { closed.add(status); });
-  server.server().on_message(
-      [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
-  server.start();
+  serve_burst_to_first(server, opened, closed);
   {
     RawPeer peer(server.port(), 5s, 4096);
     ASSERT_EQ(status_of(peer.handshake()), 101);
@@ -166,15 +166,7 @@ TEST_P(UringSend, TerminateWithSendInFlightThenServeAnother) {
   Recorded<Conn> opened;  // before the server: its callbacks may run until it is destroyed
   Recorded<CloseStatus> closed;
   TestServer server(options());
-  server.server().on_open([&](const Conn& conn) {
-    opened.add(conn);
-    if (opened.size() > 1) return;
-    for (std::size_t i = 0; i < 2000; ++i) conn.send(burst_message(i), Opcode::binary);
-  });
-  server.server().on_close([&](const Conn&, const CloseStatus& status) { closed.add(status); });
-  server.server().on_message(
-      [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
-  server.start();
+  serve_burst_to_first(server, opened, closed);
   RawPeer stalled(server.port(), 5s, 4096);
   ASSERT_EQ(status_of(stalled.handshake()), 101);
   const Conn conn = wait_for_open(opened);
