@@ -97,11 +97,11 @@ struct ExampleArgs {
   }
 };
 
-#include <csignal>
 #include <cstdio>
 
 #include "fastws/redis.hpp"
 #include "fastws/server.hpp"
+#include "stop_on_signal.hpp"
 
 // What serve() prints after the WebSocket URL: a note, or (page) the address of the page the
 // example serves on "/".
@@ -165,16 +165,13 @@ inline bool attach_redis(fastws::Server& server, const char* name, const Example
 // wait for that line) and runs until stopped. Returns the process exit code.
 inline int serve(fastws::Server& server, const char* name, const ExampleArgs& args,
                  ServeNote note = {}) {
-  static fastws::Server* running = nullptr;
   if (!attach_redis(server, name, args)) return 2;
   if (auto error = server.listen()) {
     std::fprintf(stderr, "%s: cannot listen on %s:%u: %s\n", name, args.host.c_str(), args.port,
                  error.message().c_str());
     return 1;
   }
-  running = &server;
-  std::signal(SIGINT, [](int) { running->stop(); });
-  std::signal(SIGTERM, [](int) { running->stop(); });
+  const StopOnSignal stop_on_signal(server);
   const bool v6 = args.host.find(':') != std::string::npos;
   const std::string address =
       (v6 ? "[" + args.host + "]" : args.host) + ":" + std::to_string(server.port()) + "/";

@@ -9,17 +9,16 @@
 //
 // Usage: fastws_broadcast_server [--port N] [--threads N] [--topics N]
 //        (default port 9001, one event loop, broadcast; prints "listening on 127.0.0.1:N")
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "fastws/fastws.hpp"
+#include "stop_on_signal.hpp"
 
 namespace {
 
-fastws::Server* running = nullptr;
 constexpr std::uint64_t kRoomsPerConnection = 10;
 
 }  // namespace
@@ -60,9 +59,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot listen on 127.0.0.1:%d: %s\n", port, error.message().c_str());
     return 1;
   }
-  running = &server;
-  std::signal(SIGTERM, [](int) { running->stop(); });
-  std::signal(SIGINT, [](int) { running->stop(); });
+  const StopOnSignal stop_on_signal(server);
   std::printf("listening on 127.0.0.1:%d\n", port);
   std::fflush(stdout);
   server.run();

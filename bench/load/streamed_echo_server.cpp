@@ -6,18 +6,12 @@
 // Usage: streamed_echo_server [--port N] [--threads N]
 //        (default port 9001, one event loop; port 0 picks a free one; prints
 //        "listening on 127.0.0.1:N")
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 #include "fastws/fastws.hpp"
-
-namespace {
-
-fastws::Server* running = nullptr;
-
-}  // namespace
+#include "stop_on_signal.hpp"
 
 int main(int argc, char** argv) {
   int port = 9001;
@@ -47,9 +41,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot listen on 127.0.0.1:%d: %s\n", port, error.message().c_str());
     return 1;
   }
-  running = &server;
-  std::signal(SIGTERM, [](int) { running->stop(); });
-  std::signal(SIGINT, [](int) { running->stop(); });
+  const StopOnSignal stop_on_signal(server);
   std::printf("listening on 127.0.0.1:%u\n", server.port());
   std::fflush(stdout);
   server.run();

@@ -46,6 +46,8 @@ class Example {
   // SIGTERM (again), then the exit status within 5 s (-1 if it had to be killed). Peers that are
   // still open should be gone by now, or the server waits for them up to its close timeout.
   int stop() { return process_->stop().value_or(-1); }
+  // SIGTERM every 50 us until it exits; the exit status (-1 if it had to be killed).
+  int stop_insistently() { return process_->stop_insistently().value_or(-1); }
 
  private:
   std::optional<test::ChildProcess> process_;

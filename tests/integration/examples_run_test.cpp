@@ -32,6 +32,18 @@ TEST(Examples, EchoEchoesAndStopsCleanly) {
   EXPECT_EQ(echo.stop(), 0);
 }
 
+// Signals that keep coming after the graceful stop began (the second one while main() destroys
+// the server) once made the examples call stop() on a destroyed server: SIGSEGV at exit.
+TEST(Examples, EchoExitsCleanlyWhileSigtermRepeats) {
+  for (int round = 0; round < 20; ++round) {
+    START_EXAMPLE(echo, "echo");
+    RawPeer peer(echo.port());
+    ASSERT_NE(peer.handshake().find(" 101 "), std::string::npos);
+    ::shutdown(peer.fd(), SHUT_RDWR);
+    ASSERT_EQ(echo.stop_insistently(), 0) << "round " << round;
+  }
+}
+
 TEST(Examples, EchoOverTlsWithCertificateFlags) {
   const TestCertificate& files = TestCertificate::get();
   START_EXAMPLE(echo, "echo", {"--cert", files.certificate_file, "--key", files.key_file});

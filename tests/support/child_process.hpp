@@ -160,6 +160,24 @@ class ChildProcess {
     return wait_exit(timeout);
   }
 
+  // SIGTERM over and over, every 50 us, until it exits (as a supervisor repeating the signal or
+  // a user pressing Ctrl-C twice would), so that one lands while the program tears down after
+  // its graceful stop; its exit code as for wait_exit(). Only for programs that print little:
+  // its output is not read meanwhile.
+  std::optional<int> stop_insistently(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return exit_status_;
+      }
+      ::kill(pid_, SIGTERM);
+      ::usleep(50);
+    }
+    return std::nullopt;
+  }
+
   // Reads all output and waits for the exit; returns the exit code (128 + the signal's number
   // when a signal ended it), or nothing (the child is then killed by the destructor) if it did
   // not exit within `timeout`.
