@@ -141,8 +141,8 @@ struct ServerOptions {
   // the connection stays open, and unsubscribing frees a place.
   std::size_t max_topics_per_connection = 10'000;
   // Pipelined plain-HTTP requests answered per connection per turn of its event loop (1 to
-  // 65,535; 0 counts as 1); the rest wait for its next turn, after the other connections ready
-  // then (fairness; nothing is refused).
+  // 255; 0 counts as 1, more as 255); the rest wait for its next turn, after the other connections
+  // ready then (fairness; nothing is refused).
   std::size_t http_requests_per_turn = 32;
 
   // Timeouts (zero disables one).

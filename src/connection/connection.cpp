@@ -18,6 +18,10 @@
 
 namespace fastws::detail {
 
+// An idle connection costs this object alone: 248 bytes is a 256-byte block of the allocator
+// (uWebSockets' idle connection: 272). Rare state goes to Extras, not here.
+static_assert(sizeof(Connection) <= 248, "an idle connection grew past its allocator block");
+
 namespace {
 
 // The stream of a fragmented message built with send_frame (Writers count up from 1).
@@ -113,8 +117,8 @@ Connection::Connection(LoopContext& loop, net::UniqueFd fd, const PeerAddress& r
       id_(id),
       session_(loop.endpoint().session_config),
       remote_(remote),
-      local_(local),
-      fd_(std::move(fd)) {
+      fd_(std::move(fd)),
+      local_(local) {
   loop.hold();
 }
 
@@ -179,7 +183,7 @@ void Connection::start_dialed(net::UniqueFd fd, const PeerAddress& remote, const
                               const net::TlsContext* tls, const std::string& host) {
   fd_ = std::move(fd);
   remote_ = remote;
-  local_ = local;
+  local_ = InternedAddress(local);
   if (auto error = register_socket(tls != nullptr)) {
     fail_opening("cannot register the socket: " + error.message());
     return;
@@ -339,10 +343,11 @@ bool Connection::has_unseen_input() const noexcept {
 }
 
 bool Connection::input_waiting() const noexcept {
-  if (!held_input_) return false;
+  const HeldInput* held_input = this->held_input();
+  if (held_input == nullptr) return false;
   switch (phase_) {
     case Phase::http:
-      return !held_input_->head_incomplete;
+      return !held_input->head_incomplete;
     case Phase::websocket:
       return true;
     case Phase::draining:
@@ -388,7 +393,7 @@ void Connection::process_input(std::span<std::byte> input) {
     }
     case Phase::websocket: {
       // Frames held from earlier come first: new bytes (a hand-over's) go behind them.
-      if (held_input_) {
+      if (held_input() != nullptr) {
         hold_input(input);
         return;
       }
@@ -427,18 +432,31 @@ std::size_t Connection::receive_frames(std::span<std::byte> input) {
 
 void Connection::receive_held_frames() {
   // Owned here while the session reads them: a callback that ends the connection (finish()
-  // resets held_input_) must not free them.
-  std::unique_ptr<HeldInput> held = std::move(held_input_);
+  // drops held input) must not free them.
+  std::unique_ptr<HeldInput> held = take_held_input();
   held->start +=
       receive_frames(std::as_writable_bytes(std::span(held->bytes)).subspan(held->start));
   if (phase_ != Phase::websocket) return;
-  if (held->start < held->bytes.size()) held_input_ = std::move(held);
+  if (held->start < held->bytes.size()) keep_held_input(std::move(held));
   track_assembly();
 }
 
 void Connection::hold_input(std::span<const std::byte> input) {
-  if (!held_input_) held_input_ = std::make_unique<HeldInput>();
-  held_input_->bytes.append(reinterpret_cast<const char*>(input.data()), input.size());
+  std::unique_ptr<HeldInput>& held = extras().held_input;
+  if (!held) held = std::make_unique<HeldInput>();
+  held->bytes.append(reinterpret_cast<const char*>(input.data()), input.size());
+}
+
+Connection::HeldInput* Connection::held_input() const noexcept {
+  return extras_ ? extras_->held_input.get() : nullptr;
+}
+
+std::unique_ptr<Connection::HeldInput> Connection::take_held_input() noexcept {
+  return extras_ ? std::move(extras_->held_input) : nullptr;
+}
+
+void Connection::keep_held_input(std::unique_ptr<HeldInput> held) {
+  extras().held_input = std::move(held);
 }
 
 void Connection::track_assembly() {
@@ -450,7 +468,8 @@ void Connection::track_assembly() {
     return;
   }
   if (!assembly_) assembly_ = std::make_unique<AssemblyWatch::Entry>();
-  const std::size_t held = held_input_ ? held_input_->bytes.capacity() : 0;
+  const HeldInput* held_input = this->held_input();
+  const std::size_t held = held_input ? held_input->bytes.capacity() : 0;
   loop_->assembly().update(*assembly_, *this, session_.message_memory() + held);
 }
 
@@ -546,7 +565,7 @@ void Connection::begin_drain(Drain how) {
   openness_.store(Openness::closed, std::memory_order_release);
   // No input is parsed from now on: a message in assembly will never be complete.
   release_session();
-  held_input_.reset();
+  if (extras_) extras_->held_input.reset();
   arm_phase_timer();
   update_write_interest();  // input is read again, to its end, if it waited for the output
   flush_cork();
@@ -590,7 +609,7 @@ void Connection::finish(CloseStatus status) {
     extras_->transport.reset();  // closes it: no more events
     if (auto opening = std::move(extras_->opening)) opening->failed(status);
   }
-  held_input_.reset();
+  if (extras_) extras_->held_input.reset();
   if (extras_) extras_->revisit.cancel();
   if (backlog_) {
     if (backlog_size() > 0) LoopStats::bump(loop_->stats().backpressured, std::uint64_t(-1));

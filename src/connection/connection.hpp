@@ -28,6 +28,7 @@
 #include "fastws/close_code.hpp"
 #include "fastws/conn.hpp"
 #include "net/event_loop.hpp"
+#include "net/interned_address.hpp"
 #include "net/peer_address.hpp"
 #include "net/socket_io.hpp"
 #include "net/timer_wheel.hpp"
@@ -94,7 +95,7 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   Openness openness() const noexcept { return openness_.load(std::memory_order_acquire); }
   std::size_t buffered_amount() const noexcept { return buffered_.load(std::memory_order_relaxed); }
   const PeerAddress& remote() const noexcept { return remote_; }
-  const PeerAddress& local() const noexcept { return local_; }
+  PeerAddress local() const { return local_.get(); }
   LoopContext& loop() const noexcept { return *loop_; }
   // Accounts bytes queued from another thread against the backpressure limit; false when the
   // limit refuses them (the policy was applied).
@@ -163,7 +164,7 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
 
   // --- the opening phase (loop thread), driven by the side that opened the connection ---
   // The server's HTTP phase (server/http_phase.cpp): returns the number of bytes used; bytes it
-  // does not answer now stay in held_input_, unless the connection left the HTTP phase (an
+  // does not answer now stay in held input (Extras), unless the connection left the HTTP phase (an
   // upgrade: the rest is WebSocket input; a refusal: the rest is dropped).
   std::size_t process_http(std::span<std::byte> input);
   // A connection whose socket comes later (a client resolving and dialing): on the loop's list,
@@ -265,6 +266,13 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   void receive_held_frames();
   // Copies input aside for a later turn, behind what is held already.
   void hold_input(std::span<const std::byte> input);
+  // Input read that waits to be handled (in Extras: a connection holding input also waits for
+  // a revisit, which lives there), or null.
+  HeldInput* held_input() const noexcept;
+  // Takes the held input out (null when none): owned by the caller while the session or the
+  // HTTP phase works on it, so that a callback ending the connection cannot free it.
+  std::unique_ptr<HeldInput> take_held_input() noexcept;
+  void keep_held_input(std::unique_ptr<HeldInput> held);
   // Held input ready for a turn: whole requests, or frames (not a head still arriving).
   bool input_waiting() const noexcept;
   // After a turn: a message left in assembly is on the loop's AssemblyWatch, a finished one off.
@@ -355,14 +363,13 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   std::uint64_t id_;
   std::atomic<std::size_t> buffered_{0};  // backlog + bytes queued by other threads
   protocol::Session session_;
-  std::unique_ptr<HeldInput> held_input_;  // only while input read waits to be handled
-  std::unique_ptr<Backlog> backlog_;       // only while the kernel refuses bytes
-  std::unique_ptr<Extras> extras_;         // rarely used state
+  std::unique_ptr<Backlog> backlog_;  // only while the kernel refuses bytes
+  std::unique_ptr<Extras> extras_;    // rarely used state
   // Made for the first message left in assembly after a read, then kept for the next ones.
   std::unique_ptr<AssemblyWatch::Entry> assembly_;
   PeerAddress remote_;
-  PeerAddress local_;
   net::UniqueFd fd_;
+  InternedAddress local_;
   std::atomic<std::uint32_t> refs_{1};
   std::atomic<std::uint32_t> topic_places_{0};  // claimed: see claim_topic_place()
   std::atomic<Openness> openness_{Openness::opening};
@@ -370,7 +377,7 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   CraftedSequence crafted_sequence_;
   Phase phase_ = Phase::http;
   Drain drain_ = Drain::linger;
-  std::uint16_t requests_this_turn_ = 0;  // plain-HTTP requests answered in this input turn
+  std::uint8_t requests_this_turn_ = 0;  // plain-HTTP requests answered in this input turn
   // Loop thread only, so one byte of bits serves them all.
   bool opened_ : 1 = false;               // on_open ran: on_close is owed
   bool admitted_ : 1 = false;             // running a send another thread queued (already admitted)

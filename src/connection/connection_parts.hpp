@@ -38,6 +38,13 @@ struct DeferredSend {
 };
 
 // Rarely used state, allocated on first use so that a plain idle connection does not pay for it.
+struct Connection::HeldInput {
+  std::string bytes;
+  std::size_t start = 0;          // the bytes before it are handled
+  protocol::HeadScanner scanner;  // HTTP: the scan of the head at `start`
+  bool head_incomplete = false;   // HTTP: the bytes from `start` on end inside a head
+};
+
 struct Connection::Extras {
   explicit Extras(Connection& connection) noexcept : revisit(connection) {}
   std::string subprotocol;
@@ -50,6 +57,7 @@ struct Connection::Extras {
   std::unique_ptr<net::TlsStream> tls;              // wss: the TLS session over the socket
   std::unique_ptr<TransportSide> transport;         // no socket: bytes through a Transport
   std::unique_ptr<OpeningState> opening;            // the side's, until the connection opens
+  std::unique_ptr<HeldInput> held_input;            // only while input read waits to be handled
   EndWatch* end_watch = nullptr;                    // told when the connection ends
   bool closed_by_application = false;               // Conn::close or Conn::terminate ended it
   std::size_t output_at_close_timer = 0;  // output_in_flight() when the close timer was armed
@@ -60,8 +68,9 @@ struct Connection::Extras {
   bool unused() const noexcept {
     return subprotocol.empty() && extensions.empty() && !user_data.has_value() &&
            close_status.code == close_code::no_status && active_stream == 0 && deferred.empty() &&
-           topics.empty() && !tls && !transport && !opening && output_at_close_timer == 0 &&
-           !revisit.pending() && end_watch == nullptr && !closed_by_application;
+           topics.empty() && !tls && !transport && !opening && !held_input &&
+           output_at_close_timer == 0 && !revisit.pending() && end_watch == nullptr &&
+           !closed_by_application;
   }
 };
 
@@ -102,13 +111,6 @@ struct Connection::Backlog {
 // only a head in pieces makes the connection read more into it. After it: frames the session
 // left when a turn had inflated its share (SessionConfig::inflate_per_receive); the socket is not
 // read again until they are used.
-struct Connection::HeldInput {
-  std::string bytes;
-  std::size_t start = 0;          // the bytes before it are handled
-  protocol::HeadScanner scanner;  // HTTP: the scan of the head at `start`
-  bool head_incomplete = false;   // HTTP: the bytes from `start` on end inside a head
-};
-
 // Where the session's frames go: the connection's output path.
 class Connection::OutputSink final : public protocol::FrameSink {
  public:

@@ -20,6 +20,16 @@ class PeerAddress {
   sa_family_t family() const noexcept { return family_; }
   std::string to_string() const;
 
+  // The port (network byte order) and the rest (the host: family, address, scope), apart, for
+  // InternedAddress.
+  std::uint16_t port() const noexcept { return port_; }
+  PeerAddress with_port(std::uint16_t port) const noexcept {
+    PeerAddress copy = *this;
+    copy.port_ = port;
+    return copy;
+  }
+  bool operator==(const PeerAddress&) const noexcept = default;
+
  private:
   // The parts of a sockaddr_in or sockaddr_in6 that name an endpoint, without the padding and
   // flow label: 24 bytes instead of 28, and every connection holds two.

@@ -67,17 +67,33 @@ class FrameHeaderParser {
 
   const FrameHeader& header() const noexcept { return header_; }
   // No header bytes are buffered and no error is pending: the next byte starts a header.
-  bool idle() const noexcept { return buffered_size_ == 0 && !error_; }
-  ProtocolError error() const noexcept { return error_; }
+  bool idle() const noexcept { return buffered_size_ == 0 && fault_ == Fault::none; }
+  ProtocolError error() const noexcept;
   void reset() noexcept;
+
+  // What can be wrong with a header: one byte here, its close code and reason in a table
+  // (error()), so that the parser every session holds is 32 bytes, not 48.
+  enum class Fault : std::uint8_t {
+    none,
+    reserved_opcode,
+    reserved_bit,
+    fragmented_control,
+    unmasked_from_client,
+    masked_from_server,
+    control_too_long,
+    length_top_bit,
+    length_not_shortest,
+    frame_too_big,
+  };
 
  private:
   // Ordered so that no padding falls between them (every session holds a parser).
   FrameHeader header_{};
   std::uint8_t buffered_[max_frame_header_size]{};
   std::uint8_t buffered_size_ = 0;
-  ProtocolError error_{};
+  Fault fault_ = Fault::none;
 };
+static_assert(sizeof(FrameHeaderParser) == 32);
 
 // Byte 0 of a header: FIN, RSV1-3 and the opcode.
 inline std::byte frame_first_byte(const FrameHeader& header) noexcept {

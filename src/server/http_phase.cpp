@@ -30,9 +30,9 @@ constexpr std::size_t max_request_headers = 100;
 
 std::size_t Connection::process_http(std::span<std::byte> input) {
   const std::string_view text(reinterpret_cast<const char*>(input.data()), input.size());
-  if (held_input_) {
+  if (HeldInput* held_input = this->held_input()) {
     // Bytes from earlier reads come first: the new ones go behind them.
-    HeldInput& held = *held_input_;
+    HeldInput& held = *held_input;
     held.bytes.erase(0, held.start);
     held.start = 0;
     held.bytes.append(text);
@@ -46,16 +46,17 @@ std::size_t Connection::process_http(std::span<std::byte> input) {
   protocol::HeadScanner scanner(limits);
   const AnswerProgress progress = answer_requests(text, scanner);
   if (phase_ != Phase::http || progress.used == input.size()) return progress.used;
-  held_input_ = std::make_unique<HeldInput>();
-  held_input_->bytes.assign(text.substr(progress.used));
-  held_input_->scanner = scanner;
-  held_input_->head_incomplete = progress.head_incomplete;
+  auto held = std::make_unique<HeldInput>();
+  held->bytes.assign(text.substr(progress.used));
+  held->scanner = scanner;
+  held->head_incomplete = progress.head_incomplete;
+  keep_held_input(std::move(held));
   return input.size();
 }
 
 Connection::AnswerProgress Connection::answer_requests(std::string_view data,
                                                        protocol::HeadScanner& scanner) {
-  // The count lives in a 16-bit field of the connection.
+  // The count lives in an 8-bit field of the connection.
   const std::size_t requests_per_turn =
       std::clamp<std::size_t>(Server::Impl::of(*loop_).options.http_requests_per_turn, 1,
                               std::numeric_limits<decltype(requests_this_turn_)>::max());
@@ -80,15 +81,15 @@ Connection::AnswerProgress Connection::answer_requests(std::string_view data,
 
 void Connection::answer_held_requests() {
   // Owned here while the requests are answered: their views point into the bytes, which a
-  // callback that ends the connection (finish() resets held_input_) must not free.
-  std::unique_ptr<HeldInput> held = std::move(held_input_);
+  // callback that ends the connection (finish() drops held input) must not free.
+  std::unique_ptr<HeldInput> held = take_held_input();
   const AnswerProgress progress =
       answer_requests(std::string_view(held->bytes).substr(held->start), held->scanner);
   held->start += progress.used;
   held->head_incomplete = progress.head_incomplete;
   if (held->start == held->bytes.size()) return;
   if (phase_ == Phase::http) {
-    held_input_ = std::move(held);
+    keep_held_input(std::move(held));
   } else if (phase_ == Phase::websocket) {
     // Frames that came behind the upgrade request.
     process_input(std::as_writable_bytes(std::span(held->bytes).subspan(held->start)));
