@@ -60,6 +60,11 @@ void Connection::update_write_interest() {
 }
 
 void Connection::set_interest(bool paused) {
+  // The common case first: no backlog and no Extras (so no TLS, no held input), and the
+  // registration already says so.
+  if (!backlog_ && !extras_ && !write_interest_ && !receiving_held_ && paused == reading_paused_) {
+    return;
+  }
   const net::TlsStream* secure = tls();
   const bool write = backlog_size() > 0 || (secure != nullptr && secure->needs_writable());
   // A loop that receives for the socket would go on receiving while input waits here: it stops

@@ -14,9 +14,7 @@ void CorkBuffer::gather(GatheredOutput& out) const noexcept {
   out.add(bytes().subspan(copied), nullptr);
 }
 
-void CorkBuffer::clear() noexcept {
-  size_ = 0;
-  referenced_bytes_ = 0;
+void CorkBuffer::drop_references() noexcept {
   for (std::size_t i = 0; i < references_count_; ++i) references_[i].owner.reset();
   references_count_ = 0;
 }

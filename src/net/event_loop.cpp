@@ -297,11 +297,4 @@ void EventLoop::run_revisits() {
   }
 }
 
-void EventLoop::arm_timer(TimerNode& node, std::chrono::milliseconds delay) noexcept {
-  // A tick fires once the clock reaches its start; rounding down and adding one tick keeps the
-  // deadline from coming early even though elapsed_ is as old as the current batch.
-  const auto deadline = elapsed_ + std::max(delay, std::chrono::milliseconds{0});
-  timers_.arm_at(node, static_cast<std::uint64_t>(deadline / tick_) + 1);
-}
-
 }  // namespace fastws::net

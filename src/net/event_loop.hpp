@@ -30,6 +30,7 @@
 
 #include <sys/epoll.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -257,7 +258,12 @@ class EventLoop {
   // Fires node.on_timer() on this loop no earlier than `delay` from now (measured from the
   // start of the current batch) and at most about one tick later. Re-arming replaces the deadline;
   // pushing it later is a single store.
-  void arm_timer(TimerNode& node, std::chrono::milliseconds delay) noexcept;
+  void arm_timer(TimerNode& node, std::chrono::milliseconds delay) noexcept {
+    // A tick fires once the clock reaches its start; rounding down and adding one tick keeps
+    // the deadline from coming early even though elapsed_ is as old as the current batch.
+    const auto deadline = elapsed_ + std::max(delay, std::chrono::milliseconds{0});
+    timers_.arm_at(node, static_cast<std::uint64_t>(deadline / tick_) + 1);
+  }
   void cancel_timer(TimerNode& node) noexcept { timers_.cancel(node); }
   std::chrono::milliseconds timer_tick() const noexcept { return tick_; }
 

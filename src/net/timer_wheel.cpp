@@ -31,17 +31,8 @@ void TimerWheel::insert(TimerNode& node, std::uint64_t slot_tick) noexcept {
   occupied_[slot / bits_per_word] |= std::uint64_t{1} << (slot % bits_per_word);
 }
 
-void TimerWheel::arm_at(TimerNode& node, std::uint64_t expiry) noexcept {
-  expiry = std::max(expiry, now_ + 1);
-  if (node.armed()) {
-    // The node sits in a slot that comes up no later than its old deadline; when it does, the
-    // later deadline is seen and the node moves on. So a later deadline needs no list update.
-    if (expiry >= node.expiry_) {
-      node.expiry_ = expiry;
-      return;
-    }
-    node.link.unlink();
-  }
+void TimerWheel::move_earlier(TimerNode& node, std::uint64_t expiry) noexcept {
+  if (node.armed()) node.link.unlink();
   node.expiry_ = expiry;
   insert(node, expiry);
 }

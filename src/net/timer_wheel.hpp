@@ -18,6 +18,7 @@
 // Not thread-safe: a wheel and its nodes belong to one loop thread.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -66,8 +67,17 @@ class TimerWheel {
   std::uint64_t now() const noexcept { return now_; }
 
   // Fires `node` at tick `expiry` (at least now() + 1). Re-arming an armed node replaces its
-  // deadline; a later deadline is a single store.
-  void arm_at(TimerNode& node, std::uint64_t expiry) noexcept;
+  // deadline; a later deadline is a single store (inline: every input pushes a deadline later).
+  void arm_at(TimerNode& node, std::uint64_t expiry) noexcept {
+    expiry = std::max(expiry, now_ + 1);
+    // The node sits in a slot that comes up no later than its old deadline; when it does, the
+    // later deadline is seen and the node moves on. So a later deadline needs no list update.
+    if (node.armed() && expiry >= node.expiry_) {
+      node.expiry_ = expiry;
+      return;
+    }
+    move_earlier(node, expiry);
+  }
   void arm_after(TimerNode& node, std::uint64_t delay_ticks) noexcept {
     arm_at(node, now_ + delay_ticks);
   }
@@ -87,6 +97,8 @@ class TimerWheel {
   std::size_t slot_of(std::uint64_t tick) const noexcept {
     return static_cast<std::size_t>(tick) & (slot_count_ - 1);
   }
+  // arm_at()'s other cases: a node not armed, or armed for later than `expiry`.
+  void move_earlier(TimerNode& node, std::uint64_t expiry) noexcept;
   void insert(TimerNode& node, std::uint64_t slot_tick) noexcept;
   void process_slot(std::size_t slot, std::size_t& fired);
 

@@ -407,6 +407,8 @@ TEST_F(PythonWsEchoServer, RateFailsOnAWrongEcho) {
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_NE(run.output.find("the echo differs from what was sent"), std::string::npos)
       << run.output;
+  // A changed echo, not the server giving up (a close frame also differs from the echo).
+  EXPECT_EQ(run.output.find("close frame"), std::string::npos) << run.output;
 }
 
 // fastws_bench handshakes: each slot connects, upgrades, sends a close frame and waits for the

@@ -46,9 +46,13 @@ def make_handler(args):
             count += 1
             reply = message
             if args.corrupt_every and count % args.corrupt_every == 0:
-                data = bytearray(message)
-                data[-1] ^= 0xFF
-                reply = bytes(data)
+                if isinstance(message, str):
+                    # Text stays valid UTF-8: the last character changes.
+                    reply = message[:-1] + chr(ord(message[-1]) ^ 0x01)
+                else:
+                    data = bytearray(message)
+                    data[-1] ^= 0xFF
+                    reply = bytes(data)
             if args.stale_every and count % args.stale_every == 0 and previous is not None:
                 reply = previous
             previous = message
