@@ -159,8 +159,17 @@ std::unique_ptr<detail::ClientOpening> make_opening(const Client::Impl& client,
   std::optional<protocol::ClientHandshakeRequest> request =
       protocol::ClientHandshakeRequest::create(parts, error);
   if (!request) return nullptr;
+  std::optional<detail::ProxyConfig> own_proxy;
+  if (!options.proxy.empty()) {
+    own_proxy = detail::ProxyConfig::make(options.proxy, error);
+    if (!own_proxy) {
+      error = "proxy: " + error;
+      return nullptr;
+    }
+  }
   return std::make_unique<detail::ClientOpening>(loop, std::move(*url), std::move(*request),
-                                                 std::move(options.user_data), reconnection);
+                                                 std::move(options.user_data), std::move(own_proxy),
+                                                 reconnection);
 }
 
 }  // namespace
