@@ -218,16 +218,21 @@ Conn dial(Client::Impl& client, std::string_view url, ConnectOptions options,
   }
   // The client itself is not touched before the context says it is still there: a client on
   // a server's loops may be gone when this runs.
-  loop.loop().post([connection, client = &client, url = std::string(url),
-                    options = std::move(options), finished = std::move(finished),
-                    reconnection = std::move(reconnection)]() mutable {
-    if (connection->loop().gone()) {
-      connection->release();
-      return;
-    }
-    client->start_attempt(*connection, url, std::move(options), std::move(finished),
-                          reconnection.release());
-  });
+  const bool posted = loop.post_unless_finishing(
+      [connection, client = &client, url = std::string(url), options = std::move(options),
+       finished = std::move(finished), reconnection = std::move(reconnection)]() mutable {
+        if (connection->loop().gone()) {
+          connection->release();
+          return;
+        }
+        client->start_attempt(*connection, url, std::move(options), std::move(finished),
+                              reconnection.release());
+      });
+  if (!posted) {  // the loops ended since the check above (server.stop(), stop())
+    client.open_connections.fetch_sub(1, std::memory_order_relaxed);
+    connection->release();
+    return {};
+  }
   return conn;
 }
 
