@@ -110,6 +110,10 @@ std::vector<ExternalLoop> Client::external_loops() {
 
 Client::~Client() {
   stop();
+  // Every resolver callback has posted its answer once this returns: the loops still take the
+  // answers now (or detach() runs them below). An answer posted after that would sit on a loop
+  // that nothing runs, holding its connection, which holds the loop: a leak.
+  impl_->resolver.shut_down();
   if (!impl_->on_server_loops) {
     impl_->event_loops->join();
     impl_->loops.clear();  // a loop context lives on while Conn handles of its connections exist
