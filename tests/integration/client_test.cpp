@@ -410,7 +410,8 @@ TEST(ClientLimits, AMessageInAssemblyOverTheClientsBudgetIsClosedWith1009) {
   EXPECT_EQ(peer.closes.all()[0].code, close_code::message_too_big);
 }
 
-// ws+unix: dials the server's Unix domain socket; the request names the path after the ':'.
+// ws+unix: dials the server's Unix domain socket; the request names the path after the ':'; both
+// sides report the socket's path as the remote address.
 TEST(ClientUnixSocket, DialsAServerOnAUnixSocket) {
   const std::string path =
       "/tmp/fastws-client-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand());
@@ -419,8 +420,12 @@ TEST(ClientUnixSocket, DialsAServerOnAUnixSocket) {
   options.unix_path = path;
   Recorded<std::string> requests;
   TestServer server(options);
+  Recorded<std::string> server_sides;  // remote and local address, as the server sees them
   server.server().on_upgrade([&](const Request& request, Upgrade&) {
     requests.add(std::string(request.target()) + " " + std::string(request.header("host")));
+  });
+  server.server().on_open([&](const Conn& conn) {
+    server_sides.add(conn.remote_address() + " " + conn.local_address());
   });
   server.server().on_message(
       [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
@@ -428,7 +433,11 @@ TEST(ClientUnixSocket, DialsAServerOnAUnixSocket) {
   RecordingClient peer;
   ConnectResult result = peer.client().connect_and_wait("ws+unix://" + path + ":/feed?x=1");
   ASSERT_TRUE(result) << result.error.error;
-  EXPECT_EQ(result.conn.remote_address(), "unix");  // connections keep only the family
+  EXPECT_EQ(result.conn.remote_address(), "unix:" + path);
+  EXPECT_EQ(result.conn.local_address(), "unix");  // the client's end has no name
+  // The client's end has no name: the server names it by the socket it came through.
+  ASSERT_TRUE(server_sides.wait_for(1));
+  EXPECT_EQ(server_sides.all()[0], "unix:" + path + " unix:" + path);
   result.conn.send("over a unix socket");
   ASSERT_TRUE(peer.received.wait_for(1));
   EXPECT_EQ(peer.received.all()[0].text, "over a unix socket");
