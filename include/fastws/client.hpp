@@ -261,7 +261,8 @@ class Client : public ConnectionEvents {
   // Dials `url` and returns at once. The URL is ws://host[:port][/path][?query], wss://..., or
   // ws+unix:///path/to/socket[:/path][?query] for a server on a Unix domain socket (the form
   // of Node's ws; the socket's path ends at the first ':', the request target is "/" when none
-  // follows; Host is "localhost"; no proxy is used; remote_address() is "unix:/path/to/socket").
+  // follows; Host is "localhost"; no proxy is used; remote_address() is "unix:/path/to/socket"),
+  // or wss+unix://... for TLS over it, which verifies the server's certificate for "localhost".
   // The handle works at once (sends before on_open report `closed`); on_open follows when the
   // server accepted, or on_error (1006 and why: the URL, name resolution, connect, TLS, the
   // server's answer, a timeout) when it did not. After stop() the handle is empty.

@@ -450,5 +450,33 @@ TEST(ClientUnixSocket, DialsAServerOnAUnixSocket) {
   ::unlink(path.c_str());
 }
 
+// wss+unix: TLS over the Unix socket, the certificate verified for "localhost".
+TEST(ClientUnixSocket, WssUnixVerifiesTheServerForLocalhost) {
+  const std::string path =
+      "/tmp/fastws-client-tls-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand());
+  ::unlink(path.c_str());
+  ServerOptions options = tls_server_options();
+  options.unix_path = path;
+  TestServer server(options);
+  server.server().on_message(
+      [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
+  server.start();
+  ClientOptions trusting;
+  trusting.tls.ca_file = TestCertificate::get().certificate_file;
+  RecordingClient peer(trusting);
+  const ConnectResult result = peer.client().connect_and_wait("wss+unix://" + path + ":/secure");
+  ASSERT_TRUE(result) << result.error.error;
+  EXPECT_EQ(result.conn.remote_address(), "unix:" + path);
+  result.conn.send("tls over a unix socket");
+  ASSERT_TRUE(peer.received.wait_for(1));
+  EXPECT_EQ(peer.received.all()[0].text, "tls over a unix socket");
+  // Verification is on: without the test CA the certificate is refused.
+  RecordingClient untrusting;
+  const ConnectResult refused = untrusting.client().connect_and_wait("wss+unix://" + path);
+  EXPECT_EQ(refused.failure, ConnectError::tls) << refused.error.error;
+  server.stop();
+  ::unlink(path.c_str());
+}
+
 }  // namespace
 }  // namespace fastws::testing
