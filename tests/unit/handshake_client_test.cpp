@@ -273,9 +273,9 @@ TEST(WebSocketUrl, SplitsUnixSocketUrls) {
     EXPECT_EQ(url->host, "localhost") << c.url;
     EXPECT_FALSE(url->secure) << c.url;
   }
-  std::string error;
-  const auto secure = parse_websocket_url("wss+unix:///tmp/s:/chat", error);
-  ASSERT_TRUE(secure.has_value()) << error;
+  std::string secure_error;
+  const auto secure = parse_websocket_url("wss+unix:///tmp/s:/chat", secure_error);
+  ASSERT_TRUE(secure.has_value()) << secure_error;
   EXPECT_TRUE(secure->secure);
   EXPECT_EQ(secure->unix_path, "/tmp/s");
   EXPECT_EQ(secure->host, "localhost");
