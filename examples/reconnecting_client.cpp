@@ -24,8 +24,7 @@ namespace {
 
 struct Args {
   std::string url = "ws://127.0.0.1:8080/";
-  fastws::ReconnectPolicy reconnect{.enabled = true,
-                                    .initial_delay = std::chrono::milliseconds(250)};
+  fastws::ReconnectPolicy reconnect{.initial_delay = std::chrono::milliseconds(250)};
   long count = 0;  // 0: no limit
   fastws::IoBackend backend = fastws::IoBackend::automatic;
 };

@@ -5,8 +5,10 @@
 //   client.on_message([](const fastws::Conn& c, fastws::Message m) { /* ... */ });
 //   client.on_error([](const fastws::Conn&, const fastws::CloseStatus& s) { /* s.error */ });
 //   fastws::Conn feed = client.connect("wss://feed.example/ws", {
-//       .headers = {{"Authorization", "Bearer x"}},
-//       .reconnect = {.enabled = true, .initial_delay = std::chrono::milliseconds(500)}});
+//       .headers = {{"Authorization", "Bearer ..."}},
+//       .proxy = "socks5://127.0.0.1:1080",            // or from HTTP(S)_PROXY / NO_PROXY
+//       .reconnect = {.initial_delay = 500ms, .max_delay = 30s},
+//   });
 //
 // Threading: the same contract as the Server (conn.hpp): the client runs its own event loops
 // (ClientOptions::threads) from construction to destruction, or a server's (Client(server));
@@ -95,8 +97,10 @@ struct ClientOptions {
 
   IpFamily ip_family = IpFamily::any;  // through a proxy: for the proxy's own address
 
-  // The proxy every connection of this client goes through:
-  //   ""     none: connections go directly (the default; the environment is not read).
+  // The proxy every connection of this client goes through (ConnectOptions::proxy overrides it
+  // for one connection):
+  //   ""     none: connections go directly (the default; the environment is not read);
+  //          "direct" says the same.
   //   "http://[user:password@]host[:port]"   an HTTP proxy: a CONNECT tunnel, for ws:// and
   //          wss:// alike, with Basic credentials when given (port 80 when none is named; no
   //          scheme means http://). Percent-escape '@', ':' and '%' in credentials.
@@ -157,7 +161,9 @@ struct ReconnectAttempt {
   std::vector<std::pair<std::string, std::string>> headers;  // extra request fields
 };
 
-// Dialing again when a connection is lost or an attempt fails (off unless `enabled`).
+// Dialing again when a connection is lost or an attempt fails: on for a connection given a
+// policy (`.reconnect = {.initial_delay = 500ms, .max_delay = 30s}`, or `.reconnect = {}` for
+// the defaults); ConnectOptions' own default is a policy with `enabled = false`.
 //
 // Each attempt is a connection of its own, with a Conn of its own: on_open reports the ones
 // that open (from their on_open on, send through that Conn), on_close the end of each, and
@@ -185,7 +191,8 @@ struct ReconnectAttempt {
 // its attempt; at most the one attempt the loop thread was beginning at that very moment goes
 // ahead (its on_attempt may still run), and the shutdown closes its connection at once.
 struct ReconnectPolicy {
-  bool enabled = false;                          // off by default
+  // A policy given is on; false only in ConnectOptions' default (or to switch one off).
+  bool enabled = true;
   std::chrono::milliseconds initial_delay{500};  // before the first attempt again
   std::chrono::milliseconds max_delay{30'000};   // the most any attempt waits
   double multiplier = 2.0;                       // below 1 counts as 1
@@ -204,8 +211,14 @@ struct ConnectOptions {
   std::vector<std::pair<std::string, std::string>> headers;  // extra request fields
   std::vector<std::string> subprotocols;                     // offered in this order
   std::string origin;                                        // sent when not empty
-  std::any user_data;         // readable with Conn::user_data<T>() from on_open on
-  ReconnectPolicy reconnect;  // dial again when the connection is lost (off by default)
+  std::any user_data;  // readable with Conn::user_data<T>() from on_open on
+  // The proxy of this connection, overriding ClientOptions::proxy for it: "" uses the client's
+  // setting; "direct" goes without a proxy; "http://...", "socks5://..." or "env" as in
+  // ClientOptions::proxy ("env" reads the environment at each attempt). A value that is none of
+  // these fails the connection (invalid_request) before a byte is sent. Not for ws+unix://.
+  std::string proxy;
+  // Dial again when the connection is lost: give a policy to turn it on (see ReconnectPolicy).
+  ReconnectPolicy reconnect{.enabled = false};
 };
 
 // What connect_and_wait() produced: an open connection, or why there is none.
@@ -248,10 +261,11 @@ class Client : public ConnectionEvents {
   // Dials `url` and returns at once. The URL is ws://host[:port][/path][?query], wss://..., or
   // ws+unix:///path/to/socket[:/path][?query] for a server on a Unix domain socket (the form
   // of Node's ws; the socket's path ends at the first ':', the request target is "/" when none
-  // follows; Host is "localhost"; no proxy is used). The handle works at once (sends before
-  // on_open report `closed`); on_open follows when the server accepted, or on_error (1006 and
-  // why: the URL, name resolution, connect, TLS, the server's answer, a timeout) when it did
-  // not. After stop() the handle is empty.
+  // follows; Host is "localhost"; no proxy is used; remote_address() is "unix:/path/to/socket"),
+  // or wss+unix://... for TLS over it, which verifies the server's certificate for "localhost".
+  // The handle works at once (sends before on_open report `closed`); on_open follows when the
+  // server accepted, or on_error (1006 and why: the URL, name resolution, connect, TLS, the
+  // server's answer, a timeout) when it did not. After stop() the handle is empty.
   Conn connect(std::string_view url, ConnectOptions options = {});
   // Dials and waits until the connection is open or has failed (at most handshake_timeout).
   // Not from a callback of this client: its loop would wait for itself.

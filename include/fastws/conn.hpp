@@ -123,7 +123,9 @@ class Conn {
 
   // Unique per server for its lifetime, never reused.
   std::uint64_t id() const noexcept;
-  // "127.0.0.1:50000", "[::1]:50000", "unix:/path".
+  // "127.0.0.1:50000", "[::1]:50000", "unix:/path". Over a Unix socket both sides report the
+  // socket's path as the remote address (a client's end has no name of its own), and "unix"
+  // for an end without a name (a client's local address).
   std::string remote_address() const;
   std::string local_address() const;
   // The upgrade request: only during on_upgrade / on_open on the loop thread, else nullptr.

@@ -110,6 +110,10 @@ std::vector<ExternalLoop> Client::external_loops() {
 
 Client::~Client() {
   stop();
+  // Every resolver callback has posted its answer once this returns: the loops still take the
+  // answers now (or detach() runs them below). An answer posted after that would sit on a loop
+  // that nothing runs, holding its connection, which holds the loop: a leak.
+  impl_->resolver.shut_down();
   if (!impl_->on_server_loops) {
     impl_->event_loops->join();
     impl_->loops.clear();  // a loop context lives on while Conn handles of its connections exist
@@ -159,8 +163,17 @@ std::unique_ptr<detail::ClientOpening> make_opening(const Client::Impl& client,
   std::optional<protocol::ClientHandshakeRequest> request =
       protocol::ClientHandshakeRequest::create(parts, error);
   if (!request) return nullptr;
+  std::optional<detail::ProxyConfig> own_proxy;
+  if (!options.proxy.empty()) {
+    own_proxy = detail::ProxyConfig::make(options.proxy, error);
+    if (!own_proxy) {
+      error = "proxy: " + error;
+      return nullptr;
+    }
+  }
   return std::make_unique<detail::ClientOpening>(loop, std::move(*url), std::move(*request),
-                                                 std::move(options.user_data), reconnection);
+                                                 std::move(options.user_data), std::move(own_proxy),
+                                                 reconnection);
 }
 
 }  // namespace
@@ -209,16 +222,21 @@ Conn dial(Client::Impl& client, std::string_view url, ConnectOptions options,
   }
   // The client itself is not touched before the context says it is still there: a client on
   // a server's loops may be gone when this runs.
-  loop.loop().post([connection, client = &client, url = std::string(url),
-                    options = std::move(options), finished = std::move(finished),
-                    reconnection = std::move(reconnection)]() mutable {
-    if (connection->loop().gone()) {
-      connection->release();
-      return;
-    }
-    client->start_attempt(*connection, url, std::move(options), std::move(finished),
-                          reconnection.release());
-  });
+  const bool posted = loop.post_unless_finishing(
+      [connection, client = &client, url = std::string(url), options = std::move(options),
+       finished = std::move(finished), reconnection = std::move(reconnection)]() mutable {
+        if (connection->loop().gone()) {
+          connection->release();
+          return;
+        }
+        client->start_attempt(*connection, url, std::move(options), std::move(finished),
+                              reconnection.release());
+      });
+  if (!posted) {  // the loops ended since the check above (server.stop(), stop())
+    client.open_connections.fetch_sub(1, std::memory_order_relaxed);
+    connection->release();
+    return {};
+  }
   return conn;
 }
 

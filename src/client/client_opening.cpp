@@ -42,7 +42,8 @@ void ClientOpening::start(Connection& connection, Client::Impl& client) {
     dial(connection, client, {address});
     return;
   }
-  const ProxyChoice& route = client.proxy.choose(url_.secure, url_.host, url_.port);
+  const ProxyConfig& proxies = own_proxy_ ? *own_proxy_ : client.proxy;
+  const ProxyChoice& route = proxies.choose(url_.secure, url_.host, url_.port);
   if (!route.error.empty()) {
     connection.fail_opening("cannot connect: " + route.error);
     return;

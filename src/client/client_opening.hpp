@@ -24,12 +24,14 @@ class ClientOpening final : public OpeningState {
   using Finished = std::function<void(ConnectResult)>;
 
   // `reconnection`: the attempt is one of a reconnection's, which hears how it failed.
+  // `own_proxy`: ConnectOptions::proxy when it was given (else the client's setting applies).
   ClientOpening(net::EventLoop& loop, protocol::WebSocketUrl url,
                 protocol::ClientHandshakeRequest request, std::any user_data,
-                Reconnection* reconnection)
+                std::optional<ProxyConfig> own_proxy, Reconnection* reconnection)
       : url_(std::move(url)),
         request_(std::move(request)),
         user_data_(std::move(user_data)),
+        own_proxy_(std::move(own_proxy)),
         reconnection_(reconnection),
         dialer_(loop),
         tunnel_(loop) {}
@@ -66,6 +68,7 @@ class ClientOpening final : public OpeningState {
   protocol::WebSocketUrl url_;
   protocol::ClientHandshakeRequest request_;
   std::any user_data_;
+  std::optional<ProxyConfig> own_proxy_;
   Reconnection* reconnection_;
   std::optional<ProxyUrl> proxy_;  // the connection goes through it when set
   net::Dialer dialer_;

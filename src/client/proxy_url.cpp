@@ -210,7 +210,7 @@ bool NoProxyList::bypasses(std::string_view host_text, std::uint16_t port) const
 std::optional<ProxyConfig> ProxyConfig::make(std::string_view option,
                                              const Environment& environment, std::string& error) {
   ProxyConfig config;
-  if (option.empty()) return config;
+  if (option.empty() || option == "direct") return config;
   if (option == "env") {
     config.secure_ =
         choice_from(environment, {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"});
@@ -226,10 +226,14 @@ std::optional<ProxyConfig> ProxyConfig::make(std::string_view option,
   return config;
 }
 
+std::optional<ProxyConfig> ProxyConfig::make(std::string_view option, std::string& error) {
+  return make(
+      option, [](const char* name) { return std::getenv(name); }, error);
+}
+
 ProxyConfig ProxyConfig::from_option(std::string_view option) {
   std::string error;
-  std::optional<ProxyConfig> config = make(
-      option, [](const char* name) { return std::getenv(name); }, error);
+  std::optional<ProxyConfig> config = make(option, error);
   if (!config) throw std::invalid_argument("fastws: proxy: " + error);
   return std::move(*config);
 }

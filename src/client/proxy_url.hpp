@@ -72,13 +72,15 @@ class ProxyConfig {
   // getenv, or a stand-in for tests: the value of a variable, or null when unset.
   using Environment = std::function<const char*(const char* name)>;
 
-  // "" : no proxy. A proxy URL: every connection goes through it (nullopt and `error` when it
-  // is not one). "env": read the environment now, through `environment`: https_proxy for wss://,
-  // http_proxy for ws://, all_proxy for both when the scheme's own is unset or empty, each
+  // "" or "direct": no proxy. A proxy URL: every connection goes through it (nullopt and `error`
+  // when it is not one). "env": read the environment now, through `environment`: https_proxy for
+  // wss://, http_proxy for ws://, all_proxy for both when the scheme's own is unset or empty, each
   // lowercase first (curl's order), then uppercase; no_proxy (then NO_PROXY) lists the hosts
   // reached directly.
   static std::optional<ProxyConfig> make(std::string_view option, const Environment& environment,
                                          std::string& error);
+  // make() with getenv.
+  static std::optional<ProxyConfig> make(std::string_view option, std::string& error);
   // make() with getenv; throws std::invalid_argument ("fastws: proxy: ...") when the option is
   // neither empty, "env" nor a proxy URL.
   static ProxyConfig from_option(std::string_view option);

@@ -226,8 +226,21 @@ void LoopContext::on_timer() {
   stop_if_done();
 }
 
+bool LoopContext::post_unless_finishing(net::Task task) {
+  // Posted under the lock: a task admitted before stop_if_done() closes the door is queued
+  // before the finishing task that follows, and runs first.
+  std::lock_guard lock(mailbox_mutex_);
+  if (finishing_tasks_closed_) return false;
+  loop_->post(std::move(task));
+  return true;
+}
+
 void LoopContext::stop_if_done() {
   if (connection_count_ != 0 || finishing_) return;
+  {
+    std::lock_guard lock(mailbox_mutex_);
+    finishing_tasks_closed_ = true;
+  }
   if (host_ != nullptr) {
     // A guest's connections are gone, but the endpoint is still in use further up the call
     // chain (on_close of the last one): whoever waits for finished() learns in a later task.

@@ -77,6 +77,11 @@ class LoopContext final : private net::FlushHandler, private net::TimerNode {
   // posted here before must not touch the endpoint. Any thread.
   bool gone() const noexcept;
 
+  // Posts `task` to the loop unless this context's shutdown is over (its finishing task is
+  // queued or ran): a task admitted here runs before the context is finished(), so none is left
+  // on a loop that ended. False, without posting, otherwise. Any thread.
+  bool post_unless_finishing(net::Task task);
+
   // The limits a user thread checks before queueing a send (copied: readable without the endpoint).
   const SendLimits& send_limits() const noexcept { return send_limits_; }
   std::uint32_t max_topics_per_connection() const noexcept { return max_topics_per_connection_; }
@@ -168,10 +173,12 @@ class LoopContext final : private net::FlushHandler, private net::TimerNode {
   Connection* cork_owner_ = nullptr;
 
   mutable std::mutex mailbox_mutex_;
-  std::vector<OutgoingSend> mailbox_;  // guarded by mailbox_mutex_
-  bool mailbox_posted_ = false;        // guarded by mailbox_mutex_: a drain task is queued
-  bool detached_ = false;              // guarded by mailbox_mutex_: the endpoint is gone
-  std::vector<OutgoingSend> running_;  // loop thread only
+  std::vector<OutgoingSend> mailbox_;    // guarded by mailbox_mutex_
+  bool mailbox_posted_ = false;          // guarded by mailbox_mutex_: a drain task is queued
+  bool detached_ = false;                // guarded by mailbox_mutex_: the endpoint is gone
+  bool finishing_tasks_closed_ = false;  // guarded by mailbox_mutex_: post_unless_finishing
+                                         // refuses
+  std::vector<OutgoingSend> running_;    // loop thread only
 
   net::ListHead connections_;
   std::size_t connection_count_ = 0;

@@ -18,6 +18,10 @@ bool is_literal(const std::string& host, AddressFamily family) {
 }  // namespace
 
 Resolver::~Resolver() {
+  shut_down();
+}
+
+void Resolver::shut_down() {
   std::deque<Request> abandoned;
   {
     std::lock_guard lock(mutex_);

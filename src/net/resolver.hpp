@@ -25,12 +25,17 @@ class Resolver {
   using Done = std::function<void(std::error_code, std::vector<SocketAddress>)>;
 
   Resolver() = default;
-  // Requests not yet started get std::errc::operation_canceled; one in progress finishes first.
+  // shut_down().
   ~Resolver();
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;
 
   void resolve(std::string host, std::uint16_t port, AddressFamily family, Done done);
+  // Ends the resolver: requests not yet started get std::errc::operation_canceled, one in
+  // progress finishes first; when it returns no `done` runs any more, and later requests are
+  // canceled at once. For an owner whose callbacks must all have run before it tears down what
+  // they post to. Not from a `done`.
+  void shut_down();
 
  private:
   struct Request {

@@ -106,22 +106,23 @@ std::optional<WebSocketUrl> parse_websocket_url(std::string_view url, std::strin
     return refuse("a WebSocket URL has no fragment (RFC 6455 section 3)");
   }
   WebSocketUrl parsed;
-  if (iequals(scheme, "ws+unix")) {
+  if (iequals(scheme, "ws+unix") || iequals(scheme, "wss+unix")) {
+    parsed.secure = iequals(scheme, "wss+unix");
     const std::size_t socket_end = rest.find(':');
     parsed.unix_path = std::string(rest.substr(0, socket_end));
     if (parsed.unix_path.empty()) return refuse("ws+unix: URL without a socket path");
     const std::string_view target =
         socket_end == std::string_view::npos ? "/" : rest.substr(socket_end + 1);
     if (!target.starts_with('/')) return refuse("ws+unix: the path after ':' must start with '/'");
-    parsed.host = "localhost";
-    parsed.port = 80;
+    parsed.host = "localhost";  // the Host field, and the name TLS verifies for wss+unix
+    parsed.port = parsed.secure ? 443 : 80;
     parsed.target = std::string(target);
     return parsed;
   }
   if (iequals(scheme, "wss")) {
     parsed.secure = true;
   } else if (!iequals(scheme, "ws")) {
-    return refuse("URL must start with ws://, wss:// or ws+unix://");
+    return refuse("URL must start with ws://, wss://, ws+unix:// or wss+unix://");
   }
   const std::size_t authority_end = rest.find_first_of("/?");
   const std::string_view authority = rest.substr(0, authority_end);

@@ -30,7 +30,7 @@ struct WebSocketUrl {
   std::string host;        // an IPv6 literal without its brackets: "::1"
   std::uint16_t port = 0;  // 80 for ws, 443 for wss when the URL names none
   std::string target;      // path and query, "/" at least: "/chat?room=1"
-  std::string unix_path;   // ws+unix: the socket's path (host "localhost", port 80)
+  std::string unix_path;   // ws+unix, wss+unix: the socket's path (host "localhost")
 };
 
 // A DNS name or IPv4 address, or (with a colon) an IPv6 literal without brackets. Narrower than
@@ -42,7 +42,8 @@ bool is_valid_host(std::string_view host) noexcept;
 // fragments (RFC 6455 section 3), ports outside 1..65535, spaces, control and non-ASCII bytes.
 // Also `ws+unix://SOCKET[:/path][?query]` (Node ws's form) for a server on a Unix domain
 // socket: SOCKET is the socket's path up to the first ':' ("ws+unix:///tmp/s:/chat" dials
-// /tmp/s for /chat), the target "/" when none follows.
+// /tmp/s for /chat), the target "/" when none follows; `wss+unix://` the same over TLS, which
+// verifies the name "localhost" (the Host field of both).
 std::optional<WebSocketUrl> parse_websocket_url(std::string_view url, std::string& error);
 
 // What the request is made of. Views: they need to live only during create().

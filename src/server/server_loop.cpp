@@ -28,9 +28,9 @@ void ServerLoop::on_accept(net::UniqueFd socket, const net::SocketAddress& peer)
   }
   net::SocketAddress local;
   net::local_address(socket.get(), local);
-  auto* connection =
-      new Connection(context_, std::move(socket), PeerAddress(peer), PeerAddress(local),
-                     server_.next_connection_id.fetch_add(1, std::memory_order_relaxed));
+  auto* connection = new Connection(
+      context_, std::move(socket), PeerAddress::of_peer(peer, local), PeerAddress(local),
+      server_.next_connection_id.fetch_add(1, std::memory_order_relaxed));
   connection->start(server_.tls.get());
 }
 
@@ -42,9 +42,9 @@ void ServerLoop::serve(net::UniqueFd socket, std::span<const std::byte> initial,
   net::local_address(socket.get(), local);
   net::remote_address(socket.get(), peer);
   net::set_tcp_nodelay(socket.get());
-  auto* connection =
-      new Connection(context_, std::move(socket), PeerAddress(peer), PeerAddress(local),
-                     server_.next_connection_id.fetch_add(1, std::memory_order_relaxed));
+  auto* connection = new Connection(
+      context_, std::move(socket), PeerAddress::of_peer(peer, local), PeerAddress(local),
+      server_.next_connection_id.fetch_add(1, std::memory_order_relaxed));
   if (tls) {
     connection->start(std::move(tls), initial);
   } else {
@@ -60,9 +60,9 @@ void ServerLoop::serve(std::unique_ptr<Transport> transport, std::span<const std
     net::local_address(socket, local);
     net::remote_address(socket, peer);
   }
-  auto* connection =
-      new Connection(context_, net::UniqueFd(), PeerAddress(peer), PeerAddress(local),
-                     server_.next_connection_id.fetch_add(1, std::memory_order_relaxed));
+  auto* connection = new Connection(
+      context_, net::UniqueFd(), PeerAddress::of_peer(peer, local), PeerAddress(local),
+      server_.next_connection_id.fetch_add(1, std::memory_order_relaxed));
   connection->start_on(std::move(transport), initial);
 }
 

@@ -408,5 +408,76 @@ TEST_F(ClientProxyTest, AnUnusableProxySettingIsClear) {
   expect_echo(*peer, ws_url());  // http_proxy is unset: ws:// goes directly
 }
 
+// ConnectOptions::proxy overrides the client's setting for one connection: another proxy,
+// "direct" for none, and a value that is no proxy fails that connection alone.
+TEST_F(ClientProxyTest, EachConnectionMayNameItsOwnProxyOrNone) {
+  FASTWS_REQUIRE_PROGRAM(tinyproxy, "tinyproxy", "tinyproxy-bin");
+  const auto proxy = start_tinyproxy(tinyproxy);
+  ASSERT_TRUE(proxy->ready());
+  const std::string dead = loopback(free_loopback_port());
+  RecordingClient peer(through("http://" + dead));
+  const ConnectResult tunneled =
+      peer.client().connect_and_wait(wss_url(), {.proxy = "http://" + loopback(proxy->port())});
+  ASSERT_TRUE(tunneled) << tunneled.error.error;
+  EXPECT_EQ(tunneled.conn.remote_address(), loopback(proxy->port()));
+  const ConnectResult direct = peer.client().connect_and_wait(ws_url(), {.proxy = "direct"});
+  ASSERT_TRUE(direct) << direct.error.error;
+  EXPECT_EQ(direct.conn.remote_address(), loopback(plain_.port()));
+  // Without its own proxy, a connection takes the client's (here a dead one).
+  EXPECT_EQ(connect_error(peer, ws_url()),
+            "HTTP proxy " + dead + ": cannot connect to " + dead + ": Connection refused");
+  const ConnectResult refused = peer.client().connect_and_wait(ws_url(), {.proxy = "ftp://x"});
+  EXPECT_FALSE(refused);
+  EXPECT_EQ(refused.failure, ConnectError::invalid_request);
+  EXPECT_EQ(refused.error.error,
+            "cannot connect: proxy: unsupported proxy scheme 'ftp' (http://, socks5:// or "
+            "socks5h:// are supported)");
+  EXPECT_EQ(hosts_.size(), 2u);
+}
+
+// The design document's client snippet, in its exact form: a SOCKS5 proxy of this connection's
+// own and a reconnect policy given by its delays alone (no other switch), across a restart of
+// the server on the same port.
+TEST(ClientDesignSnippet, OpensThroughSocks5AndReconnectsAfterTheServerRestarts) {
+  FASTWS_REQUIRE_PROGRAM(danted, "danted", "dante-server");
+  const auto socks = start_danted(danted);
+  ASSERT_TRUE(socks->ready());
+  const std::string proxy_address = loopback(socks->port());
+  Recorded<std::string> authorizations;
+  const auto start_server = [&authorizations](std::uint16_t port) {
+    ServerOptions options = TestServer::default_options();
+    options.port = port;
+    auto server = std::make_unique<TestServer>(options);
+    server->server().on_upgrade([&authorizations](const Request& request, Upgrade&) {
+      authorizations.add(std::string(request.header("authorization")));
+    });
+    server->start();
+    return server;
+  };
+  auto server = start_server(0);
+  const std::uint16_t port = server->port();
+  RecordingClient peer;  // the client itself has no proxy
+  fastws::Client& client = peer.client();
+
+  fastws::Conn feed = client.connect("ws://localhost:" + std::to_string(port) + "/ws",
+                                     {
+                                         .headers = {{"Authorization", "Bearer ..."}},
+                                         .proxy = "socks5://" + proxy_address,
+                                         .reconnect = {.initial_delay = 500ms, .max_delay = 30s},
+                                     });
+
+  ASSERT_EQ(wait_for_open(peer.opened), feed);
+  EXPECT_EQ(feed.remote_address(), proxy_address);
+  server.reset();
+  ASSERT_TRUE(peer.closes.wait_for(1));
+  server = start_server(port);
+  const Conn again = wait_for_open(peer.opened, 1);
+  ASSERT_TRUE(again) << "no reconnection";
+  EXPECT_NE(again, feed);
+  EXPECT_EQ(again.remote_address(), proxy_address);  // through the proxy again
+  EXPECT_EQ(authorizations.all(), (std::vector<std::string>{"Bearer ...", "Bearer ..."}));
+  EXPECT_EQ(peer.errors.size(), 0u);
+}
+
 }  // namespace
 }  // namespace fastws::testing

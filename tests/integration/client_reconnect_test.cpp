@@ -55,7 +55,6 @@ struct SeenAttempt {
 
 ReconnectPolicy quick_policy(Recorded<SeenAttempt>& seen) {
   ReconnectPolicy policy;
-  policy.enabled = true;
   policy.initial_delay = 50ms;
   policy.max_delay = 200ms;
   policy.on_attempt = [&seen](ReconnectAttempt& attempt) {
@@ -283,7 +282,6 @@ TEST(ClientReconnectShutdown, StopRacingTheTimerNeverLetsAnAttemptThrough) {
     std::atomic<bool> stop_returned{false};
     std::atomic<int> late{0};
     ReconnectPolicy policy;
-    policy.enabled = true;
     policy.initial_delay = std::chrono::milliseconds(round % 5);
     policy.jitter = 0;
     policy.on_attempt = [&](ReconnectAttempt&) {

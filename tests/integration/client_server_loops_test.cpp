@@ -155,7 +155,7 @@ TEST(ClientOnServerLoopsShutdown, AClientGoneBeforeTheServerRanLeavesNothingBehi
   auto guest = std::make_unique<GuestClient>(server.server());
   const Conn conn =
       guest->client.connect("ws://127.0.0.1:" + std::to_string(server.server().port()) + "/never",
-                            {.reconnect = {.enabled = true, .initial_delay = 10ms}});
+                            {.reconnect = {.initial_delay = 10ms}});
   ASSERT_TRUE(conn);
   const auto start = std::chrono::steady_clock::now();
   guest.reset();
@@ -188,18 +188,48 @@ TEST(ClientOnServerLoopsShutdown, ServerStopEndsAPendingReconnection) {
   server.start();
   GuestClient guest(server.server());
   std::atomic<int> attempts{0};
-  guest.client.connect(
-      refusing_url(),
-      {.reconnect = {.enabled = true, .initial_delay = 5s, .on_attempt = [&](ReconnectAttempt&) {
-                       ++attempts;
-                       return true;
-                     }}});
+  guest.client.connect(refusing_url(),
+                       {.reconnect = {.initial_delay = 5s, .on_attempt = [&](ReconnectAttempt&) {
+                                        ++attempts;
+                                        return true;
+                                      }}});
   std::this_thread::sleep_for(100ms);  // refused at once: now it waits
   const auto start = std::chrono::steady_clock::now();
   server.stop();
   EXPECT_LT(since(start), 1s * slowdown);
   EXPECT_EQ(attempts.load(), 0);
   EXPECT_EQ(guest.errors.size(), 0u);  // a pending retry is not a failure to report
+}
+
+// connect() from other threads racing server.stop(): each dial either is refused at once (the
+// loops ended) or runs and ends promptly (open, or stopped); none is left queued on the ended
+// loops until the server is destroyed, where connect_and_wait would wait for its handshake
+// timeout. Repeated, since the window is a few instructions wide.
+TEST(ClientOnServerLoopsShutdown, ConnectRacingServerStopNeverLeavesADialBehind) {
+  constexpr auto handshake_timeout = 10s;
+  for (int round = 0; round < 30; ++round) {
+    EchoServer server;
+    server.start();
+    Client client(server.server(), {.handshake_timeout = handshake_timeout});
+    std::atomic<int> slow{0};
+    std::vector<std::thread> dialers;
+    for (int thread = 0; thread < 3; ++thread) {
+      dialers.emplace_back([&] {
+        // Until the loops refuse, so that the last dials meet the end of the loops.
+        for (int i = 0; i < 1000; ++i) {
+          const auto start = std::chrono::steady_clock::now();
+          const ConnectResult result = client.connect_and_wait(server.url());
+          if (since(start) > handshake_timeout / 2) ++slow;
+          if (result.failure == ConnectError::stopped) return;
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(round * 97 % 3000));
+    server.stop();
+    for (auto& dialer : dialers) dialer.join();
+    EXPECT_EQ(slow.load(), 0) << "round " << round;
+    EXPECT_FALSE(client.connect(server.url()));  // the loops ended
+  }
 }
 
 }  // namespace

@@ -273,6 +273,13 @@ TEST(WebSocketUrl, SplitsUnixSocketUrls) {
     EXPECT_EQ(url->host, "localhost") << c.url;
     EXPECT_FALSE(url->secure) << c.url;
   }
+  std::string secure_error;
+  const auto secure = parse_websocket_url("wss+unix:///tmp/s:/chat", secure_error);
+  ASSERT_TRUE(secure.has_value()) << secure_error;
+  EXPECT_TRUE(secure->secure);
+  EXPECT_EQ(secure->unix_path, "/tmp/s");
+  EXPECT_EQ(secure->host, "localhost");
+  EXPECT_EQ(secure->target, "/chat");
   for (std::string_view url : {"ws+unix://", "ws+unix://:/chat", "ws+unix:///tmp/s:chat",
                                "ws+unix:///tmp/s:/a b", "ws+unix:///tmp/s:/#frag"}) {
     std::string error;
