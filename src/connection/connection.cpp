@@ -325,36 +325,17 @@ void Connection::read_once() {
       finish_after_input_end("the peer closed the connection without a close frame");
       return;
     case net::IoStatus::failed:
-      finish_after_input_end(result.error.message());
+      finish_after_input_end(result.error->message());
       return;
   }
 }
 
 void Connection::end_turn() {
+  // The common case: nothing held, nothing waiting to be written, registered for input alone.
+  if (!extras_ && !backlog_ && !write_interest_ && !reading_paused_ && !receiving_held_) return;
   if (phase_ == Phase::closed) return;
   set_interest(input_waits_for_output());
   if (!reading_paused_ && has_unseen_input()) loop_->loop().revisit(extras().revisit);
-}
-
-bool Connection::has_unseen_input() const noexcept {
-  const net::TlsStream* secure = tls();
-  return input_waiting() || (secure != nullptr && secure->has_buffered_input()) ||
-         (!fd_ && transport() != nullptr && transport()->has_input());
-}
-
-bool Connection::input_waiting() const noexcept {
-  const HeldInput* held_input = this->held_input();
-  if (held_input == nullptr) return false;
-  switch (phase_) {
-    case Phase::http:
-      return !held_input->head_incomplete;
-    case Phase::websocket:
-      return true;
-    case Phase::draining:
-    case Phase::closed:
-      return false;  // nothing more is parsed
-  }
-  return false;
 }
 
 bool Connection::output_over_limit() const noexcept {
@@ -412,8 +393,12 @@ void Connection::process_input(std::span<std::byte> input) {
 }
 
 std::size_t Connection::receive_frames(std::span<std::byte> input) {
-  // Any input counts as life: push the idle / ping deadline (a single store).
-  if (!awaiting_pong_ && session_.state() == protocol::Session::State::open) arm_phase_timer();
+  // Any input counts as life: push the idle / ping deadline (a single store). The timer was
+  // armed, or cancelled for a limit of 0, when the connection opened.
+  if (!awaiting_pong_ && session_.state() == protocol::Session::State::open) {
+    const std::chrono::milliseconds quiet_limit = loop_->endpoint().settings.quiet_limit();
+    if (quiet_limit.count() > 0) loop_->loop().arm_timer(*this, quiet_limit);
+  }
   SessionEvents events(*this);
   OutputSink sink(*this);
   const std::size_t used = session_.receive(input, events, sink);
@@ -445,10 +430,6 @@ void Connection::hold_input(std::span<const std::byte> input) {
   std::unique_ptr<HeldInput>& held = extras().held_input;
   if (!held) held = std::make_unique<HeldInput>();
   held->bytes.append(reinterpret_cast<const char*>(input.data()), input.size());
-}
-
-Connection::HeldInput* Connection::held_input() const noexcept {
-  return extras_ ? extras_->held_input.get() : nullptr;
 }
 
 std::unique_ptr<Connection::HeldInput> Connection::take_held_input() noexcept {
@@ -491,7 +472,7 @@ void Connection::arm_phase_timer() {
       } else if (awaiting_pong_) {
         delay = settings.pong_timeout;
       } else {
-        delay = settings.ping_interval.count() > 0 ? settings.ping_interval : settings.idle_timeout;
+        delay = settings.quiet_limit();
       }
       break;
     case Phase::draining:

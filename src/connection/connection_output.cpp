@@ -27,10 +27,6 @@ bool is_pong(std::span<const std::byte> header) {
 
 }  // namespace
 
-std::size_t Connection::backlog_size() const noexcept {
-  return backlog_ ? backlog_->size() : 0;
-}
-
 void Connection::publish_buffered() noexcept {
   // buffered_ = backlog + queued; only the backlog part changes here. A backlog is published as
   // empty before it goes, so without one there is nothing to change.
@@ -201,7 +197,7 @@ void Connection::write_gathered(const GatheredOutput& output) {
 std::optional<std::size_t> Connection::bytes_taken(const net::IoResult& result) {
   if (result.status == net::IoStatus::done) return result.bytes;
   if (result.status != net::IoStatus::failed) return 0;
-  output_failed(result.error);
+  output_failed(*result.error);
   return std::nullopt;
 }
 
@@ -235,7 +231,7 @@ void Connection::write_to_socket(std::span<const std::byte> first,
   }
   iovec buffers[2] = {{const_cast<std::byte*>(first.data()), first.size()},
                       {const_cast<std::byte*>(second.data()), second.size()}};
-  // One buffer (a corked batch, the usual case) must go as one: the socket layer writes it with
+  // One buffer (a corked batch, the usual case) must go as one: write_output() writes it with
   // send(), cheaper in the kernel than sendmsg() with an empty second part.
   const std::optional<std::size_t> taken =
       bytes_taken(write_output(std::span<const iovec>(buffers, second.empty() ? 1 : 2)));
@@ -287,7 +283,7 @@ void Connection::on_writable() {
     const std::size_t count = backlog_->queue.gather(buffers);
     net::IoResult result = write_output(std::span(buffers).first(count));
     if (result.status == net::IoStatus::failed) {
-      finish({close_code::abnormal, {}, result.error.message()});
+      finish({close_code::abnormal, {}, result.error->message()});
       return;
     }
     if (result.status != net::IoStatus::done || result.bytes == 0) break;

@@ -37,7 +37,13 @@ struct DeferredSend {
   }
 };
 
-// Rarely used state, allocated on first use so that a plain idle connection does not pay for it.
+// Input read but not handled yet, copied aside from the loop's read buffer for a later turn.
+// Before the upgrade: request bytes, a head still arriving in pieces (the scan remembers where it
+// stopped, so that a peer sending one byte at a time costs linear time), or pipelined requests
+// waiting for a later turn (this turn's requests were spent, or the output is over its limit);
+// only a head in pieces makes the connection read more into it. After it: frames the session
+// left when a turn had inflated its share (SessionConfig::inflate_per_receive); the socket is not
+// read again until they are used.
 struct Connection::HeldInput {
   std::string bytes;
   std::size_t start = 0;          // the bytes before it are handled
@@ -45,6 +51,7 @@ struct Connection::HeldInput {
   bool head_incomplete = false;   // HTTP: the bytes from `start` on end inside a head
 };
 
+// Rarely used state, allocated on first use so that a plain idle connection does not pay for it.
 struct Connection::Extras {
   explicit Extras(Connection& connection) noexcept : revisit(connection) {}
   std::string subprotocol;
@@ -104,13 +111,6 @@ struct Connection::Backlog {
   std::size_t size() const noexcept { return queue.size(); }
 };
 
-// Input read but not handled yet, copied aside from the loop's read buffer for a later turn.
-// Before the upgrade: request bytes, a head still arriving in pieces (the scan remembers where it
-// stopped, so that a peer sending one byte at a time costs linear time), or pipelined requests
-// waiting for a later turn (this turn's requests were spent, or the output is over its limit);
-// only a head in pieces makes the connection read more into it. After it: frames the session
-// left when a turn had inflated its share (SessionConfig::inflate_per_receive); the socket is not
-// read again until they are used.
 // Where the session's frames go: the connection's output path.
 class Connection::OutputSink final : public protocol::FrameSink {
  public:
@@ -123,5 +123,45 @@ class Connection::OutputSink final : public protocol::FrameSink {
  private:
   Connection& connection_;
 };
+
+// Inline: every read, write and end of turn asks these, and for a plain connection between
+// messages (no Extras, no backlog) each is one pointer test.
+inline net::TlsStream* Connection::tls() const noexcept {
+  return extras_ ? extras_->tls.get() : nullptr;
+}
+
+inline Transport* Connection::transport() const noexcept {
+  return extras_ && extras_->transport ? &extras_->transport->transport() : nullptr;
+}
+
+inline Connection::HeldInput* Connection::held_input() const noexcept {
+  return extras_ ? extras_->held_input.get() : nullptr;
+}
+
+inline std::size_t Connection::backlog_size() const noexcept {
+  return backlog_ ? backlog_->size() : 0;
+}
+
+inline bool Connection::input_waiting() const noexcept {
+  const HeldInput* held_input = this->held_input();
+  if (held_input == nullptr) return false;
+  switch (phase_) {
+    case Phase::http:
+      return !held_input->head_incomplete;
+    case Phase::websocket:
+      return true;
+    case Phase::draining:
+    case Phase::closed:
+      return false;  // nothing more is parsed
+  }
+  return false;
+}
+
+inline bool Connection::has_unseen_input() const noexcept {
+  if (!extras_) return false;  // held input, TLS and a transport all live there
+  const net::TlsStream* secure = tls();
+  return input_waiting() || (secure != nullptr && secure->has_buffered_input()) ||
+         (!fd_ && transport() != nullptr && transport()->has_input());
+}
 
 }  // namespace fastws::detail

@@ -8,10 +8,6 @@
 
 namespace fastws::detail {
 
-net::TlsStream* Connection::tls() const noexcept {
-  return extras_ ? extras_->tls.get() : nullptr;
-}
-
 void Connection::start(std::unique_ptr<net::TlsStream> established,
                        std::span<const std::byte> initial) {
   extras().tls = std::move(established);
@@ -35,9 +31,14 @@ net::IoResult Connection::write_output(std::span<const iovec> buffers) {
   net::TlsStream* secure = tls();
   if (secure == nullptr) [[likely]] {
     if (loop_receives_) return loop_->loop().send_stream(fd_.get(), buffers);  // batched
-    if (fd_) [[likely]]
-      return net::write_vectored(fd_.get(), buffers);
-    return write_transport(buffers);
+    if (!fd_) [[unlikely]]
+      return write_transport(buffers);
+    // One buffer (a corked batch, the usual case) goes by send(), without an iovec array.
+    if (buffers.size() == 1) {
+      return net::write_some(
+          fd_.get(), {static_cast<const std::byte*>(buffers[0].iov_base), buffers[0].iov_len});
+    }
+    return net::write_vectored(fd_.get(), buffers);
   }
   return secure->write(buffers);
 }

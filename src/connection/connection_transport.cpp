@@ -45,10 +45,6 @@ void Connection::start_on(std::unique_ptr<Transport> transport,
   take_initial_input(initial);
 }
 
-Transport* Connection::transport() const noexcept {
-  return extras_ && extras_->transport ? &extras_->transport->transport() : nullptr;
-}
-
 // Called only for a connection that runs on a transport (no fd of its own).
 net::IoResult Connection::read_transport(std::span<std::byte> buffer) {
   return io_result_of(extras_->transport->transport().read(buffer));

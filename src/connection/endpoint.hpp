@@ -52,6 +52,12 @@ struct ConnectionSettings {
   std::chrono::milliseconds write_timeout{0};
   std::chrono::milliseconds http_keepalive_timeout{0};
   std::chrono::milliseconds message_timeout{0};  // a message begun must be finished within it
+
+  // How long an open connection may stay silent before we ping it (or, with no pings, close it
+  // as idle); 0: forever.
+  std::chrono::milliseconds quiet_limit() const noexcept {
+    return ping_interval.count() > 0 ? ping_interval : idle_timeout;
+  }
 };
 
 class Connection;

@@ -16,7 +16,7 @@ namespace {
 
 IoResult failure() noexcept {
   if (errno == EAGAIN || errno == EWOULDBLOCK) return {IoStatus::would_block, 0, {}};
-  return {IoStatus::failed, 0, {errno, std::system_category()}};
+  return {IoStatus::failed, 0, std::error_code{errno, std::system_category()}};
 }
 
 }  // namespace
@@ -24,7 +24,8 @@ IoResult failure() noexcept {
 IoResult read_some(int fd, std::span<std::byte> buffer) noexcept {
   if (const auto hook = testing::io_fault_hook()) [[unlikely]] {
     const testing::IoFault fault = hook(testing::IoOperation::read, fd);
-    if (fault.error != 0) return {IoStatus::failed, 0, {fault.error, std::system_category()}};
+    if (fault.error != 0)
+      return {IoStatus::failed, 0, std::error_code{fault.error, std::system_category()}};
     buffer = buffer.first(std::min(buffer.size(), fault.max_bytes));
   }
   for (;;) {
@@ -35,11 +36,24 @@ IoResult read_some(int fd, std::span<std::byte> buffer) noexcept {
   }
 }
 
+IoResult write_some(int fd, std::span<const std::byte> bytes) noexcept {
+  if (testing::io_fault_hook()) [[unlikely]] {
+    const iovec buffer{const_cast<std::byte*>(bytes.data()), bytes.size()};
+    return write_vectored(fd, {&buffer, 1});  // which applies the fault
+  }
+  for (;;) {
+    const ssize_t sent = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (sent >= 0) return {IoStatus::done, static_cast<std::size_t>(sent), {}};
+    if (errno != EINTR) return failure();
+  }
+}
+
 IoResult write_vectored(int fd, std::span<const iovec> buffers) noexcept {
   std::array<iovec, 4> shortened;
   if (const auto hook = testing::io_fault_hook()) [[unlikely]] {
     const testing::IoFault fault = hook(testing::IoOperation::write, fd);
-    if (fault.error != 0) return {IoStatus::failed, 0, {fault.error, std::system_category()}};
+    if (fault.error != 0)
+      return {IoStatus::failed, 0, std::error_code{fault.error, std::system_category()}};
     buffers = testing::first_bytes(buffers, fault.max_bytes, shortened);
   }
   std::size_t total = 0;

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <system_error>
 
@@ -23,11 +24,17 @@ enum class IoStatus : std::uint8_t {
 struct IoResult {
   IoStatus status = IoStatus::done;
   std::size_t bytes = 0;
-  std::error_code error;
+  // Set when failed. Optional because a std::error_code's constructor is a library call, and
+  // every read and write returns an IoResult.
+  std::optional<std::error_code> error;
 };
 
 // Reads what is there, up to buffer.size() bytes.
 IoResult read_some(int fd, std::span<std::byte> buffer) noexcept;
+
+// Writes what the socket takes of `bytes` with one send() (a short write is reported): the
+// common case of one corked batch, without an iovec array. MSG_NOSIGNAL as below.
+IoResult write_some(int fd, std::span<const std::byte> bytes) noexcept;
 
 // Writes the buffers in order with as few sendmsg calls as the kernel allows (more than one only
 // when there are more than IOV_MAX buffers). Uses MSG_NOSIGNAL: a peer that is gone gives EPIPE

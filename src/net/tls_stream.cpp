@@ -56,7 +56,7 @@ int bio_read(BIO* bio, char* out, int size) {
       socket.end_of_file = true;
       return 0;
     case IoStatus::failed:
-      socket.error = result.error;
+      socket.error = *result.error;
       return -1;
   }
   return -1;
@@ -65,13 +65,13 @@ int bio_read(BIO* bio, char* out, int size) {
 int bio_write(BIO* bio, const char* data, int size) {
   BIO_clear_retry_flags(bio);
   TlsStream::SocketState& socket = state_of(bio);
-  const iovec buffer{const_cast<char*>(data), static_cast<std::size_t>(std::max(size, 0))};
-  const IoResult result = write_vectored(socket.fd, {&buffer, 1});
+  const IoResult result = write_some(socket.fd, {reinterpret_cast<const std::byte*>(data),
+                                                 static_cast<std::size_t>(std::max(size, 0))});
   if (result.status == IoStatus::done && (result.bytes > 0 || size == 0)) {
     return static_cast<int>(result.bytes);
   }
   if (result.status == IoStatus::failed) {
-    socket.error = result.error;
+    socket.error = *result.error;
     return -1;
   }
   BIO_set_retry_write(bio);
@@ -270,7 +270,7 @@ TlsStream::Handshake TlsStream::handshake(std::string& error) {
     return Handshake::failed;
   }
   error = outcome.status == IoStatus::end_of_file ? std::string("the peer closed the connection")
-                                                  : outcome.error.message();
+                                                  : outcome.error->message();
   return Handshake::failed;
 }
 

@@ -34,6 +34,7 @@ constexpr std::uint32_t always_reported = EPOLLERR | EPOLLHUP;
 // yet; those of the send in flight are a prefix of them, and bytes written meanwhile are appended.
 struct UringPoller::SendBuffer {
   std::unique_ptr<std::byte[]> bytes;
+  std::uint32_t capacity = 0;
   std::uint32_t start = 0;
   std::uint32_t end = 0;
 };
@@ -101,9 +102,11 @@ std::error_code UringPoller::set_up(const UringOptions& options) {
   if (registered < 0) return from_result(registered);  // before 5.19: no provided-buffer rings
   io_uring_buf_ring_init(buffer_ring_);
   buffers_ = std::make_unique_for_overwrite<std::byte[]>(buffer_count_ * buffer_size_);
-  send_buffer_size_ = options.send_buffer_size;
-  kept_send_buffers_ = options.kept_send_buffers;
-  free_send_buffers_.reserve(kept_send_buffers_);
+  send_pools_[0].buffer_size = std::min(options.small_send_buffer_size, options.send_buffer_size);
+  send_pools_[0].kept = options.kept_small_send_buffers;
+  send_pools_[1].buffer_size = options.send_buffer_size;
+  send_pools_[1].kept = options.kept_send_buffers;
+  for (SendPool& pool : send_pools_) pool.free.reserve(pool.kept);
   for (std::size_t id = 0; id < buffer_count_; ++id) {
     io_uring_buf_ring_add(buffer_ring_, buffers_.get() + id * buffer_size_,
                           static_cast<unsigned>(buffer_size_), static_cast<unsigned short>(id),
@@ -378,20 +381,21 @@ IoResult UringPoller::send(int fd, std::span<const iovec> buffers) {
   std::size_t offered = 0;
   for (const iovec& buffer : buffers) offered += buffer.iov_len;
   if (registration == nullptr || registration->stream == nullptr ||
-      (!registration->send && offered > send_buffer_size_)) {
+      (!registration->send && offered > send_pools_[1].buffer_size)) {
     return write_vectored(fd, buffers);
   }
   std::array<iovec, 4> shortened;
   if (const auto hook = testing::io_fault_hook()) [[unlikely]] {
     const testing::IoFault fault = hook(testing::IoOperation::write, fd);
-    if (fault.error != 0) return {IoStatus::failed, 0, {fault.error, std::system_category()}};
+    if (fault.error != 0)
+      return {IoStatus::failed, 0, std::error_code{fault.error, std::system_category()}};
     buffers = testing::first_bytes(buffers, fault.max_bytes, shortened);
   }
-  if (!registration->send) registration->send = take_send_buffer();
+  if (!registration->send) registration->send = take_send_buffer(offered);
   SendBuffer& pending = *registration->send;
   std::size_t taken = 0;
   for (const iovec& buffer : buffers) {
-    const std::size_t take = std::min(buffer.iov_len, send_buffer_size_ - pending.end);
+    const std::size_t take = std::min<std::size_t>(buffer.iov_len, pending.capacity - pending.end);
     std::memcpy(pending.bytes.get() + pending.end, buffer.iov_base, take);
     pending.end += static_cast<std::uint32_t>(take);
     taken += take;
@@ -444,22 +448,26 @@ void UringPoller::complete_send(Registration& registration, int result) {
                                              : from_result(result));
 }
 
-std::unique_ptr<UringPoller::SendBuffer> UringPoller::take_send_buffer() {
-  if (free_send_buffers_.empty()) {
+std::unique_ptr<UringPoller::SendBuffer> UringPoller::take_send_buffer(std::size_t bytes) {
+  SendPool& pool = send_pools_[bytes <= send_pools_[0].buffer_size ? 0 : 1];
+  if (pool.free.empty()) {
     auto buffer = std::make_unique<SendBuffer>();
-    buffer->bytes = std::make_unique_for_overwrite<std::byte[]>(send_buffer_size_);
+    buffer->bytes = std::make_unique_for_overwrite<std::byte[]>(pool.buffer_size);
+    buffer->capacity = static_cast<std::uint32_t>(pool.buffer_size);
     return buffer;
   }
-  std::unique_ptr<SendBuffer> buffer = std::move(free_send_buffers_.back());
-  free_send_buffers_.pop_back();
+  std::unique_ptr<SendBuffer> buffer = std::move(pool.free.back());
+  pool.free.pop_back();
   return buffer;
 }
 
 void UringPoller::return_send_buffer(Registration& registration) noexcept {
   std::unique_ptr<SendBuffer> buffer = std::move(registration.send);
-  if (!buffer || free_send_buffers_.size() >= kept_send_buffers_) return;
+  if (!buffer) return;
+  SendPool& pool = send_pools_[buffer->capacity == send_pools_[0].buffer_size ? 0 : 1];
+  if (pool.free.size() >= pool.kept) return;
   buffer->start = buffer->end = 0;
-  free_send_buffers_.push_back(std::move(buffer));  // capacity reserved in set_up(): no throw
+  pool.free.push_back(std::move(buffer));  // capacity reserved in set_up(): no throw
 }
 
 void UringPoller::complete_accept(Registration& registration, int result) {

@@ -90,8 +90,8 @@ bool Session::compresses_outgoing() const noexcept {
   return compression_ && compression_->compresses;
 }
 
-bool Session::receiving_message() const noexcept {
-  return message_opcode_ != Opcode::continuation || (reassembly_ && !reassembly_->message.empty());
+bool Session::reassembly_holds_bytes() const noexcept {
+  return !reassembly_->message.empty();
 }
 
 std::size_t Session::message_memory() const noexcept {

@@ -161,7 +161,10 @@ class Session {
 
   // True while a data message has begun arriving and is not complete (with raw_frames: a frame
   // arriving in pieces). An owner may bound how long that takes.
-  bool receiving_message() const noexcept;
+  bool receiving_message() const noexcept {
+    // Inline: asked after every read; between messages the first test answers.
+    return message_opcode_ != Opcode::continuation || (reassembly_ && reassembly_holds_bytes());
+  }
   // The memory held for that message: the capacity of its reassembly buffer (for a compressed
   // message, of the blocks of its decompressed output); 0 between messages, and for a message
   // delivered from the input without a copy. An owner may bound the sum over its sessions.
@@ -196,6 +199,7 @@ class Session {
   void handle_control(std::span<const std::byte> payload, SessionHandler& handler, FrameSink& sink);
   void finish_message();
   Reassembly& reassembly();
+  bool reassembly_holds_bytes() const noexcept;
   // Frees the reassembly buffers once they hold nothing worth keeping.
   void drop_reassembly_if_unused() noexcept;
   void release_memory() noexcept;

@@ -216,7 +216,7 @@ void RedisLink::read_input() {
       fail(settings_.url.describe() + " closed the connection");
       return;
     case net::IoStatus::failed:
-      fail("the connection to " + settings_.url.describe() + " failed: " + result.error.message());
+      fail("the connection to " + settings_.url.describe() + " failed: " + result.error->message());
       return;
   }
   handle_replies();
@@ -280,7 +280,7 @@ void RedisLink::write_output() {
   const net::IoResult result =
       tls_ ? tls_->write({&buffer, 1}) : net::write_vectored(socket_.get(), {&buffer, 1});
   if (result.status == net::IoStatus::failed) {
-    fail("the connection to " + settings_.url.describe() + " failed: " + result.error.message());
+    fail("the connection to " + settings_.url.describe() + " failed: " + result.error->message());
     return;
   }
   written_ += result.bytes;
