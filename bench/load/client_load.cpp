@@ -163,8 +163,13 @@ int run_echo(const LoadOptions& options) {
   const std::uint64_t first = tally.echoes.load();
   const std::uint64_t limit = options.max_messages == 0 ? UINT64_MAX : first + options.max_messages;
   tally.send_until = limit;
-  // Until `deadline`, or false once the limit is reached.
+  // Until `deadline`, or false once the limit is reached. Without a limit this thread wakes
+  // once a second only: its CPU time counts as the client's.
   const auto wait_until = [&](Clock::time_point deadline) {
+    if (limit == UINT64_MAX) {
+      std::this_thread::sleep_until(deadline);
+      return true;
+    }
     while (Clock::now() < deadline) {
       if (tally.echoes.load() >= limit) return false;
       std::this_thread::sleep_for(std::min<Clock::duration>(5ms, deadline - Clock::now()));
