@@ -72,6 +72,14 @@ net::ListHead& Client::Impl::waiting_on(const detail::LoopContext& loop) noexcep
 
 void Client::Impl::shutting_down(detail::LoopContext& loop) {
   detail::Reconnection::end_all(waiting_on(loop));
+  // Dials in progress end here, with on_error: the application stopped the client, it did not
+  // end those connections itself (the shutdown's close that follows would end them silently).
+  for (const Conn& conn : loop.all_connections()) {
+    detail::Connection& connection = detail::Connection::of(conn);
+    if (detail::ClientOpening* opening = detail::ClientOpening::of(connection)) {
+      opening->cancel(connection);
+    }
+  }
 }
 
 Client::Client(ClientOptions options)
@@ -198,7 +206,7 @@ void Client::Impl::start_attempt(detail::Connection& connection, std::string_vie
   detail::ClientOpening& started = *opening;
   connection.set_opening_state(std::move(opening));
   if (connection.loop().shutting_down()) {
-    connection.fail_opening("the client is stopping");
+    started.cancel(connection);
     return;
   }
   started.start(connection, *this);

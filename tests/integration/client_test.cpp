@@ -213,6 +213,27 @@ TEST_F(ClientTest, SendsBeforeOpenReportClosedAndCloseCancelsTheDial) {
   EXPECT_EQ(peer.errors.size(), 0u);                    // and the application ended it: no on_error
 }
 
+// stop() is not the application ending that connection: a dial it cuts short is an error the
+// application hears of, on_error and (for connect_and_wait) ConnectError::stopped.
+TEST_F(ClientTest, StopReportsADialInProgressToOnError) {
+  SilentListener silent;
+  ASSERT_NE(silent.port, 0);
+  RecordingClient peer;
+  ConnectResult result;
+  std::thread dialer([&] { result = peer.client().connect_and_wait(silent.url()); });
+  pollfd incoming{silent.socket.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&incoming, 1, 2000), 1);  // connected: the dial waits for the answer
+  peer.client().stop();
+  dialer.join();
+  EXPECT_FALSE(result);
+  EXPECT_EQ(result.failure, ConnectError::stopped);
+  ASSERT_TRUE(peer.errors.wait_for(1));
+  EXPECT_EQ(peer.errors.all()[0].code, close_code::abnormal);
+  EXPECT_EQ(peer.errors.all()[0].error, "the dial was cancelled: the client is stopping");
+  EXPECT_EQ(result.error.error, peer.errors.all()[0].error);
+  EXPECT_EQ(peer.closes.size(), 0u);  // it never opened: no on_close
+}
+
 TEST_F(ClientTest, ANameIsResolvedOffTheLoop) {
   RecordingClient peer;
   ConnectResult result =
