@@ -234,6 +234,10 @@ bool carries_anything(const ConnectOptions& options) noexcept {
 Conn dial(Client::Impl& client, std::string_view url, ConnectOptions options,
           Client::Impl::Finished finished) {
   if (client.stopped.load(std::memory_order_acquire)) return {};
+  if (protocol::names_tls_scheme(url)) {
+    std::string unused;  // a failure is the dial's, reported on its loop
+    client.tls_context(unused);
+  }
   detail::LoopContext& loop = client.pick_loop();
   // A server's loops that ended (or a server that is gone) will run nothing more.
   if (loop.finished() || loop.gone()) return {};
