@@ -86,13 +86,13 @@ namespace mask_keys {
 
 thread_local constinit Pool pool{{}, 8192};
 
-void refill() noexcept {
+void refill(Pool& keys) noexcept {
   static const bool fork_handler_installed =
       pthread_atfork(nullptr, nullptr, drop_keys_in_child) == 0;
   (void)fork_handler_installed;  // without it (out of memory), keys repeat only after a fork
   thread_local Keystream keystream;
-  keystream.fill(pool.bytes);
-  pool.next = 0;
+  keystream.fill(keys.bytes);
+  keys.next = 0;
 }
 
 }  // namespace mask_keys

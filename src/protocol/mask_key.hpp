@@ -19,20 +19,25 @@ struct Pool {
 };
 extern thread_local constinit Pool pool;
 
-// Fills the pool afresh. Out of line: inlined, its register saves would burden every key.
-[[gnu::cold]] void refill() noexcept;
+// Fills `keys` (this thread's pool) afresh. Out of line: inlined, its register saves would burden
+// every key.
+[[gnu::cold]] void refill(Pool& keys) noexcept;
 
 }  // namespace mask_keys
 
 // A fresh unpredictable key: a few instructions, not a system call. Inline, since a call would
 // double them, once per client frame.
 inline MaskKey random_mask_key() noexcept {
-  mask_keys::Pool& pool = mask_keys::pool;
-  if (pool.next + 4 > pool.bytes.size()) [[unlikely]]
-    mask_keys::refill();
+  // The pool's address is found once and kept: in position-independent code each access to a
+  // thread_local is a call sequence (which the linker relaxes), around which the compiler saves
+  // and restores registers; it would redo that at every use rather than keep the address.
+  mask_keys::Pool* pool = &mask_keys::pool;
+  asm("" : "+r"(pool));
+  if (pool->next + 4 > pool->bytes.size()) [[unlikely]]
+    mask_keys::refill(*pool);
   MaskKey key;
-  std::memcpy(key.data(), pool.bytes.data() + pool.next, 4);
-  pool.next += 4;
+  std::memcpy(key.data(), pool->bytes.data() + pool->next, 4);
+  pool->next += 4;
   return key;
 }
 
