@@ -225,10 +225,12 @@ struct DialExtras {
   std::unique_ptr<detail::Reconnection> reconnection;
 };
 
-// Whether `options` differ from ConnectOptions{} in anything a dial uses.
+// Whether `options` differ from ConnectOptions{} in anything a dial uses. The binding names
+// every field: one added to ConnectOptions fails to compile here until it is looked at.
 bool carries_anything(const ConnectOptions& options) noexcept {
-  return !options.headers.empty() || !options.subprotocols.empty() || !options.origin.empty() ||
-         options.user_data.has_value() || !options.proxy.empty() || options.reconnect.enabled;
+  const auto& [headers, subprotocols, origin, user_data, proxy, reconnect] = options;
+  return !headers.empty() || !subprotocols.empty() || !origin.empty() || user_data.has_value() ||
+         !proxy.empty() || reconnect.enabled;
 }
 
 Conn dial(Client::Impl& client, std::string_view url, ConnectOptions options,
