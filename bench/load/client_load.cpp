@@ -1,12 +1,15 @@
 // client_load: fastws::Client as a load generator, to measure the client against fastws_bench
 // (a hand-built generator that sends pre-built bytes and compares echoes byte by byte).
 //
-//   client_load echo --port N [--connections 100 --size 16 --pipeline 1 --duration 5 ...]
+//   client_load echo --port N [--connections 100 --size 16 --pipeline 1 --duration 5
+//                              --max-messages 0 ...]
 //   client_load idle --port N [--connections 10000 --warmup-connections 1000 --server-pid PID]
 //
 // echo: each connection keeps `pipeline` binary messages in flight against an echo server and
 // sends one more for each echo, checked against what was sent; prints the median of one-second
-// samples and messages per client CPU-second, with fastws_bench's key names.
+// samples and messages per client CPU-second, with fastws_bench's key names. --max-messages ends
+// the measurement after that many echoes (and sends no more), for instruction counts under
+// callgrind.
 // idle: opens connections and prints the resident memory each one costs this client process
 // and, given its PID, the server (both measured over the same connections).
 #include <fastws/client.hpp>
@@ -37,6 +40,7 @@ struct LoadOptions {
   std::size_t pipeline = 1;
   unsigned duration_s = 5;
   unsigned warmup_s = 1;
+  std::uint64_t max_messages = 0;         // echo: 0, no limit
   std::size_t warmup_connections = 1000;  // idle: opened before the first memory reading
   pid_t server_pid = 0;
 };
@@ -50,6 +54,8 @@ std::vector<fastws::bench::Flag> load_flags(LoadOptions& o) {
       uint_flag("pipeline", o.pipeline, 1, 100'000, "echo: messages in flight per connection (1)"),
       uint_flag("duration", o.duration_s, 1, 3600, "echo: measured seconds (5)"),
       uint_flag("warmup", o.warmup_s, 0, 3600, "echo: seconds of load before measuring (1)"),
+      uint_flag("max-messages", o.max_messages, 0, UINT64_MAX,
+                "echo: stop once this many echoes were measured (0: no limit)"),
       uint_flag("warmup-connections", o.warmup_connections, 0, 1'000'000,
                 "idle: connections held open before the first reading (1000)"),
       uint_flag("server-pid", o.server_pid, 1, 1u << 22, "server PID, for its CPU and memory"),
@@ -60,6 +66,7 @@ std::vector<fastws::bench::Flag> load_flags(LoadOptions& o) {
 struct Tally {
   std::atomic<std::size_t> opened{0};
   std::atomic<std::uint64_t> echoes{0};
+  std::atomic<std::uint64_t> send_until{UINT64_MAX};  // echo: no more sends from this echo on
   std::atomic<bool> stopping{false};
   std::mutex mutex;
   std::string failure;  // the first one
@@ -136,8 +143,9 @@ int run_echo(const LoadOptions& options) {
       return;
     }
     // One writer (this loop thread): a plain increment, readable from the measuring thread.
-    tally.echoes.store(tally.echoes.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    conn.send(payload);
+    const std::uint64_t echoes = tally.echoes.load(std::memory_order_relaxed) + 1;
+    tally.echoes.store(echoes, std::memory_order_relaxed);
+    if (echoes < tally.send_until.load(std::memory_order_relaxed)) conn.send(payload);
   });
   std::vector<fastws::Conn> conns;
   const std::string url = "ws://127.0.0.1:" + std::to_string(options.port) + "/";
@@ -153,10 +161,25 @@ int run_echo(const LoadOptions& options) {
   const double client_cpu_before = fastws::bench::self_cpu_seconds();
   const auto start = Clock::now();
   const std::uint64_t first = tally.echoes.load();
+  const std::uint64_t limit = options.max_messages == 0 ? UINT64_MAX : first + options.max_messages;
+  tally.send_until = limit;
+  // Until `deadline`, or false once the limit is reached. Without a limit this thread wakes
+  // once a second only: its CPU time counts as the client's.
+  const auto wait_until = [&](Clock::time_point deadline) {
+    if (limit == UINT64_MAX) {
+      std::this_thread::sleep_until(deadline);
+      return true;
+    }
+    while (Clock::now() < deadline) {
+      if (tally.echoes.load() >= limit) return false;
+      std::this_thread::sleep_for(std::min<Clock::duration>(5ms, deadline - Clock::now()));
+    }
+    return true;
+  };
   std::uint64_t previous = first;
   std::vector<double> samples;
   for (unsigned second = 1; second <= options.duration_s; ++second) {
-    std::this_thread::sleep_until(start + std::chrono::seconds(second));
+    if (!wait_until(start + std::chrono::seconds(second))) break;
     const std::uint64_t now = tally.echoes.load();
     samples.push_back(static_cast<double>(now - previous));
     previous = now;
@@ -176,7 +199,9 @@ int run_echo(const LoadOptions& options) {
       "mode=client pipeline=%zu connections=%zu size=%zu seconds=%.2f messages=%llu "
       "msgs_per_s=%.0f client_cpu_s=%.2f msgs_per_client_cpu_s=%.0f",
       options.pipeline, options.connections, options.payload_size, seconds,
-      static_cast<unsigned long long>(messages), median(samples), client_cpu_s,
+      // With no full-second sample (a short run cut by --max-messages) the mean is the figure.
+      static_cast<unsigned long long>(messages),
+      samples.empty() ? static_cast<double>(messages) / seconds : median(samples), client_cpu_s,
       client_cpu_s > 0 ? static_cast<double>(messages) / client_cpu_s : 0);
   if (server_cpu_before && server_cpu_after) {
     const double server_cpu_s = *server_cpu_after - *server_cpu_before;

@@ -18,6 +18,8 @@
 // A Conn is usable from on_open on: until then (while the client dials) sends report `closed`
 // and nothing is queued, so send the first messages from on_open. close() and terminate() on a
 // connection still opening cancel the dial (no on_error, no on_close: the application ended it).
+// stop() ends the dials in progress with on_error (1006, "the dial was cancelled: the client is
+// stopping"; ConnectError::stopped for connect_and_wait).
 //
 // TLS verifies the server by default: the system's CA store (or the CA file/directory given),
 // the host name or IP address of the URL against the certificate, SNI for names.

@@ -44,7 +44,9 @@ struct Client::Impl : detail::Endpoint {
   net::ListHead& waiting_on(const detail::LoopContext& loop) noexcept;
 
   // The TLS context for wss://, made on first use when the options name nothing to load:
-  // reading the system's CA store takes about 0.1 s, which a ws:// client should not pay.
+  // reading the system's CA store takes about 0.1 s, which a ws:// client should not pay. The
+  // first wss:// connect() makes it, on its caller's thread: on a loop it would stall every
+  // connection there (unless connect() is called on a loop thread).
   const net::TlsContext* tls_context(std::string& error);
 
   ClientOptions options;

@@ -24,12 +24,17 @@ net::AddressFamily family_of(IpFamily family) {
   return net::AddressFamily::any;
 }
 
-ClientOpening* opening_of(Connection& connection) {
+}  // namespace
+
+ClientOpening* ClientOpening::of(Connection& connection) noexcept {
   if (connection.phase() != Connection::Phase::http) return nullptr;
   return static_cast<ClientOpening*>(connection.opening_state());
 }
 
-}  // namespace
+void ClientOpening::cancel(Connection& connection) {
+  failure_ = ConnectError::stopped;
+  connection.fail_opening("the dial was cancelled: the client is stopping");  // ends this opening
+}
 
 void ClientOpening::start(Connection& connection, Client::Impl& client) {
   if (!url_.unix_path.empty()) {  // ws+unix: no name, no proxy
@@ -63,7 +68,7 @@ void ClientOpening::start(Connection& connection, Client::Impl& client) {
         target.loop().loop().post([conn, &client, host = std::move(host), error,
                                    addresses = std::move(addresses)]() mutable {
           Connection& dialing = Connection::of(conn);
-          ClientOpening* opening = opening_of(dialing);
+          ClientOpening* opening = of(dialing);
           if (opening == nullptr) return;
           if (error) {
             opening->failure_ = ConnectError::resolve;

@@ -44,6 +44,11 @@ class ClientOpening final : public OpeningState {
   // Input of the opening phase: returns the bytes used (the rest are the first frames).
   std::size_t on_input(Connection& connection, Client::Impl& client, std::span<std::byte> input);
 
+  // The client is stopping: the opening ends with on_error and ConnectError::stopped.
+  void cancel(Connection& connection);
+  // The opening of `connection` while it is a client's connection still opening, else null.
+  static ClientOpening* of(Connection& connection) noexcept;
+
   // Told once how the opening ended (connect_and_wait waits on it).
   void notify_when_finished(Finished finished) { finished_ = std::move(finished); }
   void opened(const Conn& conn) override;

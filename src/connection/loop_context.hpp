@@ -131,6 +131,8 @@ class LoopContext final : private net::FlushHandler, private net::TimerNode {
   void add_connection(Connection& connection) noexcept;
   void remove_connection(Connection& connection) noexcept;
   std::size_t connection_count() const noexcept { return connection_count_; }
+  // Handles to them all (closing one while walking the list is safe).
+  std::vector<Conn> all_connections();
   // Starts the graceful close of every connection (on the loop thread).
   void close_all(std::uint16_t code, std::string_view reason);
   void terminate_all();
@@ -147,7 +149,6 @@ class LoopContext final : private net::FlushHandler, private net::TimerNode {
  private:
   void on_flush() override;
   void on_timer() override;  // the shutdown deadline
-  std::vector<Conn> all_connections();
   void stop_if_done();
   // A guest's shutdown is over (a task after the iteration that closed its last connection).
   void finish_as_guest();

@@ -89,7 +89,18 @@ void fail(ClientHandshakeResult& result, ClientHandshakeError error, std::string
   result.message = std::move(message);
 }
 
+// What comes before "://", or "" when nothing does.
+std::string_view scheme_of(std::string_view url) noexcept {
+  const std::size_t scheme_end = url.find("://");
+  return url.substr(0, scheme_end == std::string_view::npos ? 0 : scheme_end);
+}
+
 }  // namespace
+
+bool names_tls_scheme(std::string_view url) noexcept {
+  const std::string_view scheme = scheme_of(url);
+  return iequals(scheme, "wss") || iequals(scheme, "wss+unix");
+}
 
 std::optional<WebSocketUrl> parse_websocket_url(std::string_view url, std::string& error) {
   const auto refuse = [&](const char* why) -> std::optional<WebSocketUrl> {
@@ -97,11 +108,8 @@ std::optional<WebSocketUrl> parse_websocket_url(std::string_view url, std::strin
     return std::nullopt;
   };
   if (!is_visible_ascii(url)) return refuse("URL contains a space, control or non-ASCII byte");
-  const std::size_t scheme_end = url.find("://");
-  const std::string_view scheme =
-      url.substr(0, scheme_end == std::string_view::npos ? 0 : scheme_end);
-  const std::string_view rest =
-      url.substr(scheme_end == std::string_view::npos ? 0 : scheme_end + 3);
+  const std::string_view scheme = scheme_of(url);
+  const std::string_view rest = url.substr(scheme.empty() ? 0 : scheme.size() + 3);
   if (rest.find('#') != std::string_view::npos) {
     return refuse("a WebSocket URL has no fragment (RFC 6455 section 3)");
   }

@@ -45,6 +45,8 @@ bool is_valid_host(std::string_view host) noexcept;
 // /tmp/s for /chat), the target "/" when none follows; `wss+unix://` the same over TLS, which
 // verifies the name "localhost" (the Host field of both).
 std::optional<WebSocketUrl> parse_websocket_url(std::string_view url, std::string& error);
+// Whether `url` names a scheme over TLS (wss://, wss+unix://), looking at the scheme alone.
+bool names_tls_scheme(std::string_view url) noexcept;
 
 // What the request is made of. Views: they need to live only during create().
 struct ClientRequestParts {

@@ -45,8 +45,8 @@ __attribute__((target("avx2"))) std::size_t mask_blocks_avx2(std::byte* dst, con
 
 }  // namespace
 
-std::size_t copy_masked(std::byte* dst, const std::byte* src, std::size_t size, const MaskKey& key,
-                        std::size_t key_offset) noexcept {
+std::size_t copy_masked_any(std::byte* dst, const std::byte* src, std::size_t size,
+                            const MaskKey& key, std::size_t key_offset) noexcept {
   key_offset &= 3;
   const std::uint32_t key32 = rotated_key(key, key_offset);
   std::size_t i = 0;

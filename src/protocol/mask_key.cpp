@@ -73,39 +73,28 @@ class Keystream {
   pid_t keyed_in_ = -1;  // the process the keystream was keyed in
 };
 
-// The keys ready for this thread. Constant-initialized, so taking a key costs no guard check;
-// the keystream (which has a destructor) is touched only at a refill.
-struct KeyPool {
-  std::array<std::byte, 8192> bytes;  // 2,048 keys
-  std::size_t next;
-};
-thread_local constinit KeyPool pool{{}, 8192};
-
 // A forked child starts with a copy of the forking thread's keys: it must not send what its
 // parent will send. The child (where only that thread runs) drops them; its keystream, keyed in
 // the parent, is keyed afresh at the refill that follows (Keystream::fill checks the process).
 void drop_keys_in_child() noexcept {
-  pool.next = pool.bytes.size();
-}
-
-// Out of line: inlined, its register saves would burden every key.
-[[gnu::noinline, gnu::cold]] void refill() noexcept {
-  static const bool fork_handler_installed =
-      pthread_atfork(nullptr, nullptr, drop_keys_in_child) == 0;
-  (void)fork_handler_installed;  // without it (out of memory), keys repeat only after a fork
-  thread_local Keystream keystream;
-  keystream.fill(pool.bytes);
-  pool.next = 0;
+  mask_keys::pool.next = mask_keys::pool.bytes.size();
 }
 
 }  // namespace
 
-MaskKey random_mask_key() noexcept {
-  if (pool.next + 4 > pool.bytes.size()) refill();
-  MaskKey key;
-  std::memcpy(key.data(), pool.bytes.data() + pool.next, 4);
-  pool.next += 4;
-  return key;
+namespace mask_keys {
+
+thread_local constinit Pool pool{{}, 8192};
+
+void refill(Pool& keys) noexcept {
+  static const bool fork_handler_installed =
+      pthread_atfork(nullptr, nullptr, drop_keys_in_child) == 0;
+  (void)fork_handler_installed;  // without it (out of memory), keys repeat only after a fork
+  thread_local Keystream keystream;
+  keystream.fill(keys.bytes);
+  keys.next = 0;
 }
+
+}  // namespace mask_keys
 
 }  // namespace fastws::protocol

@@ -3,11 +3,15 @@
 // and headers, user data, every way an opening fails (URL, refused, refused upgrade, TLS
 // verification, a silent server), close handshakes from either side, and sends from many
 // threads.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -211,6 +215,27 @@ TEST_F(ClientTest, SendsBeforeOpenReportClosedAndCloseCancelsTheDial) {
   EXPECT_TRUE(read_to_end(accepted.get(), 2s).closed);  // the dial ended at once
   EXPECT_EQ(peer.closes.size(), 0u);                    // it never opened: no on_close
   EXPECT_EQ(peer.errors.size(), 0u);                    // and the application ended it: no on_error
+}
+
+// stop() is not the application ending that connection: a dial it cuts short is an error the
+// application hears of, on_error and (for connect_and_wait) ConnectError::stopped.
+TEST_F(ClientTest, StopReportsADialInProgressToOnError) {
+  SilentListener silent;
+  ASSERT_NE(silent.port, 0);
+  RecordingClient peer;
+  ConnectResult result;
+  std::thread dialer([&] { result = peer.client().connect_and_wait(silent.url()); });
+  pollfd incoming{silent.socket.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&incoming, 1, 2000), 1);  // connected: the dial waits for the answer
+  peer.client().stop();
+  dialer.join();
+  EXPECT_FALSE(result);
+  EXPECT_EQ(result.failure, ConnectError::stopped);
+  ASSERT_TRUE(peer.errors.wait_for(1));
+  EXPECT_EQ(peer.errors.all()[0].code, close_code::abnormal);
+  EXPECT_EQ(peer.errors.all()[0].error, "the dial was cancelled: the client is stopping");
+  EXPECT_EQ(result.error.error, peer.errors.all()[0].error);
+  EXPECT_EQ(peer.closes.size(), 0u);  // it never opened: no on_close
 }
 
 TEST_F(ClientTest, ANameIsResolvedOffTheLoop) {
@@ -451,6 +476,47 @@ TEST(ClientUnixSocket, DialsAServerOnAUnixSocket) {
 }
 
 // wss+unix: TLS over the Unix socket, the certificate verified for "localhost".
+// The system's CA store is read when the first wss:// dial needs the TLS context. That read
+// happens in connect(), on the caller's thread: on the loop it would stall every connection
+// there. The store here is a FIFO, whose open blocks until the test opens its other end.
+TEST(ClientTls, TheFirstWssConnectReadsTheCaStoreOnTheCallersThread) {
+  TestServer server;
+  server.server().on_message(
+      [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
+  server.start();
+  const std::string port = std::to_string(server.port());
+  const std::string fifo =
+      ::testing::TempDir() + "fastws_ca_store_fifo_" + std::to_string(::getpid());
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  ASSERT_EQ(::setenv("SSL_CERT_FILE", fifo.c_str(), 1), 0);
+  RecordingClient peer;
+  ConnectResult plain = peer.client().connect_and_wait("ws://127.0.0.1:" + port + "/");
+  ASSERT_TRUE(plain) << plain.error.error;
+
+  std::atomic<bool> returned{false};
+  std::thread dialer([&] {
+    peer.client().connect("wss://127.0.0.1:" + port + "/");
+    returned = true;
+  });
+  std::this_thread::sleep_for(100ms);
+  plain.conn.send("the loop still runs");
+  const bool echoed = peer.received.wait_for(1, 1s);
+  const bool returned_before_the_store_was_read = returned.load();
+  // The store's writer end: the reader, wherever it waits, reads an empty store and goes on.
+  net::UniqueFd writer;
+  for (int i = 0; i < 500 && !writer; ++i) {
+    writer.reset(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!writer) std::this_thread::sleep_for(10ms);
+  }
+  writer.reset();
+  dialer.join();
+  ::unsetenv("SSL_CERT_FILE");
+  ::unlink(fifo.c_str());
+  EXPECT_TRUE(echoed) << "the loop was blocked reading the CA store";
+  EXPECT_FALSE(returned_before_the_store_was_read) << "connect() did not read the CA store";
+}
+
 TEST(ClientUnixSocket, WssUnixVerifiesTheServerForLocalhost) {
   const std::string path =
       "/tmp/fastws-client-tls-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand());

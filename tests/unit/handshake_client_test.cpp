@@ -254,6 +254,20 @@ TEST(WebSocketUrl, RefusesWhatCannotBeDialedSafely) {
   }
 }
 
+// What the client checks before the dial, to make the TLS context on the caller's thread: the
+// scheme alone, as parse_websocket_url reads it.
+TEST(WebSocketUrl, NamesTlsSchemeLooksAtTheSchemeAlone) {
+  for (const std::string_view url :
+       {"wss://example.com/", "WSS://example.com", "wss+unix:///tmp/s:/chat", "wss://"}) {
+    EXPECT_TRUE(names_tls_scheme(url)) << url;
+  }
+  for (const std::string_view url :
+       {"ws://example.com/", "ws+unix:///tmp/s", "https://example.com/", "wss:example.com",
+        "example.com/wss://", ""}) {
+    EXPECT_FALSE(names_tls_scheme(url)) << url;
+  }
+}
+
 TEST(WebSocketUrl, SplitsUnixSocketUrls) {
   const struct {
     std::string_view url;
