@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <string>
 #include <utility>
 
@@ -14,7 +15,6 @@ namespace fastws::net {
 
 namespace {
 
-constexpr unsigned char change_cipher_spec = 20;
 constexpr unsigned char alert = 21;
 constexpr unsigned char handshake = 22;
 constexpr unsigned char application_data = 23;
@@ -154,11 +154,16 @@ std::size_t TlsRecordLayer::seal(unsigned char type, unsigned char* out, std::si
   nonce(write_, out + header_size, iv);
   int produced = 0;
   int finished = 0;
-  EVP_CipherInit_ex(write_.cipher, nullptr, nullptr, nullptr, iv, -1);
-  EVP_CipherUpdate(write_.cipher, nullptr, &produced, aad, static_cast<int>(aad_size));
-  EVP_CipherUpdate(write_.cipher, content, &produced, content, static_cast<int>(size));
-  EVP_CipherFinal_ex(write_.cipher, content + produced, &finished);
-  EVP_CIPHER_CTX_ctrl(write_.cipher, EVP_CTRL_AEAD_GET_TAG, tag_size, content + size);
+  const bool sealed =
+      EVP_CipherInit_ex(write_.cipher, nullptr, nullptr, nullptr, iv, -1) == 1 &&
+      EVP_CipherUpdate(write_.cipher, nullptr, &produced, aad, static_cast<int>(aad_size)) == 1 &&
+      EVP_CipherUpdate(write_.cipher, content, &produced, content, static_cast<int>(size)) == 1 &&
+      EVP_CipherFinal_ex(write_.cipher, content + produced, &finished) == 1 &&
+      EVP_CIPHER_CTX_ctrl(write_.cipher, EVP_CTRL_AEAD_GET_TAG, tag_size, content + size) == 1;
+  if (!sealed) {
+    error_ = {SSL_AD_INTERNAL_ERROR, tls_record_category()};
+    return 0;
+  }
   ++write_.sequence;
   return prefix + size + tag_size;
 }
@@ -168,6 +173,7 @@ bool TlsRecordLayer::queue_record(unsigned char type, std::span<const unsigned c
   unsigned char record[64];
   std::memcpy(record + prefix_size(), content.data(), content.size());
   const std::size_t size = seal(type, record, content.size());
+  if (size == 0) return false;
   unsent_.insert(unsent_.end(), record, record + size);
   return true;
 }
@@ -256,7 +262,8 @@ IoResult TlsRecordLayer::read_record() {
     if (size < prefix_size() - header_size + tag_size + (tls13 ? 1 : 0)) {
       return fail(SSL_AD_DECODE_ERROR);
     }
-    record_.reset(new unsigned char[size]);
+    record_.reset(new (std::nothrow) unsigned char[size]);
+    if (!record_) return fail(SSL_AD_INTERNAL_ERROR);
     record_size_ = size;
     record_read_ = 0;
   }
@@ -418,6 +425,10 @@ IoResult TlsRecordLayer::write(std::span<const iovec> buffers) {
     }
     if (size == 0) continue;  // empty buffers
     const std::size_t sealed = seal(application_data, record, size);
+    if (sealed == 0) {
+      if (total > 0) break;  // the error answers the next call
+      return {IoStatus::failed, 0, error_};
+    }
     const iovec out{record, sealed};
     const IoResult result = write_vectored(fd_, {&out, 1});
     if (result.status == IoStatus::failed) {

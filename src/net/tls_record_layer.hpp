@@ -74,7 +74,7 @@ class TlsRecordLayer {
   void release_record() noexcept;
 
   // Seals `size` bytes already at out + prefix_size() as one record of `type` into `out`;
-  // returns the record's size.
+  // returns the record's size (0: OpenSSL failed, the stream with it).
   std::size_t seal(unsigned char type, unsigned char* out, std::size_t size);
   std::size_t prefix_size() const noexcept;
   // Seals a small record (an alert, a KeyUpdate) behind the unsent ciphertext.
