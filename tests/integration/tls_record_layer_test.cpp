@@ -4,9 +4,11 @@
 // crosses both ways around the record size and in several rounds (the sequence numbers carried
 // over from OpenSSL's count must be exact, or the first record fails authentication), also after
 // a resumed handshake; a CBC suite stays with OpenSSL and works as before; TLS 1.3 KeyUpdate,
-// requested or not; close_notify both ways; a forged record ends the stream with an alert.
+// requested or not; a TLS 1.2 renegotiation declined; close_notify both ways; a forged record
+// ends the stream with an alert.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -176,7 +178,8 @@ class Session {
 void exchange_rounds(Session& session) {
   unsigned seed = 0;
   for (int round = 0; round < 2; ++round) {
-    for (std::size_t size : {1u, 100u, 16383u, 16384u, 16385u, 100000u}) {
+    // 1 MiB fills the socket pair: records leave partly and are finished by the next write.
+    for (std::size_t size : {1u, 100u, 16383u, 16384u, 16385u, 100000u, 1u << 20}) {
       SCOPED_TRACE("round " + std::to_string(round) + ", " + std::to_string(size) + " bytes");
       session.client_to_server(pattern(size, ++seed));
       session.server_to_client(pattern(size, ++seed));
@@ -276,6 +279,21 @@ TEST(RecordHandOverKeyUpdate, FollowsTheClientsKeyUpdatesAndAnswersTheRequestedO
     session.server_to_client(pattern(5000, ++seed));
     if (::testing::Test::HasFailure()) return;
   }
+}
+
+TEST(RecordHandOverRenegotiation, ATls12RenegotiationIsDeclinedAndTheStreamGoesOn) {
+  Session session({TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256", true});
+  ASSERT_TRUE(session.handshake());
+  ASSERT_TRUE(session.server().records_handed_over());
+  ASSERT_EQ(SSL_renegotiate(session.client()), 1);
+  ASSERT_LE(SSL_do_handshake(session.client()), 0);  // the ClientHello leaves
+  std::vector<std::byte> buffer(100);
+  // The server takes the ClientHello and answers no_renegotiation, as OpenSSL does.
+  EXPECT_EQ(session.server().read(buffer).status, IoStatus::would_block);
+  std::size_t got = 0;
+  ERR_clear_error();
+  EXPECT_EQ(SSL_read_ex(session.client(), buffer.data(), buffer.size(), &got), 0);
+  EXPECT_EQ(ERR_GET_REASON(ERR_peek_last_error()), SSL_R_NO_RENEGOTIATION);
 }
 
 TEST(RecordHandOverForgery, AForgedRecordEndsTheStreamWithBadRecordMac) {
