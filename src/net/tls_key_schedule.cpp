@@ -6,6 +6,7 @@
 #include <openssl/kdf.h>
 #include <openssl/obj_mac.h>
 
+#include <algorithm>
 #include <string_view>
 
 #include "net/tls_traffic_keys.hpp"

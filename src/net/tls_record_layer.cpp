@@ -103,19 +103,18 @@ bool TlsRecordLayer::set_keys(Direction& direction, const TrafficKeys& keys) {
   return EVP_CipherInit_ex(direction.cipher, nullptr, nullptr, keys.key.data(), nullptr, -1) == 1;
 }
 
-std::size_t TlsRecordLayer::nonce(const Direction& direction, const unsigned char* explicit_part,
-                                  unsigned char* out) const noexcept {
+void TlsRecordLayer::nonce(const Direction& direction, const unsigned char* explicit_part,
+                           unsigned char* out) const noexcept {
   std::copy(direction.iv.begin(), direction.iv.end(), out);
   if (explicit_nonce_) {
     // RFC 5288 3: the salt, then the 8 bytes the record carries.
     std::memcpy(out + 4, explicit_part, 8);
-    return 12;
+    return;
   }
   // RFC 8446 5.3, RFC 7905 2: the IV with the sequence number mixed into its last 8 bytes.
   unsigned char sequence[8];
   put_u64(sequence, direction.sequence);
   for (int at = 0; at < 8; ++at) out[4 + at] ^= sequence[at];
-  return 12;
 }
 
 std::size_t TlsRecordLayer::prefix_size() const noexcept {

@@ -83,8 +83,9 @@ class TlsRecordLayer {
   bool flush();
   // Answers a protocol violation with a fatal alert and fails the stream.
   IoResult fail(unsigned char alert);
-  std::size_t nonce(const Direction& direction, const unsigned char* explicit_part,
-                    unsigned char* out) const noexcept;
+  // The 12-byte nonce of `direction`'s next record; explicit_part: TLS 1.2 AES-GCM's 8 bytes.
+  void nonce(const Direction& direction, const unsigned char* explicit_part,
+             unsigned char* out) const noexcept;
 
   int fd_;
   TlsRecordVersion version_;
