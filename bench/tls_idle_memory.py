@@ -5,7 +5,8 @@ Starts the echo example twice (ws://, then wss:// with a certificate made here b
 command), opens WARMUP connections (one-time costs: OpenSSL's tables, arenas), reads the
 server's VmRSS, opens CONNECTIONS more (TLS handshake where there is one, then the WebSocket
 upgrade), reads VmRSS again and prints (after - before) / CONNECTIONS for each, and the ratio.
-User-space memory only: the kernel's socket buffers are not in VmRSS.
+User-space memory only: the kernel's socket buffers are not in VmRSS. What the wss figure is
+made of, by call stack: bench/tls_heap_breakdown.py.
 
   /usr/bin/python3 bench/tls_idle_memory.py [BUILD_DIR] [CONNECTIONS] [WARMUP]
 """
@@ -60,6 +61,16 @@ def open_connections(port: int, count: int, context: ssl.SSLContext | None) -> l
     return held
 
 
+def make_certificate(directory: str) -> tuple[str, str]:
+    """A self-signed P-256 certificate for localhost and its key, as PEM files in `directory`."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
 def measure(binary: str, flags: list[str], context, connections: int, warmup: int) -> float:
     server, port = start(binary, flags)
     try:
@@ -83,11 +94,7 @@ def main() -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with tempfile.TemporaryDirectory() as directory:
-        cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                        "-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", cert],
-                       check=True, capture_output=True)
+        cert, key = make_certificate(directory)
         context = ssl.create_default_context(cafile=cert)
         plain = measure(binary, [], None, connections, warmup)
         secure = measure(binary, ["--cert", cert, "--key", key], context, connections, warmup)

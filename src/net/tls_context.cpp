@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "net/tls_traffic_keys.hpp"
+
 namespace fastws::net {
 
 namespace {
@@ -90,6 +92,8 @@ std::unique_ptr<TlsContext> TlsContext::from_files(const std::string& certificat
   SSL_CTX_set_options(context, SSL_OP_NO_RENEGOTIATION);
   if (!use_certificate_and_key(context, certificate_file, key_file, error)) return nullptr;
   SSL_CTX_set_alpn_select_cb(context, select_http11, nullptr);
+  HandshakeCapture::report_secrets_of(context);
+  owner->reports_secrets_ = true;
   return owner;
 }
 

@@ -44,10 +44,15 @@ class TlsContext {
   TlsContext& operator=(const TlsContext&) = delete;
 
   ssl_ctx_st* get() const noexcept { return context_; }
+  // Its sessions report their traffic secrets to fastws (HandshakeCapture), so that a server
+  // session's records can be protected without OpenSSL after the handshake. Only contexts
+  // fastws made: the key-log callback of the application's own context stays the application's.
+  bool reports_secrets() const noexcept { return reports_secrets_; }
 
  private:
   explicit TlsContext(ssl_ctx_st* context) noexcept : context_(context) {}
   ssl_ctx_st* context_;
+  bool reports_secrets_ = false;
 };
 
 // The latest OpenSSL error of this thread (its queue is cleared): OpenSSL's own codes in a "tls"

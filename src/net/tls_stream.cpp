@@ -208,7 +208,12 @@ std::unique_ptr<TlsStream> TlsStream::adopt(SSL* ssl, int fd,
 
 std::unique_ptr<TlsStream> TlsStream::accept(const TlsContext& context, int fd) {
   std::unique_ptr<TlsStream> stream = over_socket(context, fd);
-  if (stream) SSL_set_accept_state(stream->ssl_);
+  if (!stream) return nullptr;
+  SSL_set_accept_state(stream->ssl_);
+  if (context.reports_secrets()) {
+    stream->capture_ = std::make_unique<HandshakeCapture>();
+    stream->capture_->attach(stream->ssl_);
+  }
   return stream;
 }
 
@@ -257,6 +262,7 @@ TlsStream::Handshake TlsStream::handshake(std::string& error) {
   if (result == 1) {
     established_ = true;
     needs_writable_ = false;
+    if (capture_) hand_records_over();
     return Handshake::done;
   }
   const IoResult outcome = outcome_of(result);
@@ -274,7 +280,26 @@ TlsStream::Handshake TlsStream::handshake(std::string& error) {
   return Handshake::failed;
 }
 
+void TlsStream::hand_records_over() {
+  SessionKeys keys;
+  // Without read-ahead OpenSSL holds no input after the handshake; should it, it keeps the
+  // records.
+  const bool possible = capture_->session_keys(ssl_, keys) && SSL_pending(ssl_) == 0 &&
+                        SSL_has_pending(ssl_) == 0 && !SSL_want_write(ssl_);
+  capture_->detach(ssl_);
+  capture_.reset();
+  if (!possible) return;
+  records_ = TlsRecordLayer::create(keys, socket_.fd);
+  if (!records_) return;  // out of memory: OpenSSL goes on
+  // Freed without a shutdown, OpenSSL would drop the session from the server's cache (and mark
+  // it not resumable): the handshake succeeded, the session stays resumable.
+  SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  SSL_free(ssl_);
+  ssl_ = nullptr;
+}
+
 IoResult TlsStream::read(std::span<std::byte> buffer) {
+  if (records_) return records_->read(buffer);
   if (socket_.error) return {IoStatus::failed, 0, socket_.error};  // see SocketState
   std::size_t total = 0;
   while (total < buffer.size()) {
@@ -296,10 +321,12 @@ IoResult TlsStream::read(std::span<std::byte> buffer) {
 }
 
 bool TlsStream::has_buffered_input() const noexcept {
+  if (records_) return records_->has_buffered_input();
   return SSL_pending(ssl_) > 0 || input_before_socket_;
 }
 
 IoResult TlsStream::write(std::span<const iovec> buffers) {
+  if (records_) return records_->write(buffers);
   if (socket_.error) return {IoStatus::failed, 0, socket_.error};
   std::size_t total = 0;
   for (const iovec& buffer : buffers) {
@@ -326,6 +353,7 @@ IoResult TlsStream::write(std::span<const iovec> buffers) {
 }
 
 void TlsStream::close_notify() {
+  if (records_) return records_->close_notify();
   if (!established_) return;
   ERR_clear_error();
   SSL_shutdown(ssl_);

@@ -11,6 +11,10 @@
 // that did not fit the caller's buffer waits unseen inside OpenSSL: has_buffered_input() says so.
 // SSL_MODE_RELEASE_BUFFERS frees the record buffers of idle connections.
 //
+// A server session from a context that reports its secrets (TlsContext::from_files) and that
+// negotiated an AEAD suite is handed from OpenSSL to TlsRecordLayer once its handshake is done:
+// the SSL object is freed, which is most of an idle wss connection's memory.
+//
 // A session the application established itself (Server::handover with a TlsSession) is adopted:
 // its BIOs give way to ours, and the ciphertext they still held is read before the socket.
 //
@@ -25,6 +29,8 @@
 #include <vector>
 
 #include "net/socket_io.hpp"
+#include "net/tls_record_layer.hpp"
+#include "net/tls_traffic_keys.hpp"
 
 struct ssl_st;  // OpenSSL's SSL
 struct bio_st;  // OpenSSL's BIO
@@ -64,6 +70,8 @@ class TlsStream {
   // Advances the handshake as far as the socket allows; `error` says why it failed.
   Handshake handshake(std::string& error);
   bool established() const noexcept { return established_; }
+  // The handshake is over and fastws protects the records itself (the SSL object is freed).
+  bool records_handed_over() const noexcept { return records_ != nullptr; }
 
   // Decrypted bytes, up to buffer.size(): reads records until the buffer is full or the socket
   // is empty. A close_notify or the end of the TCP stream is end_of_file.
@@ -83,7 +91,9 @@ class TlsStream {
 
   // The last handshake step or read stopped because OpenSSL had to write into a full socket:
   // retry it when the socket is writable.
-  bool needs_writable() const noexcept { return needs_writable_; }
+  bool needs_writable() const noexcept {
+    return records_ ? records_->needs_writable() : needs_writable_;
+  }
 
   // The socket-level outcome of OpenSSL's I/O, kept by the BIO (see tls_stream.cpp). A socket
   // error is final: OpenSSL's state is undefined after it, and bytes read or written before it
@@ -104,8 +114,14 @@ class TlsStream {
   void attach(bio_st* bio);
   // Maps a failed SSL call to an I/O outcome.
   IoResult outcome_of(int result);
+  // After the handshake: the records go to TlsRecordLayer and the SSL object is freed, when
+  // the session allows it (else OpenSSL goes on).
+  void hand_records_over();
 
-  ssl_st* ssl_;
+  ssl_st* ssl_;  // null once the records are handed over
+  std::unique_ptr<HandshakeCapture>
+      capture_;  // during a handshake whose records may be handed over
+  std::unique_ptr<TlsRecordLayer> records_;
   SocketState socket_;
   bool established_ = false;
   bool needs_writable_ = false;

@@ -226,12 +226,15 @@ class ChromiumBrowser(Browser):
             [BROWSER_BINARIES["chromium"][0], "--headless", "--no-sandbox", "--disable-gpu",
              "--disable-quic", "--no-first-run", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--window-size=1000,700",
+             "--ignore-certificate-errors",
              "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
              f"--user-data-dir={profile}", "about:blank"], "chromium")
         devtools_port = wait_for(lambda: self._devtools_port(profile), LAUNCH_TIMEOUT,
                                  "Chromium to open its DevTools port")
         wait_for(self._driver_ready, LAUNCH_TIMEOUT, "chromedriver to listen")
-        capabilities = {"goog:chromeOptions": {"debuggerAddress": f"127.0.0.1:{devtools_port}"}}
+        # acceptInsecureCerts: the wss tests' server has a certificate made at test time.
+        capabilities = {"goog:chromeOptions": {"debuggerAddress": f"127.0.0.1:{devtools_port}"},
+                        "acceptInsecureCerts": True}
         created = self._http("POST", "/session", {"capabilities": {"alwaysMatch": capabilities}},
                              timeout=LAUNCH_TIMEOUT)
         self.session = created["sessionId"]
@@ -342,7 +345,9 @@ class FirefoxBrowser(Browser):
             self._read_message()  # the greeting: {"applicationType": "gecko", ...}
         except OSError as error:
             raise BrowserError(f"no Marionette greeting: {error}") from None
-        self._call("WebDriver:NewSession", {"capabilities": {"alwaysMatch": {}}})
+        # Marionette takes the matched capabilities themselves as parameters (geckodriver
+        # matches them otherwise).
+        self._call("WebDriver:NewSession", {"acceptInsecureCerts": True})
         self.connection.settimeout(self.timeout)
 
     def _connect(self, port):
