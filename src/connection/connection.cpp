@@ -135,7 +135,9 @@ std::string_view Connection::subprotocol() const noexcept {
   return extras_ ? std::string_view(extras_->subprotocol) : std::string_view();
 }
 std::string_view Connection::extensions() const noexcept {
-  return extras_ ? std::string_view(extras_->extensions) : std::string_view();
+  // A server's answer is the session's (interned); a client's, the server's as it came.
+  if (extras_ && !extras_->extensions.empty()) return extras_->extensions;
+  return session_.deflate_answer();
 }
 std::any* Connection::user_data() {
   return &extras().user_data;

@@ -27,6 +27,7 @@ constexpr std::uint8_t max_window_bits = 15;
 // is most likely zlib too). Decompression is unaffected: the Inflater always uses a 15-bit
 // window, which decodes streams of any smaller window.
 constexpr std::uint8_t min_compress_window_bits = 9;
+constexpr int max_mem_level = 9;  // zlib's MAX_MEM_LEVEL
 
 // The tail every flushed message ends with and that goes unsent (RFC 7692 7.2.1, 7.2.2).
 constexpr std::array<std::byte, 4> flush_tail = {std::byte{0x00}, std::byte{0x00}, std::byte{0xFF},
@@ -301,16 +302,18 @@ std::optional<DeflateParams> accept_deflate_response(std::string_view extensions
 
 struct Deflater::State {
   z_stream stream{};
-  int level = 0;      // what it was set up with: a shared state serves only the same settings
-  int mem_level = 0;  // (its window is that of the thread's slot it sits in)
+  int level = 0;  // what it was set up with: a shared state serves only the same settings
+  Deflater::Shape shape;
   ~State() { deflateEnd(&stream); }
 };
 
-std::unique_ptr<Deflater::State>& Deflater::thread_idle_state(int window_bits) {
-  // One slot per window a connection of the thread may have agreed on: 9..15.
-  thread_local std::array<std::unique_ptr<State>, max_window_bits - min_compress_window_bits + 1>
+std::unique_ptr<Deflater::State>& Deflater::thread_idle_state(const Shape& shape) {
+  // One slot per shape a stream of the thread may have: windows 9..15, memLevels 1..9.
+  thread_local std::array<std::array<std::unique_ptr<State>, max_mem_level>,
+                          max_window_bits - min_compress_window_bits + 1>
       idle;
-  return idle[static_cast<std::size_t>(window_bits - min_compress_window_bits)];
+  return idle[static_cast<std::size_t>(shape.window_bits - min_compress_window_bits)]
+             [static_cast<std::size_t>(shape.mem_level - 1)];
 }
 
 namespace {
@@ -335,24 +338,47 @@ Deflater::Deflater(int window_bits, bool no_context_takeover, int level, int mem
 
 Deflater::~Deflater() = default;
 
+// Without context takeover a whole message is all a stream ever sees, and zlib's cost per
+// message is mostly what deflateReset clears: the hash table, 64 KiB at memLevel 8, as many
+// instructions as deflating a 1 KiB message. So a whole message gets the smallest stream that finds
+// every match the negotiated window would: a window holding the message and zlib's 262-byte
+// lookahead (matches reach back window - 262 bytes), and two hash heads per window byte (memLevel
+// window_bits - 6; zlib's literal buffer, 1 << (memLevel + 6) symbols, then holds the whole
+// message, so the block boundaries stay those of the full stream; only hash collisions differ,
+// which cost a match only past zlib's chain limit). A 1 KiB message: window 11,
+// memLevel 5, 8 KiB cleared per message instead of 64. Messages too large for a smaller window,
+// and messages streamed in pieces (their size unknown), use the negotiated one.
+Deflater::Shape Deflater::shape_for(std::optional<std::size_t> whole_message) const noexcept {
+  const Shape negotiated{window_bits_, mem_level_};
+  if (!no_context_takeover_ || !whole_message || mem_level_ > max_mem_level) return negotiated;
+  constexpr std::size_t lookahead = 262;  // zlib's MIN_LOOKAHEAD
+  const int fitting = std::max<int>(
+      min_compress_window_bits, static_cast<int>(std::bit_width(*whole_message + lookahead - 1)));
+  if (fitting >= window_bits_) return negotiated;
+  return {fitting, std::clamp(fitting - 6, 1, mem_level_)};
+}
+
 // zlib's state (the big part of a connection's compression cost) is taken on first use only,
 // and without context takeover it is the thread's (a new one only while that is in use, or set
-// up for another level or memLevel).
-bool Deflater::ensure_state() {
+// up for another level).
+bool Deflater::ensure_state(const Shape& shape) {
   if (state_) return true;
-  const bool shared = no_context_takeover_ && window_bits_ >= min_compress_window_bits;
+  // (A shape zlib refuses, from a memLevel out of range, fails below.)
+  const bool shared = no_context_takeover_ && shape.window_bits >= min_compress_window_bits &&
+                      shape.window_bits <= max_window_bits && shape.mem_level >= 1 &&
+                      shape.mem_level <= max_mem_level;
   if (shared) {
-    std::unique_ptr<State>& idle = thread_idle_state(window_bits_);
-    if (idle && idle->level == level_ && idle->mem_level == mem_level_) {
+    std::unique_ptr<State>& idle = thread_idle_state(shape);
+    if (idle && idle->level == level_) {
       state_ = std::move(idle);
       return true;
     }
   }
   auto state = std::make_unique<State>();
   state->level = level_;
-  state->mem_level = mem_level_;
+  state->shape = shape;
   // Negative window bits: a raw deflate stream, no zlib header or trailer (RFC 7692 7.2.1).
-  if (deflateInit2(&state->stream, level_, Z_DEFLATED, -window_bits_, mem_level_,
+  if (deflateInit2(&state->stream, level_, Z_DEFLATED, -shape.window_bits, shape.mem_level,
                    Z_DEFAULT_STRATEGY) != Z_OK) {
     return false;  // ~State's deflateEnd on a stream that failed to init is a harmless no-op
   }
@@ -362,7 +388,10 @@ bool Deflater::ensure_state() {
 
 bool Deflater::compress(std::span<const std::byte> in, bool end_of_message,
                         std::vector<std::byte>& out) {
-  if (!ensure_state()) return false;
+  // A message's first call with its end is the whole message (later pieces find state_ taken).
+  if (!ensure_state(shape_for(end_of_message ? std::optional(in.size()) : std::nullopt))) {
+    return false;
+  }
   z_stream& stream = state_->stream;
   const std::size_t start = out.size();
   do {
@@ -403,7 +432,7 @@ bool Deflater::compress(std::span<const std::byte> in, bool end_of_message,
     deflateReset(&stream);
     // Nothing of this message is kept: the state goes back to the thread for the next message of
     // any connection (ensure_state's condition holds, the window being compressible here).
-    std::unique_ptr<State>& idle = thread_idle_state(window_bits_);
+    std::unique_ptr<State>& idle = thread_idle_state(state_->shape);
     if (!idle) {
       idle = std::move(state_);
     } else {

@@ -76,7 +76,11 @@ std::optional<DeflateParams> accept_deflate_response(std::string_view extensions
 // of a loop (one thread) compress with one stream, whatever their number. A state in use by one
 // connection is never seen by another (a second user of the thread gets a state of its own,
 // and of two given back the thread keeps one), so this holds for any caller on any thread, as
-// long as one Deflater is used by one thread at a time.
+// long as one Deflater is used by one thread at a time. A whole message (one compress() call)
+// takes a stream sized for it, the smallest window that holds it and a hash table to match
+// (the table is what each reset clears: 8 KiB for a 1 KiB message instead of 64), which finds
+// the matches the negotiated window would (the same bytes, in the tests); the thread keeps one
+// idle state per size used.
 // Thread safety: none; one connection's loop thread uses it.
 class Deflater {
  public:
@@ -99,9 +103,17 @@ class Deflater {
 
  private:
   struct State;
-  bool ensure_state();
-  // The calling thread's idle shared state for window_bits (9..15), null when there is none.
-  static std::unique_ptr<State>& thread_idle_state(int window_bits);
+  // The zlib window and memLevel of a stream.
+  struct Shape {
+    int window_bits = 15;
+    int mem_level = 8;
+  };
+  // What a message needs: a whole one of a known size, without context takeover, may get a
+  // smaller stream than the negotiated one (see permessage_deflate.cpp).
+  Shape shape_for(std::optional<std::size_t> whole_message) const noexcept;
+  bool ensure_state(const Shape& shape);
+  // The calling thread's idle shared state of that shape, null when there is none.
+  static std::unique_ptr<State>& thread_idle_state(const Shape& shape);
 
   std::unique_ptr<State> state_;  // null until the first compress() (shared: between messages)
   bool no_context_takeover_;

@@ -51,6 +51,7 @@ struct Session::Compression {
                                          : agreed.client_max_window_bits) >= 9) {}
 
   DeflateParams params;
+  std::string_view answer;  // the Sec-WebSocket-Extensions value that agreed (not ours to free)
   Deflater deflater;
   Inflater inflater;
   // False when the peer limited our window to 8 bits, which zlib cannot write: every message of
@@ -103,9 +104,13 @@ std::size_t Session::message_memory() const noexcept {
   return bytes;
 }
 
-Session::Session(const SessionConfig& config, std::optional<DeflateParams> deflate)
+Session::Session(const SessionConfig& config, std::optional<DeflateParams> deflate,
+                 std::string_view deflate_answer)
     : config_(&config) {
-  if (deflate) compression_ = std::make_unique<Compression>(*deflate, config.role, config.deflate);
+  if (deflate) {
+    compression_ = std::make_unique<Compression>(*deflate, config.role, config.deflate);
+    compression_->answer = deflate_answer;
+  }
 }
 
 Session::~Session() = default;
@@ -118,6 +123,10 @@ bool Session::deflate_enabled() const noexcept {
 
 const DeflateParams* Session::deflate_params() const noexcept {
   return compression_ ? &compression_->params : nullptr;
+}
+
+std::string_view Session::deflate_answer() const noexcept {
+  return compression_ ? compression_->answer : std::string_view();
 }
 
 std::size_t Session::receive(std::span<std::byte> input, SessionHandler& handler, FrameSink& sink) {

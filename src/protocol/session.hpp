@@ -100,8 +100,12 @@ class Session {
     closed,   // close handshake done, or failed: nothing more is sent or delivered
   };
 
-  // `config` must outlive the session. `deflate` is set when permessage-deflate was negotiated.
-  explicit Session(const SessionConfig& config, std::optional<DeflateParams> deflate = {});
+  // `config` must outlive the session. `deflate` is set when permessage-deflate was negotiated;
+  // `deflate_answer` is then the Sec-WebSocket-Extensions value that agreed to it, kept for
+  // deflate_answer() as a view: it must outlive the session too (a server's answers are few,
+  // interned once per process, so that a connection holds no copy).
+  explicit Session(const SessionConfig& config, std::optional<DeflateParams> deflate = {},
+                   std::string_view deflate_answer = {});
   ~Session();
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;
@@ -156,6 +160,8 @@ class Session {
   bool compresses_outgoing() const noexcept;
   // What permessage-deflate negotiation agreed on; null when it is off.
   const DeflateParams* deflate_params() const noexcept;
+  // The deflate_answer given at construction; empty when permessage-deflate is off.
+  std::string_view deflate_answer() const noexcept;
   // True while a streaming send has begun and not finished.
   bool sending_fragmented() const noexcept { return send_opcode_ != Opcode::continuation; }
 

@@ -67,14 +67,18 @@ std::size_t allocations_to_inflate(Inflater& inflater, const Bytes& payload, Byt
       [&] { EXPECT_EQ(inflater.decompress(payload, true, out, 1u << 20), Inflater::Status::ok); });
 }
 
-// Connections of one thread (each its own Deflater) compress with the state the first one set
-// up: after it, no state is set up again, and every message is a fresh stream's bytes.
+// Connections of one thread (each its own Deflater) compress with the states the first one set
+// up (one per size of stream, see below): after it, no state is set up again, and every message
+// is a fresh stream's bytes.
 TEST(SharedDeflater, ConnectionsOfAThreadTakeTurnsWithOneState) {
   const Bytes message = words(3000, 1);
   Bytes out;
   Deflater first(15, /*no_context_takeover=*/true, 6, 8);
-  allocations_to_compress(first, message, out);  // may set the thread's state up
+  allocations_to_compress(first, message, out);  // may set the thread's states up
   EXPECT_EQ(out, fresh_stream(message));
+  for (unsigned connection = 0; connection < 8; ++connection) {
+    allocations_to_compress(first, words(1000 + 500 * connection, connection), out);
+  }
   for (unsigned connection = 0; connection < 8; ++connection) {
     Deflater deflater(15, true, 6, 8);
     const Bytes own = words(1000 + 500 * connection, connection);
@@ -86,16 +90,53 @@ TEST(SharedDeflater, ConnectionsOfAThreadTakeTurnsWithOneState) {
   }
 }
 
+// A whole message gets a stream no larger than it needs (a window that holds it, and a hash
+// table to match: resetting it is the cost per message) and still comes out as the negotiated
+// window's fresh stream would make it, at every size up to and past the largest smaller window,
+// and at each window's edge. A 1 KiB message after a 40 KB one sets up a state of its own (one
+// stream for all sizes would have none to set up), which the next 1 KiB message finds.
+TEST(SharedDeflater, AWholeMessageGetsAStreamSizedForIt) {
+  Bytes out;
+  std::thread([] {  // a thread of its own: no states set up yet
+    Bytes thread_out;
+    Deflater large(15, true, 6, 8);
+    EXPECT_EQ(allocations_to_compress(large, words(40000, 10), thread_out), 1u);
+    Deflater small(15, true, 6, 8);
+    EXPECT_EQ(allocations_to_compress(small, words(1024, 11), thread_out), 1u)
+        << "a stream of its size";
+    EXPECT_EQ(allocations_to_compress(small, words(1024, 12), thread_out), 0u);
+    EXPECT_EQ(thread_out, fresh_stream(words(1024, 12)));
+  })
+      .join();
+
+  constexpr std::size_t sizes[] = {0,     1,     100,   250,   251,   762,  763,
+                                   1024,  1786,  1787,  3834,  3835,  7930, 7931,
+                                   16122, 16123, 32506, 32507, 40000, 70000};
+  for (std::size_t size : sizes) {
+    Deflater deflater(15, true, 6, 8);
+    const Bytes message = words(size, static_cast<unsigned>(size));
+    out.clear();
+    ASSERT_TRUE(deflater.compress(message, true, out));
+    EXPECT_EQ(out, fresh_stream(message)) << size << " bytes";
+    // Repetitive text: matches at every distance the message has.
+    Bytes repeated = words(size / 2, 13);
+    repeated.insert(repeated.end(), repeated.begin(), repeated.end());
+    out.clear();
+    ASSERT_TRUE(deflater.compress(repeated, true, out));
+    EXPECT_EQ(out, fresh_stream(repeated)) << size << " bytes, repeated";
+  }
+}
+
 // A message streamed in pieces holds the state between its pieces: another connection compressing
 // meanwhile gets a state of its own (and is not disturbed), the streamed message decodes whole,
 // and afterwards the thread again has a state ready.
 TEST(SharedDeflater, AStreamedMessageHoldsTheStateUntilItsEnd) {
   const Bytes part1 = words(4000, 2);
   const Bytes part2 = words(4000, 3);
-  const Bytes other = words(2000, 4);
+  const Bytes other = words(40000, 4);  // too large for a smaller window
   Bytes out;
   Deflater warm(15, true, 6, 8);
-  allocations_to_compress(warm, other, out);
+  allocations_to_compress(warm, other, out);  // the negotiated window's stream
 
   Deflater streaming(15, true, 6, 8);
   Bytes streamed;
