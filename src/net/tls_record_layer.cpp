@@ -179,10 +179,10 @@ bool TlsRecordLayer::queue_record(unsigned char type, std::span<const unsigned c
 
 bool TlsRecordLayer::flush() {
   while (unsent_sent_ < unsent_.size()) {
-    const iovec buffer{unsent_.data() + unsent_sent_, unsent_.size() - unsent_sent_};
-    const IoResult result = write_vectored(fd_, {&buffer, 1});
+    const IoResult result =
+        write_some(fd_, std::as_bytes(std::span(unsent_).subspan(unsent_sent_)));
     if (result.status == IoStatus::failed) {
-      error_ = result.error;
+      error_ = *result.error;
       return false;
     }
     if (result.status != IoStatus::done || result.bytes == 0) return false;
@@ -237,7 +237,7 @@ IoResult TlsRecordLayer::read(std::span<std::byte> buffer) {
 IoResult TlsRecordLayer::socket_outcome(const IoResult& result) {
   // A socket error is final (as TlsStream's BIO keeps it): reported now, or by the next call
   // when this one returns bytes read before it.
-  if (result.status == IoStatus::failed) error_ = result.error;
+  if (result.status == IoStatus::failed) error_ = *result.error;
   return result;
 }
 
@@ -428,10 +428,9 @@ IoResult TlsRecordLayer::write(std::span<const iovec> buffers) {
       if (total > 0) break;  // the error answers the next call
       return {IoStatus::failed, 0, error_};
     }
-    const iovec out{record, sealed};
-    const IoResult result = write_vectored(fd_, {&out, 1});
+    const IoResult result = write_some(fd_, {reinterpret_cast<const std::byte*>(record), sealed});
     if (result.status == IoStatus::failed) {
-      error_ = result.error;
+      error_ = *result.error;
       if (total > 0) break;  // the error answers the next call
       return result;
     }

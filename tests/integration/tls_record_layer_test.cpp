@@ -119,7 +119,7 @@ class Session {
         received.insert(received.end(), buffer.begin(),
                         buffer.begin() + static_cast<long>(result.bytes));
       } else {
-        ASSERT_EQ(result.status, IoStatus::would_block) << result.error.message();
+        ASSERT_EQ(result.status, IoStatus::would_block) << result.error->message();
       }
     }
     EXPECT_EQ(received, data);
@@ -138,7 +138,7 @@ class Session {
           sent += result.bytes;
         } else {
           ASSERT_EQ(result.status, IoStatus::would_block)
-              << result.error.message() << " after " << received.size() << " at turn " << turn;
+              << result.error->message() << " after " << received.size() << " at turn " << turn;
         }
       }
       std::size_t got = 0;
@@ -307,8 +307,8 @@ TEST(RecordHandOverForgery, AForgedRecordEndsTheStreamWithBadRecordMac) {
   std::vector<std::byte> buffer(100);
   const net::IoResult result = session.server().read(buffer);
   ASSERT_EQ(result.status, IoStatus::failed);
-  EXPECT_NE(result.error.message().find("bad record mac"), std::string::npos)
-      << result.error.message();
+  EXPECT_NE(result.error->message().find("bad record mac"), std::string::npos)
+      << result.error->message();
   // Final: the next call fails the same way.
   EXPECT_EQ(session.server().read(buffer).status, IoStatus::failed);
   // The client hears why.
