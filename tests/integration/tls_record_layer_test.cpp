@@ -281,6 +281,33 @@ TEST(RecordHandOverKeyUpdate, FollowsTheClientsKeyUpdatesAndAnswersTheRequestedO
   }
 }
 
+// Records without application data give read() nothing to return: a peer sending them without end
+// would keep it busy. 32 in a row are taken (as OpenSSL takes them), then data resets the count;
+// the 33rd in a row ends the stream.
+TEST(RecordHandOverKeyUpdate, MoreThan32RecordsWithoutDataInARowEndTheStream) {
+  Session session({TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256", true});
+  ASSERT_TRUE(session.handshake());
+  ASSERT_TRUE(session.server().records_handed_over());
+  std::vector<std::byte> buffer(100);
+  const auto send_key_updates = [&](int count) {
+    for (int update = 0; update < count; ++update) {
+      ASSERT_EQ(SSL_key_update(session.client(), SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+      ASSERT_EQ(SSL_do_handshake(session.client()), 1);  // the KeyUpdate leaves
+    }
+  };
+  for (int round = 0; round < 2; ++round) {
+    send_key_updates(32);
+    EXPECT_EQ(session.server().read(buffer).status, IoStatus::would_block);
+    session.client_to_server(pattern(10, static_cast<unsigned>(round)));
+    if (::testing::Test::HasFailure()) return;
+  }
+  send_key_updates(33);
+  const net::IoResult result = session.server().read(buffer);
+  ASSERT_EQ(result.status, IoStatus::failed);
+  EXPECT_NE(result.error->message().find("unexpected"), std::string::npos)
+      << result.error->message();
+}
+
 TEST(RecordHandOverRenegotiation, ATls12RenegotiationIsDeclinedAndTheStreamGoesOn) {
   Session session({TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256", true});
   ASSERT_TRUE(session.handshake());
