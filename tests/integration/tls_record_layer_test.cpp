@@ -4,8 +4,8 @@
 // crosses both ways around the record size and in several rounds (the sequence numbers carried
 // over from OpenSSL's count must be exact, or the first record fails authentication), also after
 // a resumed handshake; a CBC suite stays with OpenSSL and works as before; TLS 1.3 KeyUpdate,
-// requested or not; a TLS 1.2 renegotiation declined; close_notify both ways; a forged record
-// ends the stream with an alert.
+// requested or not, and more than 32 of them in a row without data end the stream; a TLS 1.2
+// renegotiation declined; close_notify both ways; a forged record ends the stream with an alert.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <openssl/err.h>
