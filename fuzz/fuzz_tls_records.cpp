@@ -17,7 +17,6 @@
 // Properties: no crash, leak or undefined behaviour (ASan/UBSan); reads and writes never report
 // more bytes than they were given, done always moves bytes, a failure carries an error and is
 // final; and the application data read is exactly a prefix of what the peer sealed as such.
-#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <sys/socket.h>
@@ -28,6 +27,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "net/tls_key_schedule.hpp"
