@@ -28,6 +28,11 @@ constexpr std::size_t max_tls13_body = max_plaintext + 256;
 constexpr std::size_t max_tls12_body = max_plaintext + 2048;
 // Alerts and KeyUpdate answers a peer may make us queue while it does not read: more is abuse.
 constexpr std::size_t max_unsent = 2 * (max_plaintext + 64);
+// Records in a row that carry no application data (empty ones, warning alerts, KeyUpdates,
+// renegotiation requests): each costs a decryption and gives read() nothing to return, so a peer
+// sending them as fast as they are opened would keep read() and its thread busy for as long as it
+// likes. More is abuse, as OpenSSL judges (MAX_EMPTY_RECORDS, also 32).
+constexpr std::uint8_t max_records_without_data = 32;
 
 class RecordCategory final : public std::error_category {
  public:
@@ -313,6 +318,11 @@ IoResult TlsRecordLayer::open_record() {
     type = content[--size];
   }
   if (size > max_plaintext) return fail(SSL_AD_RECORD_OVERFLOW);
+  if (type == application_data && size > 0) {
+    records_without_data_ = 0;
+  } else if (++records_without_data_ > max_records_without_data) {
+    return fail(SSL_AD_UNEXPECTED_MESSAGE);
+  }
   const std::span<const unsigned char> plaintext(content, size);
   switch (type) {
     case application_data:

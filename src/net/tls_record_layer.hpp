@@ -9,7 +9,8 @@
 // anything else stays with OpenSSL (TlsStream decides). After the handshake a server only sees
 // application data, alerts and, in TLS 1.3, KeyUpdate (answered when the peer asks); a TLS 1.2
 // renegotiation gets the warning alert no_renegotiation, as OpenSSL answers with
-// SSL_OP_NO_RENEGOTIATION. Anything else is answered with a fatal alert and fails the stream.
+// SSL_OP_NO_RENEGOTIATION. Anything else is answered with a fatal alert and fails the stream, as
+// are more than 32 records in a row without application data (as OpenSSL limits them).
 //
 // It behaves as TlsStream does over OpenSSL (same contract, see tls_stream.hpp): one record at a
 // time from the socket (the rest stays in the kernel, so a level-triggered socket stays
@@ -92,6 +93,7 @@ class TlsRecordLayer {
   bool explicit_nonce_;  // TLS 1.2 AES-GCM: 8 nonce bytes travel before each record's ciphertext
   bool needs_writable_ = false;
   bool peer_closed_ = false;
+  std::uint8_t records_without_data_ = 0;  // in a row, up to max_records_without_data
   const evp_md_st* hash_;
   Direction read_;
   Direction write_;

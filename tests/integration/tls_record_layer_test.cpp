@@ -4,8 +4,8 @@
 // crosses both ways around the record size and in several rounds (the sequence numbers carried
 // over from OpenSSL's count must be exact, or the first record fails authentication), also after
 // a resumed handshake; a CBC suite stays with OpenSSL and works as before; TLS 1.3 KeyUpdate,
-// requested or not; a TLS 1.2 renegotiation declined; close_notify both ways; a forged record
-// ends the stream with an alert.
+// requested or not, and more than 32 of them in a row without data end the stream; a TLS 1.2
+// renegotiation declined; close_notify both ways; a forged record ends the stream with an alert.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <openssl/err.h>
@@ -279,6 +279,33 @@ TEST(RecordHandOverKeyUpdate, FollowsTheClientsKeyUpdatesAndAnswersTheRequestedO
     session.server_to_client(pattern(5000, ++seed));
     if (::testing::Test::HasFailure()) return;
   }
+}
+
+// Records without application data give read() nothing to return: a peer sending them without end
+// would keep it busy. 32 in a row are taken (as OpenSSL takes them), then data resets the count;
+// the 33rd in a row ends the stream.
+TEST(RecordHandOverKeyUpdate, MoreThan32RecordsWithoutDataInARowEndTheStream) {
+  Session session({TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256", true});
+  ASSERT_TRUE(session.handshake());
+  ASSERT_TRUE(session.server().records_handed_over());
+  std::vector<std::byte> buffer(100);
+  const auto send_key_updates = [&](int count) {
+    for (int update = 0; update < count; ++update) {
+      ASSERT_EQ(SSL_key_update(session.client(), SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+      ASSERT_EQ(SSL_do_handshake(session.client()), 1);  // the KeyUpdate leaves
+    }
+  };
+  for (int round = 0; round < 2; ++round) {
+    send_key_updates(32);
+    EXPECT_EQ(session.server().read(buffer).status, IoStatus::would_block);
+    session.client_to_server(pattern(10, static_cast<unsigned>(round)));
+    if (::testing::Test::HasFailure()) return;
+  }
+  send_key_updates(33);
+  const net::IoResult result = session.server().read(buffer);
+  ASSERT_EQ(result.status, IoStatus::failed);
+  EXPECT_NE(result.error->message().find("unexpected"), std::string::npos)
+      << result.error->message();
 }
 
 TEST(RecordHandOverRenegotiation, ATls12RenegotiationIsDeclinedAndTheStreamGoesOn) {
