@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Instructions per echoed message in each server's user space, counted by callgrind: the stable
+# measure of the echo path's cost, which the machine's load does not move (bench/run_echo.sh's
+# per CPU-second figures move by 10 to 20% from run to run on a shared machine). Each server of
+# bench/lib.sh (the TCP echo, fastws on epoll and on io_uring, UWS_PEER when set) runs under
+# callgrind twice while fastws_bench makes a ping-pong echo over CONNECTIONS connections of
+# SIZE-byte messages: SHORT messages, then LONG. The difference of the two totals divided by
+# LONG - SHORT leaves start-up and handshakes out.
+#
+#   bench/run_instructions.sh
+# Environment: BUILD_DIR NO_BUILD CONNECTIONS SIZE SHORT LONG SERVER_CPU CLIENT_CPU UWS_PEER
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+
+CONNECTIONS=${CONNECTIONS:-100}
+SIZE=${SIZE:-16}
+SHORT=${SHORT:-50000}
+LONG=${LONG:-150000}
+
+command -v valgrind >/dev/null || {
+  echo "error: valgrind is not installed" >&2
+  exit 1
+}
+build_targets
+profiles=$(mktemp -d)
+trap 'stop_started; rm -rf "$profiles"' EXIT
+
+# total_instructions NAME BINARY MODE MESSAGES ARGS...: the instructions the server executed,
+# start to exit, while echoing MESSAGES messages.
+total_instructions() {
+  local name=$1 binary=$2 mode=$3 messages=$4 profile
+  shift 4
+  profile="$profiles/$name.$messages"
+  start_server valgrind --tool=callgrind --callgrind-out-file="$profile" "$binary" \
+    --port "$(free_port)" "$@"
+  run_bench echo --mode "$mode" --port "$SERVER_PORT" --connections "$CONNECTIONS" \
+    --size "$SIZE" --duration 600 --warmup 0 --max-messages "$messages" >/dev/null
+  stop_pid "$SERVER_PID"
+  awk '/^(summary|totals):/ { print $2; exit }' "$profile"
+}
+
+printf '%-13s %22s\n' server "instructions/message"
+for entry in "${SERVERS[@]}"; do
+  read -r name binary mode extra <<<"$entry"
+  [ -x "$binary" ] || continue
+  # shellcheck disable=SC2086  # extra holds separate arguments
+  short=$(total_instructions "$name" "$binary" "$mode" "$SHORT" $extra)
+  # shellcheck disable=SC2086
+  long=$(total_instructions "$name" "$binary" "$mode" "$LONG" $extra)
+  printf '%-13s %22s\n' "$name" "$(((long - short) / (LONG - SHORT)))"
+done
+echo "(callgrind; ($LONG-message total - $SHORT-message total) / $((LONG - SHORT)); $CONNECTIONS" \
+  "connections, $SIZE-byte ping-pong; server on CPU $SERVER_CPU, fastws_bench on CPU $CLIENT_CPU)"
