@@ -446,10 +446,15 @@ IoResult TlsRecordLayer::write(std::span<const iovec> buffers) {
     }
     const std::size_t sent = result.status == IoStatus::done ? result.bytes : 0;
     if (sent < sealed) {
-      // The record is sealed (its sequence number used): it leaves whole, later.
+      // The record is sealed (its sequence number used): it leaves whole. A short write need
+      // not mean a full socket (OpenSSL retries too): the rest is tried at once, and only what
+      // the socket refuses waits for the next write.
       unsent_.assign(record + sent, record + sealed);
-      unreported_ = size;
-      break;
+      if (!flush()) {
+        if (error_ && total == 0) return {IoStatus::failed, 0, error_};
+        if (!error_) unreported_ = size;
+        break;
+      }
     }
     total += size;
   }

@@ -60,7 +60,7 @@ struct UringOptions {
   // every busy connection at once, and allocating and freeing a large buffer for each cost about
   // 500 instructions per echoed message in malloc (callgrind, 100 connections).
   std::size_t small_send_buffer_size = 2 * 1024;
-  std::size_t kept_small_send_buffers = 512;
+  std::size_t kept_small_send_buffers = 64;
 };
 
 class UringPoller {
