@@ -161,8 +161,9 @@ class Conn {
   SendStatus ping(std::span<const std::byte> data = {}) const;
   SendStatus ping(std::string_view data) const;
   // Starts the close handshake (idempotent: later calls report closed). The socket closes when
-  // the peer answers or after close_timeout. On a client's connection still opening it cancels
-  // the dial (no on_close, no on_error).
+  // the peer answers or after close_timeout. What the peer sent before it saw our close still
+  // reaches on_message (and on_ping, on_pong, on_frame) until its close arrives. On a client's
+  // connection still opening it cancels the dial (no on_close, no on_error).
   SendStatus close(std::uint16_t code = close_code::normal, std::string_view reason = {}) const;
   // Drops the TCP connection at once, without a close handshake (on_close reports 1006); a
   // dial, like close().

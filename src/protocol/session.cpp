@@ -185,7 +185,7 @@ std::size_t Session::receive_whole_frames(std::span<std::byte> input, SessionHan
   const bool masked = config_->role == Role::server;
   const std::size_t size = input.size();
   std::size_t pos = 0;
-  while (state_ == State::open && size - pos >= 2) {
+  while (state_ != State::closed && size - pos >= 2) {
     const auto byte0 = static_cast<std::uint8_t>(input[pos]);
     const auto byte1 = static_cast<std::uint8_t>(input[pos + 1]);
     if (byte0 != 0x81 && byte0 != 0x82) break;   // FIN, no RSV bit, text or binary
@@ -291,12 +291,12 @@ std::size_t Session::consume_payload(std::span<std::byte> chunk, SessionHandler&
 
   if (config_->raw_frames) {
     if (frame_done && !(reassembly_ && !reassembly_->message.empty())) {
-      if (state_ == State::open) handler.on_frame(header, chunk);
+      if (state_ != State::closed) handler.on_frame(header, chunk);
     } else {
       std::vector<std::byte>& frame = reassembly().message;
       frame.insert(frame.end(), chunk.begin(), chunk.end());
       if (frame_done) {
-        if (state_ == State::open) handler.on_frame(header, frame);
+        if (state_ != State::closed) handler.on_frame(header, frame);
         finish_message();
       }
     }
@@ -454,8 +454,9 @@ bool Session::accept_text(std::span<const std::byte> data, SessionHandler& handl
 }
 
 void Session::deliver(std::span<const std::byte> data, bool last, SessionHandler& handler) {
-  // Once we sent a close, incoming data is still checked but no longer delivered.
-  if (state_ != State::open) return;
+  // After we sent a close the peer's data still arrives (it may have been sent before the peer
+  // saw our close): it is delivered. Once closed (the peer's close, an error, or abandoned), not.
+  if (state_ == State::closed) return;
   if (!config_->stream_fragments) {
     handler.on_message(message_opcode_, data);
     return;
@@ -470,12 +471,13 @@ void Session::handle_control(std::span<const std::byte> payload, SessionHandler&
                              FrameSink& sink) {
   switch (parser_.header().opcode) {
     case Opcode::ping:
-      if (state_ != State::open) return;
-      if (config_->auto_pong) send_pong(payload, sink);
+      // While closing the ping goes unanswered: the close we sent was our last frame (5.5.1).
+      if (state_ == State::closed) return;
+      if (config_->auto_pong && state_ == State::open) send_pong(payload, sink);
       handler.on_ping(payload);
       return;
     case Opcode::pong:
-      if (state_ == State::open) handler.on_pong(payload);
+      if (state_ != State::closed) handler.on_pong(payload);
       return;
     case Opcode::close: {
       ClosePayload close = parse_close_payload(payload.data(), payload.size());

@@ -129,6 +129,25 @@ TEST_F(ClientTest, CloseFromTheClientEndsBothSidesWithItsCode) {
   EXPECT_TRUE(peer.errors.all().empty());
 }
 
+TEST_F(ClientTest, MessagesArrivingAfterOurCloseAreStillDelivered) {
+  // The client closes on the first echo; the second was sent by the server before it saw that
+  // close, so it arrives while the client is closing: it is delivered, not dropped.
+  RecordingClient peer;
+  peer.client().on_message([&](const Conn& conn, Message message) {
+    peer.received.add({conn, std::string(message.text())});
+    if (message.text() == "one") conn.close(4001, "enough");
+  });
+  ConnectResult result = peer.client().connect_and_wait(url());
+  ASSERT_TRUE(result) << result.error.error;
+  result.conn.send("one");
+  result.conn.send("two");
+  ASSERT_TRUE(peer.closes.wait_for(1));
+  ASSERT_TRUE(peer.received.wait_for(2));
+  EXPECT_EQ(peer.received.all()[1].text, "two");
+  EXPECT_EQ(peer.closes.all()[0].code, 4001);
+  EXPECT_TRUE(peer.errors.all().empty());
+}
+
 TEST_F(ClientTest, AServerThatStopsClosesTheClientWith1001) {
   RecordingClient peer;
   ConnectResult result = peer.client().connect_and_wait(url());

@@ -137,13 +137,34 @@ TEST(Session, CloseHandshakeInitiatedByServer) {
   EXPECT_TRUE(pair.server_peer.wire.empty());  // the server does not answer the answer
 }
 
-TEST(Session, MessagesArrivingWhileClosingAreNotDelivered) {
+TEST(Session, DataAndControlArrivingWhileClosingAreDeliveredButPingsUnanswered) {
+  // What the peer sent before it saw our close still reaches the application (RFC 6455 lets
+  // data arrive until the peer's close); our close was our last frame, so no pong follows it.
   Pair pair;
   pair.client.send_message(Opcode::text, bytes_of("late"), pair.client_peer);
+  pair.client.send_ping(bytes_of("p"), pair.client_peer);
+  pair.client.send_pong(bytes_of("q"), pair.client_peer);
   pair.server.send_close(close_code::normal, "", pair.server_peer);
+  pair.server_peer.wire.clear();
   pair.client_to_server();
-  EXPECT_TRUE(pair.server_peer.messages.empty());
+  ASSERT_EQ(pair.server_peer.messages.size(), 1u);
+  EXPECT_EQ(pair.server_peer.messages[0].second, "late");
+  EXPECT_EQ(pair.server_peer.pings, std::vector<std::string>{"p"});
+  EXPECT_EQ(pair.server_peer.pongs, std::vector<std::string>{"q"});
+  EXPECT_TRUE(pair.server_peer.wire.empty());
   EXPECT_EQ(pair.server.state(), Session::State::closing);
+}
+
+TEST(Session, NothingIsDeliveredAfterThePeersClose) {
+  Pair pair;
+  pair.client.send_close(close_code::normal, "", pair.client_peer);
+  pair.client_peer.wire.insert(pair.client_peer.wire.end(),
+                               {std::byte{0x81}, std::byte{0x81}, std::byte{1}, std::byte{2},
+                                std::byte{3}, std::byte{4}, std::byte{'x' ^ 1}});
+  pair.client_to_server();
+  EXPECT_EQ(pair.server_peer.closes, std::vector<std::uint16_t>{1000});
+  EXPECT_TRUE(pair.server_peer.messages.empty());
+  EXPECT_EQ(pair.server.state(), Session::State::closed);
 }
 
 TEST(Session, PingAndPongRoundTrip) {
