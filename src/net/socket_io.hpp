@@ -29,7 +29,7 @@ struct IoResult {
   std::optional<std::error_code> error;
 };
 
-// Reads what is there, up to buffer.size() bytes.
+// Reads what is there, up to buffer.size() bytes, from a socket (recv: not for pipes or files).
 IoResult read_some(int fd, std::span<std::byte> buffer) noexcept;
 
 // Writes what the socket takes of `bytes` with one send() (a short write is reported): the
