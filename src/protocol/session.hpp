@@ -195,6 +195,7 @@ class Session {
   std::size_t handle_compressed_chunk(std::span<const std::byte> chunk, bool ends_message,
                                       SessionHandler& handler, FrameSink& sink);
   // The payload at hand is compressed data and this call inflated what it may.
+  void reserve_rest_of_frame(std::vector<std::byte>& message) const;
   bool inflating_spent() const noexcept;
   // A compressed message's last block is full: it goes to the full ones, a new one is begun.
   void set_aside_full_block(Compression& pieces);

@@ -167,6 +167,51 @@ TEST(Session, NothingIsDeliveredAfterThePeersClose) {
   EXPECT_EQ(pair.server.state(), Session::State::closed);
 }
 
+TEST(Session, AFrameArrivingInPiecesIsGivenRoomForItsWholeLengthOnce) {
+  // A 64 KiB message read 16 KiB at a time (io_uring's provided buffers) is reserved for in full
+  // with its first piece, not grown by doubling (an allocation and a copy per piece).
+  Pair pair;
+  std::string text(64 * 1024, 'x');
+  for (std::size_t i = 0; i < text.size(); ++i) text[i] = static_cast<char>('a' + i % 26);
+  ASSERT_TRUE(pair.client.send_message(Opcode::text, bytes_of(text), pair.client_peer));
+  std::vector<std::byte> wire;
+  wire.swap(pair.client_peer.wire);
+  const std::size_t piece = 16 * 1024;
+  std::vector<std::byte> first(wire.begin(), wire.begin() + piece);
+  EXPECT_EQ(pair.server.receive(first, pair.server_peer, pair.server_peer), piece);
+  EXPECT_GE(pair.server.message_memory(), text.size());
+  EXPECT_LT(pair.server.message_memory(), 2 * text.size());
+  const std::size_t reserved = pair.server.message_memory();
+  for (std::size_t at = piece; at < wire.size(); at += piece) {
+    std::vector<std::byte> next(
+        wire.begin() + static_cast<std::ptrdiff_t>(at),
+        wire.begin() + static_cast<std::ptrdiff_t>(std::min(at + piece, wire.size())));
+    pair.server.receive(next, pair.server_peer, pair.server_peer);
+    if (pair.server.receiving_message()) {
+      EXPECT_EQ(pair.server.message_memory(), reserved);
+    }
+  }
+  ASSERT_EQ(pair.server_peer.messages.size(), 1u);
+  EXPECT_EQ(pair.server_peer.messages[0].second, text);
+}
+
+TEST(Session, AHeaderAnnouncingAHugeFrameReservesOnlyABoundedAmount) {
+  // 16 MiB announced, a few bytes sent: nothing near 16 MiB is allocated before the bytes come.
+  Pair pair;
+  pair.server_config.max_message_size = 64u << 20;
+  std::vector<std::byte> wire = {std::byte{0x82}, std::byte{0xFF}};
+  const std::uint64_t length = 16u << 20;
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    wire.push_back(static_cast<std::byte>((length >> shift) & 0xFF));
+  }
+  wire.insert(wire.end(), {std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}});
+  wire.insert(wire.end(), 100, std::byte{7});
+  pair.server.receive(wire, pair.server_peer, pair.server_peer);
+  ASSERT_TRUE(pair.server.receiving_message());
+  EXPECT_LE(pair.server.message_memory(), 1024u * 1024u + 100u);
+  EXPECT_GE(pair.server.message_memory(), 100u);
+}
+
 TEST(Session, PingAndPongRoundTrip) {
   Pair pair;
   ASSERT_TRUE(pair.server.send_ping(bytes_of("t1"), pair.server_peer));
