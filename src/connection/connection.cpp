@@ -42,8 +42,10 @@ class Connection::SessionEvents final : public protocol::SessionHandler {
   void on_message(Opcode opcode, std::span<const std::byte> data) override {
     completed_message_ = true;
     count_in(data.size());
-    if (closed() || !handlers().message) return;
-    call("on_message", [&] { handlers().message(conn_, Message(opcode, data)); });
+    // Looked up once, not again inside the call.
+    const auto& handler = handlers().message;
+    if (closed() || !handler) return;
+    call("on_message", [&] { handler(conn_, Message(opcode, data)); });
   }
   void on_fragment(Opcode opcode, std::span<const std::byte> data, bool first, bool last) override {
     if (last) {
