@@ -204,6 +204,15 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   struct Backlog;
   struct HeldInput;
 
+  // A handle without a reference of its own, for callbacks during which the loop's reference
+  // surely lasts (SessionEvents); give_back() empties it before it is destroyed.
+  static Conn borrow(Connection& connection) noexcept {
+    Conn borrowed;
+    borrowed.connection_ = &connection;
+    return borrowed;
+  }
+  static void give_back(Conn& borrowed) noexcept { borrowed.connection_ = nullptr; }
+
   // How far answering requests got: `used` bytes; the rest ends inside a head, or waits.
   struct AnswerProgress {
     std::size_t used = 0;
