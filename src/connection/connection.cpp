@@ -824,13 +824,6 @@ void Connection::drain_deferred() {
   draining_ = false;
 }
 
-SendStatus Connection::write_message(Opcode opcode, std::span<const std::byte> payload) {
-  if (!write_message_to_cork(opcode, payload)) return write_message_framed(opcode, payload);
-  LoopStats::bump(loop_->stats().messages_out);
-  LoopStats::bump(loop_->stats().bytes_out, payload.size());
-  return SendStatus::written;
-}
-
 SendStatus Connection::write_message_framed(Opcode opcode, std::span<const std::byte> payload) {
   OutputSink sink(*this);
   if (!session_.send_message(opcode, payload, sink)) return SendStatus::closed;
