@@ -30,11 +30,19 @@ constexpr std::uint64_t crafted_stream = std::numeric_limits<std::uint64_t>::max
 }  // namespace
 
 // Adapts the session's events to the user's callbacks. One object per batch of input, holding
-// one handle for all the callbacks of the batch.
+// one handle for all the callbacks of the batch. The handle borrows the loop's reference rather
+// than taking one (an atomic increment and decrement per batch: per message in a ping-pong).
+// That reference outlives the batch even if a callback ends the connection: finish() hands it
+// to a posted task, which runs only after the loop is back from this event (and loops do not
+// nest: external_loop.hpp). A handler that keeps the handle copies it, and the copy takes a
+// reference of its own.
 class Connection::SessionEvents final : public protocol::SessionHandler {
  public:
   explicit SessionEvents(Connection& connection)
-      : connection_(connection), conn_(connection.handle()) {}
+      : connection_(connection), conn_(borrow(connection)) {}
+  SessionEvents(const SessionEvents&) = delete;
+  SessionEvents& operator=(const SessionEvents&) = delete;
+  ~SessionEvents() { give_back(conn_); }
 
   // A message (with raw_frames: a frame) was completed in this batch.
   bool completed_message() const noexcept { return completed_message_; }
@@ -42,8 +50,10 @@ class Connection::SessionEvents final : public protocol::SessionHandler {
   void on_message(Opcode opcode, std::span<const std::byte> data) override {
     completed_message_ = true;
     count_in(data.size());
-    if (closed() || !handlers().message) return;
-    call("on_message", [&] { handlers().message(conn_, Message(opcode, data)); });
+    // Looked up once, not again inside the call.
+    const auto& handler = handlers().message;
+    if (closed() || !handler) return;
+    call("on_message", [&] { handler(conn_, Message(opcode, data)); });
   }
   void on_fragment(Opcode opcode, std::span<const std::byte> data, bool first, bool last) override {
     if (last) {
@@ -812,13 +822,6 @@ void Connection::drain_deferred() {
     }
   }
   draining_ = false;
-}
-
-SendStatus Connection::write_message(Opcode opcode, std::span<const std::byte> payload) {
-  if (!write_message_to_cork(opcode, payload)) return write_message_framed(opcode, payload);
-  LoopStats::bump(loop_->stats().messages_out);
-  LoopStats::bump(loop_->stats().bytes_out, payload.size());
-  return SendStatus::written;
 }
 
 SendStatus Connection::write_message_framed(Opcode opcode, std::span<const std::byte> payload) {

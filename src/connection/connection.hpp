@@ -204,6 +204,15 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   struct Backlog;
   struct HeldInput;
 
+  // A handle without a reference of its own, for callbacks during which the loop's reference
+  // surely lasts (SessionEvents); give_back() empties it before it is destroyed.
+  static Conn borrow(Connection& connection) noexcept {
+    Conn borrowed;
+    borrowed.connection_ = &connection;
+    return borrowed;
+  }
+  static void give_back(Conn& borrowed) noexcept { borrowed.connection_ = nullptr; }
+
   // How far answering requests got: `used` bytes; the rest ends inside a head, or waits.
   struct AnswerProgress {
     std::size_t used = 0;
@@ -292,10 +301,6 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   // cork); `payload` may be of any size. Pre-framed bytes go as a payload with no header.
   void write_frame(std::span<const std::byte> header, std::span<const std::byte> payload,
                    const MaskKey* mask);
-  // A whole message that the session lets go as it is, straight into the cork when it fits with
-  // nothing waiting in the backlog (no frame sink, no header copy): most messages. False when it
-  // did not go this way; then write_message() takes the session's general path.
-  bool write_message_to_cork(Opcode opcode, std::span<const std::byte> payload);
   void append_to_backlog(std::span<const std::byte> header, std::span<const std::byte> payload,
                          const MaskKey* mask);
   // Frames shared with other connections: referenced, not copied, where that is cheaper.
@@ -331,6 +336,9 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   bool must_wait(std::uint64_t stream) const noexcept;
   SendStatus defer(DeferredSend send);
   void drain_deferred();
+  // A whole message (connection_output.cpp). One the session lets go as it is goes straight into
+  // the cork when it fits with nothing waiting in the backlog (no frame sink, no header copy):
+  // most messages. The others take the session's general path, write_message_framed().
   SendStatus write_message(Opcode opcode, std::span<const std::byte> payload);
   // The paths few messages take, out of line so that the common one carries none of their setup:
   // a message that waits (a copy of it), and one framed by the session (compressed, too large

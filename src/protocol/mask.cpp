@@ -79,9 +79,4 @@ std::size_t copy_masked_any(std::byte* dst, const std::byte* src, std::size_t si
   return (key_offset + size) & 3;
 }
 
-std::size_t apply_mask(std::byte* data, std::size_t size, const MaskKey& key,
-                       std::size_t key_offset) noexcept {
-  return copy_masked(data, data, size, key, key_offset);
-}
-
 }  // namespace fastws::protocol

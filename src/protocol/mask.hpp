@@ -10,20 +10,16 @@
 
 namespace fastws::protocol {
 
-// XORs `size` bytes at `data` with `key`, starting at key byte `key_offset` (0..3), and returns
-// the key offset for the byte after the last one, so a payload can be unmasked in pieces as it
-// arrives. Correct for any alignment of `data` and any size; word-at-a-time / SIMD inside.
-std::size_t apply_mask(std::byte* data, std::size_t size, const MaskKey& key,
-                       std::size_t key_offset = 0) noexcept;
-
 // copy_masked() for any size and offset (mask.cpp).
 std::size_t copy_masked_any(std::byte* dst, const std::byte* src, std::size_t size,
                             const MaskKey& key, std::size_t key_offset) noexcept;
 
-// The same, reading from `src` and writing to `dst` (which may equal `src`), so a payload can be
-// masked while it is copied into an output buffer. A whole payload of 8 to 16 bytes (the small
-// messages of a busy client) is two words, inline: the general path's setup and call cost twice
-// the masking itself.
+// XORs `size` bytes from `src` with `key`, starting at key byte `key_offset` (0..3), into `dst`
+// (which may equal `src`: apply_mask() below), and returns the key offset for the byte after the
+// last one, so a payload can be masked in pieces, or while it is copied into an output buffer.
+// Correct for any alignment and any size; word-at-a-time / SIMD inside. A whole payload of 8 to
+// 16 bytes (the small messages of a busy client or server) is two words, inline: the general
+// path's setup and call cost twice the masking itself.
 inline std::size_t copy_masked(std::byte* dst, const std::byte* src, std::size_t size,
                                const MaskKey& key, std::size_t key_offset = 0) noexcept {
   if (size < 8 || size > 16 || key_offset != 0) {
@@ -48,6 +44,12 @@ inline std::size_t copy_masked(std::byte* dst, const std::byte* src, std::size_t
   std::memcpy(dst, &first_word, sizeof first_word);
   std::memcpy(dst + last, &last_word, sizeof last_word);
   return size & 3;
+}
+
+// copy_masked() in place: a payload unmasked where it arrived, in pieces as it arrives.
+inline std::size_t apply_mask(std::byte* data, std::size_t size, const MaskKey& key,
+                              std::size_t key_offset = 0) noexcept {
+  return copy_masked(data, data, size, key, key_offset);
 }
 
 }  // namespace fastws::protocol

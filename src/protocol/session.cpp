@@ -184,7 +184,9 @@ std::size_t Session::receive(std::span<std::byte> input, SessionHandler& handler
 // reaches the same verdicts; so this path only ever accepts what the general one would.
 std::size_t Session::receive_whole_frames(std::span<std::byte> input, SessionHandler& handler,
                                           FrameSink& sink) {
+  // Read once: after each handler call the compiler would read them again.
   const bool masked = config_->role == Role::server;
+  const std::size_t max_message_size = config_->max_message_size;
   const std::size_t size = input.size();
   std::size_t pos = 0;
   while (state_ != State::closed && size - pos >= 2) {
@@ -204,7 +206,7 @@ std::size_t Session::receive_whole_frames(std::span<std::byte> input, SessionHan
     }
     const std::size_t key_at = pos + header;
     if (masked) header += 4;
-    if (size - pos < header + length || length > config_->max_message_size) break;
+    if (size - pos < header + length || length > max_message_size) break;
     std::span<std::byte> payload = input.subspan(pos + header, length);
     if (masked) {
       MaskKey key;

@@ -2,6 +2,8 @@
 // fragmentation, control frames, close codes both ways, and protocol errors.
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "test_peer.hpp"
 
 namespace fastws::testing {
@@ -135,6 +137,44 @@ TEST_F(EchoServer, ServerInitiatedClose) {
   EXPECT_FALSE(opened.is_open());
   EXPECT_EQ(opened.send("late"), SendStatus::closed);
   EXPECT_EQ(opened.close(), SendStatus::closed);
+}
+
+// The handle on_message gets borrows the loop's reference to the connection; a copy takes one of
+// its own, so that it outlives the callback and the connection, also when the callback ended the
+// connection itself. (A reference released that was never taken shows as a use after free under
+// -DFASTWS_SANITIZE=address.)
+TEST(ConnHandles, CopyMadeInOnMessageOutlivesTheConnectionTheCallbackEnded) {
+  std::mutex m;
+  Conn kept;
+  std::uint64_t id_in_callback = 0;
+  SendStatus send_after_terminate = SendStatus::written;
+  std::atomic<bool> closed{false};
+  TestServer server;
+  server.server().on_message([&](const Conn& conn, Message) {
+    std::lock_guard lock(m);
+    kept = conn;
+    conn.terminate();
+    // The connection is gone for the peer, but this callback's handle still works.
+    send_after_terminate = conn.send("too late");
+    id_in_callback = conn.id();
+  });
+  server.server().on_close([&](const Conn&, const CloseStatus&) { closed = true; });
+  server.start();
+  RawPeer peer(server.port());
+  peer.handshake();
+  ASSERT_TRUE(peer.send_frame(Frame::text("end it")));
+  EXPECT_TRUE(peer.wait_closed());
+  for (int i = 0; i < 500 && !closed; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(closed);
+  // The loop has run the task that held its last reference: only `kept` holds one now.
+  server.stop();
+  std::lock_guard lock(m);
+  EXPECT_EQ(send_after_terminate, SendStatus::closed);
+  ASSERT_TRUE(kept);
+  EXPECT_NE(id_in_callback, 0u);
+  EXPECT_EQ(kept.id(), id_in_callback);
+  EXPECT_FALSE(kept.is_open());
+  EXPECT_EQ(kept.send("later"), SendStatus::closed);
 }
 
 struct ProtocolErrorCase {

@@ -56,6 +56,19 @@ TEST(CorkBuffer, CopiedAndReferencedBytesLeaveInTheirOrder) {
   EXPECT_TRUE(cork.empty());
 }
 
+TEST(CorkBuffer, AppendedBytesOfEverySizeLeaveExactly) {
+  // Small sizes take inline paths of their own (8 to 16 bytes: two overlapping words).
+  CorkBuffer cork;
+  std::vector<std::byte> expected;
+  for (std::size_t size = 0; size <= 40; ++size) {
+    const auto piece = bytes(size, size);
+    cork.append(piece);
+    expected.insert(expected.end(), piece.begin(), piece.end());
+  }
+  const std::span<const std::byte> copied = cork.bytes();
+  EXPECT_EQ(std::vector<std::byte>(copied.begin(), copied.end()), expected);
+}
+
 TEST(CorkBuffer, ARunOfSharedFramesIsOneIovec) {
   const SharedPayload run = make_shared_payload(bytes(32 * 1028, 4));
   const std::span<const std::byte> frames(*run);
