@@ -36,8 +36,9 @@ struct TlsOptions {
 
 // permessage-deflate (RFC 7692). Off by default: with context takeover zlib keeps about
 // 256 KiB (deflate) + 40 KiB (inflate) per connection once used; `shared_compressor` or
-// `no_context_takeover` on both sides (no zlib state per connection between messages) and a
-// lower `mem_level` cut that, at some cost in compression ratio.
+// `no_context_takeover` on both sides (between messages a connection then holds nothing for
+// compression: it costs what an uncompressed one does) and a lower `mem_level` cut that, at
+// some cost in compression ratio.
 struct CompressionOptions {
   bool enabled = false;                      // negotiate permessage-deflate when offered/accepted
   bool server_no_context_takeover = false;   // the server's compressor forgets after each message

@@ -101,6 +101,10 @@ class Deflater {
   // Returns false on a zlib failure.
   bool compress(std::span<const std::byte> in, bool end_of_message, std::vector<std::byte>& out);
 
+  // A zlib state is this object's: a message streamed in pieces is under way, or (with context
+  // takeover) a message went out. Otherwise the object is settings alone, free to drop.
+  bool holds_state() const noexcept { return state_ != nullptr; }
+
  private:
   struct State;
   // The zlib window and memLevel of a stream.
@@ -168,6 +172,9 @@ class Inflater {
                     std::size_t max_output, const Pause& pause, std::size_t& consumed);
 
   const char* last_error() const noexcept { return last_error_; }
+  // A zlib state is this object's: a message is being inflated over several calls, or (with
+  // context takeover) a message came in. Otherwise the object is settings alone, free to drop.
+  bool holds_state() const noexcept { return state_ != nullptr; }
 
  private:
   struct State;

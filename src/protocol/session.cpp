@@ -34,31 +34,48 @@ constexpr std::size_t inflated_block = 64 * 1024;
 // At most this much is reserved for a frame's payload before it arrives (reserve_rest_of_frame).
 constexpr std::size_t reserve_ahead_limit = 1024 * 1024;
 
+// One direction of a permessage-deflate agreement, as a session of `role` sees it.
+struct DeflateDirection {
+  int window_bits;
+  bool no_context_takeover;
+};
+DeflateDirection outgoing(const DeflateParams& agreed, Role role) {
+  if (role == Role::server) {
+    return {agreed.server_max_window_bits, agreed.server_no_context_takeover};
+  }
+  return {agreed.client_max_window_bits, agreed.client_no_context_takeover};
+}
+DeflateDirection incoming(const DeflateParams& agreed, Role role) {
+  return outgoing(agreed, role == Role::server ? Role::client : Role::server);
+}
+
+Deflater make_deflater(const DeflateParams& agreed, Role role, const DeflateConfig& config) {
+  const DeflateDirection ours = outgoing(agreed, role);
+  return Deflater(ours.window_bits, ours.no_context_takeover, config.compression_level,
+                  config.mem_level);
+}
+
 }  // namespace
 
-// permessage-deflate state of one connection (RFC 7692); zlib memory is taken lazily inside.
+// What a connection's compressed messages hold while under way (RFC 7692): made for a message's
+// first compressed piece, either way, and freed when no message is under way any more
+// (drop_compression_if_unused), except in a direction that keeps its context, where zlib's state
+// (taken at the first message) must last. Without context takeover zlib's states are the
+// thread's (see Deflater), so between messages nothing here is worth keeping: a connection then
+// holds the agreed parameters alone, inline in the session.
 struct Session::Compression {
   Compression(const DeflateParams& agreed, Role role, const DeflateConfig& config)
-      : params(agreed),
-        deflater(
-            role == Role::server ? agreed.server_max_window_bits : agreed.client_max_window_bits,
-            role == Role::server ? agreed.server_no_context_takeover
-                                 : agreed.client_no_context_takeover,
-            config.compression_level, config.mem_level),
-        inflater(
-            role == Role::server ? agreed.client_max_window_bits : agreed.server_max_window_bits,
-            role == Role::server ? agreed.client_no_context_takeover
-                                 : agreed.server_no_context_takeover),
-        compresses((role == Role::server ? agreed.server_max_window_bits
-                                         : agreed.client_max_window_bits) >= 9) {}
+      : deflater(make_deflater(agreed, role, config)),
+        inflater(incoming(agreed, role).window_bits, incoming(agreed, role).no_context_takeover) {}
 
-  DeflateParams params;
-  std::string_view answer;  // the Sec-WebSocket-Extensions value that agreed (not ours to free)
+  // Nothing of a message (or of a kept context) is held.
+  bool unused() const noexcept {
+    return !deflater.holds_state() && !inflater.holds_state() && inflated.capacity() == 0 &&
+           inflated_blocks.empty();
+  }
+
   Deflater deflater;
   Inflater inflater;
-  // False when the peer limited our window to 8 bits, which zlib cannot write: every message of
-  // the connection then goes uncompressed (RFC 7692 allows it message by message).
-  bool compresses;
   bool sending_compressed = false;  // the streaming send in progress is compressed
   std::size_t inflate_left = 0;     // what the receive() in progress may still inflate
   // The compressed message being received, inflated: its last block, the thread's buffer lent
@@ -89,8 +106,28 @@ void Session::drop_reassembly_if_unused() noexcept {
   }
 }
 
+Session::Compression& Session::compression() {
+  if (!compression_) {
+    compression_ = std::make_unique<Compression>(*deflate_, config_->role, config_->deflate);
+    // Made inside receive(), its share is whole: what was inflated before in the call was
+    // inflated with a compression state that would still be here.
+    compression_->inflate_left = std::max<std::size_t>(config_->inflate_per_receive, 1);
+  }
+  return *compression_;
+}
+
+void Session::drop_compression_if_unused() noexcept {
+  // Inside receive() it stays to the end: a handler's send must not free what receive() holds,
+  // and the inflate budget of the call is counted in it.
+  if (!compression_ || in_receive_ || !compression_->unused()) return;
+  if (message_compressed_ || (sending_fragmented() && compression_->sending_compressed)) return;
+  compression_.reset();
+}
+
+// False when the peer limited our window to 8 bits, which zlib cannot write: every message of
+// the connection then goes uncompressed (RFC 7692 allows it message by message).
 bool Session::compresses_outgoing() const noexcept {
-  return compression_ && compression_->compresses;
+  return deflate_ && outgoing(*deflate_, config_->role).window_bits >= 9;
 }
 
 bool Session::reassembly_holds_bytes() const noexcept {
@@ -108,31 +145,28 @@ std::size_t Session::message_memory() const noexcept {
 
 Session::Session(const SessionConfig& config, std::optional<DeflateParams> deflate,
                  std::string_view deflate_answer)
-    : config_(&config) {
-  if (deflate) {
-    compression_ = std::make_unique<Compression>(*deflate, config.role, config.deflate);
-    compression_->answer = deflate_answer;
-  }
-}
+    : config_(&config),
+      deflate_(deflate),
+      deflate_answer_(deflate ? InternedText(deflate_answer) : InternedText()) {}
 
 Session::~Session() = default;
 Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 
 bool Session::deflate_enabled() const noexcept {
-  return compression_ != nullptr;
+  return deflate_.has_value();
 }
 
 const DeflateParams* Session::deflate_params() const noexcept {
-  return compression_ ? &compression_->params : nullptr;
+  return deflate_ ? &*deflate_ : nullptr;
 }
 
 std::string_view Session::deflate_answer() const noexcept {
-  return compression_ ? compression_->answer : std::string_view();
+  return deflate_answer_.get();
 }
 
 std::size_t Session::receive(std::span<std::byte> input, SessionHandler& handler, FrameSink& sink) {
-  const FrameHeaderRules rules{config_->role, compression_ ? std::uint8_t{0x4} : std::uint8_t{0},
+  const FrameHeaderRules rules{config_->role, deflate_ ? std::uint8_t{0x4} : std::uint8_t{0},
                                config_->max_message_size};
   std::size_t pos = 0;
   const bool fast_path_allowed = !config_->raw_frames && !config_->stream_fragments;
@@ -173,7 +207,11 @@ std::size_t Session::receive(std::span<std::byte> input, SessionHandler& handler
     if (used < take) break;
   }
   in_receive_ = false;
-  if (abandoned_) release_memory();
+  if (abandoned_) {
+    release_memory();
+  } else if (compression_) {
+    drop_compression_if_unused();
+  }
   return pos;
 }
 
@@ -237,7 +275,8 @@ void Session::reserve_rest_of_frame(std::vector<std::byte>& message) const {
 }
 
 bool Session::inflating_spent() const noexcept {
-  return message_compressed_ && !is_control(parser_.header().opcode) &&
+  // Without a compression state nothing was inflated in this call yet (see compression()).
+  return message_compressed_ && !is_control(parser_.header().opcode) && compression_ &&
          compression_->inflate_left == 0;
 }
 
@@ -383,7 +422,7 @@ std::size_t Session::handle_data_chunk(std::span<std::byte> chunk, bool frame_do
 
 std::size_t Session::handle_compressed_chunk(std::span<const std::byte> chunk, bool ends_message,
                                              SessionHandler& handler, FrameSink& sink) {
-  Compression& pieces = *compression_;
+  Compression& pieces = compression();
   // The thread's buffer serves the message; the connection gives it back when the message ends.
   if (pieces.inflated.capacity() == 0) {
     pieces.inflated = take_thread_buffer(ThreadBuffer::inflate_output);
@@ -536,6 +575,8 @@ void Session::release_memory() noexcept {
   message_opcode_ = Opcode::continuation;
   reassembly_.reset();
   compression_.reset();
+  deflate_.reset();
+  deflate_answer_ = InternedText();
 }
 
 void Session::fail(ProtocolError error, SessionHandler& handler, FrameSink& sink) {
@@ -574,7 +615,7 @@ bool Session::send_data_frame(Opcode opcode, std::span<const std::byte> payload,
     header.rsv1 = first;
     // Lent by the thread for this frame: the sink copies the payload (or writes it) at once.
     std::vector<std::byte> out = take_thread_buffer(ThreadBuffer::deflate_output);
-    const bool compressed = compression_->deflater.compress(payload, fin, out);
+    const bool compressed = compress_frame(payload, first, fin, out);
     if (compressed) {
       header.payload_length = out.size();
       write(header, out, sink);
@@ -585,6 +626,18 @@ bool Session::send_data_frame(Opcode opcode, std::span<const std::byte> payload,
   header.payload_length = payload.size();
   write(header, payload, sink);
   return true;
+}
+
+bool Session::compress_frame(std::span<const std::byte> payload, bool first, bool fin,
+                             std::vector<std::byte>& out) {
+  // A whole message without context takeover: a Deflater of the moment, which takes the thread's
+  // zlib state and gives it back within the call, so that the connection holds nothing for it.
+  if (first && fin && outgoing(*deflate_, config_->role).no_context_takeover) {
+    return make_deflater(*deflate_, config_->role, config_->deflate).compress(payload, true, out);
+  }
+  // A streamed message holds zlib's state from its first piece to its last, and a context kept
+  // lasts: the compression state carries them.
+  return compression().deflater.compress(payload, fin, out);
 }
 
 bool Session::send_message(Opcode opcode, std::span<const std::byte> payload, FrameSink& sink,
@@ -605,12 +658,20 @@ bool Session::send_fragment(Opcode opcode, std::span<const std::byte> payload, b
   if (first) {
     if (opcode != Opcode::text && opcode != Opcode::binary) return false;
     send_opcode_ = opcode;
-    if (compression_) compression_->sending_compressed = compress && compression_->compresses;
+    // Only a compressed message needs the compression state (kept to its last piece).
+    if (compress && compresses_outgoing()) {
+      compression().sending_compressed = true;
+    } else if (compression_) {
+      compression_->sending_compressed = false;
+    }
   }
   const bool use_deflate = compression_ && compression_->sending_compressed;
   const bool sent = send_data_frame(first ? opcode : Opcode::continuation, payload, fin,
                                     use_deflate, first, sink);
-  if (fin) send_opcode_ = Opcode::continuation;
+  if (fin) {
+    send_opcode_ = Opcode::continuation;
+    drop_compression_if_unused();
+  }
   return sent;
 }
 

@@ -19,6 +19,7 @@
 
 #include "fastws/frame.hpp"
 #include "protocol/frame_header.hpp"
+#include "protocol/interned_text.hpp"
 #include "protocol/mask_key.hpp"
 #include "protocol/permessage_deflate.hpp"
 #include "protocol/role.hpp"
@@ -102,8 +103,8 @@ class Session {
 
   // `config` must outlive the session. `deflate` is set when permessage-deflate was negotiated;
   // `deflate_answer` is then the Sec-WebSocket-Extensions value that agreed to it, kept for
-  // deflate_answer() as a view: it must outlive the session too (a server's answers are few,
-  // interned once per process, so that a connection holds no copy).
+  // deflate_answer() interned (InternedText: a server's answers are few, one copy per process,
+  // so that a session holds 2 bytes for it).
   explicit Session(const SessionConfig& config, std::optional<DeflateParams> deflate = {},
                    std::string_view deflate_answer = {});
   ~Session();
@@ -133,7 +134,7 @@ class Session {
   MessageHead write_message_head(Opcode opcode, std::size_t payload_size, std::byte* out,
                                  MaskKey& mask) const noexcept {
     // send_message()'s frame unless that one is compressed. Inline: most messages pass here.
-    if (!may_send_message(opcode) || (compression_ && compresses(payload_size))) return {};
+    if (!may_send_message(opcode) || (deflate_ && compresses(payload_size))) return {};
     out[0] = static_cast<std::byte>(frame_bits::fin_bit | static_cast<std::uint8_t>(opcode));
     if (config_->role == Role::server)
       return {write_frame_length(out, payload_size, nullptr), false};
@@ -176,9 +177,9 @@ class Session {
   // delivered from the input without a copy. An owner may bound the sum over its sessions.
   std::size_t message_memory() const noexcept;
   // The owner is done with the session (its connection closes): nothing more is delivered or
-  // sent (state closed), and what receiving and compressing hold is freed: the message in
-  // assembly and zlib's states. Safe from a handler callback; then the memory goes when
-  // receive() returns.
+  // sent (state closed, permessage-deflate off), and what receiving and compressing hold is
+  // freed: the message in assembly and zlib's states. Safe from a handler callback; then the
+  // memory goes when receive() returns.
   void abandon() noexcept;
 
  private:
@@ -223,15 +224,27 @@ class Session {
   bool compresses(std::size_t message_size) const noexcept;
   bool send_data_frame(Opcode opcode, std::span<const std::byte> payload, bool fin, bool compress,
                        bool first, FrameSink& sink);
+  // The compressed form of a data frame's payload to `out` (`first` and `fin` as the frame's).
+  bool compress_frame(std::span<const std::byte> payload, bool first, bool fin,
+                      std::vector<std::byte>& out);
+  // The compression state, made on demand for a compressed message (either way).
+  Compression& compression();
+  // Frees the compression state once it holds nothing of a message (or of a context kept from
+  // one): between messages, a connection without context takeover keeps only deflate_.
+  void drop_compression_if_unused() noexcept;
 
+  // Ordered so that no padding falls between them: every connection holds a session.
   const SessionConfig* config_;
-  std::unique_ptr<Compression> compression_;  // null unless permessage-deflate is on
-  std::unique_ptr<Reassembly> reassembly_;    // only while something arrives in pieces
+  // permessage-deflate: only while a compressed message is under way, either way (and from the
+  // first message on in a direction that keeps its context).
+  std::unique_ptr<Compression> compression_;
+  std::unique_ptr<Reassembly> reassembly_;  // only while something arrives in pieces
   FrameHeaderParser parser_;
-  Utf8Validator utf8_;
   std::uint64_t payload_remaining_ = 0;
   std::uint64_t message_size_ = 0;       // payload bytes of the current message (after inflate)
   std::uint32_t message_fragments_ = 0;  // frames of the current message
+  Utf8Validator utf8_;
+  std::optional<DeflateParams> deflate_;  // what permessage-deflate agreed on, when it is on
   std::uint8_t mask_offset_ = 0;
   bool in_payload_ = false;
   bool message_compressed_ = false;
@@ -241,6 +254,8 @@ class Session {
   State state_ = State::open;
   bool in_receive_ = false;  // receive() is on the stack: abandon() must leave the memory to it
   bool abandoned_ = false;
+  InternedText deflate_answer_;  // empty unless permessage-deflate is on
 };
+static_assert(sizeof(Session) <= 96, "a session grew: every connection holds one");
 
 }  // namespace fastws::protocol

@@ -3,10 +3,8 @@
 #include <array>
 #include <cstring>
 #include <limits>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 
 #include "connection/connection.hpp"
 #include "connection/connection_parts.hpp"
@@ -28,17 +26,6 @@ std::span<const std::byte> bytes_of(std::string_view text) {
 // Most requests have far fewer; the limit (ServerOptions has none, HttpLimits' default is 100)
 // makes a flood of header lines a 431 without any allocation.
 constexpr std::size_t max_request_headers = 100;
-
-// The permessage-deflate answer a connection reports (Conn::extensions()), one copy per process
-// of each: negotiate_deflate_offer writes at most a few hundred different ones (two flags and two
-// window sizes named or not), while a copy per connection cost an Extras and the string, about
-// 450 bytes of each compressed connection.
-std::string_view interned_deflate_answer(std::string answer) {
-  static std::mutex mutex;
-  static auto* const answers = new std::unordered_set<std::string>;
-  std::lock_guard lock(mutex);
-  return *answers->insert(std::move(answer)).first;  // elements never move
-}
 
 }  // namespace
 
@@ -177,9 +164,9 @@ void Connection::upgrade(const Request& request) {
     return;
   }
   write_raw(bytes_of(response));
-  const std::string_view deflate_answer =
-      deflate ? interned_deflate_answer(std::move(extensions)) : std::string_view();
-  open_websocket(protocol::Session(server.session_config, deflate, deflate_answer),
+  // The session keeps the answer interned (Conn::extensions() reports it): a copy per connection
+  // cost an Extras and the string, about 450 bytes of each compressed connection.
+  open_websocket(protocol::Session(server.session_config, deflate, extensions),
                  std::move(decision.subprotocol_), std::string(), std::move(decision.user_data_),
                  &request);
 }

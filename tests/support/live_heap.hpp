@@ -3,17 +3,16 @@
 //
 // Sanitizers replace the allocator (mallinfo2 sees nothing of it) and ASan keeps freed memory in
 // quarantine: there the live heap comes from the sanitizer, and an RSS bound means little.
-// FASTWS_UNDER_TSAN comes from server_test_support.hpp: include that first.
 #pragma once
 
 #include <malloc.h>
 
 #include <cstddef>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(FASTWS_UNDER_TSAN)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define FASTWS_SANITIZED_ALLOCATOR 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define FASTWS_SANITIZED_ALLOCATOR 1
 #endif
 #endif

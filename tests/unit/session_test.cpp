@@ -5,12 +5,16 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <array>
+#include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "fastws/close_code.hpp"
 #include "protocol/session.hpp"
+#include "support/live_heap.hpp"
 
 namespace fastws::protocol {
 namespace {
@@ -671,6 +675,121 @@ TEST(Session, ACompressedMessageInAssemblyHoldsItsSizeInBlocks) {
   ASSERT_EQ(pair.server_peer.messages.size(), 1u);
   EXPECT_EQ(pair.server_peer.messages[0].second, part + rest);
   EXPECT_EQ(pair.server.message_memory(), 0u);
+}
+
+// Several compressed messages in one receive() call share its inflate budget: the call stops
+// within the second 12 KiB message of four, not after all of them.
+TEST(Session, CompressedMessagesInOneReceiveShareItsInflateBudget) {
+  Pair pair(DeflateParams{.server_no_context_takeover = true, .client_no_context_takeover = true});
+  const std::string text = compressible_text().substr(0, 12 * KiB);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(pair.client.send_message(Opcode::binary, bytes_of(text), pair.client_peer));
+  }
+  std::vector<std::byte> wire;
+  wire.swap(pair.client_peer.wire);
+  const std::size_t used = pair.server.receive(wire, pair.server_peer, pair.server_peer);
+  EXPECT_LT(used, wire.size());
+  EXPECT_LE(pair.server_peer.messages.size(), 2u);
+  receive_all(pair.server, std::span(wire).subspan(used), pair.server_peer, pair.server_peer);
+  ASSERT_EQ(pair.server_peer.messages.size(), 4u);
+  for (const auto& message : pair.server_peer.messages) EXPECT_EQ(message.second, text);
+}
+
+// Messages each way over `pair`: whole ones, a streamed one with a ping between its pieces, a
+// streamed send under way while a message arrives, and a message arriving over several calls.
+void exchange_compressed_messages(Pair& pair) {
+  const std::string text = compressible_text().substr(0, 3 * KiB);
+  const auto piece = [&](std::size_t i) { return bytes_of(text).subspan(i * KiB, KiB); };
+  ASSERT_TRUE(pair.client.send_message(Opcode::binary, bytes_of(text), pair.client_peer));
+  pair.client_to_server();
+  ASSERT_TRUE(pair.server.send_message(Opcode::binary, bytes_of(text), pair.server_peer));
+  pair.server_to_client();
+
+  ASSERT_TRUE(pair.client.send_fragment(Opcode::binary, piece(0), false, pair.client_peer));
+  ASSERT_TRUE(pair.client.send_ping(bytes_of("between"), pair.client_peer));
+  ASSERT_TRUE(pair.client.send_fragment(Opcode::binary, piece(1), false, pair.client_peer));
+  pair.client_to_server();  // the message stays in assembly between reads
+  ASSERT_TRUE(pair.server.send_fragment(Opcode::binary, piece(0), false, pair.server_peer));
+  ASSERT_TRUE(pair.client.send_fragment(Opcode::binary, piece(2), true, pair.client_peer));
+  pair.client_to_server();
+  ASSERT_TRUE(pair.server.send_fragment(Opcode::binary, piece(1), false, pair.server_peer));
+  ASSERT_TRUE(pair.server.send_fragment(Opcode::binary, piece(2), true, pair.server_peer));
+  pair.server_to_client();
+
+  ASSERT_TRUE(pair.client.send_message(Opcode::binary, bytes_of(text), pair.client_peer));
+  std::vector<std::byte> wire;
+  wire.swap(pair.client_peer.wire);
+  for (std::size_t at = 0; at < wire.size(); at += 100) {  // a read of 100 bytes at a time
+    const std::size_t size = std::min<std::size_t>(100, wire.size() - at);
+    ASSERT_EQ(
+        pair.server.receive(std::span(wire).subspan(at, size), pair.server_peer, pair.server_peer),
+        size);
+  }
+
+  const std::vector<std::pair<Opcode, std::string>> expected(3, {Opcode::binary, text});
+  EXPECT_EQ(pair.server_peer.messages, expected);
+  EXPECT_EQ(pair.client_peer.messages, std::vector(2, expected[0]));
+  EXPECT_EQ(pair.server_peer.pings, std::vector<std::string>{"between"});
+  EXPECT_TRUE(pair.server_peer.errors.empty());
+  EXPECT_TRUE(pair.client_peer.errors.empty());
+}
+
+// The heap a pair's two sessions hold once their messages are done: what goes when they do.
+// Averaged over many pairs, since malloc keeps the last few blocks freed of each size in its
+// thread cache, which it counts as in use.
+std::size_t heap_held_per_pair_after_exchange(const DeflateParams& params) {
+  constexpr std::size_t count = 32;
+  auto pairs = std::make_unique<std::array<std::optional<Pair>, count>>();
+  for (std::optional<Pair>& pair : *pairs) {
+    pair.emplace(params);
+    exchange_compressed_messages(*pair);
+    pair->server_peer = Peer();  // the peers' records go first
+    pair->client_peer = Peer();
+  }
+  const std::size_t with_sessions = test::live_heap();
+  for (std::optional<Pair>& pair : *pairs) pair.reset();
+  return (with_sessions - test::live_heap()) / count;
+}
+
+// Without context takeover a compressed session between messages holds nothing on the heap, in
+// either role: zlib's states and buffers are the thread's, taken per message, and the agreed
+// parameters are kept inline.
+TEST(Session, CompressedSessionsWithoutContextTakeoverHoldNoHeapBetweenMessages) {
+  const DeflateParams no_context{.server_no_context_takeover = true,
+                                 .client_no_context_takeover = true};
+  heap_held_per_pair_after_exchange(no_context);  // sets up the thread's states and buffers
+  EXPECT_EQ(heap_held_per_pair_after_exchange(no_context), 0u);
+}
+
+// With context takeover a direction keeps its zlib state from one message to the next (a
+// browser's offer: the client keeps its context, so the server's inflater does): a kept 32 KiB
+// inflate window at least on the server, a deflate state on the client. And the client's second
+// message refers to its first.
+TEST(Session, ADirectionWithContextTakeoverKeepsItsZlibState) {
+  const DeflateParams browser{.server_no_context_takeover = true};
+  EXPECT_GE(heap_held_per_pair_after_exchange(browser), 64 * KiB);
+
+  Pair pair(browser);
+  const std::string text = compressible_text().substr(0, 3 * KiB);
+  ASSERT_TRUE(pair.client.send_message(Opcode::binary, bytes_of(text), pair.client_peer));
+  const std::size_t first_size = pair.client_peer.wire.size();
+  pair.client_to_server();
+  ASSERT_TRUE(pair.client.send_message(Opcode::binary, bytes_of(text), pair.client_peer));
+  EXPECT_LT(pair.client_peer.wire.size(), first_size / 4) << "the second message refers back";
+  pair.client_to_server();
+  const std::vector<std::pair<Opcode, std::string>> expected(2, {Opcode::binary, text});
+  EXPECT_EQ(pair.server_peer.messages, expected);
+}
+
+// The permessage-deflate answer a session was opened with, kept interned: the caller's string
+// may go.
+TEST(Session, KeepsTheDeflateAnswerItWasGiven) {
+  const SessionConfig config = config_for(Role::server, 0);
+  auto answer = std::make_unique<std::string>("permessage-deflate; server_no_context_takeover");
+  const Session session(config, DeflateParams{.server_no_context_takeover = true}, *answer);
+  answer.reset();
+  EXPECT_EQ(session.deflate_answer(), "permessage-deflate; server_no_context_takeover");
+  EXPECT_EQ(Session(config, std::nullopt, "ignored").deflate_answer(), "");
 }
 
 }  // namespace
