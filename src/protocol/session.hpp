@@ -223,14 +223,16 @@ class Session {
   bool send_data_frame(Opcode opcode, std::span<const std::byte> payload, bool fin, bool compress,
                        bool first, FrameSink& sink);
 
+  // Ordered so that no padding falls between them, the two flags set once per receive() or
+  // once per life in one byte: every connection holds a session (88 bytes, not 96).
   const SessionConfig* config_;
   std::unique_ptr<Compression> compression_;  // null unless permessage-deflate is on
   std::unique_ptr<Reassembly> reassembly_;    // only while something arrives in pieces
   FrameHeaderParser parser_;
-  Utf8Validator utf8_;
   std::uint64_t payload_remaining_ = 0;
   std::uint64_t message_size_ = 0;       // payload bytes of the current message (after inflate)
   std::uint32_t message_fragments_ = 0;  // frames of the current message
+  Utf8Validator utf8_;
   std::uint8_t mask_offset_ = 0;
   bool in_payload_ = false;
   bool message_compressed_ = false;
@@ -238,8 +240,8 @@ class Session {
   Opcode message_opcode_ = Opcode::continuation;  // continuation: no message in progress
   Opcode send_opcode_ = Opcode::continuation;     // continuation: no streaming send open
   State state_ = State::open;
-  bool in_receive_ = false;  // receive() is on the stack: abandon() must leave the memory to it
-  bool abandoned_ = false;
+  bool in_receive_ : 1 = false;  // receive() is on the stack: abandon() must leave the memory to it
+  bool abandoned_ : 1 = false;
 };
 
 }  // namespace fastws::protocol
