@@ -27,6 +27,7 @@
 #include "connection/shared_bytes.hpp"
 #include "fastws/close_code.hpp"
 #include "fastws/conn.hpp"
+#include "net/compact_address.hpp"
 #include "net/event_loop.hpp"
 #include "net/interned_address.hpp"
 #include "net/peer_address.hpp"
@@ -94,7 +95,7 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   enum class Openness : std::uint8_t { opening, open, closed };
   Openness openness() const noexcept { return openness_.load(std::memory_order_acquire); }
   std::size_t buffered_amount() const noexcept { return buffered_.load(std::memory_order_relaxed); }
-  const PeerAddress& remote() const noexcept { return remote_; }
+  PeerAddress remote() const { return remote_.get(); }
   PeerAddress local() const { return local_.get(); }
   LoopContext& loop() const noexcept { return *loop_; }
   // Accounts bytes queued from another thread against the backpressure limit; false when the
@@ -367,7 +368,7 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   std::unique_ptr<Extras> extras_;    // rarely used state
   // Made for the first message left in assembly after a read, then kept for the next ones.
   std::unique_ptr<AssemblyWatch::Entry> assembly_;
-  PeerAddress remote_;
+  CompactAddress remote_;
   net::UniqueFd fd_;
   InternedAddress local_;
   std::atomic<std::uint32_t> refs_{1};
