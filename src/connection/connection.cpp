@@ -18,9 +18,9 @@
 
 namespace fastws::detail {
 
-// An idle connection costs this object alone: 224 bytes is a 240-byte block of the allocator
+// An idle connection costs this object alone: 216 bytes is a 224-byte block of the allocator
 // (uWebSockets' idle connection: 272). Rare state goes to Extras, not here.
-static_assert(sizeof(Connection) <= 224, "an idle connection grew past its allocator block");
+static_assert(sizeof(Connection) <= 216, "an idle connection grew past its allocator block");
 
 namespace {
 
@@ -410,9 +410,9 @@ std::size_t Connection::receive_frames(std::span<std::byte> input) {
     // the peer may still be sending: linger, so our close frame is not lost to a reset.
     begin_drain(extras_ && extras_->close_status.error.empty() ? Drain::close_when_flushed
                                                                : Drain::linger);
-  } else if (events.completed_message() && assembly_) {
+  } else if (events.completed_message() && on_assembly_watch_) {
     // A message in assembly now is a new one: its time (message_timeout) starts now.
-    loop_->assembly().forget(*assembly_);
+    leave_assembly_watch();
   }
   return used;
 }
@@ -447,17 +447,23 @@ void Connection::track_assembly() {
   // compressed one), and counts with it: a peer must not hold a read's worth on every
   // connection unseen by the budget.
   if (!session_.receiving_message()) {
-    if (assembly_) loop_->assembly().forget(*assembly_);
+    leave_assembly_watch();
     return;
   }
-  if (!assembly_) assembly_ = std::make_unique<AssemblyWatch::Entry>();
   const HeldInput* held_input = this->held_input();
   const std::size_t held = held_input ? held_input->bytes.capacity() : 0;
-  loop_->assembly().update(*assembly_, *this, session_.message_memory() + held);
+  on_assembly_watch_ = true;
+  loop_->assembly().update(*this, session_.message_memory() + held);
+}
+
+void Connection::leave_assembly_watch() noexcept {
+  if (!on_assembly_watch_) return;
+  on_assembly_watch_ = false;
+  loop_->assembly().forget(*this);
 }
 
 void Connection::release_session() {
-  if (assembly_) loop_->assembly().forget(*assembly_);
+  leave_assembly_watch();
   session_.abandon();
 }
 

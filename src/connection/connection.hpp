@@ -278,6 +278,7 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   bool input_waiting() const noexcept;
   // After a turn: a message left in assembly is on the loop's AssemblyWatch, a finished one off.
   void track_assembly();
+  void leave_assembly_watch() noexcept;
   // Closing: the message in assembly, the session's buffers and zlib's states go now, not when
   // the last handle does.
   void release_session();
@@ -366,8 +367,6 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   protocol::Session session_;
   std::unique_ptr<Backlog> backlog_;  // only while the kernel refuses bytes
   std::unique_ptr<Extras> extras_;    // rarely used state
-  // Made for the first message left in assembly after a read, then kept for the next ones.
-  std::unique_ptr<AssemblyWatch::Entry> assembly_;
   CompactAddress remote_;
   net::UniqueFd fd_;
   InternedAddress local_;
@@ -379,7 +378,7 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   Phase phase_ = Phase::http;
   Drain drain_ = Drain::linger;
   std::uint8_t requests_this_turn_ = 0;  // plain-HTTP requests answered in this input turn
-  // Loop thread only, so one byte of bits serves them all.
+  // Loop thread only, so two bytes of bits serve them all.
   bool opened_ : 1 = false;               // on_open ran: on_close is owed
   bool admitted_ : 1 = false;             // running a send another thread queued (already admitted)
   bool draining_ : 1 = false;             // drain_deferred() is running
@@ -389,6 +388,9 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   bool receiving_held_ : 1 = false;       // ... and stopped while input waits here
   bool opened_http_request_ : 1 = false;  // served a plain HTTP request: keep-alive timing applies
   bool awaiting_pong_ : 1 = false;
+  // A message was left in assembly after a read: the loop's AssemblyWatch may hold an entry for
+  // it (it may have dropped it when it closed the connection for the budget).
+  bool on_assembly_watch_ : 1 = false;
 };
 
 }  // namespace fastws::detail
