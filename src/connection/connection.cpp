@@ -18,9 +18,9 @@
 
 namespace fastws::detail {
 
-// An idle connection costs this object alone: 216 bytes is a 224-byte block of the allocator
+// An idle connection costs this object alone: 208 bytes is a 224-byte block of the allocator
 // (uWebSockets' idle connection: 272). Rare state goes to Extras, not here.
-static_assert(sizeof(Connection) <= 216, "an idle connection grew past its allocator block");
+static_assert(sizeof(Connection) <= 208, "an idle connection grew past its allocator block");
 
 namespace {
 
@@ -334,7 +334,8 @@ void Connection::read_once() {
 
 void Connection::end_turn() {
   // The common case: nothing held, nothing waiting to be written, registered for input alone.
-  if (!extras_ && !backlog_ && !write_interest_ && !reading_paused_ && !receiving_held_) return;
+  // (A backlog lives in the Extras too.)
+  if (!extras_ && !write_interest_ && !reading_paused_ && !receiving_held_) return;
   if (phase_ == Phase::closed) return;
   set_interest(input_waits_for_output());
   if (!reading_paused_ && has_unseen_input()) loop_->loop().revisit(extras().revisit);
@@ -600,9 +601,9 @@ void Connection::finish(CloseStatus status) {
   }
   if (extras_) extras_->held_input.reset();
   if (extras_) extras_->revisit.cancel();
-  if (backlog_) {
+  if (extras_ && extras_->backlog) {
     if (backlog_size() > 0) LoopStats::bump(loop_->stats().backpressured, std::uint64_t(-1));
-    backlog_.reset();
+    extras_->backlog.reset();
   }
   Endpoint& endpoint = loop_->endpoint();
   endpoint.open_connections.fetch_sub(1, std::memory_order_relaxed);

@@ -316,6 +316,8 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   void append_backlog(std::span<const std::byte> bytes);
   void append_backlog_shared(const SharedBytes& shared);
   void append_backlog_masked(std::span<const std::byte> bytes, const MaskKey& mask);
+  // Bytes the kernel refused, waiting (in Extras), or null.
+  Backlog* backlog() const noexcept;
   std::size_t backlog_size() const noexcept;
   void publish_buffered() noexcept;
   // Nothing when the send may go; else what it reports (the policy was applied). Inline: every
@@ -365,8 +367,7 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   std::uint64_t id_;
   std::atomic<std::size_t> buffered_{0};  // backlog + bytes queued by other threads
   protocol::Session session_;
-  std::unique_ptr<Backlog> backlog_;  // only while the kernel refuses bytes
-  std::unique_ptr<Extras> extras_;    // rarely used state
+  std::unique_ptr<Extras> extras_;  // rarely used state, a backlog's too
   CompactAddress remote_;
   net::UniqueFd fd_;
   InternedAddress local_;
