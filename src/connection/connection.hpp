@@ -3,7 +3,7 @@
 // becomes a WebSocket connection.
 //
 // Memory: an idle open WebSocket connection is this object alone (no read buffer: reads go to
-// the loop's buffer; no timer allocation: the TimerNode is embedded; output buffers, reassembly
+// the loop's buffer; no timer allocation: the TimerEntry is embedded; output buffers, reassembly
 // and compression state exist only while in use).
 //
 // Threading: everything except the atomics and the reference count belongs to the loop thread.
@@ -56,7 +56,7 @@ struct GatheredOutput;
 class OutputBacklog;
 class PreparedMessage;
 
-class Connection final : public net::StreamHandler, public net::TimerNode, public LoopListLink {
+class Connection final : public net::TimedStreamHandler {
  public:
   enum class Phase : std::uint8_t {
     http,       // reading request heads (plain HTTP or the upgrade)
@@ -67,7 +67,7 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
 
   Connection(LoopContext& loop, net::UniqueFd fd, const PeerAddress& remote,
              const PeerAddress& local, std::uint64_t id);
-  ~Connection() override;
+  ~Connection();
 
   // Reference counting for Conn handles (any thread). The loop holds one reference while the
   // socket is open.
