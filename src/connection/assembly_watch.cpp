@@ -18,11 +18,12 @@ std::chrono::milliseconds AssemblyWatch::sweep_period() const noexcept {
   return std::max(timeout_ / 4, loop_.timer_tick());
 }
 
-void AssemblyWatch::update(Entry& entry, Connection& connection, std::size_t held) {
-  if (!entry.link.linked()) {
+void AssemblyWatch::update(Connection& connection, std::size_t held) {
+  const auto [watched, added] = watched_.try_emplace(&connection);
+  Entry& entry = watched->second;
+  if (added) {
     entry.connection = &connection;
     entry.started = std::chrono::steady_clock::now();
-    entry.charged = 0;
     entries_.push_back(entry.link);
     if (timeout_.count() > 0 && !armed()) loop_.arm_timer(*this, sweep_period());
   }
@@ -41,6 +42,13 @@ void AssemblyWatch::update(Entry& entry, Connection& connection, std::size_t hel
   }
 }
 
+void AssemblyWatch::forget(const Connection& connection) noexcept {
+  const auto watched = watched_.find(&connection);
+  if (watched == watched_.end()) return;
+  total_.fetch_sub(watched->second.charged, std::memory_order_relaxed);
+  watched_.erase(watched);  // the entry leaves the list
+}
+
 void AssemblyWatch::close_largest_while_over_budget() {
   // Each round takes its victim off the list, so this ends at the latest when the loop has
   // nothing left in assembly.
@@ -54,7 +62,7 @@ void AssemblyWatch::close_largest_while_over_budget() {
     if (largest->charged == 0) return;  // what is over the budget is held on other loops
     const Conn victim = largest->connection->handle();
     const bool alone_over_budget = largest->charged > budget_;
-    forget(*largest);  // now: the loop's end must not depend on what the user's on_error does
+    forget(*largest->connection);  // now: the loop's end must not depend on the user's on_error
     if (alone_over_budget) {
       Connection::of(victim).fail_websocket(
           {close_code::message_too_big, "message too big for the server",

@@ -23,7 +23,8 @@
 // (1008) the connections whose message is older: between 1 and 1.25 timeouts.
 //
 // Only connections with a message in assembly after a read are watched: nothing per idle
-// connection, nothing for messages that arrive whole in one read (the common case).
+// connection, nothing for messages that arrive whole in one read (the common case). The watch
+// keeps their entries itself, found by connection, so that a connection holds no pointer for it.
 //
 // Threading: one per loop, loop thread only (the shared total is atomic).
 #pragma once
@@ -31,6 +32,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <unordered_map>
 
 #include "net/event_loop.hpp"
 #include "net/intrusive_list.hpp"
@@ -47,6 +49,21 @@ class AssemblyWatch final : private net::TimerNode {
   // zlib's inflate state).
   static constexpr std::size_t charge_step = 16 * 1024;
 
+  // `total` is the server's count, shared by every loop's watch. A zero `timeout` times nothing.
+  AssemblyWatch(net::EventLoop& loop, std::atomic<std::size_t>& total, std::size_t budget,
+                std::chrono::milliseconds timeout) noexcept
+      : loop_(loop), total_(total), budget_(budget), timeout_(timeout) {}
+  ~AssemblyWatch() override;
+
+  // After a turn, `connection` has a message in assembly holding `held` bytes: its clock starts
+  // if the message is new, and its charge follows `held`. Over the budget, connections of this
+  // loop are closed, the largest first (maybe `connection`).
+  void update(Connection& connection, std::size_t held);
+  // The message is complete, or the connection is closing: off the watch, its charge returned
+  // (nothing when it is not watched). A connection must be forgotten before it is destroyed.
+  void forget(const Connection& connection) noexcept;
+
+ private:
   // A watched connection's place on the list; it leaves the list when destroyed.
   struct Entry : net::SelfUnlinkingNode<Entry> {
     Connection* connection = nullptr;
@@ -54,25 +71,6 @@ class AssemblyWatch final : private net::TimerNode {
     std::size_t charged = 0;                        // counted in the server's total
   };
 
-  // `total` is the server's count, shared by every loop's watch. A zero `timeout` times nothing.
-  AssemblyWatch(net::EventLoop& loop, std::atomic<std::size_t>& total, std::size_t budget,
-                std::chrono::milliseconds timeout) noexcept
-      : loop_(loop), total_(total), budget_(budget), timeout_(timeout) {}
-  ~AssemblyWatch() override;
-
-  // After a turn, `connection` (which holds `entry`) has a message in assembly holding `held`
-  // bytes: its clock starts if the message is new, and its charge follows `held`. Over the
-  // budget, connections of this loop are closed, the largest first (maybe `connection`).
-  void update(Entry& entry, Connection& connection, std::size_t held);
-  // The message is complete, or the connection is closing: off the watch, its charge returned.
-  void forget(Entry& entry) noexcept {
-    if (!entry.link.linked()) return;
-    entry.link.unlink();
-    total_.fetch_sub(entry.charged, std::memory_order_relaxed);
-    entry.charged = 0;
-  }
-
- private:
   void on_timer() override;
   std::chrono::milliseconds sweep_period() const noexcept;
   void close_largest_while_over_budget();
@@ -81,7 +79,9 @@ class AssemblyWatch final : private net::TimerNode {
   std::atomic<std::size_t>& total_;
   const std::size_t budget_;
   const std::chrono::milliseconds timeout_;
-  net::ListHead entries_;
+  net::ListHead entries_;  // oldest message first
+  // Owns the entries on entries_ (unordered_map nodes stay where they are).
+  std::unordered_map<const Connection*, Entry> watched_;
 };
 
 }  // namespace fastws::detail

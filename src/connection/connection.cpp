@@ -18,9 +18,9 @@
 
 namespace fastws::detail {
 
-// An idle connection costs this object alone: 248 bytes is a 256-byte block of the allocator
+// An idle connection costs this object alone: 184 bytes is a 192-byte block of the allocator
 // (uWebSockets' idle connection: 272). Rare state goes to Extras, not here.
-static_assert(sizeof(Connection) <= 248, "an idle connection grew past its allocator block");
+static_assert(sizeof(Connection) <= 184, "an idle connection grew past its allocator block");
 
 namespace {
 
@@ -194,7 +194,7 @@ void Connection::start_pending() {
 void Connection::start_dialed(net::UniqueFd fd, const PeerAddress& remote, const PeerAddress& local,
                               const net::TlsContext* tls, const std::string& host) {
   fd_ = std::move(fd);
-  remote_ = remote;
+  remote_.set(remote);
   local_ = InternedAddress(local);
   if (auto error = register_socket(tls != nullptr)) {
     fail_opening("cannot register the socket: " + error.message());
@@ -344,7 +344,8 @@ void Connection::read_once() {
 
 void Connection::end_turn() {
   // The common case: nothing held, nothing waiting to be written, registered for input alone.
-  if (!extras_ && !backlog_ && !write_interest_ && !reading_paused_ && !receiving_held_) return;
+  // (A backlog lives in the Extras too.)
+  if (!extras_ && !write_interest_ && !reading_paused_ && !receiving_held_) return;
   if (phase_ == Phase::closed) return;
   set_interest(input_waits_for_output());
   if (!reading_paused_ && has_unseen_input()) loop_->loop().revisit(extras().revisit);
@@ -409,7 +410,7 @@ std::size_t Connection::receive_frames(std::span<std::byte> input) {
   // armed, or cancelled for a limit of 0, when the connection opened.
   if (!awaiting_pong_ && session_.state() == protocol::Session::State::open) {
     const std::chrono::milliseconds quiet_limit = loop_->endpoint().settings.quiet_limit();
-    if (quiet_limit.count() > 0) loop_->loop().arm_timer(*this, quiet_limit);
+    if (quiet_limit.count() > 0) loop_->arm_connection_timer(*this, quiet_limit);
   }
   SessionEvents events(*this);
   OutputSink sink(*this);
@@ -420,9 +421,9 @@ std::size_t Connection::receive_frames(std::span<std::byte> input) {
     // the peer may still be sending: linger, so our close frame is not lost to a reset.
     begin_drain(extras_ && extras_->close_status.error.empty() ? Drain::close_when_flushed
                                                                : Drain::linger);
-  } else if (events.completed_message() && assembly_) {
+  } else if (events.completed_message() && on_assembly_watch_) {
     // A message in assembly now is a new one: its time (message_timeout) starts now.
-    loop_->assembly().forget(*assembly_);
+    leave_assembly_watch();
   }
   return used;
 }
@@ -457,17 +458,23 @@ void Connection::track_assembly() {
   // compressed one), and counts with it: a peer must not hold a read's worth on every
   // connection unseen by the budget.
   if (!session_.receiving_message()) {
-    if (assembly_) loop_->assembly().forget(*assembly_);
+    leave_assembly_watch();
     return;
   }
-  if (!assembly_) assembly_ = std::make_unique<AssemblyWatch::Entry>();
   const HeldInput* held_input = this->held_input();
   const std::size_t held = held_input ? held_input->bytes.capacity() : 0;
-  loop_->assembly().update(*assembly_, *this, session_.message_memory() + held);
+  on_assembly_watch_ = true;
+  loop_->assembly().update(*this, session_.message_memory() + held);
+}
+
+void Connection::leave_assembly_watch() noexcept {
+  if (!on_assembly_watch_) return;
+  on_assembly_watch_ = false;
+  loop_->assembly().forget(*this);
 }
 
 void Connection::release_session() {
-  if (assembly_) loop_->assembly().forget(*assembly_);
+  leave_assembly_watch();
   session_.abandon();
 }
 
@@ -494,9 +501,9 @@ void Connection::arm_phase_timer() {
       return;
   }
   if (delay.count() > 0) {
-    loop_->loop().arm_timer(*this, delay);
+    loop_->arm_connection_timer(*this, delay);
   } else {
-    loop_->loop().cancel_timer(*this);
+    loop_->cancel_connection_timer(*this);
   }
 }
 
@@ -590,7 +597,7 @@ void Connection::finish(CloseStatus status) {
   if (loop_->cork_owner() == this) flush_cork();
   phase_ = Phase::closed;
   openness_.store(Openness::closed, std::memory_order_release);
-  loop_->loop().cancel_timer(*this);
+  loop_->cancel_connection_timer(*this);
   if (fd_) loop_->loop().remove(fd_.get(), *this);  // a client may fail before it has a socket
   fd_.reset();
   loop_->remove_connection(*this);
@@ -604,9 +611,9 @@ void Connection::finish(CloseStatus status) {
   }
   if (extras_) extras_->held_input.reset();
   if (extras_) extras_->revisit.cancel();
-  if (backlog_) {
+  if (extras_ && extras_->backlog) {
     if (backlog_size() > 0) LoopStats::bump(loop_->stats().backpressured, std::uint64_t(-1));
-    backlog_.reset();
+    extras_->backlog.reset();
   }
   Endpoint& endpoint = loop_->endpoint();
   endpoint.open_connections.fetch_sub(1, std::memory_order_relaxed);
@@ -756,8 +763,8 @@ SendStatus Connection::send_prepared(PreparedMessage& message, const SharedBytes
   // Which bytes this connection can share: see prepared_message.hpp.
   SharedPayload compressed;
   const protocol::DeflateConfig& deflate_config = loop_->endpoint().deflate_config;
-  const protocol::DeflateParams* deflate = session_.deflate_params();
-  if (deflate != nullptr && session_.compresses_outgoing() &&
+  const std::optional<protocol::DeflateParams> deflate = session_.deflate_params();
+  if (deflate && session_.compresses_outgoing() &&
       message.payload().size() >= deflate_config.min_compress_size) {
     if (!deflate->server_no_context_takeover)
       return send_message(message.opcode(), message.payload());

@@ -3,7 +3,7 @@
 // becomes a WebSocket connection.
 //
 // Memory: an idle open WebSocket connection is this object alone (no read buffer: reads go to
-// the loop's buffer; no timer allocation: the TimerNode is embedded; output buffers, reassembly
+// the loop's buffer; no timer allocation: the TimerEntry is embedded; output buffers, reassembly
 // and compression state exist only while in use).
 //
 // Threading: everything except the atomics and the reference count belongs to the loop thread.
@@ -27,6 +27,7 @@
 #include "connection/shared_bytes.hpp"
 #include "fastws/close_code.hpp"
 #include "fastws/conn.hpp"
+#include "net/compact_address.hpp"
 #include "net/event_loop.hpp"
 #include "net/interned_address.hpp"
 #include "net/peer_address.hpp"
@@ -55,7 +56,7 @@ struct GatheredOutput;
 class OutputBacklog;
 class PreparedMessage;
 
-class Connection final : public net::StreamHandler, public net::TimerNode, public LoopListLink {
+class Connection final : public net::TimedStreamHandler {
  public:
   enum class Phase : std::uint8_t {
     http,       // reading request heads (plain HTTP or the upgrade)
@@ -66,7 +67,7 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
 
   Connection(LoopContext& loop, net::UniqueFd fd, const PeerAddress& remote,
              const PeerAddress& local, std::uint64_t id);
-  ~Connection() override;
+  ~Connection();
 
   // Reference counting for Conn handles (any thread). The loop holds one reference while the
   // socket is open.
@@ -94,7 +95,7 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   enum class Openness : std::uint8_t { opening, open, closed };
   Openness openness() const noexcept { return openness_.load(std::memory_order_acquire); }
   std::size_t buffered_amount() const noexcept { return buffered_.load(std::memory_order_relaxed); }
-  const PeerAddress& remote() const noexcept { return remote_; }
+  PeerAddress remote() const { return remote_.get(); }
   PeerAddress local() const { return local_.get(); }
   LoopContext& loop() const noexcept { return *loop_; }
   // Accounts bytes queued from another thread against the backpressure limit; false when the
@@ -286,6 +287,7 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   bool input_waiting() const noexcept;
   // After a turn: a message left in assembly is on the loop's AssemblyWatch, a finished one off.
   void track_assembly();
+  void leave_assembly_watch() noexcept;
   // Closing: the message in assembly, the session's buffers and zlib's states go now, not when
   // the last handle does.
   void release_session();
@@ -319,6 +321,8 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   void append_backlog(std::span<const std::byte> bytes);
   void append_backlog_shared(const SharedBytes& shared);
   void append_backlog_masked(std::span<const std::byte> bytes, const MaskKey& mask);
+  // Bytes the kernel refused, waiting (in Extras), or null.
+  Backlog* backlog() const noexcept;
   std::size_t backlog_size() const noexcept;
   void publish_buffered() noexcept;
   // Nothing when the send may go; else what it reports (the policy was applied). Inline: every
@@ -371,11 +375,8 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   std::uint64_t id_;
   std::atomic<std::size_t> buffered_{0};  // backlog + bytes queued by other threads
   protocol::Session session_;
-  std::unique_ptr<Backlog> backlog_;  // only while the kernel refuses bytes
-  std::unique_ptr<Extras> extras_;    // rarely used state
-  // Made for the first message left in assembly after a read, then kept for the next ones.
-  std::unique_ptr<AssemblyWatch::Entry> assembly_;
-  PeerAddress remote_;
+  std::unique_ptr<Extras> extras_;  // rarely used state, a backlog's too
+  CompactAddress remote_;
   net::UniqueFd fd_;
   InternedAddress local_;
   std::atomic<std::uint32_t> refs_{1};
@@ -386,7 +387,7 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   Phase phase_ = Phase::http;
   Drain drain_ = Drain::linger;
   std::uint8_t requests_this_turn_ = 0;  // plain-HTTP requests answered in this input turn
-  // Loop thread only, so one byte of bits serves them all.
+  // Loop thread only, so two bytes of bits serve them all.
   bool opened_ : 1 = false;               // on_open ran: on_close is owed
   bool admitted_ : 1 = false;             // running a send another thread queued (already admitted)
   bool draining_ : 1 = false;             // drain_deferred() is running
@@ -396,6 +397,9 @@ class Connection final : public net::StreamHandler, public net::TimerNode, publi
   bool receiving_held_ : 1 = false;       // ... and stopped while input waits here
   bool opened_http_request_ : 1 = false;  // served a plain HTTP request: keep-alive timing applies
   bool awaiting_pong_ : 1 = false;
+  // A message was left in assembly after a read: the loop's AssemblyWatch may hold an entry for
+  // it (it may have dropped it when it closed the connection for the budget).
+  bool on_assembly_watch_ : 1 = false;
 };
 
 }  // namespace fastws::detail

@@ -30,9 +30,10 @@ bool is_pong(std::span<const std::byte> header) {
 void Connection::publish_buffered() noexcept {
   // buffered_ = backlog + queued; only the backlog part changes here. A backlog is published as
   // empty before it goes, so without one there is nothing to change.
-  if (!backlog_) return;
-  const std::size_t now = backlog_->size();
-  std::size_t& published = backlog_->published;
+  Backlog* backlog = this->backlog();
+  if (backlog == nullptr) return;
+  const std::size_t now = backlog->size();
+  std::size_t& published = backlog->published;
   if (now > published) {
     buffered_.fetch_add(now - published, std::memory_order_relaxed);
   } else {
@@ -114,9 +115,10 @@ void Connection::append_to_backlog(std::span<const std::byte> header,
                                    std::span<const std::byte> payload, const MaskKey* mask) {
   if (!header.empty() && is_pong(header)) {
     // The peer is not reading: keep only the latest pong instead of queueing one per ping.
-    backlog_->pending_pong.assign(header.begin(), header.end());
-    backlog_->pending_pong.insert(backlog_->pending_pong.end(), payload.begin(), payload.end());
-    backlog_->has_pending_pong = true;
+    Backlog& backlog = *extras_->backlog;  // called while a backlog exists
+    backlog.pending_pong.assign(header.begin(), header.end());
+    backlog.pending_pong.insert(backlog.pending_pong.end(), payload.begin(), payload.end());
+    backlog.has_pending_pong = true;
     return;
   }
   append_backlog(header);
@@ -219,7 +221,7 @@ void Connection::on_sent(std::error_code error) {
   if (phase_ == Phase::closed) return;
   if (error) {
     output_failed(error);
-  } else if (backlog_) {
+  } else if (backlog() != nullptr) {
     on_writable();  // the room EPOLLOUT would report
   } else if (phase_ == Phase::draining) {
     end_output();  // it waited for these bytes
@@ -255,12 +257,13 @@ void Connection::write_to_socket(std::span<const std::byte> first,
 }
 
 OutputBacklog& Connection::backlog_for_append() {
-  if (!backlog_) {
-    backlog_ = std::make_unique<Backlog>();
-    loop_->write_stalls().watch(backlog_->stall, *this);
+  std::unique_ptr<Backlog>& backlog = extras().backlog;
+  if (!backlog) {
+    backlog = std::make_unique<Backlog>();
+    loop_->write_stalls().watch(backlog->stall, *this);
   }
-  if (backlog_->size() == 0) LoopStats::bump(loop_->stats().backpressured);
-  return backlog_->queue;
+  if (backlog->size() == 0) LoopStats::bump(loop_->stats().backpressured);
+  return backlog->queue;
 }
 
 void Connection::append_backlog(std::span<const std::byte> bytes) {
@@ -283,10 +286,11 @@ void Connection::append_backlog_masked(std::span<const std::byte> bytes, const M
 }
 
 void Connection::on_writable() {
-  if (!backlog_ || phase_ == Phase::closed) return;
-  while (backlog_->size() > 0) {
+  Backlog* backlog = this->backlog();
+  if (backlog == nullptr || phase_ == Phase::closed) return;
+  while (backlog->size() > 0) {
     std::array<iovec, 16> buffers;
-    const std::size_t count = backlog_->queue.gather(buffers);
+    const std::size_t count = backlog->queue.gather(buffers);
     net::IoResult result = write_output(std::span(buffers).first(count));
     if (result.status == net::IoStatus::failed) {
       finish({close_code::abnormal, {}, result.error->message()});
@@ -295,20 +299,23 @@ void Connection::on_writable() {
     if (result.status != net::IoStatus::done || result.bytes == 0) break;
     std::size_t offered = 0;
     for (std::size_t i = 0; i < count; ++i) offered += buffers[i].iov_len;
-    backlog_->queue.consume(result.bytes);
-    backlog_->stall.note_progress();
+    backlog->queue.consume(result.bytes);
+    backlog->stall.note_progress();
     if (result.bytes < offered) break;  // short write: the socket is full again
   }
-  if (backlog_->size() > 0) {
+  if (backlog->size() > 0) {
     publish_buffered();
     return;
   }
   // Drained.
   LoopStats::bump(loop_->stats().backpressured, std::uint64_t(-1));
   std::vector<std::byte> pong;
-  if (backlog_->has_pending_pong) pong = std::move(backlog_->pending_pong);
+  if (backlog->has_pending_pong) pong = std::move(backlog->pending_pong);
   publish_buffered();
-  backlog_.reset();
+  extras_->backlog.reset();
+  // Nothing else of the Extras in use (a plain connection): an idle connection costs its
+  // object alone again.
+  if (extras_->unused()) extras_.reset();
   update_write_interest();
   if (!pong.empty()) write_to_socket(pong, {});
   if (phase_ == Phase::draining) {

@@ -51,6 +51,18 @@ struct Connection::HeldInput {
   bool head_incomplete = false;   // HTTP: the bytes from `start` on end inside a head
 };
 
+// Bytes the kernel did not take yet. Exists only while the peer is slower than we send.
+struct Connection::Backlog {
+  OutputBacklog queue;
+  // Pongs are not queued behind a backlog: only the latest one waits (ping flood defence).
+  std::vector<std::byte> pending_pong;
+  bool has_pending_pong = false;
+  std::size_t published = 0;     // the size last added to Connection::buffered_
+  WriteStallWatch::Entry stall;  // on the loop's watch while the backlog exists
+
+  std::size_t size() const noexcept { return queue.size(); }
+};
+
 // Rarely used state, allocated on first use so that a plain idle connection does not pay for it.
 struct Connection::Extras {
   explicit Extras(Connection& connection) noexcept : revisit(connection) {}
@@ -65,6 +77,7 @@ struct Connection::Extras {
   std::unique_ptr<TransportSide> transport;         // no socket: bytes through a Transport
   std::unique_ptr<OpeningState> opening;            // the side's, until the connection opens
   std::unique_ptr<HeldInput> held_input;            // only while input read waits to be handled
+  std::unique_ptr<Backlog> backlog;                 // only while the kernel refuses bytes
   EndWatch* end_watch = nullptr;                    // told when the connection ends
   bool closed_by_application = false;               // Conn::close or Conn::terminate ended it
   std::size_t output_at_close_timer = 0;  // output_in_flight() when the close timer was armed
@@ -75,7 +88,7 @@ struct Connection::Extras {
   bool unused() const noexcept {
     return subprotocol.empty() && extensions.empty() && !user_data.has_value() &&
            close_status.code == close_code::no_status && active_stream == 0 && deferred.empty() &&
-           topics.empty() && !tls && !transport && !opening && !held_input &&
+           topics.empty() && !tls && !transport && !opening && !held_input && !backlog &&
            output_at_close_timer == 0 && !revisit.pending() && end_watch == nullptr &&
            !closed_by_application;
   }
@@ -99,18 +112,6 @@ class Connection::TransportSide final : public TransportEvents {
   std::unique_ptr<Transport> transport_;
 };
 
-// Bytes the kernel did not take yet. Exists only while the peer is slower than we send.
-struct Connection::Backlog {
-  OutputBacklog queue;
-  // Pongs are not queued behind a backlog: only the latest one waits (ping flood defence).
-  std::vector<std::byte> pending_pong;
-  bool has_pending_pong = false;
-  std::size_t published = 0;     // the size last added to Connection::buffered_
-  WriteStallWatch::Entry stall;  // on the loop's watch while the backlog exists
-
-  std::size_t size() const noexcept { return queue.size(); }
-};
-
 // Where the session's frames go: the connection's output path.
 class Connection::OutputSink final : public protocol::FrameSink {
  public:
@@ -125,7 +126,7 @@ class Connection::OutputSink final : public protocol::FrameSink {
 };
 
 // Inline: every read, write and end of turn asks these, and for a plain connection between
-// messages (no Extras, no backlog) each is one pointer test.
+// messages (no Extras, so no backlog) each is one pointer test.
 inline net::TlsStream* Connection::tls() const noexcept {
   return extras_ ? extras_->tls.get() : nullptr;
 }
@@ -138,8 +139,13 @@ inline Connection::HeldInput* Connection::held_input() const noexcept {
   return extras_ ? extras_->held_input.get() : nullptr;
 }
 
+inline Connection::Backlog* Connection::backlog() const noexcept {
+  return extras_ ? extras_->backlog.get() : nullptr;
+}
+
 inline std::size_t Connection::backlog_size() const noexcept {
-  return backlog_ ? backlog_->size() : 0;
+  const Backlog* backlog = this->backlog();
+  return backlog != nullptr ? backlog->size() : 0;
 }
 
 inline bool Connection::input_waiting() const noexcept {

@@ -61,9 +61,9 @@ void Connection::update_write_interest() {
 }
 
 void Connection::set_interest(bool paused) {
-  // The common case first: no backlog and no Extras (so no TLS, no held input), and the
+  // The common case first: no Extras (so no backlog, no TLS, no held input), and the
   // registration already says so.
-  if (!backlog_ && !extras_ && !write_interest_ && !receiving_held_ && paused == reading_paused_) {
+  if (!extras_ && !write_interest_ && !receiving_held_ && paused == reading_paused_) {
     return;
   }
   const net::TlsStream* secure = tls();

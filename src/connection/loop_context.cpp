@@ -186,13 +186,13 @@ void LoopContext::deliver_run(std::span<OutgoingSend> run) {
 }
 
 void LoopContext::add_connection(Connection& connection) noexcept {
-  connections_.push_back(connection);
+  connection_timers_.add(connection);
   ++connection_count_;
 }
 
 void LoopContext::remove_connection(Connection& connection) noexcept {
-  if (!connection.linked()) return;
-  connection.unlink();
+  if (!static_cast<net::TimerEntry&>(connection).on_wheel()) return;
+  connection_timers_.remove(connection);
   --connection_count_;
   if (shutting_down_) stop_if_done();
 }
@@ -272,14 +272,19 @@ bool LoopContext::guests_finished() {
 }
 
 std::vector<Conn> LoopContext::all_connections() {
-  // Handles, so that closing one (which unlinks it) cannot invalidate the walk.
+  // Handles, so that closing one (which takes it off the wheel) cannot invalidate the walk.
   std::vector<Conn> all;
   all.reserve(connection_count_);
-  net::ListLink* link = connections_.empty() ? nullptr : &connections_.front();
-  for (std::size_t i = 0; i < connection_count_; ++i, link = link->next) {
-    all.push_back(static_cast<Connection*>(static_cast<LoopListLink*>(link))->handle());
-  }
+  connection_timers_.for_each(
+      [&all](net::TimerEntry& entry) { all.push_back(static_cast<Connection&>(entry).handle()); });
   return all;
+}
+
+void LoopContext::advance_connection_timers() {
+  connection_timers_.advance(loop_->timer_now());
+  if (const auto next = connection_timers_.next_wakeup()) {
+    loop_->arm_timer_at(connection_clock_, *next);
+  }
 }
 
 void LoopContext::close_all(std::uint16_t code, std::string_view reason) {

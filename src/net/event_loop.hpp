@@ -23,7 +23,7 @@
 // unread bytes are simply reported again).
 //
 // Costs: a connection costs the loop nothing but its epoll registration and the links embedded
-// in it (FlushHandler, TimerNode). Reads go into the loop's one read_buffer(), so connections
+// in it (its TimerEntry). Reads go into the loop's one read_buffer(), so connections
 // own no read buffer. After warm-up an iteration allocates nothing and takes no lock unless
 // another thread posted.
 #pragma once
@@ -79,6 +79,20 @@ class StreamHandler : public IoHandler {
 
  protected:
   ~StreamHandler() = default;
+};
+
+// A stream handler with a deadline of its own (a connection): on_timer() is a virtual of the same
+// object as its I/O events, so it carries one vptr instead of a TimerNode's second one (8 bytes
+// on every connection). Arm it with arm_timer() like a TimerNode.
+class TimedStreamHandler : public StreamHandler, public TimerEntry {
+ public:
+  TimedStreamHandler() noexcept : TimerEntry(Owner::stream_handler) {}
+
+  // As TimerNode::on_timer().
+  virtual void on_timer() = 0;
+
+ protected:
+  ~TimedStreamHandler() = default;
 };
 
 // A listening socket whose connections the loop accepts for it (EventLoop::add_listener) where
@@ -258,14 +272,23 @@ class EventLoop {
   // Fires node.on_timer() on this loop no earlier than `delay` from now (measured from the
   // start of the current batch) and at most about one tick later. Re-arming replaces the deadline;
   // pushing it later is a single store.
-  void arm_timer(TimerNode& node, std::chrono::milliseconds delay) noexcept {
+  void arm_timer(TimerEntry& node, std::chrono::milliseconds delay) noexcept {
+    timers_.arm_at(node, tick_after(delay));
+  }
+  void cancel_timer(TimerEntry& node) noexcept { timers_.cancel(node); }
+  std::chrono::milliseconds timer_tick() const noexcept { return tick_; }
+
+  // For a TimerWheel of the caller's own that counts this loop's ticks, driven by a TimerNode
+  // armed here (a LoopContext's wheel of connections): the tick arm_timer() would give a
+  // deadline `delay` from now, arming at a tick, and the tick the loop's timers reached.
+  std::uint64_t tick_after(std::chrono::milliseconds delay) const noexcept {
     // A tick fires once the clock reaches its start; rounding down and adding one tick keeps
     // the deadline from coming early even though elapsed_ is as old as the current batch.
     const auto deadline = elapsed_ + std::max(delay, std::chrono::milliseconds{0});
-    timers_.arm_at(node, static_cast<std::uint64_t>(deadline / tick_) + 1);
+    return static_cast<std::uint64_t>(deadline / tick_) + 1;
   }
-  void cancel_timer(TimerNode& node) noexcept { timers_.cancel(node); }
-  std::chrono::milliseconds timer_tick() const noexcept { return tick_; }
+  void arm_timer_at(TimerEntry& node, std::uint64_t tick) noexcept { timers_.arm_at(node, tick); }
+  std::uint64_t timer_now() const noexcept { return timers_.now(); }
 
  private:
   // The loop whose iteration the calling thread is running. Initial-exec: every send asks it

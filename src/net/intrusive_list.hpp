@@ -1,6 +1,6 @@
 // The circular doubly linked list behind timers and deferred flushes.
 //
-// The links live inside the objects (a connection derives from TimerNode and FlushHandler), so
+// The links live inside the objects (a connection derives from a TimerEntry), so
 // putting an object on a list or taking it off is a few pointer stores: no allocation, no search,
 // and an object can unlink itself in its destructor without knowing which list holds it.
 #pragma once

@@ -36,11 +36,13 @@ class PeerAddress {
   bool operator==(const PeerAddress&) const noexcept = default;
 
  private:
+  friend class CompactAddress;  // packs the fields into 8 bytes
+
   const std::string* unix_path() const noexcept;  // null: not a named Unix socket
 
   // The parts of a sockaddr_in or sockaddr_in6 that name an endpoint, without the padding and
-  // flow label: 24 bytes instead of 28 (a connection holds one, and its local address as an
-  // InternedAddress).
+  // flow label: 24 bytes instead of 28 (a connection keeps its remote address as a
+  // CompactAddress and its local one as an InternedAddress).
   std::uint8_t address_[16]{};  // IPv4: the first 4 bytes; Unix: the interned path's pointer
   std::uint32_t scope_id_ = 0;  // IPv6 only
   std::uint16_t port_ = 0;      // network byte order

@@ -3,19 +3,30 @@
 #include <algorithm>
 #include <bit>
 
+#include "net/event_loop.hpp"
+
 namespace fastws::net {
 
 namespace {
 constexpr std::size_t bits_per_word = 64;
 }  // namespace
 
-TimerNode::~TimerNode() {
-  if (armed()) link.unlink();
+TimerEntry::~TimerEntry() {
+  if (on_wheel()) link.unlink();
 }
 
-TimerWheel::TimerWheel(std::size_t slot_count)
+void TimerEntry::fire() {
+  if ((expiry_and_owner_ & stream_handler_bit) != 0) {
+    static_cast<TimedStreamHandler&>(*this).on_timer();
+  } else {
+    static_cast<TimerNode&>(*this).on_timer();
+  }
+}
+
+TimerWheel::TimerWheel(std::size_t slot_count, bool keeps_members)
     // At least one bitmap word, so next_wakeup() scans whole words.
     : slot_count_(std::bit_ceil(std::max(slot_count, bits_per_word))),
+      keeps_members_(keeps_members),
       slots_(std::make_unique<ListHead[]>(slot_count_)),
       occupied_(std::make_unique<std::uint64_t[]>(slot_count_ / bits_per_word)) {}
 
@@ -23,22 +34,25 @@ TimerWheel::~TimerWheel() {
   for (std::size_t slot = 0; slot < slot_count_; ++slot) {
     while (!slots_[slot].empty()) slots_[slot].front().unlink();
   }
+  while (!unarmed_.empty()) unarmed_.front().unlink();
 }
 
-void TimerWheel::insert(TimerNode& node, std::uint64_t slot_tick) noexcept {
+void TimerWheel::insert(TimerEntry& node, std::uint64_t slot_tick) noexcept {
   const std::size_t slot = slot_of(slot_tick);
   slots_[slot].push_back(node.link);
   occupied_[slot / bits_per_word] |= std::uint64_t{1} << (slot % bits_per_word);
 }
 
-void TimerWheel::move_earlier(TimerNode& node, std::uint64_t expiry) noexcept {
-  if (node.armed()) node.link.unlink();
-  node.expiry_ = expiry;
+void TimerWheel::move_earlier(TimerEntry& node, std::uint64_t expiry) noexcept {
+  if (node.on_wheel()) node.link.unlink();
+  node.set_expiry(expiry);
   insert(node, expiry);
 }
 
-void TimerWheel::cancel(TimerNode& node) noexcept {
-  if (node.armed()) node.link.unlink();
+void TimerWheel::cancel(TimerEntry& node) noexcept {
+  if (!node.armed()) return;
+  node.link.unlink();
+  if (keeps_members_) keep(node);
 }
 
 std::size_t TimerWheel::advance(std::uint64_t tick) {
@@ -61,17 +75,17 @@ std::size_t TimerWheel::advance(std::uint64_t tick) {
 void TimerWheel::process_slot(std::size_t slot, std::size_t& fired) {
   // Move the whole list aside first: nodes that must wait another turn go back into the (now
   // empty) slot without being seen twice, and callbacks may cancel, re-arm or destroy any node
-  // still waiting in `pending`, since each node is taken off before its callback runs.
-  ListHead pending;
-  pending.splice(slots_[slot]);
-  while (!pending.empty()) {
-    auto& node = static_cast<TimerNode&>(ListNode<TimerNode>::from_link(pending.front()));
+  // still waiting in firing_, since each node is taken off before its callback runs.
+  firing_.splice(slots_[slot]);
+  while (!firing_.empty()) {
+    TimerEntry& node = TimerEntry::of(firing_.front());
     node.link.unlink();
-    if (node.expiry_ <= now_) {
+    if (node.expiry() <= now_) {
       ++fired;
-      node.on_timer();
+      if (keeps_members_) keep(node);
+      node.fire();
     } else {
-      insert(node, node.expiry_);
+      insert(node, node.expiry());
     }
   }
   if (slots_[slot].empty()) {

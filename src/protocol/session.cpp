@@ -108,7 +108,8 @@ void Session::drop_reassembly_if_unused() noexcept {
 
 Session::Compression& Session::compression() {
   if (!compression_) {
-    compression_ = std::make_unique<Compression>(*deflate_, config_->role, config_->deflate);
+    compression_ =
+        std::make_unique<Compression>(*deflate_params(), config_->role, config_->deflate);
     // Made inside receive(), its share is whole: what was inflated before in the call was
     // inflated with a compression state that would still be here.
     compression_->inflate_left = std::max<std::size_t>(config_->inflate_per_receive, 1);
@@ -127,7 +128,7 @@ void Session::drop_compression_if_unused() noexcept {
 // False when the peer limited our window to 8 bits, which zlib cannot write: every message of
 // the connection then goes uncompressed (RFC 7692 allows it message by message).
 bool Session::compresses_outgoing() const noexcept {
-  return deflate_ && outgoing(*deflate_, config_->role).window_bits >= 9;
+  return deflate_on_ && outgoing(*deflate_params(), config_->role).window_bits >= 9;
 }
 
 bool Session::reassembly_holds_bytes() const noexcept {
@@ -146,7 +147,8 @@ std::size_t Session::message_memory() const noexcept {
 Session::Session(const SessionConfig& config, std::optional<DeflateParams> deflate,
                  std::string_view deflate_answer)
     : config_(&config),
-      deflate_(deflate),
+      deflate_packed_(deflate ? pack(*deflate) : std::uint8_t{0}),
+      deflate_on_(deflate.has_value()),
       deflate_answer_(deflate ? InternedText(deflate_answer) : InternedText()) {}
 
 Session::~Session() = default;
@@ -154,11 +156,24 @@ Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 
 bool Session::deflate_enabled() const noexcept {
-  return deflate_.has_value();
+  return deflate_on_;
 }
 
-const DeflateParams* Session::deflate_params() const noexcept {
-  return deflate_ ? &*deflate_ : nullptr;
+// Window bits are 8 to 15 (RFC 7692 7.1.2): three bits each, with the two takeover flags.
+std::uint8_t Session::pack(const DeflateParams& params) noexcept {
+  return static_cast<std::uint8_t>((params.server_no_context_takeover ? 0x80 : 0) |
+                                   (params.client_no_context_takeover ? 0x40 : 0) |
+                                   ((params.server_max_window_bits - 8) & 7) << 3 |
+                                   ((params.client_max_window_bits - 8) & 7));
+}
+
+std::optional<DeflateParams> Session::deflate_params() const noexcept {
+  if (!deflate_on_) return std::nullopt;
+  return DeflateParams{
+      .server_no_context_takeover = (deflate_packed_ & 0x80) != 0,
+      .client_no_context_takeover = (deflate_packed_ & 0x40) != 0,
+      .server_max_window_bits = static_cast<std::uint8_t>(8 + (deflate_packed_ >> 3 & 7)),
+      .client_max_window_bits = static_cast<std::uint8_t>(8 + (deflate_packed_ & 7))};
 }
 
 std::string_view Session::deflate_answer() const noexcept {
@@ -166,7 +181,7 @@ std::string_view Session::deflate_answer() const noexcept {
 }
 
 std::size_t Session::receive(std::span<std::byte> input, SessionHandler& handler, FrameSink& sink) {
-  const FrameHeaderRules rules{config_->role, deflate_ ? std::uint8_t{0x4} : std::uint8_t{0},
+  const FrameHeaderRules rules{config_->role, deflate_on_ ? std::uint8_t{0x4} : std::uint8_t{0},
                                config_->max_message_size};
   std::size_t pos = 0;
   const bool fast_path_allowed = !config_->raw_frames && !config_->stream_fragments;
@@ -575,7 +590,7 @@ void Session::release_memory() noexcept {
   message_opcode_ = Opcode::continuation;
   reassembly_.reset();
   compression_.reset();
-  deflate_.reset();
+  deflate_on_ = false;
   deflate_answer_ = InternedText();
 }
 
@@ -632,8 +647,9 @@ bool Session::compress_frame(std::span<const std::byte> payload, bool first, boo
                              std::vector<std::byte>& out) {
   // A whole message without context takeover: a Deflater of the moment, which takes the thread's
   // zlib state and gives it back within the call, so that the connection holds nothing for it.
-  if (first && fin && outgoing(*deflate_, config_->role).no_context_takeover) {
-    return make_deflater(*deflate_, config_->role, config_->deflate).compress(payload, true, out);
+  const DeflateParams params = *deflate_params();
+  if (first && fin && outgoing(params, config_->role).no_context_takeover) {
+    return make_deflater(params, config_->role, config_->deflate).compress(payload, true, out);
   }
   // A streamed message holds zlib's state from its first piece to its last, and a context kept
   // lasts: the compression state carries them.

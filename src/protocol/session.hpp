@@ -134,7 +134,7 @@ class Session {
   MessageHead write_message_head(Opcode opcode, std::size_t payload_size, std::byte* out,
                                  MaskKey& mask) const noexcept {
     // send_message()'s frame unless that one is compressed. Inline: most messages pass here.
-    if (!may_send_message(opcode) || (deflate_ && compresses(payload_size))) return {};
+    if (!may_send_message(opcode) || (deflate_on_ && compresses(payload_size))) return {};
     out[0] = static_cast<std::byte>(frame_bits::fin_bit | static_cast<std::uint8_t>(opcode));
     if (config_->role == Role::server)
       return {write_frame_length(out, payload_size, nullptr), false};
@@ -160,7 +160,7 @@ class Session {
   // window to 8 bits, which zlib cannot write).
   bool compresses_outgoing() const noexcept;
   // What permessage-deflate negotiation agreed on; null when it is off.
-  const DeflateParams* deflate_params() const noexcept;
+  std::optional<DeflateParams> deflate_params() const noexcept;
   // The deflate_answer given at construction; empty when permessage-deflate is off.
   std::string_view deflate_answer() const noexcept;
   // True while a streaming send has begun and not finished.
@@ -233,7 +233,11 @@ class Session {
   // one): between messages, a connection without context takeover keeps only deflate_.
   void drop_compression_if_unused() noexcept;
 
-  // Ordered so that no padding falls between them: every connection holds a session.
+  static std::uint8_t pack(const DeflateParams& params) noexcept;
+
+  // Ordered so that no padding falls between them, the flags set once per receive() or once per
+  // life in one byte, the agreed deflate parameters in another: every connection holds a
+  // session (88 bytes).
   const SessionConfig* config_;
   // permessage-deflate: only while a compressed message is under way, either way (and from the
   // first message on in a direction that keeps its context).
@@ -244,7 +248,8 @@ class Session {
   std::uint64_t message_size_ = 0;       // payload bytes of the current message (after inflate)
   std::uint32_t message_fragments_ = 0;  // frames of the current message
   Utf8Validator utf8_;
-  std::optional<DeflateParams> deflate_;  // what permessage-deflate agreed on, when it is on
+  // What permessage-deflate agreed on, in one byte (deflate_on_ tells whether it is on).
+  std::uint8_t deflate_packed_ = 0;
   std::uint8_t mask_offset_ = 0;
   bool in_payload_ = false;
   bool message_compressed_ = false;
@@ -252,10 +257,11 @@ class Session {
   Opcode message_opcode_ = Opcode::continuation;  // continuation: no message in progress
   Opcode send_opcode_ = Opcode::continuation;     // continuation: no streaming send open
   State state_ = State::open;
-  bool in_receive_ = false;  // receive() is on the stack: abandon() must leave the memory to it
-  bool abandoned_ = false;
+  bool in_receive_ : 1 = false;  // receive() is on the stack: abandon() must leave the memory to it
+  bool abandoned_ : 1 = false;
+  bool deflate_on_ : 1 = false;
   InternedText deflate_answer_;  // empty unless permessage-deflate is on
 };
-static_assert(sizeof(Session) <= 96, "a session grew: every connection holds one");
+static_assert(sizeof(Session) <= 88, "a session grew: every connection holds one");
 
 }  // namespace fastws::protocol

@@ -197,7 +197,7 @@ bool Utf8Validator::feed(const std::byte* data, std::size_t size) noexcept {
     state = run_dfa_split(state, bytes + i, run);
     i += run;
   }
-  state_ = static_cast<std::uint32_t>(state);
+  state_ = static_cast<std::uint8_t>(state);  // a state is below 64 (state_bits_mask)
   return state != reject;
 }
 

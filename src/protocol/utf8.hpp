@@ -21,7 +21,7 @@ class Utf8Validator {
   void reset() noexcept { state_ = 0; }
 
  private:
-  std::uint32_t state_ = 0;  // 0: boundary; otherwise the decoder state (failure is sticky)
+  std::uint8_t state_ = 0;  // 0: boundary; otherwise the decoder state (failure is sticky)
 };
 
 // Whole-buffer check: valid and complete.

@@ -1,15 +1,19 @@
 // TimerWheel: deadlines fire at their tick (not before, not after), re-arming and cancelling,
-// callbacks that touch the wheel, deadlines beyond one turn, and no allocation for any number
-// of armed timers.
+// callbacks that touch the wheel, deadlines beyond one turn, no allocation for any number
+// of armed timers, and stream handlers whose deadline shares their vptr.
 #include "net/timer_wheel.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
+#include <system_error>
 #include <vector>
 
+#include "net/event_loop.hpp"
 #include "support/allocation_counter.hpp"
 
 namespace fastws::net {
@@ -249,6 +253,80 @@ TEST(TimerWheelTest, HundredThousandTimersCostOnlyTheirNodes) {
   EXPECT_EQ(fired_total, count);
   EXPECT_EQ(fired_early_or_late, 0u);
   EXPECT_FALSE(wheel.next_wakeup().has_value());
+}
+
+// A connection's shape: I/O events and a deadline on one object, one vptr for both.
+class TimedStream final : public TimedStreamHandler {
+ public:
+  int fired = 0;
+  int io = 0;
+
+  void on_io(std::uint32_t /*events*/) override { ++io; }
+  void on_received(std::span<std::byte> /*data*/) override {}
+  void on_receive_end(std::error_code /*error*/) override {}
+  void on_sent(std::error_code /*error*/) override {}
+
+ private:
+  void on_timer() override { ++fired; }
+};
+
+TEST(TimerWheelTest, StreamHandlerDeadlinesFireTheirOwnerBesideTimerNodes) {
+  static_assert(sizeof(TimedStreamHandler) == sizeof(void*) + sizeof(TimerEntry));
+  TimerWheel wheel(64);
+  TimedStream stream;
+  RecordingTimer timer(wheel);
+  wheel.arm_at(stream, 7);
+  wheel.arm_at(timer, 7);
+  wheel.arm_at(stream, 9);  // later: a store, the owner kept
+  EXPECT_EQ(stream.expiry(), 9u);
+  EXPECT_EQ(wheel.advance(8), 1u);
+  EXPECT_EQ(timer.fired, 1);
+  EXPECT_EQ(stream.fired, 0);
+  EXPECT_EQ(wheel.advance(9), 1u);
+  EXPECT_EQ(stream.fired, 1);
+  EXPECT_EQ(stream.io, 0);
+  EXPECT_FALSE(stream.armed());
+}
+
+// A wheel that keeps its members (a loop's connections): add() to remove(), armed or not, all
+// seen by for_each(), also those still waiting in the slot being fired.
+TEST(TimerWheelTest, WheelThatKeepsMembersHoldsThemArmedOrNot) {
+  TimerWheel wheel(64, /*keeps_members=*/true);
+  RecordingTimer first(wheel);
+  RecordingTimer second(wheel);
+  RecordingTimer idle(wheel);
+  for (RecordingTimer* timer : {&first, &second, &idle}) wheel.add(*timer);
+  const auto members = [&wheel] {
+    std::size_t count = 0;
+    wheel.for_each([&count](TimerEntry& /*node*/) { ++count; });
+    return count;
+  };
+  EXPECT_EQ(members(), 3u);
+  EXPECT_FALSE(idle.armed());
+  EXPECT_TRUE(idle.on_wheel());
+
+  wheel.arm_at(first, 5);
+  wheel.arm_at(second, 5);  // same slot: waits in it while `first` fires
+  std::size_t seen_by_first = 0;
+  first.then = [&] { seen_by_first = members(); };
+  EXPECT_EQ(wheel.advance(5), 2u);
+  EXPECT_EQ(seen_by_first, 3u);
+  EXPECT_EQ(members(), 3u);
+  EXPECT_FALSE(first.armed());
+  EXPECT_TRUE(first.on_wheel());  // fired, still a member
+
+  wheel.arm_at(idle, 9);
+  wheel.cancel(idle);
+  EXPECT_FALSE(idle.armed());
+  EXPECT_TRUE(idle.on_wheel());  // cancelled, still a member
+  EXPECT_EQ(wheel.advance(9), 0u);
+
+  wheel.arm_at(second, 12);
+  wheel.remove(second);  // armed: leaves the wheel all the same
+  EXPECT_FALSE(second.on_wheel());
+  EXPECT_EQ(members(), 2u);
+  EXPECT_EQ(wheel.advance(12), 0u);
+  EXPECT_EQ(second.fired, 1);
 }
 
 }  // namespace
