@@ -299,14 +299,16 @@ void UringPoller::submit_and_wait(int timeout_ms) {
 
 void UringPoller::dispatch() {
   // Only what is there now: completions posted while handlers run wait for the next iteration,
-  // after timers and flushes, as epoll's next batch would.
-  for (unsigned ready = io_uring_cq_ready(&ring_); ready > 0; --ready) {
-    io_uring_cqe* cqe = nullptr;
-    if (io_uring_peek_cqe(&ring_, &cqe) != 0) break;
-    const std::uint64_t data = cqe->user_data;
-    const int result = cqe->res;
-    const std::uint32_t flags = cqe->flags;
-    io_uring_cqe_seen(&ring_, cqe);
+  // after timers and flushes, as epoll's next batch would. The ring is read directly (no
+  // io_uring_peek_cqe, which loads the tail again for each entry); each entry is handed back to
+  // the kernel before its handler runs, so the handler's requests find room for theirs.
+  const unsigned ready = io_uring_cq_ready(&ring_);
+  for (unsigned seen = 0; seen < ready; ++seen) {
+    const io_uring_cqe& cqe = ring_.cq.cqes[*ring_.cq.khead & ring_.cq.ring_mask];
+    const std::uint64_t data = cqe.user_data;
+    const int result = cqe.res;
+    const std::uint32_t flags = cqe.flags;
+    io_uring_cq_advance(&ring_, 1);
     complete(data, result, flags);
   }
   for (Registration* registration : released_) {
@@ -319,21 +321,29 @@ void UringPoller::dispatch() {
 void UringPoller::complete(std::uint64_t data, int result, std::uint32_t flags) {
   if (data == LIBURING_UDATA_TIMEOUT) return;  // liburing's own wait timeout (old kernels)
   auto& registration = *reinterpret_cast<Registration*>(data & ~std::uint64_t{7});
+  // Whether this completion changed what sync() brings in line: a request that ended (its kind
+  // may be wanted again) or output that stopped being pending (a stream's EPOLLOUT poll waits
+  // for that). A handler's own changes go through modify(), which syncs at once; a multishot
+  // receive's data (every message of a stream) changes nothing, so it does not sync.
+  bool changed = true;
   switch (static_cast<Op>(data & 7)) {
     case Op::poll:
       complete_poll(registration, result, flags);
+      changed = (flags & IORING_CQE_F_MORE) == 0;
       break;
     case Op::receive:
       complete_receive(registration, result, flags);
+      changed = (flags & IORING_CQE_F_MORE) == 0;
       break;
     case Op::control:
       --registration.in_flight;
+      changed = false;  // a cancellation or an update: the request it acted on reports itself
       break;
     case Op::send:
-      complete_send(registration, result);
+      changed = complete_send(registration, result);
       break;
   }
-  if (registration.handler != nullptr) sync(registration);
+  if (changed && registration.handler != nullptr) sync(registration);
   release_if_done(registration);
 }
 
@@ -426,19 +436,19 @@ void UringPoller::arm_send(Registration& registration) {
   registration.send_armed = true;
 }
 
-void UringPoller::complete_send(Registration& registration, int result) {
+bool UringPoller::complete_send(Registration& registration, int result) {
   registration.send_armed = false;
   --registration.in_flight;
   if (registration.stream == nullptr) {  // removed: what was pending is given up
     return_send_buffer(registration);
-    return;
+    return false;
   }
   SendBuffer& pending = *registration.send;
   if (result > 0) {
     pending.start += static_cast<std::uint32_t>(result);
     if (pending.start < pending.end) {  // short, or bytes written meanwhile: the rest goes next
       arm_send(registration);
-      return;
+      return false;
     }
   }
   return_send_buffer(registration);
@@ -446,6 +456,8 @@ void UringPoller::complete_send(Registration& registration, int result) {
   registration.stream->on_sent(result > 0    ? std::error_code()
                                : result == 0 ? std::make_error_code(std::errc::broken_pipe)
                                              : from_result(result));
+  // Nothing pending any more: a wanted EPOLLOUT is polled for again (unless on_sent() wrote).
+  return (registration.wanted & EPOLLOUT) != 0;
 }
 
 std::unique_ptr<UringPoller::SendBuffer> UringPoller::take_send_buffer(std::size_t bytes) {

@@ -127,7 +127,8 @@ class UringPoller {
   void complete_receive(Registration& registration, int result, std::uint32_t flags);
   void complete_accept(Registration& registration, int result);
   void arm_send(Registration& registration);
-  void complete_send(Registration& registration, int result);
+  // Whether the registration needs a sync() now.
+  bool complete_send(Registration& registration, int result);
   // A buffer for `bytes` of output: a small one when they fit it.
   std::unique_ptr<SendBuffer> take_send_buffer(std::size_t bytes);
   void return_send_buffer(Registration& registration) noexcept;
