@@ -49,6 +49,7 @@ struct alignas(8) UringPoller::Registration {
   std::uint32_t poll_mask = 0;  // of the poll in flight
   std::uint16_t in_flight = 0;  // requests whose last completion has not come yet
   bool poll_armed : 1 = false;
+  bool poll_cancelled : 1 = false;
   bool receive_armed : 1 = false;
   bool receive_cancelled : 1 = false;
   bool send_armed : 1 = false;
@@ -187,7 +188,9 @@ std::error_code UringPoller::remove(int fd) {
   by_fd_[static_cast<std::size_t>(fd)] = nullptr;
   removed_.push_back(registration);
   registration->handler = nullptr;
-  if (registration->poll_armed) cancel(*registration, Op::poll);
+  if (registration->poll_armed && !registration->poll_cancelled) {
+    cancel(*registration, Op::poll);
+  }
   if (registration->receive_armed && !registration->receive_cancelled) {
     cancel(*registration, Op::receive);
   }
@@ -217,13 +220,12 @@ void UringPoller::sync(Registration& registration) {
   const std::uint32_t mask = registration.poll_wanted();
   if (!registration.poll_armed) {
     if (mask != 0) arm_poll(registration, mask);
-  } else if (registration.poll_mask != mask) {
-    // A poll that completed meanwhile makes this fail (ENOENT); its completion then arms anew.
-    io_uring_sqe* sqe = next_sqe();
-    const std::uint64_t target = user_data(registration, Op::poll);
-    io_uring_prep_poll_update(sqe, target, target, mask, IORING_POLL_UPDATE_EVENTS);
-    prepare(sqe, registration, Op::control);
-    registration.poll_mask = mask;
+  } else if (registration.poll_mask != mask && !registration.poll_cancelled) {
+    // Cancelled, and armed anew with the new mask once its completion came: not updated in place
+    // (IORING_POLL_UPDATE_EVENTS), because an update to a mask that is ready at once loses the
+    // poll (the kernel neither completes it nor keeps it armed), and the socket goes unwatched.
+    cancel(registration, Op::poll);
+    registration.poll_cancelled = true;
   }
 }
 
@@ -253,6 +255,7 @@ void UringPoller::arm_poll(Registration& registration, std::uint32_t mask) {
   }
   prepare(sqe, registration, Op::poll);
   registration.poll_armed = true;
+  registration.poll_cancelled = false;
   registration.poll_mask = mask;
 }
 
@@ -341,7 +344,7 @@ void UringPoller::complete(std::uint64_t data, int result, std::uint32_t flags) 
       break;
     case Op::control:
       --registration.in_flight;
-      changed = false;  // a cancellation or an update: the request it acted on reports itself
+      changed = false;  // a cancellation: the request it acted on reports itself
       break;
     case Op::send:
       changed = complete_send(registration, result);
