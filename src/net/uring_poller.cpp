@@ -11,7 +11,6 @@
 #include <utility>
 
 #include "net/event_loop.hpp"
-#include "net/intrusive_list.hpp"
 #include "net/io_fault_injection.hpp"
 #include "net/unique_fd.hpp"
 
@@ -39,30 +38,35 @@ struct UringPoller::SendBuffer {
   std::uint32_t end = 0;
 };
 
-// One fd's registration. Aligned to 8 so that a request's user_data is its address with the
-// request's kind in the low bits.
-struct alignas(8) UringPoller::Registration : ListNode<Registration> {
-  IoHandler* handler = nullptr;  // null once removed: its completions are dropped
-  StreamHandler* stream = nullptr;
+// One fd's registration: one per idle connection, so kept to 32 bytes (a 48-byte heap chunk).
+// Aligned to 8 so that a request's user_data is its address with the request's kind in the low
+// bits.
+struct alignas(8) UringPoller::Registration {
+  IoHandler* handler = nullptr;      // null once removed: its completions are dropped
   std::unique_ptr<SendBuffer> send;  // only while output is pending (a send is in flight)
   int fd = -1;
   std::uint32_t wanted = 0;     // epoll bits, as last added or modified
   std::uint32_t poll_mask = 0;  // of the poll in flight
   std::uint16_t in_flight = 0;  // requests whose last completion has not come yet
   bool poll_armed : 1 = false;
+  bool poll_cancelled : 1 = false;
   bool receive_armed : 1 = false;
   bool receive_cancelled : 1 = false;
   bool send_armed : 1 = false;
-  bool listener : 1 = false;  // the handler is a ListenHandler; "receive" is a multishot accept
-  bool released : 1 = false;
+  bool is_stream : 1 = false;  // the handler is a StreamHandler (add_stream)
+  bool listener : 1 = false;   // the handler is a ListenHandler; "receive" is a multishot accept
 
+  // The stream handler, while registered (null once removed).
+  StreamHandler* stream() const noexcept {
+    return is_stream ? static_cast<StreamHandler*>(handler) : nullptr;
+  }
   bool edge_triggered() const noexcept { return (wanted & EPOLLET) != 0; }
   // What the poll request watches: everything for a readiness registration, room to write for a
   // stream (its input comes with the receive) while none of its output is pending (on_sent()
   // reports the room then).
   std::uint32_t poll_wanted() const noexcept {
     if (listener) return 0;
-    if (stream == nullptr) return wanted & ~reporting_bits;
+    if (!is_stream) return wanted & ~reporting_bits;
     return send ? 0 : wanted & EPOLLOUT;
   }
 };
@@ -121,18 +125,14 @@ UringPoller::~UringPoller() {
   // Exiting the ring cancels what is in flight; no completion is handed out any more.
   if (ring_ready_) io_uring_queue_exit(&ring_);
   if (buffer_ring_ != nullptr) ::munmap(buffer_ring_, buffer_count_ * sizeof(io_uring_buf));
-  while (!all_.empty()) {
-    auto& registration =
-        static_cast<Registration&>(ListNode<Registration>::from_link(all_.front()));
-    registration.link.unlink();
-    delete &registration;
-  }
+  for (Registration* registration : by_fd_) delete registration;
+  for (Registration* registration : removed_) delete registration;
 }
 
 std::vector<UringPoller::Registered> UringPoller::registered() const {
   std::vector<Registered> live;
   for (const Registration* registration : by_fd_) {
-    if (registration != nullptr && registration->handler != nullptr) {
+    if (registration != nullptr) {
       live.push_back({registration->fd, registration->wanted, registration->handler});
     }
   }
@@ -140,30 +140,30 @@ std::vector<UringPoller::Registered> UringPoller::registered() const {
 }
 
 std::error_code UringPoller::add(int fd, std::uint32_t events, IoHandler& handler) {
-  return register_fd(fd, events, handler, nullptr);
+  return register_fd(fd, events, handler);
 }
 
 std::error_code UringPoller::add_stream(int fd, std::uint32_t events, StreamHandler& handler) {
-  return register_fd(fd, events, handler, &handler);
+  return register_fd(fd, events, handler, Kind::stream);
 }
 
 std::error_code UringPoller::add_listener(int fd, std::uint32_t events, ListenHandler& handler) {
-  return register_fd(fd, events, handler, nullptr, true);
+  return register_fd(fd, events, handler, Kind::listener);
 }
 
 std::error_code UringPoller::register_fd(int fd, std::uint32_t events, IoHandler& handler,
-                                         StreamHandler* stream, bool listener) {
+                                         Kind kind) {
+  static_assert(sizeof(void*) != 8 || sizeof(Registration) == 32, "see Registration");
   if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
   const auto index = static_cast<std::size_t>(fd);
   if (index >= by_fd_.size()) by_fd_.resize(index + 1, nullptr);
   if (by_fd_[index] != nullptr) return std::make_error_code(std::errc::file_exists);
   auto* registration = new Registration();
   registration->handler = &handler;
-  registration->stream = stream;
-  registration->listener = listener;
+  registration->is_stream = kind == Kind::stream;
+  registration->listener = kind == Kind::listener;
   registration->fd = fd;
   registration->wanted = events;
-  all_.push_back(registration->link);
   by_fd_[index] = registration;
   sync(*registration);
   return {};
@@ -186,9 +186,11 @@ std::error_code UringPoller::remove(int fd) {
   Registration* registration = find(fd);
   if (registration == nullptr) return std::make_error_code(std::errc::no_such_file_or_directory);
   by_fd_[static_cast<std::size_t>(fd)] = nullptr;
+  removed_.push_back(registration);
   registration->handler = nullptr;
-  registration->stream = nullptr;
-  if (registration->poll_armed) cancel(*registration, Op::poll);
+  if (registration->poll_armed && !registration->poll_cancelled) {
+    cancel(*registration, Op::poll);
+  }
   if (registration->receive_armed && !registration->receive_cancelled) {
     cancel(*registration, Op::receive);
   }
@@ -206,7 +208,7 @@ std::error_code UringPoller::remove(int fd) {
 
 void UringPoller::sync(Registration& registration) {
   if (registration.handler == nullptr) return;
-  if (registration.stream != nullptr || registration.listener) {
+  if (registration.is_stream || registration.listener) {
     const bool receive = (registration.wanted & EPOLLIN) != 0;
     if (receive && !registration.receive_armed) {
       arm_receive(registration);
@@ -218,13 +220,12 @@ void UringPoller::sync(Registration& registration) {
   const std::uint32_t mask = registration.poll_wanted();
   if (!registration.poll_armed) {
     if (mask != 0) arm_poll(registration, mask);
-  } else if (registration.poll_mask != mask) {
-    // A poll that completed meanwhile makes this fail (ENOENT); its completion then arms anew.
-    io_uring_sqe* sqe = next_sqe();
-    const std::uint64_t target = user_data(registration, Op::poll);
-    io_uring_prep_poll_update(sqe, target, target, mask, IORING_POLL_UPDATE_EVENTS);
-    prepare(sqe, registration, Op::control);
-    registration.poll_mask = mask;
+  } else if (registration.poll_mask != mask && !registration.poll_cancelled) {
+    // Cancelled, and armed anew with the new mask once its completion came: not updated in place
+    // (IORING_POLL_UPDATE_EVENTS), because an update to a mask that is ready at once loses the
+    // poll (the kernel neither completes it nor keeps it armed), and the socket goes unwatched.
+    cancel(registration, Op::poll);
+    registration.poll_cancelled = true;
   }
 }
 
@@ -254,6 +255,7 @@ void UringPoller::arm_poll(Registration& registration, std::uint32_t mask) {
   }
   prepare(sqe, registration, Op::poll);
   registration.poll_armed = true;
+  registration.poll_cancelled = false;
   registration.poll_mask = mask;
 }
 
@@ -299,41 +301,56 @@ void UringPoller::submit_and_wait(int timeout_ms) {
 
 void UringPoller::dispatch() {
   // Only what is there now: completions posted while handlers run wait for the next iteration,
-  // after timers and flushes, as epoll's next batch would.
-  for (unsigned ready = io_uring_cq_ready(&ring_); ready > 0; --ready) {
-    io_uring_cqe* cqe = nullptr;
-    if (io_uring_peek_cqe(&ring_, &cqe) != 0) break;
-    const std::uint64_t data = cqe->user_data;
-    const int result = cqe->res;
-    const std::uint32_t flags = cqe->flags;
-    io_uring_cqe_seen(&ring_, cqe);
+  // after timers and flushes, as epoll's next batch would. The ring is read directly (no
+  // io_uring_peek_cqe, which loads the tail again for each entry); each entry is handed back to
+  // the kernel before its handler runs, so the handler's requests find room for theirs.
+  const unsigned ready = io_uring_cq_ready(&ring_);
+  for (unsigned seen = 0; seen < ready; ++seen) {
+    const io_uring_cqe& cqe = ring_.cq.cqes[*ring_.cq.khead & ring_.cq.ring_mask];
+    const std::uint64_t data = cqe.user_data;
+    const int result = cqe.res;
+    const std::uint32_t flags = cqe.flags;
+    io_uring_cq_advance(&ring_, 1);
     complete(data, result, flags);
   }
-  for (Registration* registration : released_) {
-    registration->link.unlink();
+  if (release_due_) free_released();
+}
+
+void UringPoller::free_released() noexcept {
+  release_due_ = false;
+  std::erase_if(removed_, [](Registration* registration) {
+    if (registration->in_flight != 0) return false;
     delete registration;
-  }
-  released_.clear();
+    return true;
+  });
 }
 
 void UringPoller::complete(std::uint64_t data, int result, std::uint32_t flags) {
   if (data == LIBURING_UDATA_TIMEOUT) return;  // liburing's own wait timeout (old kernels)
   auto& registration = *reinterpret_cast<Registration*>(data & ~std::uint64_t{7});
+  // Whether this completion changed what sync() brings in line: a request that ended (its kind
+  // may be wanted again) or output that stopped being pending (a stream's EPOLLOUT poll waits
+  // for that). A handler's own changes go through modify(), which syncs at once; a multishot
+  // receive's data (every message of a stream) changes nothing, so it does not sync.
+  bool changed = true;
   switch (static_cast<Op>(data & 7)) {
     case Op::poll:
       complete_poll(registration, result, flags);
+      changed = (flags & IORING_CQE_F_MORE) == 0;
       break;
     case Op::receive:
       complete_receive(registration, result, flags);
+      changed = (flags & IORING_CQE_F_MORE) == 0;
       break;
     case Op::control:
       --registration.in_flight;
+      changed = false;  // a cancellation: the request it acted on reports itself
       break;
     case Op::send:
-      complete_send(registration, result);
+      changed = complete_send(registration, result);
       break;
   }
-  if (registration.handler != nullptr) sync(registration);
+  if (changed && registration.handler != nullptr) sync(registration);
   release_if_done(registration);
 }
 
@@ -367,12 +384,13 @@ void UringPoller::complete_receive(Registration& registration, int result, std::
     recycle(id);
     return;
   }
-  if (registration.stream == nullptr) return;
+  StreamHandler* const stream = registration.stream();
+  if (stream == nullptr) return;
   // ENOBUFS: every buffer was taken before this batch gave them back; sync() arms again.
   if (result == 0) {
-    registration.stream->on_receive_end({});
+    stream->on_receive_end({});
   } else if (result < 0 && result != -ECANCELED && result != -ENOBUFS) {
-    registration.stream->on_receive_end(from_result(result));
+    stream->on_receive_end(from_result(result));
   }
 }
 
@@ -380,7 +398,7 @@ IoResult UringPoller::send(int fd, std::span<const iovec> buffers) {
   Registration* registration = find(fd);
   std::size_t offered = 0;
   for (const iovec& buffer : buffers) offered += buffer.iov_len;
-  if (registration == nullptr || registration->stream == nullptr ||
+  if (registration == nullptr || !registration->is_stream ||
       (!registration->send && offered > send_pools_[1].buffer_size)) {
     return write_vectored(fd, buffers);
   }
@@ -426,26 +444,29 @@ void UringPoller::arm_send(Registration& registration) {
   registration.send_armed = true;
 }
 
-void UringPoller::complete_send(Registration& registration, int result) {
+bool UringPoller::complete_send(Registration& registration, int result) {
   registration.send_armed = false;
   --registration.in_flight;
-  if (registration.stream == nullptr) {  // removed: what was pending is given up
+  StreamHandler* const stream = registration.stream();
+  if (stream == nullptr) {  // removed: what was pending is given up
     return_send_buffer(registration);
-    return;
+    return false;
   }
   SendBuffer& pending = *registration.send;
   if (result > 0) {
     pending.start += static_cast<std::uint32_t>(result);
     if (pending.start < pending.end) {  // short, or bytes written meanwhile: the rest goes next
       arm_send(registration);
-      return;
+      return false;
     }
   }
   return_send_buffer(registration);
   // A send that takes nothing of a stream socket would take nothing again: a failure.
-  registration.stream->on_sent(result > 0    ? std::error_code()
-                               : result == 0 ? std::make_error_code(std::errc::broken_pipe)
-                                             : from_result(result));
+  stream->on_sent(result > 0    ? std::error_code()
+                  : result == 0 ? std::make_error_code(std::errc::broken_pipe)
+                                : from_result(result));
+  // Nothing pending any more: a wanted EPOLLOUT is polled for again (unless on_sent() wrote).
+  return (registration.wanted & EPOLLOUT) != 0;
 }
 
 std::unique_ptr<UringPoller::SendBuffer> UringPoller::take_send_buffer(std::size_t bytes) {
@@ -485,19 +506,21 @@ void UringPoller::complete_accept(Registration& registration, int result) {
 }
 
 void UringPoller::deliver(Registration& registration, std::span<std::byte> data) {
-  while (!data.empty() && registration.stream != nullptr) {
+  while (!data.empty()) {
+    StreamHandler* const stream = registration.stream();
+    if (stream == nullptr) return;
     std::size_t take = data.size();
     // Tests fail or shorten "reads" here as read_some() lets them on epoll: a short one hands the
     // bytes over in pieces.
     if (const auto hook = testing::io_fault_hook()) [[unlikely]] {
       const testing::IoFault fault = hook(testing::IoOperation::read, registration.fd);
       if (fault.error != 0) {
-        registration.stream->on_receive_end({fault.error, std::system_category()});
+        stream->on_receive_end({fault.error, std::system_category()});
         return;
       }
       take = std::clamp<std::size_t>(fault.max_bytes, 1, take);
     }
-    registration.stream->on_received(data.first(take));
+    stream->on_received(data.first(take));
     data = data.subspan(take);
   }
 }
@@ -509,12 +532,8 @@ void UringPoller::recycle(std::uint16_t id) noexcept {
   io_uring_buf_ring_advance(buffer_ring_, 1);
 }
 
-void UringPoller::release_if_done(Registration& registration) {
-  if (registration.handler != nullptr || registration.in_flight != 0 || registration.released) {
-    return;
-  }
-  registration.released = true;
-  released_.push_back(&registration);
+void UringPoller::release_if_done(const Registration& registration) noexcept {
+  if (registration.handler == nullptr && registration.in_flight == 0) release_due_ = true;
 }
 
 }  // namespace fastws::net

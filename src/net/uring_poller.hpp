@@ -35,7 +35,6 @@
 #include <system_error>
 #include <vector>
 
-#include "net/intrusive_list.hpp"
 #include "net/socket_io.hpp"
 
 namespace fastws::net {
@@ -107,11 +106,12 @@ class UringPoller {
   struct Registration;
   struct SendBuffer;
   enum class Op : std::uint64_t { poll = 0, receive = 1, control = 2, send = 3 };
+  enum class Kind : std::uint8_t { readiness, stream, listener };
 
   UringPoller() = default;
   std::error_code set_up(const UringOptions& options);
   std::error_code register_fd(int fd, std::uint32_t events, IoHandler& handler,
-                              StreamHandler* stream, bool listener = false);
+                              Kind kind = Kind::readiness);
   Registration* find(int fd) const noexcept;
   static std::uint64_t user_data(Registration& registration, Op op) noexcept;
   // Brings the requests in flight in line with what the registration wants.
@@ -127,14 +127,19 @@ class UringPoller {
   void complete_receive(Registration& registration, int result, std::uint32_t flags);
   void complete_accept(Registration& registration, int result);
   void arm_send(Registration& registration);
-  void complete_send(Registration& registration, int result);
+  // Whether the registration needs a sync() now.
+  bool complete_send(Registration& registration, int result);
   // A buffer for `bytes` of output: a small one when they fit it.
   std::unique_ptr<SendBuffer> take_send_buffer(std::size_t bytes);
   void return_send_buffer(Registration& registration) noexcept;
   // Hands received bytes to the registration's handler (while it has one).
   void deliver(Registration& registration, std::span<std::byte> data);
   void recycle(std::uint16_t buffer_id) noexcept;
-  void release_if_done(Registration& registration);
+  // Notes a removed registration whose last request completed: dispatch() frees it.
+  void release_if_done(const Registration& registration) noexcept;
+  // Frees the removed registrations that have nothing in flight any more. Out of line: it is
+  // rare, and dispatch() stays small enough for complete() to be inlined into its loop.
+  [[gnu::noinline]] void free_released() noexcept;
 
   io_uring ring_{};
   bool ring_ready_ = false;
@@ -149,9 +154,11 @@ class UringPoller {
     std::vector<std::unique_ptr<SendBuffer>> free;
   };
   std::array<SendPool, 2> send_pools_;
-  ListHead all_;  // every registration, removed ones too until their last completion
-  std::vector<Registration*> by_fd_;
-  std::vector<Registration*> released_;  // freed once the batch that released them is over
+  std::vector<Registration*> by_fd_;  // the registered ones (owned), by fd
+  // Removed ones (owned) until their last request completed; freed at the end of a batch, since
+  // a handler may remove its registration while that registration's completion is being handled.
+  std::vector<Registration*> removed_;
+  bool release_due_ = false;  // some of removed_ have nothing in flight
 };
 
 }  // namespace fastws::net

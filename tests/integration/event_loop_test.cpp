@@ -202,6 +202,35 @@ TEST(EventLoopTest, DispatchesReadinessToTheHandler) {
   EXPECT_EQ(handler.received, "hello");
 }
 
+// Interest changed while the socket is watched, to events that are ready at that moment: they are
+// reported, as after EPOLL_CTL_MOD. On io_uring the armed poll changes its mask; updated in place
+// (IORING_POLL_UPDATE_EVENTS) it was lost when the new mask was ready at once, and the socket
+// went unwatched for good (a TLS connection left open after a short write or a paused read).
+TEST(EventLoopTest, InterestChangedToReadyEventsIsReported) {
+  auto loop = make_loop();
+  auto pair = make_socket_pair();
+  ReadingHandler handler(*loop, pair.loop_side.get());
+  const auto run_until = [&](auto done) {
+    for (int i = 0; i < 20 && !done(); ++i) loop->run_once(100ms);
+    return done();
+  };
+  ASSERT_FALSE(loop->add(pair.loop_side.get(), EPOLLIN, handler));
+  loop->run_once(0ms);  // watched for input, which does not come
+
+  // Room to write is there at once.
+  ASSERT_FALSE(loop->modify(pair.loop_side.get(), EPOLLIN | EPOLLOUT, handler));
+  EXPECT_TRUE(run_until([&] { return (handler.events & EPOLLOUT) != 0; }));
+
+  // Reading paused while input arrives, then resumed: the input waiting is reported.
+  ASSERT_FALSE(loop->modify(pair.loop_side.get(), 0, handler));
+  loop->run_once(0ms);
+  write_text(pair.peer_side.get(), "waiting");
+  loop->run_once(50ms);
+  EXPECT_EQ(handler.received, "");
+  ASSERT_FALSE(loop->modify(pair.loop_side.get(), EPOLLIN, handler));
+  EXPECT_TRUE(run_until([&] { return handler.received == "waiting"; })) << handler.received;
+}
+
 // Logs what happens, so tests can check the order of reads and flushes.
 class LoggingFlusher final : public FlushHandler {
  public:
