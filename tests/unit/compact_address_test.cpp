@@ -11,30 +11,13 @@
 #include <vector>
 
 #include "net/socket_address.hpp"
+#include "support/sample_addresses.hpp"
 
 namespace fastws::detail {
 namespace {
 
-PeerAddress address_of(const char* host, std::uint16_t port) {
-  std::vector<net::SocketAddress> resolved;
-  EXPECT_FALSE(net::resolve(host, port, resolved));
-  EXPECT_FALSE(resolved.empty());
-  return resolved.empty() ? PeerAddress() : PeerAddress(resolved.front());
-}
-
-PeerAddress ipv6_with_scope(std::uint32_t scope, std::uint16_t port) {
-  sockaddr_in6 v6{};
-  v6.sin6_family = AF_INET6;
-  v6.sin6_port = htons(port);
-  v6.sin6_scope_id = scope;
-  v6.sin6_addr.s6_addr[0] = 0xfe;
-  v6.sin6_addr.s6_addr[1] = 0x80;
-  v6.sin6_addr.s6_addr[15] = 1;
-  net::SocketAddress address;
-  std::memcpy(address.storage(), &v6, sizeof v6);
-  address.set_size(sizeof v6);
-  return PeerAddress(address);
-}
+using fastws::testing::address_of;
+using fastws::testing::ipv6_with_scope;
 
 PeerAddress unix_socket(const char* path) {
   net::SocketAddress address;

@@ -9,30 +9,13 @@
 #include <vector>
 
 #include "net/socket_address.hpp"
+#include "support/sample_addresses.hpp"
 
 namespace fastws::detail {
 namespace {
 
-PeerAddress address_of(const char* host, std::uint16_t port) {
-  std::vector<net::SocketAddress> resolved;
-  EXPECT_FALSE(net::resolve(host, port, resolved));
-  EXPECT_FALSE(resolved.empty());
-  return resolved.empty() ? PeerAddress() : PeerAddress(resolved.front());
-}
-
-PeerAddress ipv6_with_scope(std::uint32_t scope, std::uint16_t port) {
-  sockaddr_in6 v6{};
-  v6.sin6_family = AF_INET6;
-  v6.sin6_port = htons(port);
-  v6.sin6_scope_id = scope;
-  v6.sin6_addr.s6_addr[0] = 0xfe;
-  v6.sin6_addr.s6_addr[1] = 0x80;
-  v6.sin6_addr.s6_addr[15] = 1;
-  net::SocketAddress address;
-  std::memcpy(address.storage(), &v6, sizeof v6);
-  address.set_size(sizeof v6);
-  return PeerAddress(address);
-}
+using fastws::testing::address_of;
+using fastws::testing::ipv6_with_scope;
 
 TEST(InternedAddress, GivesBackWhatItWasMadeFrom) {
   for (const PeerAddress& address : {address_of("127.0.0.1", 9001), address_of("::1", 443),
