@@ -7,10 +7,6 @@
 
 namespace fastws::net {
 
-namespace {
-constexpr std::size_t bits_per_word = 64;
-}  // namespace
-
 TimerEntry::~TimerEntry() {
   if (on_wheel()) link.unlink();
 }

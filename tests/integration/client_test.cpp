@@ -133,14 +133,18 @@ TEST_F(ClientTest, MessagesArrivingAfterOurCloseAreStillDelivered) {
   // The client closes on the first echo; the second was sent by the server before it saw that
   // close, so it arrives while the client is closing: it is delivered, not dropped.
   RecordingClient peer;
+  // Both sent from on_open, on the loop thread, so both leave before the first echo can be read
+  // (sent from here, the close on "one" could come first and refuse "two").
+  peer.client().on_open([](const Conn& conn) {
+    conn.send("one");
+    conn.send("two");
+  });
   peer.client().on_message([&](const Conn& conn, Message message) {
     peer.received.add({conn, std::string(message.text())});
     if (message.text() == "one") conn.close(4001, "enough");
   });
   ConnectResult result = peer.client().connect_and_wait(url());
   ASSERT_TRUE(result) << result.error.error;
-  result.conn.send("one");
-  result.conn.send("two");
   ASSERT_TRUE(peer.closes.wait_for(1));
   ASSERT_TRUE(peer.received.wait_for(2));
   EXPECT_EQ(peer.received.all()[1].text, "two");

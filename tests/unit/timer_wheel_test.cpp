@@ -329,5 +329,29 @@ TEST(TimerWheelTest, WheelThatKeepsMembersHoldsThemArmedOrNot) {
   EXPECT_EQ(second.fired, 1);
 }
 
+// for_each() looks only at the slots its bitmap marks: members armed in every word of it, and
+// one a turn ahead that goes back into its slot when that slot comes up, are all still seen.
+TEST(TimerWheelTest, ForEachSeesMembersInEverySlotItHolds) {
+  TimerWheel wheel(256, /*keeps_members=*/true);
+  std::vector<std::unique_ptr<RecordingTimer>> timers;
+  for (const std::uint64_t tick : {1u, 63u, 64u, 130u, 255u, 300u}) {
+    timers.push_back(std::make_unique<RecordingTimer>(wheel));
+    wheel.add(*timers.back());
+    wheel.arm_at(*timers.back(), tick);
+  }
+  const auto members = [&wheel] {
+    std::size_t count = 0;
+    wheel.for_each([&count](TimerEntry& /*node*/) { ++count; });
+    return count;
+  };
+  EXPECT_EQ(members(), 6u);
+  EXPECT_EQ(wheel.advance(100), 3u);  // 1, 63, 64 fire; 300 waits in its slot for another turn
+  EXPECT_EQ(members(), 6u);
+  wheel.remove(*timers[3]);
+  EXPECT_EQ(members(), 5u);
+  EXPECT_EQ(wheel.advance(300), 2u);
+  EXPECT_EQ(members(), 5u);
+}
+
 }  // namespace
 }  // namespace fastws::net
