@@ -40,7 +40,8 @@ class ExternalLoop {
   // Runs what is ready (I/O, tasks from other threads, due timers, then the batch's writes),
   // without waiting. False once the loop has ended.
   bool run_ready();
-  // True when run_ready() has more to do at once (input a connection left for a later turn).
+  // True when run_ready() has more to do at once (input a connection left for a later turn, a
+  // task the loop posted to itself).
   bool wants_run() const noexcept;
   // How long the driver may wait before calling run_ready() for a timer; negative: no timer.
   std::chrono::milliseconds wait_limit() const noexcept;

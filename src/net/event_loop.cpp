@@ -129,6 +129,7 @@ void EventLoop::run_handler(void (*handler)(void*), void* context) {
   // ago when the loop idled in its driver.
   update_clock();
   handler(context);
+  run_own_tasks();
   run_deferred_flushes();
   current_ = outer;
 }
@@ -137,7 +138,7 @@ void EventLoop::run_once(std::chrono::milliseconds max_wait) {
   EventLoop* const outer = std::exchange(current_, this);
 
   due_.splice(revisits_);
-  const int timeout = due_.empty() ? epoll_timeout(max_wait) : 0;
+  const int timeout = due_.empty() && own_posted_.empty() ? epoll_timeout(max_wait) : 0;
   if (uring_) {
     uring_->submit_and_wait(timeout);
     update_clock();
@@ -156,6 +157,7 @@ void EventLoop::run_once(std::chrono::milliseconds max_wait) {
     batch_size_ = batch_next_ = 0;
   }
   run_revisits();
+  run_own_tasks();
 
   timers_.advance(static_cast<std::uint64_t>(elapsed_ / tick_));
   run_deferred_flushes();
@@ -187,12 +189,22 @@ void EventLoop::stop() {
 }
 
 void EventLoop::post(Task task) {
+  const bool own_thread = is_in_loop_thread();
   bool was_empty;
   {
     std::lock_guard lock(posted_mutex_);
     was_empty = posted_.empty();
+    // From the loop's own thread, with no other thread's task waiting, the task needs no
+    // wakeup: it runs after this batch (step 3). Behind waiting tasks it queues after them, so
+    // tasks run in the order the lock saw them posted, whichever thread posted them (a dial
+    // admitted before a context closes its door runs before the context's finishing task).
+    if (own_thread && was_empty) {
+      own_posted_.push_back(std::move(task));
+      return;
+    }
     posted_.push_back(std::move(task));
   }
+  if (own_thread) return;  // behind waiting tasks: their wakeup is on its way
   // A non-empty queue already has a wakeup on its way (run_posted_tasks() drains the eventfd
   // before it takes the queue), so only the first post of a burst writes.
   if (was_empty) {
@@ -208,6 +220,9 @@ void EventLoop::wake() noexcept {
 }
 
 void EventLoop::run_posted_tasks() {
+  // The loop's own tasks were posted before any task now in the queue (post() puts them there
+  // once the queue holds something): they go first.
+  run_own_tasks();
   // Drain the eventfd before taking the queue: a post that lands after the swap then leaves the
   // eventfd readable and is picked up by the next iteration instead of being stranded.
   std::uint64_t count;
@@ -219,6 +234,14 @@ void EventLoop::run_posted_tasks() {
   // Both vectors keep their capacity, so steady cross-thread traffic allocates nothing here.
   for (Task& task : running_) task();
   running_.clear();
+}
+
+void EventLoop::run_own_tasks() {
+  // Only those posted so far: a task that posts again runs in the next iteration, after I/O,
+  // so a task re-posting itself cannot starve the sockets.
+  own_posted_.swap(own_running_);
+  for (Task& task : own_running_) task();
+  own_running_.clear();
 }
 
 std::error_code EventLoop::add(int fd, std::uint32_t events, IoHandler& handler) {

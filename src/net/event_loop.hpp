@@ -11,7 +11,8 @@
 //      all while handlers wait for a revisit);
 //   2. on_io() for every ready handler of the batch (posted tasks run here too, when the
 //      wakeup eventfd is part of the batch);
-//   3. on_io(EPOLLIN) for every handler that asked for a revisit before this iteration;
+//   3. on_io(EPOLLIN) for every handler that asked for a revisit before this iteration, then
+//      the tasks the loop's own thread posted (no eventfd round trip for them);
 //   4. timers that came due fire;
 //   5. every FlushHandler that called defer_flush() during 1-4 flushes, once.
 // Step 5 is the cork: all the frames one read brings (and all sends queued by other threads)
@@ -200,8 +201,9 @@ class EventLoop {
   void prepare_for_outside_driver();
   // Takes back a stop() (the one run() would end on): true when one was asked for.
   bool take_stop() noexcept;
-  // A handler waits for a revisit: run again without waiting.
-  bool revisit_pending() const noexcept { return !revisits_.empty(); }
+  // A handler waits for a revisit, or the loop's own thread posted a task: run again without
+  // waiting (neither makes fd() readable).
+  bool work_pending_now() const noexcept { return !revisits_.empty() || !own_posted_.empty(); }
   // How long the next run_once() may wait for a timer (negative: no timer is armed).
   std::chrono::milliseconds timer_wait() const noexcept {
     return std::chrono::milliseconds(epoll_timeout(std::chrono::milliseconds(-1)));
@@ -214,10 +216,13 @@ class EventLoop {
   void set_driver(void* driver) noexcept { driver_ = driver; }
   void* driver() const noexcept { return driver_; }
 
-  // Any thread. Runs `task` on the loop thread during a later iteration; tasks posted by one
-  // thread run in posting order. The loop is woken only when the queue goes from empty to
-  // non-empty, so a burst of posts costs one wakeup. Tasks still queued when the loop is
-  // destroyed are destroyed without running.
+  // Any thread. Runs `task` on the loop thread later, never inside the call; tasks run in the
+  // order they were posted, whichever threads posted them. From another thread the loop is
+  // woken only when the queue goes from empty to non-empty, so a burst of posts costs one
+  // wakeup. From the loop's own thread (a broadcast made in a message handler) nothing is
+  // written to the eventfd: the task runs in this iteration, after the batch's handlers and
+  // before its flushes (step 3 above), or behind other threads' tasks already waiting.
+  // Tasks still queued when the loop is destroyed are destroyed without running.
   void post(Task task);
   // Any thread. How many eventfd writes post() made (tests prove the coalescing with it).
   std::uint64_t wakeups() const noexcept { return wakeups_.load(std::memory_order_relaxed); }
@@ -303,6 +308,7 @@ class EventLoop {
   int epoll_timeout(std::chrono::milliseconds max_wait) const noexcept;
   void update_clock() noexcept;
   void run_posted_tasks();
+  void run_own_tasks();
   void run_deferred_flushes();
   void run_revisits();
   void wake() noexcept;
@@ -331,8 +337,10 @@ class EventLoop {
   std::chrono::milliseconds elapsed_{0};  // since start_, read once per iteration
 
   std::mutex posted_mutex_;
-  std::vector<Task> posted_;   // guarded by posted_mutex_
-  std::vector<Task> running_;  // loop thread only; swapped with posted_ to run outside the lock
+  std::vector<Task> posted_;       // guarded by posted_mutex_
+  std::vector<Task> running_;      // loop thread only; swapped with posted_ to run outside the lock
+  std::vector<Task> own_posted_;   // loop thread only: posted by the loop thread itself
+  std::vector<Task> own_running_;  // loop thread only; swapped with own_posted_
   std::atomic<std::uint64_t> wakeups_{0};
   std::atomic<bool> stop_requested_{false};
   void* driver_ = nullptr;

@@ -23,7 +23,7 @@ bool ExternalLoop::run_ready() {
 }
 
 bool ExternalLoop::wants_run() const noexcept {
-  return !ended_ && (*loops_)[index_]->revisit_pending();
+  return !ended_ && (*loops_)[index_]->work_pending_now();
 }
 
 std::chrono::milliseconds ExternalLoop::wait_limit() const noexcept {

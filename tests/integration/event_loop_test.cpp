@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <future>
 #include <string>
 #include <thread>
@@ -295,6 +296,97 @@ TEST(EventLoopTest, CancelledOrDestroyedFlushHandlersAreNotCalled) {
   });
   loop->run_once(1s);
   EXPECT_TRUE(log.empty());
+}
+
+// Reads, then posts a task from the loop thread (as a broadcast made in a message handler
+// does) that logs and asks for a flush.
+class PostingHandler final : public IoHandler {
+ public:
+  PostingHandler(EventLoop& loop, int fd, std::vector<std::string>& log, FlushHandler& flusher)
+      : loop_(loop), fd_(fd), log_(log), flusher_(flusher) {}
+
+  void on_io(std::uint32_t) override {
+    read_some(fd_, loop_.read_buffer());
+    log_.push_back("read");
+    loop_.post([this] {
+      log_.push_back("task");
+      loop_.defer_flush(flusher_);
+    });
+  }
+
+ private:
+  EventLoop& loop_;
+  int fd_;
+  std::vector<std::string>& log_;
+  FlushHandler& flusher_;
+};
+
+TEST(EventLoopTest, TaskPostedOnTheLoopThreadRunsBeforeTheFlushWithoutAWakeup) {
+  auto loop = make_loop();
+  std::vector<std::string> log;
+  LoggingFlusher flusher(log);
+  auto pair = make_socket_pair();
+  PostingHandler handler(*loop, pair.loop_side.get(), log, flusher);
+  ASSERT_FALSE(loop->add(pair.loop_side.get(), EPOLLIN, handler));
+  write_text(pair.peer_side.get(), "x");
+
+  loop->run_once(1s);
+  // The task's sends leave with the same iteration's flush, and the eventfd was not written
+  // (one system call to write it, one more iteration and one more to read it back).
+  EXPECT_EQ(log, (std::vector<std::string>{"read", "task", "flush"}));
+  EXPECT_EQ(loop->wakeups(), 0u);
+}
+
+// A task another thread posted during the batch, before the loop's own thread posts one, runs
+// first: code relies on it (a dial admitted before a context closes its door runs before the
+// context's finishing task), so a loop-thread post cannot overtake a waiting one.
+class PostingAfterAnotherThreadHandler final : public IoHandler {
+ public:
+  PostingAfterAnotherThreadHandler(EventLoop& loop, int fd, std::vector<std::string>& log)
+      : loop_(loop), fd_(fd), log_(log) {}
+
+  void on_io(std::uint32_t) override {
+    read_some(fd_, loop_.read_buffer());
+    std::thread([this] { loop_.post([this] { log_.push_back("other thread's"); }); }).join();
+    loop_.post([this] { log_.push_back("loop thread's"); });
+  }
+
+ private:
+  EventLoop& loop_;
+  int fd_;
+  std::vector<std::string>& log_;
+};
+
+TEST(EventLoopTest, TaskPostedOnTheLoopThreadRunsAfterTasksOtherThreadsPostedBeforeIt) {
+  auto loop = make_loop();
+  std::vector<std::string> log;
+  auto pair = make_socket_pair();
+  PostingAfterAnotherThreadHandler handler(*loop, pair.loop_side.get(), log);
+  ASSERT_FALSE(loop->add(pair.loop_side.get(), EPOLLIN, handler));
+  write_text(pair.peer_side.get(), "x");
+  for (int i = 0; i < 10 && log.size() < 2; ++i) loop->run_once(1s);
+  EXPECT_EQ(log, (std::vector<std::string>{"other thread's", "loop thread's"}));
+}
+
+TEST(EventLoopTest, TaskRepostingItselfOnTheLoopThreadRunsOncePerIterationWithoutSleeping) {
+  auto loop = make_loop();
+  int runs = 0;
+  std::function<void()> again = [&] {
+    ++runs;
+    loop->post(again);
+  };
+  loop->post(again);  // from outside the loop: through the eventfd
+  const auto start = std::chrono::steady_clock::now();
+  // Run from the eventfd's batch (step 2), then its re-post after the batch (step 3); the
+  // re-post made there waits for the next iteration.
+  loop->run_once(10s);
+  EXPECT_EQ(runs, 2);
+  EXPECT_TRUE(loop->work_pending_now());
+  loop->run_once(10s);  // the re-posted task is due: no waiting
+  loop->run_once(10s);
+  EXPECT_EQ(runs, 4);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << "epoll_wait slept with a task due";
+  EXPECT_EQ(loop->wakeups(), 1u);
 }
 
 // Removes (and "frees") the other handler when called first, like a connection closing another.
