@@ -267,7 +267,7 @@ IoResult TlsRecordLayer::read_record() {
     const IoResult result =
         read_some(fd_, std::as_writable_bytes(std::span(header_).subspan(header_read_)));
     if (result.status != IoStatus::done) return socket_outcome(result);
-    header_read_ += result.bytes;
+    header_read_ = static_cast<std::uint8_t>(header_read_ + result.bytes);
   }
   if (!record_) {
     const unsigned char type = header_[0];

@@ -99,25 +99,25 @@ class TlsRecordLayer {
   bool peer_closed_ = false;
   bool client_side_;
   std::uint8_t records_without_data_ = 0;  // in a row, up to max_records_without_data
+  // TLS 1.3: a post-handshake message that goes on in the next record (RFC 8446 5.1 lets a
+  // handshake message span records): its header or the first bytes of it, or (ticket_left_)
+  // the ticket bytes still to skip. (The fields fill the gaps of the layout: a TlsRecordLayer
+  // stays in a 256-byte block.)
+  std::uint8_t message_header_read_ = 0;
+  std::array<unsigned char, 4> message_header_{};
   const evp_md_st* hash_;
   Direction read_;
   Direction write_;
   std::error_code error_;  // final: every later call fails with it
 
   std::array<unsigned char, 5> header_{};
-  std::size_t header_read_ = 0;
+  std::uint8_t header_read_ = 0;
+  std::uint32_t ticket_left_ = 0;
   std::unique_ptr<unsigned char[]> record_;  // the body of the record being read
   std::size_t record_size_ = 0;
   std::size_t record_read_ = 0;
   std::size_t plain_begin_ = 0;  // plaintext in record_ not yet delivered
   std::size_t plain_end_ = 0;
-
-  // TLS 1.3: a post-handshake message that goes on in the next record (RFC 8446 5.1 lets a
-  // handshake message span records): its header or the first bytes of it, or the ticket bytes
-  // still to skip.
-  std::array<unsigned char, 4> message_header_{};
-  std::uint8_t message_header_read_ = 0;
-  std::uint32_t ticket_left_ = 0;
 
   std::vector<unsigned char> unsent_;  // sealed records the socket has not taken
   std::size_t unsent_sent_ = 0;
