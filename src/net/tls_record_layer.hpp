@@ -112,7 +112,7 @@ class TlsRecordLayer {
 
   std::array<unsigned char, 5> header_{};
   std::uint8_t header_read_ = 0;
-  std::uint32_t ticket_left_ = 0;
+  std::uint32_t ticket_left_ = 0;            // see message_header_
   std::unique_ptr<unsigned char[]> record_;  // the body of the record being read
   std::size_t record_size_ = 0;
   std::size_t record_read_ = 0;
