@@ -4,6 +4,7 @@
 //   client_load echo --port N [--connections 100 --size 16 --pipeline 1 --duration 5
 //                              --max-messages 0 ...]
 //   client_load idle --port N [--connections 10000 --warmup-connections 1000 --server-pid PID]
+//   (either: --ca-file PEM to dial wss://127.0.0.1:N/, trusting that CA, instead of ws://)
 //
 // echo: each connection keeps `pipeline` binary messages in flight against an echo server and
 // sends one more for each echo, checked against what was sent; prints the median of one-second
@@ -43,7 +44,19 @@ struct LoadOptions {
   std::uint64_t max_messages = 0;         // echo: 0, no limit
   std::size_t warmup_connections = 1000;  // idle: opened before the first memory reading
   pid_t server_pid = 0;
+  std::string ca_file;  // set: wss://, the server's certificate verified against this CA
 };
+
+std::string url_of(const LoadOptions& options) {
+  return (options.ca_file.empty() ? "ws://127.0.0.1:" : "wss://127.0.0.1:") +
+         std::to_string(options.port) + "/";
+}
+
+fastws::ClientOptions client_options(const LoadOptions& options) {
+  fastws::ClientOptions client{.threads = 1};
+  client.tls.ca_file = options.ca_file;
+  return client;
+}
 
 std::vector<fastws::bench::Flag> load_flags(LoadOptions& o) {
   using fastws::bench::uint_flag;
@@ -59,6 +72,9 @@ std::vector<fastws::bench::Flag> load_flags(LoadOptions& o) {
       uint_flag("warmup-connections", o.warmup_connections, 0, 1'000'000,
                 "idle: connections held open before the first reading (1000)"),
       uint_flag("server-pid", o.server_pid, 1, 1u << 22, "server PID, for its CPU and memory"),
+      fastws::bench::string_flag(
+          "ca-file", o.ca_file,
+          "dial wss:// trusting this CA (PEM; the certificate must name 127.0.0.1)"),
   };
 }
 
@@ -130,7 +146,7 @@ int run_echo(const LoadOptions& options) {
     return bytes;
   }();
   Tally tally;
-  fastws::Client client({.threads = 1});
+  fastws::Client client(client_options(options));
   report_connection_failures(client, tally);
   client.on_open([&](const fastws::Conn& conn) {
     tally.opened.fetch_add(1, std::memory_order_relaxed);
@@ -148,7 +164,7 @@ int run_echo(const LoadOptions& options) {
     if (echoes < tally.send_until.load(std::memory_order_relaxed)) conn.send(payload);
   });
   std::vector<fastws::Conn> conns;
-  const std::string url = "ws://127.0.0.1:" + std::to_string(options.port) + "/";
+  const std::string url = url_of(options);
   if (!open_connections(client, url, options.connections, tally, conns)) {
     std::fprintf(stderr, "client_load echo: %s\n", tally.first_failure().c_str());
     return 1;
@@ -214,12 +230,12 @@ int run_echo(const LoadOptions& options) {
 
 int run_idle(const LoadOptions& options) {
   Tally tally;
-  fastws::Client client({.threads = 1});
+  fastws::Client client(client_options(options));
   report_connection_failures(client, tally);
   client.on_open([&](const fastws::Conn&) { tally.opened.fetch_add(1); });
   std::vector<fastws::Conn> conns;
   conns.reserve(options.warmup_connections + options.connections);
-  const std::string url = "ws://127.0.0.1:" + std::to_string(options.port) + "/";
+  const std::string url = url_of(options);
   if (!open_connections(client, url, options.warmup_connections, tally, conns)) {
     std::fprintf(stderr, "client_load idle: warm-up: %s\n", tally.first_failure().c_str());
     return 1;

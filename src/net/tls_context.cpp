@@ -127,6 +127,11 @@ std::unique_ptr<TlsContext> TlsContext::client(const TlsClientSettings& settings
       !use_certificate_and_key(context, settings.certificate_file, settings.key_file, error)) {
     return nullptr;
   }
+  // No session cache (the client's default: SSL_SESS_CACHE_SERVER) and no session callback:
+  // fastws resumes no client session, so a handed-over session may drop the server's tickets
+  // (TlsRecordLayer).
+  HandshakeCapture::report_secrets_of(context);
+  owner->reports_secrets_ = true;
   return owner;
 }
 

@@ -44,9 +44,10 @@ class TlsContext {
   TlsContext& operator=(const TlsContext&) = delete;
 
   ssl_ctx_st* get() const noexcept { return context_; }
-  // Its sessions report their traffic secrets to fastws (HandshakeCapture), so that a server
-  // session's records can be protected without OpenSSL after the handshake. Only contexts
-  // fastws made: the key-log callback of the application's own context stays the application's.
+  // Its sessions report their traffic secrets to fastws (HandshakeCapture), so that their
+  // records can be protected without OpenSSL after the handshake. Only contexts fastws made: the
+  // key-log callback of the application's own context stays the application's (and its session
+  // callbacks may want the tickets of a client session, which a hand-over would drop).
   bool reports_secrets() const noexcept { return reports_secrets_; }
 
  private:

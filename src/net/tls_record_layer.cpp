@@ -18,7 +18,13 @@ namespace {
 constexpr unsigned char alert = 21;
 constexpr unsigned char handshake = 22;
 constexpr unsigned char application_data = 23;
-constexpr unsigned char key_update = 24;  // TLS 1.3 handshake message type
+// TLS 1.3 handshake message types.
+constexpr unsigned char new_session_ticket = 4;
+constexpr unsigned char certificate_request = 13;
+constexpr unsigned char key_update = 24;
+constexpr std::size_t message_header_size = 4;  // type, 24-bit length
+// tls_record_category(): 512 + the type of a post-handshake message not taken.
+constexpr int refused_message = 512;
 
 constexpr std::size_t header_size = 5;
 constexpr std::size_t tag_size = 16;
@@ -38,6 +44,15 @@ class RecordCategory final : public std::error_category {
  public:
   const char* name() const noexcept override { return "tls record"; }
   std::string message(int code) const override {
+    if (code >= refused_message) {
+      const int type = code - refused_message;
+      return "TLS record rejected: the peer sent " +
+             (type == certificate_request
+                  ? std::string("a CertificateRequest (post-handshake authentication, which "
+                                "fastws does not offer)")
+                  : "the handshake message of type " + std::to_string(type)) +
+             " after the handshake";
+    }
     const char* alert_name = SSL_alert_desc_string_long(code & 0xFF);
     if (code > 0xFF) return std::string("the peer sent the TLS alert ") + alert_name;
     return std::string("TLS record rejected: ") + alert_name;
@@ -85,6 +100,7 @@ TlsRecordLayer::TlsRecordLayer(const SessionKeys& keys, int fd) noexcept
     : fd_(fd),
       version_(keys.version),
       explicit_nonce_(keys.version == TlsRecordVersion::tls12 && keys.read.iv.size() == 4),
+      client_side_(keys.client_side),
       hash_(keys.hash) {}
 
 TlsRecordLayer::~TlsRecordLayer() {
@@ -199,10 +215,10 @@ bool TlsRecordLayer::flush() {
   return true;
 }
 
-IoResult TlsRecordLayer::fail(unsigned char description) {
+IoResult TlsRecordLayer::fail(unsigned char description, int reason) {
   const unsigned char content[] = {2, description};      // fatal
   if (!error_ && queue_record(alert, content)) flush();  // best effort: the stream ends anyway
-  if (!error_) error_ = {description, tls_record_category()};
+  if (!error_) error_ = {reason != 0 ? reason : description, tls_record_category()};
   release_record();
   return {IoStatus::failed, 0, error_};
 }
@@ -251,7 +267,7 @@ IoResult TlsRecordLayer::read_record() {
     const IoResult result =
         read_some(fd_, std::as_writable_bytes(std::span(header_).subspan(header_read_)));
     if (result.status != IoStatus::done) return socket_outcome(result);
-    header_read_ += result.bytes;
+    header_read_ = static_cast<std::uint8_t>(header_read_ + result.bytes);
   }
   if (!record_) {
     const unsigned char type = header_[0];
@@ -318,6 +334,10 @@ IoResult TlsRecordLayer::open_record() {
     type = content[--size];
   }
   if (size > max_plaintext) return fail(SSL_AD_RECORD_OVERFLOW);
+  // RFC 8446 5.1: no other record between the records of one handshake message.
+  if (type != handshake && (message_header_read_ > 0 || ticket_left_ > 0)) {
+    return fail(SSL_AD_UNEXPECTED_MESSAGE);
+  }
   if (type == application_data && size > 0) {
     records_without_data_ = 0;
   } else if (++records_without_data_ > max_records_without_data) {
@@ -359,7 +379,8 @@ IoResult TlsRecordLayer::on_alert(std::span<const unsigned char> message) {
 
 IoResult TlsRecordLayer::on_handshake(std::span<const unsigned char> messages) {
   if (version_ == TlsRecordVersion::tls12) {
-    // A ClientHello after the handshake asks to renegotiate: declined, as OpenSSL does with
+    // After the handshake a TLS 1.2 handshake message asks to renegotiate (a client's
+    // ClientHello, a server's HelloRequest): declined, as OpenSSL does with
     // SSL_OP_NO_RENEGOTIATION.
     release_record();
     static constexpr unsigned char refusal[] = {1, SSL_AD_NO_RENEGOTIATION};
@@ -367,14 +388,49 @@ IoResult TlsRecordLayer::on_handshake(std::span<const unsigned char> messages) {
     if (!flush() && !error_) needs_writable_ = true;
     return error_ ? IoResult{IoStatus::failed, 0, error_} : IoResult{IoStatus::done, 0, {}};
   }
-  // TLS 1.3: a client's only post-handshake message to a server that asks for nothing is
-  // KeyUpdate (RFC 8446 4.6.3), the last message of its record (5.1: a key change aligns with
-  // a record boundary). Messages split across records are not taken.
-  if (messages.size() != 5 || messages[0] != key_update || messages[1] != 0 || messages[2] != 0 ||
-      messages[3] != 1) {
-    return fail(SSL_AD_UNEXPECTED_MESSAGE);
+  // TLS 1.3 post-handshake messages (RFC 8446 4.6): KeyUpdate from either side; from a server,
+  // NewSessionTicket too. Tickets are dropped: fastws's own client contexts keep no session
+  // cache and no session is ever offered for resumption, so OpenSSL would drop them as well
+  // (a client with the application's own SSL_CTX, whose callbacks may want them, stays with
+  // OpenSSL: see TlsStream). A CertificateRequest (post-handshake authentication, which no
+  // fastws client offers) or anything else ends the stream. Several messages may share a record
+  // and a message may span records (5.1): what goes on in the next record is kept in
+  // message_header_ and ticket_left_.
+  if (messages.empty()) return fail(SSL_AD_UNEXPECTED_MESSAGE);  // forbidden by 5.1
+  std::size_t at = 0;
+  while (at < messages.size()) {
+    if (ticket_left_ > 0) {
+      const std::size_t skipped = std::min<std::size_t>(ticket_left_, messages.size() - at);
+      ticket_left_ -= static_cast<std::uint32_t>(skipped);
+      at += skipped;
+      continue;
+    }
+    while (message_header_read_ < message_header_size && at < messages.size()) {
+      message_header_[message_header_read_++] = messages[at++];
+    }
+    if (message_header_read_ < message_header_size) break;
+    const unsigned char type = message_header_[0];
+    const std::uint32_t length = static_cast<std::uint32_t>(message_header_[1]) << 16 |
+                                 static_cast<std::uint32_t>(message_header_[2]) << 8 |
+                                 message_header_[3];
+    if (type == new_session_ticket && client_side_) {
+      message_header_read_ = 0;
+      ticket_left_ = length;
+      continue;
+    }
+    if (type != key_update) return fail(SSL_AD_UNEXPECTED_MESSAGE, refused_message + type);
+    if (length != 1) return fail(SSL_AD_DECODE_ERROR);
+    if (at == messages.size()) break;  // its one byte comes with the next record
+    message_header_read_ = 0;
+    // The keys change after this record: a KeyUpdate must end its record (5.1).
+    if (messages.size() - at != 1) return fail(SSL_AD_UNEXPECTED_MESSAGE);
+    return on_key_update(messages[at]);
   }
-  const unsigned char request = messages[4];
+  release_record();
+  return {IoStatus::done, 0, {}};
+}
+
+IoResult TlsRecordLayer::on_key_update(unsigned char request) {
   release_record();
   if (request > 1) return fail(SSL_AD_ILLEGAL_PARAMETER);
   if (!update_keys(read_)) return fail(SSL_AD_INTERNAL_ERROR);

@@ -5,12 +5,14 @@
 // certificate settings), where these records need two cipher contexts, their IVs and two
 // sequence numbers (about 2.6 KB). Kernel TLS does the same where the kernel offers it.
 //
-// AEAD suites only (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305), server side: a session with
-// anything else stays with OpenSSL (TlsStream decides). After the handshake a server only sees
-// application data, alerts and, in TLS 1.3, KeyUpdate (answered when the peer asks); a TLS 1.2
-// renegotiation gets the warning alert no_renegotiation, as OpenSSL answers with
-// SSL_OP_NO_RENEGOTIATION. Anything else is answered with a fatal alert and fails the stream, as
-// are more than 32 records in a row without application data (as OpenSSL limits them).
+// AEAD suites only (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305), either side: a session with
+// anything else stays with OpenSSL (TlsStream decides). After the handshake a session only sees
+// application data, alerts and, in TLS 1.3, KeyUpdate (answered when the peer asks) and, on the
+// client side, the server's NewSessionTicket messages, which are dropped (see on_handshake); a
+// TLS 1.2 renegotiation (a client's ClientHello, a server's HelloRequest) gets the warning alert
+// no_renegotiation, as OpenSSL answers with SSL_OP_NO_RENEGOTIATION. Anything else is answered
+// with a fatal alert and fails the stream, as are more than 32 records in a row without
+// application data (as OpenSSL limits them).
 //
 // It behaves as TlsStream does over OpenSSL (same contract, see tls_stream.hpp): one record at a
 // time from the socket (the rest stays in the kernel, so a level-triggered socket stays
@@ -71,6 +73,7 @@ class TlsRecordLayer {
   IoResult socket_outcome(const IoResult& result);
   IoResult on_alert(std::span<const unsigned char> alert);
   IoResult on_handshake(std::span<const unsigned char> messages);
+  IoResult on_key_update(unsigned char request);
   bool update_keys(Direction& direction);
   void release_record() noexcept;
 
@@ -82,8 +85,9 @@ class TlsRecordLayer {
   bool queue_record(unsigned char type, std::span<const unsigned char> content);
   // Sends unsent ciphertext; false when some is left (would_block) or the socket failed.
   bool flush();
-  // Answers a protocol violation with a fatal alert and fails the stream.
-  IoResult fail(unsigned char alert);
+  // Answers a protocol violation with a fatal alert and fails the stream with the error `reason`
+  // (tls_record_category()'s code; 0: the alert itself).
+  IoResult fail(unsigned char alert, int reason = 0);
   // The 12-byte nonce of `direction`'s next record; explicit_part: TLS 1.2 AES-GCM's 8 bytes.
   void nonce(const Direction& direction, const unsigned char* explicit_part,
              unsigned char* out) const noexcept;
@@ -93,14 +97,22 @@ class TlsRecordLayer {
   bool explicit_nonce_;  // TLS 1.2 AES-GCM: 8 nonce bytes travel before each record's ciphertext
   bool needs_writable_ = false;
   bool peer_closed_ = false;
+  bool client_side_;
   std::uint8_t records_without_data_ = 0;  // in a row, up to max_records_without_data
+  // TLS 1.3: a post-handshake message that goes on in the next record (RFC 8446 5.1 lets a
+  // handshake message span records): its header or the first bytes of it, or (ticket_left_)
+  // the ticket bytes still to skip. (The fields fill the gaps of the layout: a TlsRecordLayer
+  // stays in a 256-byte block.)
+  std::uint8_t message_header_read_ = 0;
+  std::array<unsigned char, 4> message_header_{};
   const evp_md_st* hash_;
   Direction read_;
   Direction write_;
   std::error_code error_;  // final: every later call fails with it
 
   std::array<unsigned char, 5> header_{};
-  std::size_t header_read_ = 0;
+  std::uint8_t header_read_ = 0;
+  std::uint32_t ticket_left_ = 0;            // see message_header_
   std::unique_ptr<unsigned char[]> record_;  // the body of the record being read
   std::size_t record_size_ = 0;
   std::size_t record_read_ = 0;
@@ -113,8 +125,9 @@ class TlsRecordLayer {
   std::size_t unreported_ = 0;
 };
 
-// The errors of TlsRecordLayer: the alert description fastws sent (1..255) or 256 + the one the
-// peer sent, with readable messages.
+// The errors of TlsRecordLayer: the alert description fastws sent (1..255), 256 + the one the
+// peer sent, or 512 + the type of a post-handshake message fastws does not take (answered with
+// unexpected_message), with readable messages.
 const std::error_category& tls_record_category() noexcept;
 
 }  // namespace fastws::net

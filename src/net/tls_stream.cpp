@@ -154,6 +154,10 @@ std::unique_ptr<TlsStream> TlsStream::over_socket(const TlsContext& context, int
   }
   std::unique_ptr<TlsStream> stream(new TlsStream(ssl, fd));
   stream->attach(bio);
+  if (context.reports_secrets()) {
+    stream->capture_ = std::make_unique<HandshakeCapture>();
+    stream->capture_->attach(ssl);
+  }
   return stream;
 }
 
@@ -210,10 +214,6 @@ std::unique_ptr<TlsStream> TlsStream::accept(const TlsContext& context, int fd) 
   std::unique_ptr<TlsStream> stream = over_socket(context, fd);
   if (!stream) return nullptr;
   SSL_set_accept_state(stream->ssl_);
-  if (context.reports_secrets()) {
-    stream->capture_ = std::make_unique<HandshakeCapture>();
-    stream->capture_->attach(stream->ssl_);
-  }
   return stream;
 }
 
@@ -283,7 +283,10 @@ TlsStream::Handshake TlsStream::handshake(std::string& error) {
 void TlsStream::hand_records_over() {
   SessionKeys keys;
   // Without read-ahead OpenSSL holds no input after the handshake; should it, it keeps the
-  // records.
+  // records. A client hands over at once too: a TLS 1.3 server's NewSessionTicket messages may
+  // come at any time after the handshake (RFC 8446 4.6.1), so no later moment (the first
+  // application data, the tickets' arrival) would spare TlsRecordLayer from taking them; those
+  // already sent wait in the kernel, as the handshake read no record after the server's Finished.
   const bool possible = capture_->session_keys(ssl_, keys) && SSL_pending(ssl_) == 0 &&
                         SSL_has_pending(ssl_) == 0 && !SSL_want_write(ssl_);
   capture_->detach(ssl_);
@@ -292,7 +295,8 @@ void TlsStream::hand_records_over() {
   records_ = TlsRecordLayer::create(keys, socket_.fd);
   if (!records_) return;  // out of memory: OpenSSL goes on
   // Freed without a shutdown, OpenSSL would drop the session from the server's cache (and mark
-  // it not resumable): the handshake succeeded, the session stays resumable.
+  // it not resumable): the handshake succeeded, the session stays resumable. (A client made by
+  // fastws caches no session: nothing changes for it.)
   SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   SSL_free(ssl_);
   ssl_ = nullptr;

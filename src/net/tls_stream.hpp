@@ -11,9 +11,11 @@
 // that did not fit the caller's buffer waits unseen inside OpenSSL: has_buffered_input() says so.
 // SSL_MODE_RELEASE_BUFFERS frees the record buffers of idle connections.
 //
-// A server session from a context that reports its secrets (TlsContext::from_files) and that
-// negotiated an AEAD suite is handed from OpenSSL to TlsRecordLayer once its handshake is done:
-// the SSL object is freed, which is most of an idle wss connection's memory.
+// A session (a server's or a client's) from a context that reports its secrets
+// (TlsContext::from_files, TlsContext::client) and that negotiated an AEAD suite is handed from
+// OpenSSL to TlsRecordLayer once its handshake is done: the SSL object is freed, which is most of
+// an idle wss connection's memory. The handshake, and so the client's verification of the
+// server, is OpenSSL's.
 //
 // A session the application established itself (Server::handover with a TlsSession) is adopted:
 // its BIOs give way to ours, and the ciphertext they still held is read before the socket.

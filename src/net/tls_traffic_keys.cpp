@@ -63,8 +63,9 @@ bool tls12_keys(SSL* ssl, const SSL_CIPHER* suite, SessionKeys& keys) {
   OPENSSL_cleanse(master, sizeof master);
   if (!derived) return false;
   const unsigned char* at = block.data();
-  TrafficKeys& client = keys.read;  // a server reads what the client writes
-  TrafficKeys& server = keys.write;
+  // A server reads what the client writes, a client what the server writes.
+  TrafficKeys& client = keys.client_side ? keys.write : keys.read;
+  TrafficKeys& server = keys.client_side ? keys.read : keys.write;
   client.key.assign(at, at + key_size);
   server.key.assign(at + key_size, at + 2 * key_size);
   client.iv.assign(at + 2 * key_size, at + 2 * key_size + iv_size);
@@ -76,8 +77,10 @@ bool tls12_keys(SSL* ssl, const SSL_CIPHER* suite, SessionKeys& keys) {
 // TLS 1.3 (RFC 8446 7.3): key and IV from each direction's application traffic secret.
 bool tls13_keys(const std::array<std::vector<unsigned char>, 2>& secrets, SessionKeys& keys) {
   const std::size_t key_size = static_cast<std::size_t>(EVP_CIPHER_get_key_length(keys.cipher));
-  keys.read.secret = secrets[0];  // a server reads what the client writes
-  keys.write.secret = secrets[1];
+  // A server reads what the client writes, a client what the server writes.
+  const std::size_t read_slot = keys.client_side ? 1 : 0;
+  keys.read.secret = secrets[read_slot];
+  keys.write.secret = secrets[1 - read_slot];
   return tls13_traffic_keys(keys.hash, keys.read.secret, key_size, keys.read) &&
          tls13_traffic_keys(keys.hash, keys.write.secret, key_size, keys.write);
 }
@@ -151,6 +154,7 @@ bool HandshakeCapture::session_keys(SSL* ssl, SessionKeys& keys) const {
   }
   keys.cipher = aead_cipher(SSL_CIPHER_get_cipher_nid(suite));
   if (keys.cipher == nullptr) return false;
+  keys.client_side = SSL_is_server(ssl) == 0;
   keys.read.sequence = records_[0];
   keys.write.sequence = records_[1];
   switch (SSL_version(ssl)) {

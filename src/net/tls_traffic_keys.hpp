@@ -1,13 +1,13 @@
 // The keys that protect an established TLS 1.2 or 1.3 session's records, taken from OpenSSL at
-// the end of a server handshake so that fastws can protect the records itself and free the SSL
-// object (TlsRecordLayer).
+// the end of a handshake (a server's or a client's) so that fastws can protect the records itself
+// and free the SSL object (TlsRecordLayer).
 //
 // OpenSSL 3.0 has no call that returns a session's record keys or sequence numbers. What it does
 // report is enough: TLS 1.3 traffic secrets through the context's key-log callback (the context
-// must have been made by TlsContext::from_files, which installs it), the TLS 1.2 master secret
-// and randoms through SSL_SESSION_get_master_key / SSL_get_*_random, and every record header and
-// handshake message through the session's message callback, from which TrafficRecordCount counts
-// the records each direction has protected with its current keys.
+// must have been made by TlsContext::from_files or TlsContext::client, which install it), the TLS
+// 1.2 master secret and randoms through SSL_SESSION_get_master_key / SSL_get_*_random, and every
+// record header and handshake message through the session's message callback, from which
+// HandshakeCapture counts the records each direction has protected with its current keys.
 //
 // Threading: the connection's loop thread only.
 #pragma once
@@ -41,13 +41,16 @@ struct TrafficKeys {
 
 struct SessionKeys {
   TlsRecordVersion version = TlsRecordVersion::tls13;
+  // The session is a client's: it reads what the server writes, and in TLS 1.3 the server may
+  // send it NewSessionTicket messages after the handshake.
+  bool client_side = false;
   const evp_cipher_st* cipher = nullptr;  // AES-128/256-GCM or ChaCha20-Poly1305
   const evp_md_st* hash = nullptr;        // TLS 1.3: the suite's HKDF hash
   TrafficKeys read;
   TrafficKeys write;
 };
 
-// What OpenSSL reports about one server session during its handshake.
+// What OpenSSL reports about one session (a server's or a client's) during its handshake.
 class HandshakeCapture {
  public:
   // Makes the capture report `ssl`'s secrets and records to `this` (which must outlive the

@@ -366,6 +366,36 @@ TEST(ClientTls, VerifiesTheServerAgainstTheGivenCa) {
   EXPECT_TRUE(careless.client().connect_and_wait("wss://localhost:" + port + "/"));
 }
 
+// After the TLS handshake the client's records are fastws's own (tls_client_record_layer_test):
+// messages of 1 MiB cross both ways over them, in TLS 1.3 and in TLS 1.2 (against a server
+// limited to it), behind the TLS 1.3 server's tickets.
+TEST(ClientTls, MessagesOf1MiBCrossBothWaysInTls13AndTls12) {
+  SslContext tls12_only = server_tls_context();
+  SSL_CTX_set_max_proto_version(tls12_only.get(), TLS1_2_VERSION);
+  ServerOptions limited = TestServer::default_options();
+  limited.tls.context = tls12_only.get();
+  std::string big(1u << 20, ' ');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
+  for (const ServerOptions& options : {tls_server_options(), limited}) {
+    SCOPED_TRACE(options.tls.context == nullptr ? "TLS 1.3" : "TLS 1.2");
+    TestServer server(options);
+    server.server().on_message(
+        [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
+    server.start();
+    ClientOptions trusting;
+    trusting.tls.ca_file = TestCertificate::get().certificate_file;
+    RecordingClient peer(trusting);
+    ConnectResult result =
+        peer.client().connect_and_wait("wss://localhost:" + std::to_string(server.port()) + "/");
+    ASSERT_TRUE(result) << result.error.error;
+    result.conn.send("small");
+    result.conn.send(big);
+    ASSERT_TRUE(peer.received.wait_for(2, std::chrono::seconds(10 * slowdown)));
+    EXPECT_EQ(peer.received.all()[0].text, "small");
+    EXPECT_TRUE(peer.received.all()[1].text == big);
+  }
+}
+
 // The server ends with a code and reason of its own: on_close on the client says them (and the
 // client's own code reaches the server: CloseFromTheClientEndsBothSidesWithItsCode).
 TEST(ClientCloseCodes, AServerCloseReachesTheClientWithItsCodeAndReason) {

@@ -85,7 +85,8 @@ struct TestCertificate {
   }
 };
 
-using ClientTlsContext = std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)>;
+using SslContext = std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)>;
+using ClientTlsContext = SslContext;
 
 // A client context that verifies the server against the test certificate and offers `alpn`
 // (wire format: length-prefixed names; empty = no ALPN).
@@ -99,6 +100,17 @@ inline ClientTlsContext client_tls_context(std::string_view alpn = {}) {
   if (!alpn.empty()) {
     SSL_CTX_set_alpn_protos(context.get(), reinterpret_cast<const unsigned char*>(alpn.data()),
                             static_cast<unsigned>(alpn.size()));
+  }
+  return context;
+}
+
+// An OpenSSL server context with the test certificate, for a test's own TLS server.
+inline SslContext server_tls_context() {
+  SslContext context(SSL_CTX_new(TLS_server_method()), SSL_CTX_free);
+  const TestCertificate& files = TestCertificate::get();
+  if (SSL_CTX_use_certificate_chain_file(context.get(), files.certificate_file.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(context.get(), files.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    throw std::runtime_error("cannot load the test certificate");
   }
   return context;
 }
