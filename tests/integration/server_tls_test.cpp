@@ -163,16 +163,11 @@ TEST_F(TlsServer, BroadcastReachesEveryTlsConnection) {
 }
 
 TEST(TlsServerOptions, UsesTheApplicationsOwnContext) {
-  SSL_CTX* own = SSL_CTX_new(TLS_server_method());
-  ASSERT_EQ(
-      SSL_CTX_use_certificate_chain_file(own, TestCertificate::get().certificate_file.c_str()), 1);
-  ASSERT_EQ(
-      SSL_CTX_use_PrivateKey_file(own, TestCertificate::get().key_file.c_str(), SSL_FILETYPE_PEM),
-      1);
+  SslContext own = server_tls_context();
   ServerOptions options = TestServer::default_options();
-  options.tls.context = own;
+  options.tls.context = own.get();
   TestServer server(options);
-  SSL_CTX_free(own);  // the server holds its own reference
+  own.reset();  // the server holds its own reference
   server.server().on_message(
       [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
   server.start();

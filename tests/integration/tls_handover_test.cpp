@@ -21,7 +21,7 @@
 namespace fastws::testing {
 namespace {
 
-using HostTlsContext = std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)>;
+using HostTlsContext = SslContext;
 
 int select_http11(SSL*, const unsigned char** out, unsigned char* out_size,
                   const unsigned char* offered, unsigned offered_size, void*) {
@@ -38,12 +38,7 @@ int select_http11(SSL*, const unsigned char** out, unsigned char* out_size,
 // The host's own server context: the test certificate, and ALPN http/1.1 for clients that offer
 // it (Python's does, and checks it).
 HostTlsContext host_tls_context() {
-  HostTlsContext context(SSL_CTX_new(TLS_server_method()), SSL_CTX_free);
-  const TestCertificate& files = TestCertificate::get();
-  if (SSL_CTX_use_certificate_chain_file(context.get(), files.certificate_file.c_str()) != 1 ||
-      SSL_CTX_use_PrivateKey_file(context.get(), files.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    throw std::runtime_error("host TLS context: cannot load the test certificate");
-  }
+  HostTlsContext context = server_tls_context();
   SSL_CTX_set_alpn_select_cb(context.get(), select_http11, nullptr);
   return context;
 }
