@@ -225,7 +225,8 @@ class Connection final : public net::TimedStreamHandler {
   void on_received(std::span<std::byte> data) override;
   void on_receive_end(std::error_code error) override;
   // io_uring: the loop sent every byte it took for us (more can be written), or the send failed.
-  void on_sent(std::error_code error) override;
+  void on_sent() override;
+  void on_send_failed(std::error_code error) override;
   void on_timer() override;
   // Registers the socket: a plain one as a stream (the loop may receive for it), TLS for
   // readiness (OpenSSL reads the socket itself).

@@ -217,15 +217,16 @@ void Connection::output_failed(const std::error_code& error) {
   ::shutdown(fd_.get(), SHUT_RDWR);
 }
 
-void Connection::on_sent(std::error_code error) {
-  if (phase_ == Phase::closed) return;
-  if (error) {
-    output_failed(error);
-  } else if (backlog() != nullptr) {
-    on_writable();  // the room EPOLLOUT would report
+void Connection::on_sent() {
+  if (backlog() != nullptr) {
+    on_writable();  // the room EPOLLOUT would report (nothing once closed)
   } else if (phase_ == Phase::draining) {
     end_output();  // it waited for these bytes
   }
+}
+
+void Connection::on_send_failed(std::error_code error) {
+  if (phase_ != Phase::closed) output_failed(error);
 }
 
 void Connection::write_to_socket(std::span<const std::byte> first,

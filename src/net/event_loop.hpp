@@ -74,9 +74,12 @@ class StreamHandler : public IoHandler {
   // The input ended: the peer's FIN (no error) or a failure (ECONNRESET, ...).
   virtual void on_receive_end(std::error_code error) = 0;
   // The kernel took every byte send_stream() had taken and not sent at once (io_uring): more can
-  // be written now. With an error the send failed (EPIPE, ECONNRESET, ...) and what was pending
-  // is lost, as with a send() that fails.
-  virtual void on_sent(std::error_code error) = 0;
+  // be written now. Apart from on_send_failed(): once per send on io_uring, where an error_code
+  // to test would cost a call into libstdc++ (system_category()) each time.
+  virtual void on_sent() = 0;
+  // The send failed (EPIPE, ECONNRESET, ...): what was pending is lost, as with a send() that
+  // fails.
+  virtual void on_send_failed(std::error_code error) = 0;
 
  protected:
   ~StreamHandler() = default;

@@ -29,21 +29,12 @@ constexpr std::uint32_t always_reported = EPOLLERR | EPOLLHUP;
 
 }  // namespace
 
-// A stream socket's output while some is pending: bytes [start, end) are not taken by the kernel
-// yet; those of the send in flight are a prefix of them, and bytes written meanwhile are appended.
-struct UringPoller::SendBuffer {
-  std::unique_ptr<std::byte[]> bytes;
-  std::uint32_t capacity = 0;
-  std::uint32_t start = 0;
-  std::uint32_t end = 0;
-};
-
 // One fd's registration: one per idle connection, so kept to 32 bytes (a 48-byte heap chunk).
 // Aligned to 8 so that a request's user_data is its address with the request's kind in the low
 // bits.
 struct alignas(8) UringPoller::Registration {
-  IoHandler* handler = nullptr;      // null once removed: its completions are dropped
-  std::unique_ptr<SendBuffer> send;  // only while output is pending (a send is in flight)
+  IoHandler* handler = nullptr;  // null once removed: its completions are dropped
+  OwnedSendBuffer send;          // only while output is pending (a send is in flight)
   int fd = -1;
   std::uint32_t wanted = 0;     // epoll bits, as last added or modified
   std::uint32_t poll_mask = 0;  // of the poll in flight
@@ -73,11 +64,14 @@ struct alignas(8) UringPoller::Registration {
 
 std::unique_ptr<UringPoller> UringPoller::create(std::error_code& error,
                                                  const UringOptions& options) {
-  std::unique_ptr<UringPoller> poller(new UringPoller());
+  std::unique_ptr<UringPoller> poller(new UringPoller(options));
   error = poller->set_up(options);
   if (error) return nullptr;
   return poller;
 }
+
+UringPoller::UringPoller(const UringOptions& options)
+    : send_buffers_(options.send_buffer_classes) {}
 
 std::error_code UringPoller::set_up(const UringOptions& options) {
   io_uring_params params{};
@@ -106,11 +100,6 @@ std::error_code UringPoller::set_up(const UringOptions& options) {
   if (registered < 0) return from_result(registered);  // before 5.19: no provided-buffer rings
   io_uring_buf_ring_init(buffer_ring_);
   buffers_ = std::make_unique_for_overwrite<std::byte[]>(buffer_count_ * buffer_size_);
-  send_pools_[0].buffer_size = std::min(options.small_send_buffer_size, options.send_buffer_size);
-  send_pools_[0].kept = options.kept_small_send_buffers;
-  send_pools_[1].buffer_size = options.send_buffer_size;
-  send_pools_[1].kept = options.kept_send_buffers;
-  for (SendPool& pool : send_pools_) pool.free.reserve(pool.kept);
   for (std::size_t id = 0; id < buffer_count_; ++id) {
     io_uring_buf_ring_add(buffer_ring_, buffers_.get() + id * buffer_size_,
                           static_cast<unsigned>(buffer_size_), static_cast<unsigned short>(id),
@@ -396,30 +385,32 @@ void UringPoller::complete_receive(Registration& registration, int result, std::
 
 IoResult UringPoller::send(int fd, std::span<const iovec> buffers) {
   Registration* registration = find(fd);
-  std::size_t offered = 0;
-  for (const iovec& buffer : buffers) offered += buffer.iov_len;
-  if (registration == nullptr || !registration->is_stream ||
-      (!registration->send && offered > send_pools_[1].buffer_size)) {
-    return write_vectored(fd, buffers);
+  if (registration == nullptr || !registration->is_stream) return write_vectored(fd, buffers);
+  if (!registration->send) {
+    std::size_t offered = 0;
+    for (const iovec& buffer : buffers) offered += buffer.iov_len;
+    if (offered > send_buffers_.largest()) return write_vectored(fd, buffers);
+    registration->send = send_buffers_.take(offered);
   }
   std::array<iovec, 4> shortened;
   if (const auto hook = testing::io_fault_hook()) [[unlikely]] {
     const testing::IoFault fault = hook(testing::IoOperation::write, fd);
-    if (fault.error != 0)
+    if (fault.error != 0) {
+      if (registration->send->pending() == 0) return_send_buffer(*registration);
       return {IoStatus::failed, 0, std::error_code{fault.error, std::system_category()}};
+    }
     buffers = testing::first_bytes(buffers, fault.max_bytes, shortened);
   }
-  if (!registration->send) registration->send = take_send_buffer(offered);
   SendBuffer& pending = *registration->send;
   std::size_t taken = 0;
   for (const iovec& buffer : buffers) {
-    const std::size_t take = std::min<std::size_t>(buffer.iov_len, pending.capacity - pending.end);
-    std::memcpy(pending.bytes.get() + pending.end, buffer.iov_base, take);
+    const std::size_t take = std::min<std::size_t>(buffer.iov_len, pending.room());
+    std::memcpy(pending.bytes() + pending.end, buffer.iov_base, take);
     pending.end += static_cast<std::uint32_t>(take);
     taken += take;
     if (take < buffer.iov_len) break;
   }
-  if (pending.end == pending.start) {  // nothing pending (a fault took every byte away)
+  if (pending.pending() == 0) {  // nothing pending (a fault took every byte away)
     return_send_buffer(*registration);
   } else if (!registration->send_armed) {
     arm_send(*registration);
@@ -430,16 +421,14 @@ IoResult UringPoller::send(int fd, std::span<const iovec> buffers) {
 
 std::size_t UringPoller::unsent(int fd) const noexcept {
   const Registration* registration = find(fd);
-  return registration != nullptr && registration->send
-             ? registration->send->end - registration->send->start
-             : 0;
+  return registration != nullptr && registration->send ? registration->send->pending() : 0;
 }
 
 void UringPoller::arm_send(Registration& registration) {
   SendBuffer& pending = *registration.send;
   io_uring_sqe* sqe = next_sqe();
-  io_uring_prep_send(sqe, registration.fd, pending.bytes.get() + pending.start,
-                     pending.end - pending.start, MSG_NOSIGNAL);
+  io_uring_prep_send(sqe, registration.fd, pending.bytes() + pending.start, pending.pending(),
+                     MSG_NOSIGNAL);
   prepare(sqe, registration, Op::send);
   registration.send_armed = true;
 }
@@ -461,34 +450,19 @@ bool UringPoller::complete_send(Registration& registration, int result) {
     }
   }
   return_send_buffer(registration);
-  // A send that takes nothing of a stream socket would take nothing again: a failure.
-  stream->on_sent(result > 0    ? std::error_code()
-                  : result == 0 ? std::make_error_code(std::errc::broken_pipe)
-                                : from_result(result));
+  if (result > 0) [[likely]] {
+    stream->on_sent();
+  } else {
+    // A send that takes nothing of a stream socket would take nothing again: a failure.
+    stream->on_send_failed(result == 0 ? std::make_error_code(std::errc::broken_pipe)
+                                       : from_result(result));
+  }
   // Nothing pending any more: a wanted EPOLLOUT is polled for again (unless on_sent() wrote).
   return (registration.wanted & EPOLLOUT) != 0;
 }
 
-std::unique_ptr<UringPoller::SendBuffer> UringPoller::take_send_buffer(std::size_t bytes) {
-  SendPool& pool = send_pools_[bytes <= send_pools_[0].buffer_size ? 0 : 1];
-  if (pool.free.empty()) {
-    auto buffer = std::make_unique<SendBuffer>();
-    buffer->bytes = std::make_unique_for_overwrite<std::byte[]>(pool.buffer_size);
-    buffer->capacity = static_cast<std::uint32_t>(pool.buffer_size);
-    return buffer;
-  }
-  std::unique_ptr<SendBuffer> buffer = std::move(pool.free.back());
-  pool.free.pop_back();
-  return buffer;
-}
-
 void UringPoller::return_send_buffer(Registration& registration) noexcept {
-  std::unique_ptr<SendBuffer> buffer = std::move(registration.send);
-  if (!buffer) return;
-  SendPool& pool = send_pools_[buffer->capacity == send_pools_[0].buffer_size ? 0 : 1];
-  if (pool.free.size() >= pool.kept) return;
-  buffer->start = buffer->end = 0;
-  pool.free.push_back(std::move(buffer));  // capacity reserved in set_up(): no throw
+  if (registration.send) send_buffers_.give_back(std::move(registration.send));
 }
 
 void UringPoller::complete_accept(Registration& registration, int result) {

@@ -11,9 +11,9 @@
 //   EPOLLIN away cancels it (bytes then stay in the socket). EPOLLOUT is a poll, as above.
 // - Listener (EventLoop::add_listener): a multishot accept, armed and cancelled by EPOLLIN as a
 //   stream's receive is; each connection comes with its own completion.
-//   Its output goes through send(): the bytes are copied into a send buffer of the poller's and
-//   leave with an IORING_OP_SEND, at most one in flight per socket; bytes written meanwhile join
-//   the buffer behind those in flight, which stay untouched until their completion. Once the
+//   Its output goes through send(): the bytes are copied into a send buffer (send_buffer_pool.hpp)
+//   and leave with an IORING_OP_SEND, at most one in flight per socket; bytes written meanwhile
+//   join the buffer behind those in flight, which stay untouched until their completion. Once the
 //   kernel has taken them all, the handler's on_sent() says so; while any are pending EPOLLOUT is
 //   not polled for (on_sent() is the moment more can be written).
 //
@@ -35,6 +35,7 @@
 #include <system_error>
 #include <vector>
 
+#include "net/send_buffer_pool.hpp"
 #include "net/socket_io.hpp"
 
 namespace fastws::net {
@@ -48,18 +49,18 @@ struct UringOptions {
   // Provided buffers for stream receives: one completion fills at most one buffer.
   std::size_t buffer_count = 256;  // a power of two
   std::size_t buffer_size = 16 * 1024;
-  // Stream output: one send buffer per socket with bytes pending, taken from a pool. A write
-  // bigger than this with nothing pending goes at once with send(), as on epoll.
-  std::size_t send_buffer_size = 16 * 1024;
-  // Send buffers kept for reuse once returned (more than this are freed): after a burst of
-  // concurrent sends, at most this many times send_buffer_size stays allocated.
-  std::size_t kept_send_buffers = 8;
-  // Output that fits this size when a socket has none pending (a reply, a small batch) takes a
-  // small send buffer instead, from a pool of its own: a ping-pong server has a send pending on
-  // every busy connection at once, and allocating and freeing a large buffer for each cost about
-  // 500 instructions per echoed message in malloc (callgrind, 100 connections).
-  std::size_t small_send_buffer_size = 2 * 1024;
-  std::size_t kept_small_send_buffers = 64;
+  // Stream output: a socket with bytes pending has one send buffer, of the smallest class that
+  // holds what it writes while none is pending; bytes written meanwhile join it while it has room.
+  // A write bigger than the largest class while nothing is pending goes at once with send(), as
+  // on epoll. Each class keeps up to `kept` buffers given back (more are freed): after a burst of
+  // concurrent sends, at most 128 KiB per class stays allocated. The small classes keep many: a
+  // ping-pong server has a send pending on every busy connection at once, and allocating and
+  // freeing a buffer for each cost about 500 instructions per echoed message in malloc with
+  // 16 KiB buffers, and still about 300 with 64 kept 2 KiB ones (callgrind, 100 connections).
+  std::array<SendBufferPool::SizeClass, 3> send_buffer_classes{
+      {{.capacity = 512, .kept = 256},
+       {.capacity = 2 * 1024, .kept = 64},
+       {.capacity = 16 * 1024, .kept = 8}}};
 };
 
 class UringPoller {
@@ -104,11 +105,10 @@ class UringPoller {
 
  private:
   struct Registration;
-  struct SendBuffer;
   enum class Op : std::uint64_t { poll = 0, receive = 1, control = 2, send = 3 };
   enum class Kind : std::uint8_t { readiness, stream, listener };
 
-  UringPoller() = default;
+  explicit UringPoller(const UringOptions& options);
   std::error_code set_up(const UringOptions& options);
   std::error_code register_fd(int fd, std::uint32_t events, IoHandler& handler,
                               Kind kind = Kind::readiness);
@@ -129,8 +129,6 @@ class UringPoller {
   void arm_send(Registration& registration);
   // Whether the registration needs a sync() now.
   bool complete_send(Registration& registration, int result);
-  // A buffer for `bytes` of output: a small one when they fit it.
-  std::unique_ptr<SendBuffer> take_send_buffer(std::size_t bytes);
   void return_send_buffer(Registration& registration) noexcept;
   // Hands received bytes to the registration's handler (while it has one).
   void deliver(Registration& registration, std::span<std::byte> data);
@@ -147,13 +145,7 @@ class UringPoller {
   std::unique_ptr<std::byte[]> buffers_;
   std::size_t buffer_count_ = 0;
   std::size_t buffer_size_ = 0;
-  // Send buffers: [0] small ones, [1] large ones.
-  struct SendPool {
-    std::size_t buffer_size = 0;
-    std::size_t kept = 0;
-    std::vector<std::unique_ptr<SendBuffer>> free;
-  };
-  std::array<SendPool, 2> send_pools_;
+  SendBufferPool send_buffers_;
   std::vector<Registration*> by_fd_;  // the registered ones (owned), by fd
   // Removed ones (owned) until their last request completed; freed at the end of a batch, since
   // a handler may remove its registration while that registration's completion is being handled.

@@ -264,7 +264,8 @@ class TimedStream final : public TimedStreamHandler {
   void on_io(std::uint32_t /*events*/) override { ++io; }
   void on_received(std::span<std::byte> /*data*/) override {}
   void on_receive_end(std::error_code /*error*/) override {}
-  void on_sent(std::error_code /*error*/) override {}
+  void on_sent() override {}
+  void on_send_failed(std::error_code /*error*/) override {}
 
  private:
   void on_timer() override { ++fired; }
