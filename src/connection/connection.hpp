@@ -361,6 +361,12 @@ class Connection final : public net::TimedStreamHandler {
   [[gnu::noinline]] SendStatus cork_message_of_any_size(Opcode opcode,
                                                         std::span<const std::byte> payload,
                                                         MaskKey key);
+  // The quick way once this connection has taken the cork from another (the first send of a
+  // batch): most often the only thing that kept a send off it. The rest goes to the general path
+  // (send_from_handle_general() when `from_handle`, else send_message_general()).
+  [[gnu::noinline]] SendStatus send_after_taking_cork(Opcode opcode,
+                                                      std::span<const std::byte> payload,
+                                                      bool from_handle);
   // cork_message() on the quick way: inline for the usual small payloads.
   SendStatus send_quickly(Opcode opcode, std::span<const std::byte> payload, MaskKey key);
   // A whole message (connection_output.cpp). One the session lets go as it is goes straight into

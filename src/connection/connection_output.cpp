@@ -145,9 +145,22 @@ inline SendStatus Connection::send_quickly(Opcode opcode, std::span<const std::b
   return cork_message(opcode, payload, key);
 }
 
+SendStatus Connection::send_after_taking_cork(Opcode opcode, std::span<const std::byte> payload,
+                                              bool from_handle) {
+  // As write_message() would take it, had the send gone the general way.
+  if (phase_ == Phase::websocket && backlog_size() == 0) {
+    loop_->cork_for(*this);
+    MaskKey key{};
+    if (takes_quick_way(opcode, payload.size(), key)) return send_quickly(opcode, payload, key);
+  }
+  return from_handle ? send_from_handle_general(opcode, payload)
+                     : send_message_general(opcode, payload);
+}
+
 SendStatus Connection::send_message(Opcode opcode, std::span<const std::byte> payload) {
   MaskKey key{};
   if (!takes_quick_way(opcode, payload.size(), key)) [[unlikely]] {
+    if (loop_->cork_owner() != this) return send_after_taking_cork(opcode, payload, false);
     return send_message_general(opcode, payload);
   }
   return send_quickly(opcode, payload, key);
@@ -156,6 +169,7 @@ SendStatus Connection::send_message(Opcode opcode, std::span<const std::byte> pa
 SendStatus Connection::send_from_handle(Opcode opcode, std::span<const std::byte> payload) {
   MaskKey key{};
   if (!takes_quick_way(opcode, payload.size(), key)) [[unlikely]] {
+    if (loop_->cork_owner() != this) return send_after_taking_cork(opcode, payload, true);
     return send_from_handle_general(opcode, payload);
   }
   return send_quickly(opcode, payload, key);
