@@ -152,9 +152,12 @@ std::optional<SendStatus> Conn::refuse_send() const noexcept {
 }
 
 SendStatus Conn::send(std::span<const std::byte> data, Opcode op) const {
+  // On the loop thread the connection makes the checks below in the same call as the send.
+  if (connection_ && connection_->loop().in_loop_thread()) {
+    return connection_->send_from_handle(op, data);
+  }
   if (auto refused = refuse_send()) return *refused;
   if (!is_data_opcode(op)) return SendStatus::invalid;
-  if (connection_->loop().in_loop_thread()) return connection_->send_message(op, data);
   return post_message_copy(*connection_, op, data);
 }
 

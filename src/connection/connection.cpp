@@ -39,10 +39,19 @@ constexpr std::uint64_t crafted_stream = std::numeric_limits<std::uint64_t>::max
 class Connection::SessionEvents final : public protocol::SessionHandler {
  public:
   explicit SessionEvents(Connection& connection)
-      : connection_(connection), conn_(borrow(connection)) {}
+      : connection_(connection),
+        conn_(borrow(connection)),
+        message_handler_(connection.loop_->endpoint().handlers.message) {}
   SessionEvents(const SessionEvents&) = delete;
   SessionEvents& operator=(const SessionEvents&) = delete;
-  ~SessionEvents() { give_back(conn_); }
+  ~SessionEvents() {
+    if (messages_in_ != 0) {
+      LoopStats& stats = connection_.loop_->stats();
+      LoopStats::bump(stats.messages_in, messages_in_);
+      LoopStats::bump(stats.bytes_in, bytes_in_);
+    }
+    give_back(conn_);
+  }
 
   // A message (with raw_frames: a frame) was completed in this batch.
   bool completed_message() const noexcept { return completed_message_; }
@@ -50,10 +59,8 @@ class Connection::SessionEvents final : public protocol::SessionHandler {
   void on_message(Opcode opcode, std::span<const std::byte> data) override {
     completed_message_ = true;
     count_in(data.size());
-    // Looked up once, not again inside the call.
-    const auto& handler = handlers().message;
-    if (closed() || !handler) return;
-    call("on_message", [&] { handler(conn_, Message(opcode, data)); });
+    if (closed() || !message_handler_) return;
+    call("on_message", [&] { message_handler_(conn_, Message(opcode, data)); });
   }
   void on_fragment(Opcode opcode, std::span<const std::byte> data, bool first, bool last) override {
     if (last) {
@@ -110,14 +117,19 @@ class Connection::SessionEvents final : public protocol::SessionHandler {
   // A callback may close the connection (terminate, slow-consumer policy, an exception) while
   // the rest of the input is still being parsed: nothing more reaches the user then.
   bool closed() const { return connection_.phase_ != Phase::websocket; }
+  // Counted here and added to the loop's counters once, when the batch ends: a message costs two
+  // additions, not a walk to the counters and two loads and stores.
   void count_in(std::size_t bytes) {
-    LoopStats& stats = connection_.loop_->stats();
-    LoopStats::bump(stats.messages_in);
-    LoopStats::bump(stats.bytes_in, bytes);
+    ++messages_in_;
+    bytes_in_ += bytes;
   }
 
   Connection& connection_;
   Conn conn_;
+  // Looked up once per batch, not per message.
+  const std::function<void(const Conn&, Message)>& message_handler_;
+  std::uint64_t messages_in_ = 0;
+  std::uint64_t bytes_in_ = 0;
   bool completed_message_ = false;
 };
 
@@ -730,7 +742,7 @@ SendStatus Connection::send_crafted(const Frame& frame) {
   return write_crafted(frame);
 }
 
-SendStatus Connection::send_message(Opcode opcode, std::span<const std::byte> payload) {
+SendStatus Connection::send_message_general(Opcode opcode, std::span<const std::byte> payload) {
   if (phase_ != Phase::websocket || session_.state() != protocol::Session::State::open) {
     return SendStatus::closed;
   }
@@ -739,6 +751,12 @@ SendStatus Connection::send_message(Opcode opcode, std::span<const std::byte> pa
   }
   if (must_wait(0)) return defer_copy(opcode, payload);
   return write_message(opcode, payload);
+}
+
+SendStatus Connection::send_from_handle_general(Opcode opcode, std::span<const std::byte> payload) {
+  if (auto refused = send_gate()) return *refused;
+  if (opcode != Opcode::text && opcode != Opcode::binary) return SendStatus::invalid;
+  return send_message_general(opcode, payload);
 }
 
 SendStatus Connection::defer_copy(Opcode opcode, std::span<const std::byte> payload) {
@@ -780,18 +798,6 @@ SendStatus Connection::send_prepared(PreparedMessage& message, const SharedBytes
     return defer({0, Opcode::binary, true, {}, whole, payload_size});
   }
   return write_prepared(frame, payload_size);
-}
-
-// RFC 6455 5.4: the data frames of two messages must not interleave. While a streamed message
-// (a Writer's, or one built with send_frame) is open, other data waits; and once anything waits,
-// everything after it waits too, so that nothing overtakes what was sent before it. The open
-// message always ends: its pieces are never dropped (send_limits.hpp), so what waits never
-// waits for ever unless the user keeps the message open.
-bool Connection::must_wait(std::uint64_t stream) const noexcept {
-  if (!extras_) return false;
-  // The open message's next piece goes first: what waits, waits for that message to end.
-  if (extras_->active_stream != 0) return extras_->active_stream != stream;
-  return !extras_->deferred.empty();
 }
 
 SendStatus Connection::defer(DeferredSend send) {

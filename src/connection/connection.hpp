@@ -126,6 +126,9 @@ class Connection final : public net::TimedStreamHandler {
 
   // --- loop thread ---
   SendStatus send_message(Opcode opcode, std::span<const std::byte> payload);
+  // Conn::send on the loop thread: what the handle checks first (send_gate(), a data opcode),
+  // then send_message(), in one call.
+  SendStatus send_from_handle(Opcode opcode, std::span<const std::byte> payload);
   SendStatus send_fragment(std::uint64_t stream, Opcode opcode, std::span<const std::byte> payload,
                            bool fin, Admission admission);
   // A frame at once, as crafted (control frames, FrameSequence::unchecked).
@@ -341,6 +344,32 @@ class Connection final : public net::TimedStreamHandler {
   bool must_wait(std::uint64_t stream) const noexcept;
   SendStatus defer(DeferredSend send);
   void drain_deferred();
+  // The way of most messages (connection_output.cpp): the connection open with nothing waiting,
+  // owning the cork with room for the frame, the session sending it as it is without
+  // permessage-deflate, a mask key at hand for a client. True when the message may go that way
+  // (a client's key taken into `key`); the caller then writes it with cork_message(). Inline and
+  // call-free, so that send_message() and send_from_handle() take it without saving a register,
+  // and leave the rest whole to the general path: send_message_general(), send_gate() first
+  // for a handle.
+  bool takes_quick_way(Opcode opcode, std::size_t payload_size, MaskKey& key) const noexcept;
+  [[gnu::noinline]] SendStatus send_message_general(Opcode opcode,
+                                                    std::span<const std::byte> payload);
+  [[gnu::noinline]] SendStatus send_from_handle_general(Opcode opcode,
+                                                        std::span<const std::byte> payload);
+  // The frame of a whole message into the cork, which this connection owns and which has room for
+  // it: the head, then the payload, masked with `key` when the session masks its frames.
+  SendStatus cork_message(Opcode opcode, std::span<const std::byte> payload, MaskKey key);
+  [[gnu::noinline]] SendStatus cork_message_of_any_size(Opcode opcode,
+                                                        std::span<const std::byte> payload,
+                                                        MaskKey key);
+  // The quick way once this connection has taken the cork from another (the first send of a
+  // batch): most often the only thing that kept a send off it. The rest goes to the general path
+  // (send_from_handle_general() when `from_handle`, else send_message_general()).
+  [[gnu::noinline]] SendStatus send_after_taking_cork(Opcode opcode,
+                                                      std::span<const std::byte> payload,
+                                                      bool from_handle);
+  // cork_message() on the quick way: inline for the usual small payloads.
+  SendStatus send_quickly(Opcode opcode, std::span<const std::byte> payload, MaskKey key);
   // A whole message (connection_output.cpp). One the session lets go as it is goes straight into
   // the cork when it fits with nothing waiting in the backlog (no frame sink, no header copy):
   // most messages. The others take the session's general path, write_message_framed().

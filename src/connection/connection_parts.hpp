@@ -148,6 +148,18 @@ inline std::size_t Connection::backlog_size() const noexcept {
   return backlog != nullptr ? backlog->size() : 0;
 }
 
+// RFC 6455 5.4: the data frames of two messages must not interleave. While a streamed message
+// (a Writer's, or one built with send_frame) is open, other data waits; and once anything waits,
+// everything after it waits too, so that nothing overtakes what was sent before it. The open
+// message always ends: its pieces are never dropped (send_limits.hpp), so what waits never
+// waits for ever unless the user keeps the message open.
+inline bool Connection::must_wait(std::uint64_t stream) const noexcept {
+  if (!extras_) return false;
+  // The open message's next piece goes first: what waits, waits for that message to end.
+  if (extras_->active_stream != 0) return extras_->active_stream != stream;
+  return !extras_->deferred.empty();
+}
+
 inline bool Connection::input_waiting() const noexcept {
   const HeldInput* held_input = this->held_input();
   if (held_input == nullptr) return false;

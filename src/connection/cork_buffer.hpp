@@ -81,9 +81,6 @@ class CorkBuffer {
     if (references_count_ != 0) drop_references();
   }
 
- private:
-  void drop_references() noexcept;
-
   // memcpy, with 8 to 16 bytes (a busy server's small messages) as two words inline, the last
   // overlapping the first: a call to memcpy costs more than such a copy.
   static void copy_bytes(std::byte* to, const std::byte* from, std::size_t size) noexcept {
@@ -98,6 +95,9 @@ class CorkBuffer {
     std::memcpy(to, &first_word, sizeof first_word);
     std::memcpy(to + size - 8, &last_word, sizeof last_word);
   }
+
+ private:
+  void drop_references() noexcept;
 
   struct Reference {
     SharedPayload owner;

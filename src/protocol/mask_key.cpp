@@ -73,26 +73,31 @@ class Keystream {
   pid_t keyed_in_ = -1;  // the process the keystream was keyed in
 };
 
+// What every thread's `pool` points at before its first refill: no key left.
+constinit mask_keys::Pool spent_pool{{}, sizeof(spent_pool.bytes)};
+
 // A forked child starts with a copy of the forking thread's keys: it must not send what its
 // parent will send. The child (where only that thread runs) drops them; its keystream, keyed in
 // the parent, is keyed afresh at the refill that follows (Keystream::fill checks the process).
 void drop_keys_in_child() noexcept {
-  mask_keys::pool.next = mask_keys::pool.bytes.size();
+  mask_keys::pool = &spent_pool;
 }
 
 }  // namespace
 
 namespace mask_keys {
 
-thread_local constinit Pool pool{{}, 8192};
+[[gnu::tls_model("initial-exec")]] thread_local constinit Pool* pool = &spent_pool;
 
-void refill(Pool& keys) noexcept {
+void refill() noexcept {
   static const bool fork_handler_installed =
       pthread_atfork(nullptr, nullptr, drop_keys_in_child) == 0;
   (void)fork_handler_installed;  // without it (out of memory), keys repeat only after a fork
   thread_local Keystream keystream;
-  keystream.fill(keys.bytes);
-  keys.next = 0;
+  thread_local Pool own;
+  keystream.fill(own.bytes);
+  own.next = 0;
+  pool = &own;
 }
 
 }  // namespace mask_keys

@@ -155,10 +155,6 @@ Session::~Session() = default;
 Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 
-bool Session::deflate_enabled() const noexcept {
-  return deflate_on_;
-}
-
 // Window bits are 8 to 15 (RFC 7692 7.1.2): three bits each, with the two takeover flags.
 std::uint8_t Session::pack(const DeflateParams& params) noexcept {
   return static_cast<std::uint8_t>((params.server_no_context_takeover ? 0x80 : 0) |

@@ -121,25 +121,30 @@ class Session {
   // and the message is not shorter than the configured minimum. Returns false once closing.
   bool send_message(Opcode opcode, std::span<const std::byte> payload, FrameSink& sink,
                     bool compress = true);
-  // The fast way to send a whole message as it is: writes its frame's head to `out` (at least
-  // max_frame_header_size bytes) for a caller that places the payload right after it, masked
-  // with `mask` when masked is true (a client's frames). Same frame as send_message(); saves the
-  // frame sink on the path most messages take. Returns size 0 when the message cannot go this
-  // way (the session is not open, a streamed message is being sent, or this one is compressed):
-  // send_message() then.
-  struct MessageHead {
-    std::size_t size = 0;
-    bool masked = false;
-  };
-  MessageHead write_message_head(Opcode opcode, std::size_t payload_size, std::byte* out,
-                                 MaskKey& mask) const noexcept {
-    // send_message()'s frame unless that one is compressed. Inline: most messages pass here.
-    if (!may_send_message(opcode) || (deflate_on_ && compresses(payload_size))) return {};
+  // The fast way to send a whole message as it is, for a caller that places the payload right
+  // after the frame's head in a buffer of its own: the same frame as send_message()'s, without
+  // the frame sink, on the path most messages take. sends_as_is() says whether the message may go
+  // this way (the session is open, no streamed message is being sent, a data opcode, and this
+  // message is not compressed); if not, send_message(). Inline: most messages pass here, and with
+  // permessage-deflate off it makes no call.
+  bool sends_as_is(Opcode opcode, std::size_t payload_size) const noexcept {
+    return may_send_message(opcode) && !(deflate_on_ && compresses(payload_size));
+  }
+  // A whole message may begin now (open, no streamed message being sent, a data opcode).
+  bool may_send_message(Opcode opcode) const noexcept {
+    return state_ == State::open && !sending_fragmented() && !is_control(opcode) &&
+           opcode != Opcode::continuation;
+  }
+  // Whether our frames are masked: a client's are, each with a fresh key (RFC 6455 5.3), which the
+  // caller of write_message_head() takes from random_mask_key().
+  bool masks_frames() const noexcept { return config_->role == Role::client; }
+  // Writes the head of that frame to `out` (at least max_frame_header_size bytes) and returns its
+  // size: with `mask` (a client's frame) or without (null). The payload follows it, masked with
+  // the same key.
+  static std::size_t write_message_head(Opcode opcode, std::size_t payload_size, std::byte* out,
+                                        const MaskKey* mask) noexcept {
     out[0] = static_cast<std::byte>(frame_bits::fin_bit | static_cast<std::uint8_t>(opcode));
-    if (config_->role == Role::server)
-      return {write_frame_length(out, payload_size, nullptr), false};
-    mask = random_mask_key();  // a fresh key for each client frame (RFC 6455 5.3)
-    return {write_frame_length(out, payload_size, &mask), true};
+    return write_frame_length(out, payload_size, mask);
   }
   // Streaming send: the first call gives the message opcode, later ones continue it; `fin` ends
   // the message. Data messages cannot interleave; control frames can go in between.
@@ -155,7 +160,7 @@ class Session {
   bool send_raw(const Frame& frame, FrameSink& sink);
 
   State state() const noexcept { return state_; }
-  bool deflate_enabled() const noexcept;
+  bool deflate_enabled() const noexcept { return deflate_on_; }
   // permessage-deflate is on and our messages may be compressed (not when the peer limited our
   // window to 8 bits, which zlib cannot write).
   bool compresses_outgoing() const noexcept;
@@ -214,12 +219,11 @@ class Session {
   void fail(ProtocolError error, SessionHandler& handler, FrameSink& sink);
   void write(const FrameHeader& header, std::span<const std::byte> payload, FrameSink& sink);
   // The header of a frame to `out`: as given, or for a client masked with a fresh key (`mask`).
+  struct MessageHead {
+    std::size_t size = 0;
+    bool masked = false;
+  };
   MessageHead write_head(const FrameHeader& header, std::byte* out, MaskKey& mask) const noexcept;
-  // A whole message may begin now (open, no streamed message being sent, a data opcode).
-  bool may_send_message(Opcode opcode) const noexcept {
-    return state_ == State::open && !sending_fragmented() && !is_control(opcode) &&
-           opcode != Opcode::continuation;
-  }
   // A whole message of this size is compressed (unless its sender says not to).
   bool compresses(std::size_t message_size) const noexcept;
   bool send_data_frame(Opcode opcode, std::span<const std::byte> payload, bool fin, bool compress,

@@ -99,6 +99,38 @@ TEST_F(ClientTest, MessagesOfEverySizeEchoByteExact) {
   }
 }
 
+// Sends made on the loop thread go straight into the cork (Connection::takes_quick_way), masked
+// with a key from the loop thread's pool: payloads of every small size (two words inline, and
+// the others), more frames than the cork holds at once, and more than one pool of keys (2,048),
+// so that the quick way also meets a full cork and a spent pool and leaves those to the general
+// path.
+TEST_F(ClientTest, SendsFromTheLoopThreadEchoByteExactAcrossCorkAndKeyRefills) {
+  RecordingClient peer;
+  constexpr std::size_t messages = 5000;
+  std::vector<std::string> sent;
+  for (std::size_t i = 0; i < messages; ++i) {
+    std::string text(i % 40, 'a');
+    for (std::size_t j = 0; j < text.size(); ++j) text[j] = static_cast<char>('a' + (i + j) % 26);
+    sent.push_back(std::move(text));
+  }
+  peer.client().on_open([&](const Conn& conn) {
+    for (const std::string& text : sent) {
+      const SendStatus status = conn.send(text);
+      if (status != SendStatus::written && status != SendStatus::backpressure) {
+        peer.errors.add({0, {}, std::string("send: ") + to_string(status)});
+      }
+    }
+  });
+  ConnectResult result = peer.client().connect_and_wait(url());
+  ASSERT_TRUE(result) << result.error.error;
+  ASSERT_TRUE(peer.received.wait_for(messages, 10s));
+  const auto received = peer.received.all();
+  for (std::size_t i = 0; i < messages; ++i) {
+    ASSERT_EQ(received[i].text, sent[i]) << "message " << i;
+  }
+  EXPECT_TRUE(peer.errors.all().empty());
+}
+
 TEST_F(ClientTest, SubprotocolsHeadersAndCompressionAreNegotiated) {
   ClientOptions options;
   options.compression.enabled = true;

@@ -91,5 +91,28 @@ TEST(MaskKey, AForkedChildDoesNotRepeatItsParentsKeys) {
   EXPECT_LT(equal, 3u) << "the child repeats its parent's mask keys";
 }
 
+// take_pooled_mask_key() is random_mask_key() without the refill (for a path that must make no
+// call): it takes the pool's keys in turn and says no once they are spent, without refilling;
+// random_mask_key() then refills the pool, which holds 2,048 keys again.
+TEST(MaskKey, APooledKeyIsRefusedOnlyOnceThePoolIsSpent) {
+  constexpr std::size_t pool_keys = 2048;
+  random_mask_key();  // the pool holds keys now
+  MaskKey key{};
+  std::size_t taken = 0;
+  while (taken <= pool_keys && take_pooled_mask_key(key)) ++taken;
+  EXPECT_LT(taken, pool_keys);
+  EXPECT_FALSE(take_pooled_mask_key(key)) << "a spent pool gave a key";
+  const MaskKey refilled = random_mask_key();
+  std::vector<MaskKey> keys{refilled};
+  while (keys.size() <= pool_keys && take_pooled_mask_key(key)) keys.push_back(key);
+  EXPECT_EQ(keys.size(), pool_keys);
+  // Taken in turn: a pool handing out one key again and again would give 2,047 equal pairs.
+  std::size_t repeats = 0;
+  for (std::size_t i = 1; i < keys.size(); ++i) {
+    if (keys[i] == keys[i - 1]) ++repeats;
+  }
+  EXPECT_LT(repeats, 3u);
+}
+
 }  // namespace
 }  // namespace fastws::protocol
