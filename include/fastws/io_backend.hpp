@@ -22,7 +22,10 @@ enum class IoBackend : std::uint8_t {
   // the kernel refuses io_uring (too old, kernel.io_uring_disabled, a seccomp filter) the loops
   // use epoll instead: Server::io_backend() and Client::io_backend() say which one runs. Loops
   // driven by the application's own event loop (ExternalLoop) always use epoll, whose fd an
-  // outside loop can wait on.
+  // outside loop can wait on. Only the threads that run the loops enter their rings: the kernel
+  // interrupts a thread that entered a ring when the ring goes, and a blocking call with a
+  // timeout of that thread (a recv() under SO_RCVTIMEO, a blocking OpenSSL handshake) then fails
+  // with EINTR. A thread that runs a loop itself (Server::run()) is one of them.
   io_uring,
 };
 

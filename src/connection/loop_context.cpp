@@ -66,8 +66,8 @@ void LoopContext::detach() noexcept {
   // gone. Once the host is gone too (or for the host itself, called after its loop stopped),
   // tasks still queued on the stopped loop (the last reference of a finished connection, a
   // mailbox drain, a guest's task, which finds itself gone) run now, on this thread: nothing
-  // else will run them.
-  if (host_ == nullptr || host_->gone()) loop_->run_once(std::chrono::milliseconds(0));
+  // else will run them. Not as an iteration: on io_uring this thread would enter the ring.
+  if (host_ == nullptr || host_->gone()) loop_->run_leftovers();
   // Released outside the lock: the last reference to a connection may let go of this context.
   for (auto& send : queued) {
     if (send.connection != nullptr) send.connection->release();

@@ -165,6 +165,13 @@ void EventLoop::run_once(std::chrono::milliseconds max_wait) {
   current_ = outer;
 }
 
+void EventLoop::run_leftovers() {
+  EventLoop* const outer = std::exchange(current_, this);
+  run_posted_tasks();
+  run_deferred_flushes();
+  current_ = outer;
+}
+
 int EventLoop::epoll_timeout(std::chrono::milliseconds max_wait) const noexcept {
   std::int64_t timeout = max_wait.count() < 0 ? -1 : max_wait.count();
   if (const auto tick = timers_.next_wakeup()) {

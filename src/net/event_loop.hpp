@@ -186,6 +186,10 @@ class EventLoop {
   void run_once(std::chrono::milliseconds max_wait);
   // Any thread. Makes run() return after the current iteration.
   void stop();
+  // After the last run(), on any thread: the tasks still posted run, then the flushes they ask
+  // for. Nothing is waited for and, on io_uring, nothing is submitted: the thread stays out of
+  // the ring, whose requests end with it (UringPoller::create() says why that matters).
+  void run_leftovers();
 
   // epoll or io_uring (never automatic): what the loop runs on.
   IoBackend backend() const noexcept;

@@ -8,6 +8,8 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 #include "net/event_loop.hpp"
@@ -65,7 +67,17 @@ struct alignas(8) UringPoller::Registration {
 std::unique_ptr<UringPoller> UringPoller::create(std::error_code& error,
                                                  const UringOptions& options) {
   std::unique_ptr<UringPoller> poller(new UringPoller(options));
-  error = poller->set_up(options);
+  // Set up on a thread that ends at once, not on the caller's. The kernel ties every thread that
+  // creates a ring (or submits to it) to that ring until the thread ends, and when the ring goes
+  // it interrupts each tied thread (task work with TWA_SIGNAL): a system call with a timeout that
+  // thread is blocked in (a recv() under SO_RCVTIMEO, so OpenSSL's blocking handshake) fails with
+  // EINTR. The thread that makes a loop (a Server's, a Client's) is usually the application's
+  // own, which lives on after the loop and must not get those.
+  try {
+    std::thread([&] { error = poller->set_up(options); }).join();
+  } catch (const std::system_error& refused) {
+    error = refused.code();  // no thread to spare: the loop runs on epoll
+  }
   if (error) return nullptr;
   return poller;
 }
@@ -189,7 +201,8 @@ std::error_code UringPoller::remove(int fd) {
   // Now, before the caller closes the fd: a request in flight holds the socket open (the peer
   // would see no FIN until it ends, a listener would go on accepting), and one not submitted
   // yet would act on whatever socket gets the fd's number next. Submitted in order, the
-  // cancellations follow what they cancel.
+  // cancellations follow what they cancel. (Not from a thread other than the loop's, once the
+  // loop ran: the leftovers of a stopped loop, whose requests end with its ring.)
   submit();
   release_if_done(*registration);
   return {};
@@ -270,10 +283,13 @@ void UringPoller::cancel(Registration& registration, Op op) {
 }
 
 void UringPoller::submit() {
+  const std::thread::id caller = std::this_thread::get_id();
+  if (runner_ != std::thread::id() && runner_ != caller) return;
   if (io_uring_sq_ready(&ring_) > 0) io_uring_submit(&ring_);
 }
 
 void UringPoller::submit_and_wait(int timeout_ms) {
+  runner_ = std::this_thread::get_id();
   if (timeout_ms == 0) {
     io_uring_submit(&ring_);
   } else if (timeout_ms < 0) {

@@ -22,7 +22,8 @@
 // until its last request completed, with its handler forgotten, so a completion for a handler
 // that is gone is dropped, even in the middle of a batch.
 //
-// Threading: the loop thread (and setup before run()).
+// Threading: the loop thread (and setup before run()). Only the thread that runs the loop enters
+// the ring (see create() and submit()).
 #pragma once
 
 #include <liburing.h>
@@ -33,6 +34,7 @@
 #include <memory>
 #include <span>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "net/send_buffer_pool.hpp"
@@ -66,7 +68,8 @@ struct UringOptions {
 class UringPoller {
  public:
   // Null (and the reason in `error`) when the kernel refuses io_uring (missing, disabled by
-  // kernel.io_uring_disabled or a seccomp filter) or its multishot receive.
+  // kernel.io_uring_disabled or a seccomp filter) or its multishot receive. The calling thread
+  // stays out of the ring: it is made on a thread of its own.
   static std::unique_ptr<UringPoller> create(std::error_code& error, const UringOptions& options);
   ~UringPoller();
   UringPoller(const UringPoller&) = delete;
@@ -95,10 +98,11 @@ class UringPoller {
   // Bytes send() took that the kernel has not (yet).
   std::size_t unsent(int fd) const noexcept;
 
-  // Submits every queued request (a loop driven from outside, before its driver waits).
+  // Submits every queued request (a loop driven from outside, before its driver waits), unless
+  // another thread ran the loop: then they wait for its next iteration (or go with the ring).
   void submit();
   // Submits every queued request and waits up to `timeout_ms` (negative: no limit, 0: not at
-  // all) for a completion.
+  // all) for a completion. The calling thread runs the loop from now on.
   void submit_and_wait(int timeout_ms);
   // Hands every completion present to its handler.
   void dispatch();
@@ -151,6 +155,10 @@ class UringPoller {
   // a handler may remove its registration while that registration's completion is being handled.
   std::vector<Registration*> removed_;
   bool release_due_ = false;  // some of removed_ have nothing in flight
+  // The thread of the last iteration (none before the first). Another thread that entered the
+  // ring would be tied to it as its creator would be (see create()): the leftovers of a stopped
+  // loop, run on the application's thread, submit nothing.
+  std::thread::id runner_;
 };
 
 }  // namespace fastws::net
