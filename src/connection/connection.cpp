@@ -444,6 +444,7 @@ void Connection::receive_held_frames() {
   // Owned here while the session reads them: a callback that ends the connection (finish()
   // drops held input) must not free them.
   std::unique_ptr<HeldInput> held = take_held_input();
+  const TakenInput taken(*this);
   held->start +=
       receive_frames(std::as_writable_bytes(std::span(held->bytes)).subspan(held->start));
   if (phase_ != Phase::websocket) return;

@@ -286,6 +286,22 @@ class Connection final : public net::TimedStreamHandler {
   // Takes the held input out (null when none): owned by the caller while the session or the
   // HTTP phase works on it, so that a callback ending the connection cannot free it.
   std::unique_ptr<HeldInput> take_held_input() noexcept;
+  // While held input is read outside the connection (answer_held_requests,
+  // receive_held_frames), what it does (a reply that fills the backlog changes the socket's
+  // interest) must not restart an io_uring receive: the input still waits, and a multishot
+  // receive restarted then brings a burst of bytes that must be held too, turn after turn.
+  class TakenInput {
+   public:
+    explicit TakenInput(Connection& connection) noexcept : connection_(connection) {
+      connection_.input_taken_ = true;
+    }
+    ~TakenInput() { connection_.input_taken_ = false; }
+    TakenInput(const TakenInput&) = delete;
+    TakenInput& operator=(const TakenInput&) = delete;
+
+   private:
+    Connection& connection_;
+  };
   void keep_held_input(std::unique_ptr<HeldInput> held);
   // Held input ready for a turn: whole requests, or frames (not a head still arriving).
   bool input_waiting() const noexcept;
@@ -427,6 +443,8 @@ class Connection final : public net::TimedStreamHandler {
   bool receiving_held_ : 1 = false;       // ... and stopped while input waits here
   bool opened_http_request_ : 1 = false;  // served a plain HTTP request: keep-alive timing applies
   bool awaiting_pong_ : 1 = false;
+  // Held input taken out to be read (TakenInput): it still waits here.
+  bool input_taken_ : 1 = false;
   // A message was left in assembly after a read: the loop's AssemblyWatch may hold an entry for
   // it (it may have dropped it when it closed the connection for the budget).
   bool on_assembly_watch_ : 1 = false;

@@ -70,7 +70,7 @@ void Connection::set_interest(bool paused) {
   const bool write = backlog_size() > 0 || (secure != nullptr && secure->needs_writable());
   // A loop that receives for the socket would go on receiving while input waits here: it stops
   // until that input is used (epoll only reports the socket, and it is not read meanwhile).
-  const bool held = loop_receives_ && input_waiting();
+  const bool held = loop_receives_ && (input_waiting() || input_taken_);
   if ((write == write_interest_ && paused == reading_paused_ && held == receiving_held_) ||
       phase_ == Phase::closed) {
     return;

@@ -84,6 +84,7 @@ void Connection::answer_held_requests() {
   // Owned here while the requests are answered: their views point into the bytes, which a
   // callback that ends the connection (finish() drops held input) must not free.
   std::unique_ptr<HeldInput> held = take_held_input();
+  const TakenInput taken(*this);
   const AnswerProgress progress =
       answer_requests(std::string_view(held->bytes).substr(held->start), held->scanner);
   held->start += progress.used;

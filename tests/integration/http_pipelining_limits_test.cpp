@@ -194,7 +194,11 @@ TEST(HttpPipelining, APeerThatNeverReadsIsHeldToTheOutputLimitAndThenGetsEveryRe
       "responses (bound %zu)\n",
       pipeliner.requests_sent(), pipeliner.bytes_sent(), answered, bound);
   EXPECT_LE(answered, bound) << "responses piled up beyond max_buffered_bytes";
-  EXPECT_LT(pipeliner.bytes_sent(), 64u << 20) << "the server never stopped reading";
+  // What the peer got to send: the requests answered (about 8 MB of them), its own send buffer
+  // (4 MiB), the server's receive buffer, and on io_uring the burst a multishot receive brings
+  // before its cancellation lands (at most the loop's 256 provided buffers of 16 KiB). A server
+  // that restarts its receive while held requests are being answered takes 50 MB and more.
+  EXPECT_LT(pipeliner.bytes_sent(), 32u << 20) << "the server never stopped reading";
 
   ASSERT_TRUE(pipeliner.finish_and_read_all(10s))
       << pipeliner.responses_checked() << " of " << pipeliner.requests_sent() << " responses";
