@@ -44,7 +44,7 @@ std::unique_ptr<EventLoop> EventLoop::create(std::error_code& error,
   std::unique_ptr<UringPoller> uring;
   if (chosen_backend(options.backend) == IoBackend::io_uring) {
     std::error_code refused;  // the kernel's reason: the loop runs on epoll instead
-    uring = UringPoller::create(refused, {});
+    uring = UringPoller::create(refused, {.turn_bytes = options.read_buffer_size});
   }
   UniqueFd epoll_fd;
   if (!uring) {
@@ -140,7 +140,8 @@ void EventLoop::run_once(std::chrono::milliseconds max_wait) {
   due_.splice(revisits_);
   const int timeout = due_.empty() && own_posted_.empty() ? epoll_timeout(max_wait) : 0;
   if (uring_) {
-    uring_->submit_and_wait(timeout);
+    // Bytes held for a stream's next turn are that turn's input: nothing to wait for.
+    uring_->submit_and_wait(uring_->holds_input() ? 0 : timeout);
     update_clock();
     uring_->dispatch();
   } else {

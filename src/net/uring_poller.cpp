@@ -31,7 +31,7 @@ constexpr std::uint32_t always_reported = EPOLLERR | EPOLLHUP;
 
 }  // namespace
 
-// One fd's registration: one per idle connection, so kept to 32 bytes (a 48-byte heap chunk).
+// One fd's registration: one per idle connection, so kept to 40 bytes (a 48-byte heap chunk).
 // Aligned to 8 so that a request's user_data is its address with the request's kind in the low
 // bits.
 struct alignas(8) UringPoller::Registration {
@@ -41,6 +41,8 @@ struct alignas(8) UringPoller::Registration {
   std::uint32_t wanted = 0;     // epoll bits, as last added or modified
   std::uint32_t poll_mask = 0;  // of the poll in flight
   std::uint16_t in_flight = 0;  // requests whose last completion has not come yet
+  std::uint16_t held = 0;       // received buffers in held_, waiting for a later turn
+  std::uint8_t turn = 0;        // buffers handed over in this dispatch
   bool poll_armed : 1 = false;
   bool poll_cancelled : 1 = false;
   bool receive_armed : 1 = false;
@@ -87,11 +89,12 @@ UringPoller::UringPoller(const UringOptions& options)
 
 std::error_code UringPoller::set_up(const UringOptions& options) {
   io_uring_params params{};
-  // SUBMIT_ALL: a request that fails does not hold up the others. Not COOP_TASKRUN, although it
-  // saves about a sixth of the CPU of a ping-pong echo: completions then wait for the next
-  // io_uring_enter and run as one batch there, where a flooding peer's multishot receive fills
-  // many buffers at once and holds up the others' turns (tests/integration/fair_turns_test.cpp).
-  params.flags = IORING_SETUP_SUBMIT_ALL;
+  // SUBMIT_ALL: a request that fails does not hold up the others. COOP_TASKRUN: the kernel does
+  // the receives' work when the loop enters the ring, not by interrupting the loop thread
+  // wherever it is (TWA_SIGNAL); a ping-pong echo then costs about a tenth less CPU. The
+  // completions come in bigger batches, so a flooding peer's burst is cut into turns
+  // (UringOptions::turn_bytes). TASKRUN_FLAG tells liburing when such work waits.
+  params.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   const int result =
       io_uring_queue_init_params(static_cast<unsigned>(options.queue_entries), &ring_, &params);
   if (result < 0) return from_result(result);
@@ -99,6 +102,7 @@ std::error_code UringPoller::set_up(const UringOptions& options) {
 
   buffer_count_ = options.buffer_count;
   buffer_size_ = options.buffer_size;
+  turn_buffers_ = std::clamp<std::size_t>(options.turn_bytes / buffer_size_, 1, UINT8_MAX);
   const std::size_t ring_bytes = buffer_count_ * sizeof(io_uring_buf);
   void* ring_memory =
       ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
@@ -154,7 +158,7 @@ std::error_code UringPoller::add_listener(int fd, std::uint32_t events, ListenHa
 
 std::error_code UringPoller::register_fd(int fd, std::uint32_t events, IoHandler& handler,
                                          Kind kind) {
-  static_assert(sizeof(void*) != 8 || sizeof(Registration) == 32, "see Registration");
+  static_assert(sizeof(void*) != 8 || sizeof(Registration) <= 40, "see Registration");
   if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
   const auto index = static_cast<std::size_t>(fd);
   if (index >= by_fd_.size()) by_fd_.resize(index + 1, nullptr);
@@ -211,10 +215,12 @@ std::error_code UringPoller::remove(int fd) {
 void UringPoller::sync(Registration& registration) {
   if (registration.handler == nullptr) return;
   if (registration.is_stream || registration.listener) {
-    const bool receive = (registration.wanted & EPOLLIN) != 0;
-    if (receive && !registration.receive_armed) {
+    // Armed again once every held buffer was handed over; cancelled while a whole turn is held.
+    const bool wanted = (registration.wanted & EPOLLIN) != 0;
+    if (wanted && registration.held == 0 && !registration.receive_armed) {
       arm_receive(registration);
-    } else if (!receive && registration.receive_armed && !registration.receive_cancelled) {
+    } else if ((!wanted || registration.held >= turn_buffers_) && registration.receive_armed &&
+               !registration.receive_cancelled) {
       cancel(registration, Op::receive);
       registration.receive_cancelled = true;
     }
@@ -308,7 +314,10 @@ void UringPoller::dispatch() {
   // Only what is there now: completions posted while handlers run wait for the next iteration,
   // after timers and flushes, as epoll's next batch would. The ring is read directly (no
   // io_uring_peek_cqe, which loads the tail again for each entry); each entry is handed back to
-  // the kernel before its handler runs, so the handler's requests find room for theirs.
+  // the kernel before its handler runs, so the handler's requests find room for theirs. Bytes
+  // held from earlier dispatches come after these completions: a send among them that completed
+  // has given its buffer back, so the answers to the held bytes go out at once instead of
+  // queueing behind it.
   const unsigned ready = io_uring_cq_ready(&ring_);
   for (unsigned seen = 0; seen < ready; ++seen) {
     const io_uring_cqe& cqe = ring_.cq.cqes[*ring_.cq.khead & ring_.cq.ring_mask];
@@ -318,13 +327,65 @@ void UringPoller::dispatch() {
     io_uring_cq_advance(&ring_, 1);
     complete(data, result, flags);
   }
+  if (!held_.empty()) deliver_held();
+  end_turns();
   if (release_due_) free_released();
+}
+
+void UringPoller::receive_into_turn(Registration& registration, std::uint16_t buffer_id,
+                                    std::size_t bytes) {
+  if (registration.handler == nullptr) {
+    recycle(buffer_id);
+    return;
+  }
+  if (registration.held != 0 || registration.turn >= turn_buffers_) {
+    held_.push_back({&registration, static_cast<std::uint32_t>(bytes), buffer_id});
+    if (++registration.held == turn_buffers_) sync(registration);  // a whole turn waits: cancel
+    return;
+  }
+  count_turn(registration);
+  deliver(registration, {buffers_.get() + std::size_t{buffer_id} * buffer_size_, bytes});
+  recycle(buffer_id);
+}
+
+void UringPoller::deliver_held() {
+  // Handlers may remove registrations meanwhile (a held buffer of a removed one is dropped), but
+  // they add nothing to held_: only completions do, and none is read here.
+  std::size_t kept = 0;
+  for (const HeldBuffer entry : held_) {
+    Registration& registration = *entry.registration;
+    if (registration.handler != nullptr && registration.turn >= turn_buffers_) {
+      held_[kept++] = entry;
+      continue;
+    }
+    --registration.held;
+    if (registration.handler != nullptr) {
+      count_turn(registration);
+      deliver(registration,
+              {buffers_.get() + std::size_t{entry.buffer_id} * buffer_size_, entry.bytes});
+    }
+    recycle(entry.buffer_id);
+    if (registration.held == 0) {
+      if (registration.handler != nullptr) sync(registration);  // receive again
+      release_if_done(registration);
+    }
+  }
+  held_.resize(kept);
+}
+
+void UringPoller::count_turn(Registration& registration) {
+  if (registration.turn++ == 0) had_turn_.push_back(&registration);
+}
+
+void UringPoller::end_turns() noexcept {
+  for (Registration* registration : had_turn_) registration->turn = 0;
+  had_turn_.clear();
 }
 
 void UringPoller::free_released() noexcept {
   release_due_ = false;
   std::erase_if(removed_, [](Registration* registration) {
-    if (registration->in_flight != 0) return false;
+    if (registration->in_flight != 0 || registration->held != 0) return false;
     delete registration;
     return true;
   });
@@ -383,10 +444,10 @@ void UringPoller::complete_receive(Registration& registration, int result, std::
   if ((flags & IORING_CQE_F_BUFFER) != 0) {
     const auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
     if (result > 0) {
-      deliver(registration,
-              {buffers_.get() + std::size_t{id} * buffer_size_, static_cast<std::size_t>(result)});
+      receive_into_turn(registration, id, static_cast<std::size_t>(result));
+    } else {
+      recycle(id);
     }
-    recycle(id);
     return;
   }
   StreamHandler* const stream = registration.stream();
@@ -523,7 +584,9 @@ void UringPoller::recycle(std::uint16_t id) noexcept {
 }
 
 void UringPoller::release_if_done(const Registration& registration) noexcept {
-  if (registration.handler == nullptr && registration.in_flight == 0) release_due_ = true;
+  if (registration.handler == nullptr && registration.in_flight == 0 && registration.held == 0) {
+    release_due_ = true;
+  }
 }
 
 }  // namespace fastws::net

@@ -9,6 +9,10 @@
 // - Stream (EventLoop::add_stream): a multishot receive into the loop's provided buffers, so bytes
 //   arrive with their completion and no read() is made; EPOLLIN in the mask arms it, and taking
 //   EPOLLIN away cancels it (bytes then stay in the socket). EPOLLOUT is a poll, as above.
+//   Each dispatch() hands a stream at most one turn of bytes (UringOptions::turn_bytes); what it
+//   received beyond that is held, in its buffers, for the next dispatch, and while a whole turn is
+//   held its receive is cancelled (armed again once the held bytes are handed over): a flooding
+//   peer neither holds up the other streams nor takes every provided buffer.
 // - Listener (EventLoop::add_listener): a multishot accept, armed and cancelled by EPOLLIN as a
 //   stream's receive is; each connection comes with its own completion.
 //   Its output goes through send(): the bytes are copied into a send buffer (send_buffer_pool.hpp)
@@ -51,6 +55,10 @@ struct UringOptions {
   // Provided buffers for stream receives: one completion fills at most one buffer.
   std::size_t buffer_count = 256;  // a power of two
   std::size_t buffer_size = 16 * 1024;
+  // A stream's turn: the bytes one dispatch() hands it at most (whole buffers, at least one), as
+  // one read takes at most EventLoopOptions::read_buffer_size on epoll. What a busy stream
+  // received beyond it waits for the next dispatch, behind the other streams' turns.
+  std::size_t turn_bytes = 256 * 1024;
   // Stream output: a socket with bytes pending has one send buffer, of the smallest class that
   // holds what it writes while none is pending; bytes written meanwhile join it while it has room.
   // A write bigger than the largest class while nothing is pending goes at once with send(), as
@@ -104,8 +112,10 @@ class UringPoller {
   // Submits every queued request and waits up to `timeout_ms` (negative: no limit, 0: not at
   // all) for a completion. The calling thread runs the loop from now on.
   void submit_and_wait(int timeout_ms);
-  // Hands every completion present to its handler.
+  // Hands every completion present to its handler (a stream's bytes up to its turn).
   void dispatch();
+  // Whether a stream's received bytes wait for its next turn (the next dispatch()).
+  bool holds_input() const noexcept { return !held_.empty(); }
 
  private:
   struct Registration;
@@ -137,6 +147,13 @@ class UringPoller {
   // Hands received bytes to the registration's handler (while it has one).
   void deliver(Registration& registration, std::span<std::byte> data);
   void recycle(std::uint16_t buffer_id) noexcept;
+  // A receive completion with a buffer: handed over now, or held for a later turn when the
+  // stream had its turn in this dispatch (or holds earlier bytes).
+  void receive_into_turn(Registration& registration, std::uint16_t buffer_id, std::size_t bytes);
+  // Hands over the buffers held from earlier dispatches, in order, each stream up to its turn.
+  void deliver_held();
+  void count_turn(Registration& registration);
+  void end_turns() noexcept;
   // Notes a removed registration whose last request completed: dispatch() frees it.
   void release_if_done(const Registration& registration) noexcept;
   // Frees the removed registrations that have nothing in flight any more. Out of line: it is
@@ -155,6 +172,15 @@ class UringPoller {
   // a handler may remove its registration while that registration's completion is being handled.
   std::vector<Registration*> removed_;
   bool release_due_ = false;  // some of removed_ have nothing in flight
+  // Received buffers held for a later turn, in the order they came.
+  struct HeldBuffer {
+    Registration* registration;
+    std::uint32_t bytes;
+    std::uint16_t buffer_id;
+  };
+  std::vector<HeldBuffer> held_;
+  std::vector<Registration*> had_turn_;  // streams handed buffers in this dispatch
+  std::size_t turn_buffers_ = 1;         // buffers per turn
   // The thread of the last iteration (none before the first). Another thread that entered the
   // ring would be tied to it as its creator would be (see create()): the leftovers of a stopped
   // loop, run on the application's thread, submit nothing.
