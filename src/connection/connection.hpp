@@ -386,6 +386,11 @@ class Connection final : public net::TimedStreamHandler {
                                                       bool from_handle);
   // cork_message() on the quick way: inline for the usual small payloads.
   SendStatus send_quickly(Opcode opcode, std::span<const std::byte> payload, MaskKey key);
+  // send_message() and send_from_handle(), which differ only in their general path (chosen at
+  // compile time by `from_handle`, as in send_after_taking_cork()): inline in each, call-free on
+  // the quick way.
+  template <bool from_handle>
+  SendStatus send_whole_message(Opcode opcode, std::span<const std::byte> payload);
   // A whole message (connection_output.cpp). One the session lets go as it is goes straight into
   // the cork when it fits with nothing waiting in the backlog (no frame sink, no header copy):
   // most messages. The others take the session's general path, write_message_framed().
