@@ -386,9 +386,9 @@ class Connection final : public net::TimedStreamHandler {
                                                       bool from_handle);
   // cork_message() on the quick way: inline for the usual small payloads.
   SendStatus send_quickly(Opcode opcode, std::span<const std::byte> payload, MaskKey key);
-  // send_message() and send_from_handle(), which differ only in their general path (chosen at
-  // compile time by `from_handle`, as in send_after_taking_cork()): inline in each, call-free on
-  // the quick way.
+  // The body of send_message() and send_from_handle(), inline in each and call-free on the quick
+  // way. They differ only in the general path they fall back on: send_from_handle_general() when
+  // `from_handle`, chosen at compile time so that the quick way gains no branch.
   template <bool from_handle>
   SendStatus send_whole_message(Opcode opcode, std::span<const std::byte> payload);
   // A whole message (connection_output.cpp). One the session lets go as it is goes straight into

@@ -192,10 +192,10 @@ class TlsPairSession {
     }
   }
 
-  // Four KeyUpdates from OpenSSL, requested and not in turn. Each leaves with OpenSSL's next
-  // write, the first of `sizes` (OpenSSL to fastws); fastws's answer to a requested one (new keys
-  // on its side too) reaches OpenSSL before the data that follows it, the second (fastws to
-  // OpenSSL); the sizes go on alternating the two ways.
+  // Four KeyUpdates from OpenSSL, requested and not in turn, each followed by data of `sizes`,
+  // the ways alternating from OpenSSL to fastws. A KeyUpdate leaves with OpenSSL's next write (the
+  // first size); fastws's answer to a requested one (new keys on its side too) reaches OpenSSL
+  // before the data fastws sends next (the second).
   void key_updates_between_data(std::initializer_list<std::size_t> sizes) {
     unsigned seed = 0;
     for (int update = 0; update < 4; ++update) {
