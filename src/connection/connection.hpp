@@ -386,6 +386,11 @@ class Connection final : public net::TimedStreamHandler {
                                                       bool from_handle);
   // cork_message() on the quick way: inline for the usual small payloads.
   SendStatus send_quickly(Opcode opcode, std::span<const std::byte> payload, MaskKey key);
+  // The body of send_message() and send_from_handle(), inline in each and call-free on the quick
+  // way. They differ only in the general path they fall back on: send_from_handle_general() when
+  // `from_handle`, chosen at compile time so that the quick way gains no branch.
+  template <bool from_handle>
+  SendStatus send_whole_message(Opcode opcode, std::span<const std::byte> payload);
   // A whole message (connection_output.cpp). One the session lets go as it is goes straight into
   // the cork when it fits with nothing waiting in the backlog (no frame sink, no header copy):
   // most messages. The others take the session's general path, write_message_framed().

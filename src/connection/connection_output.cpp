@@ -157,22 +157,24 @@ SendStatus Connection::send_after_taking_cork(Opcode opcode, std::span<const std
                      : send_message_general(opcode, payload);
 }
 
-SendStatus Connection::send_message(Opcode opcode, std::span<const std::byte> payload) {
+template <bool from_handle>
+inline SendStatus Connection::send_whole_message(Opcode opcode,
+                                                 std::span<const std::byte> payload) {
   MaskKey key{};
   if (!takes_quick_way(opcode, payload.size(), key)) [[unlikely]] {
-    if (loop_->cork_owner() != this) return send_after_taking_cork(opcode, payload, false);
+    if (loop_->cork_owner() != this) return send_after_taking_cork(opcode, payload, from_handle);
+    if constexpr (from_handle) return send_from_handle_general(opcode, payload);
     return send_message_general(opcode, payload);
   }
   return send_quickly(opcode, payload, key);
 }
 
+SendStatus Connection::send_message(Opcode opcode, std::span<const std::byte> payload) {
+  return send_whole_message<false>(opcode, payload);
+}
+
 SendStatus Connection::send_from_handle(Opcode opcode, std::span<const std::byte> payload) {
-  MaskKey key{};
-  if (!takes_quick_way(opcode, payload.size(), key)) [[unlikely]] {
-    if (loop_->cork_owner() != this) return send_after_taking_cork(opcode, payload, true);
-    return send_from_handle_general(opcode, payload);
-  }
-  return send_quickly(opcode, payload, key);
+  return send_whole_message<true>(opcode, payload);
 }
 
 SendStatus Connection::write_message(Opcode opcode, std::span<const std::byte> payload) {

@@ -27,6 +27,19 @@
 namespace fastws::testing {
 namespace {
 
+// Makes `server` answer every message with itself, of the same opcode.
+void echo_every_message(TestServer& server) {
+  server.server().on_message(
+      [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
+}
+
+// A client's options that trust the test certificate (it is its own CA).
+ClientOptions trusting_the_test_certificate() {
+  ClientOptions options;
+  options.tls.ca_file = TestCertificate::get().certificate_file;
+  return options;
+}
+
 class ClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -34,8 +47,7 @@ class ClientTest : public ::testing::Test {
       upgrade_headers_.add(std::string(request.header("x-token")));
       if (request.path() == "/forbidden") upgrade.reject(403, "no entry");
     });
-    server_.server().on_message(
-        [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
+    echo_every_message(server_);
     server_.server().on_close(
         [this](const Conn&, const CloseStatus& status) { server_closes_.add(status); });
     server_.start();
@@ -369,14 +381,11 @@ TEST(ClientShutdown, DestroyedWithNameResolutionsInFlightLeavesNothingBehind) {
 
 TEST(ClientTls, VerifiesTheServerAgainstTheGivenCa) {
   TestServer server(tls_server_options());
-  server.server().on_message(
-      [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
+  echo_every_message(server);
   server.start();
   const std::string port = std::to_string(server.port());
 
-  ClientOptions trusting;
-  trusting.tls.ca_file = TestCertificate::get().certificate_file;
-  RecordingClient trusted(trusting);
+  RecordingClient trusted(trusting_the_test_certificate());
   for (const std::string host : {"localhost", "127.0.0.1"}) {
     ConnectResult result = trusted.client().connect_and_wait("wss://" + host + ":" + port + "/");
     ASSERT_TRUE(result) << host << ": " << result.error.error;
@@ -411,12 +420,9 @@ TEST(ClientTls, MessagesOf1MiBCrossBothWaysInTls13AndTls12) {
   for (const ServerOptions& options : {tls_server_options(), limited}) {
     SCOPED_TRACE(options.tls.context == nullptr ? "TLS 1.3" : "TLS 1.2");
     TestServer server(options);
-    server.server().on_message(
-        [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
+    echo_every_message(server);
     server.start();
-    ClientOptions trusting;
-    trusting.tls.ca_file = TestCertificate::get().certificate_file;
-    RecordingClient peer(trusting);
+    RecordingClient peer(trusting_the_test_certificate());
     ConnectResult result =
         peer.client().connect_and_wait("wss://localhost:" + std::to_string(server.port()) + "/");
     ASSERT_TRUE(result) << result.error.error;
@@ -537,8 +543,7 @@ TEST(ClientUnixSocket, DialsAServerOnAUnixSocket) {
   server.server().on_open([&](const Conn& conn) {
     server_sides.add(conn.remote_address() + " " + conn.local_address());
   });
-  server.server().on_message(
-      [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
+  echo_every_message(server);
   server.start();
   RecordingClient peer;
   ConnectResult result = peer.client().connect_and_wait("ws+unix://" + path + ":/feed?x=1");
@@ -566,8 +571,7 @@ TEST(ClientUnixSocket, DialsAServerOnAUnixSocket) {
 // there. The store here is a FIFO, whose open blocks until the test opens its other end.
 TEST(ClientTls, TheFirstWssConnectReadsTheCaStoreOnTheCallersThread) {
   TestServer server;
-  server.server().on_message(
-      [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
+  echo_every_message(server);
   server.start();
   const std::string port = std::to_string(server.port());
   const std::string fifo =
@@ -609,12 +613,9 @@ TEST(ClientUnixSocket, WssUnixVerifiesTheServerForLocalhost) {
   ServerOptions options = tls_server_options();
   options.unix_path = path;
   TestServer server(options);
-  server.server().on_message(
-      [](const Conn& conn, Message message) { conn.send(message.data(), message.opcode()); });
+  echo_every_message(server);
   server.start();
-  ClientOptions trusting;
-  trusting.tls.ca_file = TestCertificate::get().certificate_file;
-  RecordingClient peer(trusting);
+  RecordingClient peer(trusting_the_test_certificate());
   const ConnectResult result = peer.client().connect_and_wait("wss+unix://" + path + ":/secure");
   ASSERT_TRUE(result) << result.error.error;
   EXPECT_EQ(result.conn.remote_address(), "unix:" + path);

@@ -10,7 +10,6 @@
 // record of another type inside a split ticket, a KeyUpdate that does not end its record and a
 // CertificateRequest end the stream.
 #include <gtest/gtest.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <unistd.h>
@@ -73,28 +72,11 @@ TEST_P(ClientRecordHandOver, CarriesDataBothWaysAndClosesWithCloseNotify) {
   EXPECT_EQ(session.fastws().records_handed_over(), GetParam().handed_over);
   // In TLS 1.3 the server's two tickets come before its first data.
   session.exchange_rounds();
-
-  // The server's close_notify is the end of the stream.
-  SSL_shutdown(session.peer());
-  std::vector<std::byte> buffer(100);
-  EXPECT_EQ(session.fastws().read(buffer).status, IoStatus::end_of_file);
-  // The client's reaches the server.
-  session.fastws().close_notify();
-  std::size_t got = 0;
-  EXPECT_EQ(SSL_read_ex(session.peer(), buffer.data(), buffer.size(), &got), 0);
-  EXPECT_EQ(SSL_get_error(session.peer(), 0), SSL_ERROR_ZERO_RETURN);
+  session.close_notify_both_ways();
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Suites, ClientRecordHandOver,
-    ::testing::Values(Suite{TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256", true},
-                      Suite{TLS1_3_VERSION, "TLS_AES_256_GCM_SHA384", true},
-                      Suite{TLS1_3_VERSION, "TLS_CHACHA20_POLY1305_SHA256", true},
-                      Suite{TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256", true},
-                      Suite{TLS1_2_VERSION, "ECDHE-ECDSA-AES256-GCM-SHA384", true},
-                      Suite{TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305", true},
-                      Suite{TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA256", false}),
-    suite_name);
+INSTANTIATE_TEST_SUITE_P(Suites, ClientRecordHandOver, ::testing::ValuesIn(every_suite),
+                         suite_name);
 
 TEST(ClientRecordHandOverTickets, TicketsAreDroppedWheneverTheyComeAndHoweverMany) {
   Session session(tls13, 8);
@@ -118,18 +100,7 @@ TEST(ClientRecordHandOverKeyUpdate, FollowsTheServersKeyUpdatesAndAnswersTheRequ
   Session session(tls13);
   ASSERT_TRUE(session.handshake());
   ASSERT_TRUE(session.fastws().records_handed_over());
-  unsigned seed = 0;
-  for (int update = 0; update < 4; ++update) {
-    SCOPED_TRACE("update " + std::to_string(update));
-    const int kind = update % 2 == 0 ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED;
-    ASSERT_EQ(SSL_key_update(session.peer(), kind), 1);
-    // The KeyUpdate leaves with the server's next write; the client's answer (new keys on its
-    // side too) reaches the server before the data that follows it.
-    session.peer_to_fastws(pattern(5000, ++seed));
-    session.fastws_to_peer(pattern(70000, ++seed));
-    session.peer_to_fastws(pattern(1u << 20, ++seed));
-    if (::testing::Test::HasFailure()) return;
-  }
+  session.key_updates_between_data({5000, 70000, 1u << 20});
 }
 
 TEST(ClientRecordHandOverRenegotiation, ATls12HelloRequestIsDeclined) {
@@ -139,13 +110,7 @@ TEST(ClientRecordHandOverRenegotiation, ATls12HelloRequestIsDeclined) {
   session.peer_to_fastws(pattern(10, 1));
   ASSERT_EQ(SSL_renegotiate(session.peer()), 1);
   SSL_do_handshake(session.peer());  // the HelloRequest leaves
-  std::vector<std::byte> buffer(100);
-  // The client takes the HelloRequest and answers no_renegotiation, as OpenSSL does.
-  EXPECT_EQ(session.fastws().read(buffer).status, IoStatus::would_block);
-  std::size_t got = 0;
-  ERR_clear_error();
-  EXPECT_EQ(SSL_read_ex(session.peer(), buffer.data(), buffer.size(), &got), 0);
-  EXPECT_EQ(ERR_GET_REASON(ERR_peek_last_error()), SSL_R_NO_RENEGOTIATION);
+  session.expect_renegotiation_declined();
 }
 
 // The application's own SSL_CTX may cache sessions (its callbacks want the tickets): OpenSSL
@@ -313,14 +278,6 @@ class ClientRecordHandOverSealed : public ::testing::Test {
     return {};
   }
 
-  // The alert the client sent reaches the server: its read fails.
-  void expect_server_hears_an_alert() {
-    std::vector<std::byte> buffer(100);
-    std::size_t got = 0;
-    EXPECT_EQ(SSL_read_ex(session_->peer(), buffer.data(), buffer.size(), &got), 0);
-    EXPECT_EQ(SSL_get_error(session_->peer(), 0), SSL_ERROR_SSL);
-  }
-
   std::unique_ptr<Session> session_;
   std::unique_ptr<ServerRecords> records_;
 };
@@ -358,13 +315,13 @@ TEST_F(ClientRecordHandOverSealed, ARecordOfAnotherTypeInsideASplitTicketEndsThe
   send(records_->seal(handshake, slice(split, 0, 20)));
   send(records_->seal(application_data, {'x'}));
   EXPECT_NE(read().find("(failed) TLS record rejected: unexpected"), std::string::npos);
-  expect_server_hears_an_alert();
+  session_->expect_peer_hears_an_alert();
 }
 
 TEST_F(ClientRecordHandOverSealed, AKeyUpdateThatDoesNotEndItsRecordEndsTheStream) {
   send(records_->seal(handshake, joined({message(24, {0}), ticket(5)})));
   EXPECT_NE(read().find("(failed) TLS record rejected: unexpected"), std::string::npos);
-  expect_server_hears_an_alert();
+  session_->expect_peer_hears_an_alert();
 }
 
 TEST_F(ClientRecordHandOverSealed, ACertificateRequestEndsTheStreamWithAClearError) {
@@ -373,7 +330,7 @@ TEST_F(ClientRecordHandOverSealed, ACertificateRequestEndsTheStreamWithAClearErr
   EXPECT_EQ(read(),
             "(failed) TLS record rejected: the peer sent a CertificateRequest (post-handshake "
             "authentication, which fastws does not offer) after the handshake");
-  expect_server_hears_an_alert();
+  session_->expect_peer_hears_an_alert();
 }
 
 }  // namespace

@@ -1,10 +1,11 @@
 // One fastws TlsStream and one OpenSSL session on the two ends of a non-blocking socket pair,
 // driven in turns on this thread, for the tests of the records fastws protects itself after the
 // handshake: tls_record_layer_test (fastws the server), tls_client_record_layer_test (fastws the
-// client).
+// client). Also the suites and the checks the two sides share.
 #pragma once
 
 #include <gtest/gtest.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,7 +13,9 @@
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -51,6 +54,18 @@ inline void restrict_to(SSL_CTX* context, const Suite& suite) {
     SSL_CTX_set_cipher_list(context, suite.name);
   }
 }
+
+// Every AEAD suite of TLS 1.3 and 1.2, whose records fastws takes, and a CBC suite, whose records
+// stay with OpenSSL.
+inline constexpr Suite every_suite[] = {
+    {TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256", true},
+    {TLS1_3_VERSION, "TLS_AES_256_GCM_SHA384", true},
+    {TLS1_3_VERSION, "TLS_CHACHA20_POLY1305_SHA256", true},
+    {TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256", true},
+    {TLS1_2_VERSION, "ECDHE-ECDSA-AES256-GCM-SHA384", true},
+    {TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305", true},
+    {TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA256", false},
+};
 
 inline std::vector<std::byte> pattern(std::size_t size, unsigned seed) {
   std::vector<std::byte> bytes(size);
@@ -123,53 +138,43 @@ class TlsPairSession {
 
   // OpenSSL to fastws: every byte arrives, in order.
   void peer_to_fastws(const std::vector<std::byte>& data) {
-    std::vector<std::byte> received;
-    std::size_t sent = 0;
-    std::vector<std::byte> buffer(8192);
-    for (int turn = 0; turn < 100000 && received.size() < data.size(); ++turn) {
-      if (sent < data.size()) {
-        std::size_t wrote = 0;
-        if (SSL_write_ex(peer_, data.data() + sent, data.size() - sent, &wrote) == 1) {
-          sent += wrote;
-        } else {
-          ASSERT_EQ(SSL_get_error(peer_, 0), SSL_ERROR_WANT_WRITE);
-        }
-      }
-      const net::IoResult result = fastws_->read(buffer);
-      if (result.status == net::IoStatus::done) {
-        received.insert(received.end(), buffer.begin(),
-                        buffer.begin() + static_cast<long>(result.bytes));
-      } else {
-        ASSERT_EQ(result.status, net::IoStatus::would_block) << result.error->message();
-      }
-    }
-    EXPECT_EQ(received, data);
+    transfer(
+        data,
+        [this](std::span<const std::byte> rest, std::size_t& wrote) {
+          if (SSL_write_ex(peer_, rest.data(), rest.size(), &wrote) != 1) {
+            wrote = 0;
+            ASSERT_EQ(SSL_get_error(peer_, 0), SSL_ERROR_WANT_WRITE);
+          }
+        },
+        [this](std::span<std::byte> buffer, std::size_t& got) {
+          const net::IoResult result = fastws_->read(buffer);
+          if (result.status == net::IoStatus::done) {
+            got = result.bytes;
+          } else {
+            ASSERT_EQ(result.status, net::IoStatus::would_block) << result.error->message();
+          }
+        });
   }
 
   // fastws to OpenSSL, through partial writes: the bytes not reported written go again.
   void fastws_to_peer(const std::vector<std::byte>& data) {
-    std::vector<std::byte> received;
-    std::size_t sent = 0;
-    std::vector<std::byte> buffer(8192);
-    for (int turn = 0; turn < 100000 && received.size() < data.size(); ++turn) {
-      if (sent < data.size()) {
-        const iovec rest{const_cast<std::byte*>(data.data()) + sent, data.size() - sent};
-        const net::IoResult result = fastws_->write({&rest, 1});
-        if (result.status == net::IoStatus::done) {
-          sent += result.bytes;
-        } else {
-          ASSERT_EQ(result.status, net::IoStatus::would_block)
-              << result.error->message() << " after " << received.size() << " at turn " << turn;
-        }
-      }
-      std::size_t got = 0;
-      if (SSL_read_ex(peer_, buffer.data(), buffer.size(), &got) == 1) {
-        received.insert(received.end(), buffer.begin(), buffer.begin() + static_cast<long>(got));
-      } else {
-        ASSERT_EQ(SSL_get_error(peer_, 0), SSL_ERROR_WANT_READ);
-      }
-    }
-    EXPECT_EQ(received, data);
+    transfer(
+        data,
+        [this](std::span<const std::byte> rest, std::size_t& wrote) {
+          const iovec buffer{const_cast<std::byte*>(rest.data()), rest.size()};
+          const net::IoResult result = fastws_->write({&buffer, 1});
+          if (result.status == net::IoStatus::done) {
+            wrote = result.bytes;
+          } else {
+            ASSERT_EQ(result.status, net::IoStatus::would_block) << result.error->message();
+          }
+        },
+        [this](std::span<std::byte> buffer, std::size_t& got) {
+          if (SSL_read_ex(peer_, buffer.data(), buffer.size(), &got) != 1) {
+            got = 0;
+            ASSERT_EQ(SSL_get_error(peer_, 0), SSL_ERROR_WANT_READ);
+          }
+        });
   }
 
   // Both ways, twice, around the record size: the sequence numbers carried over from OpenSSL's
@@ -187,11 +192,89 @@ class TlsPairSession {
     }
   }
 
+  // Four KeyUpdates from OpenSSL, requested and not in turn, each followed by data of `sizes`,
+  // the ways alternating from OpenSSL to fastws. A KeyUpdate leaves with OpenSSL's next write (the
+  // first size); fastws's answer to a requested one (new keys on its side too) reaches OpenSSL
+  // before the data fastws sends next (the second).
+  void key_updates_between_data(std::initializer_list<std::size_t> sizes) {
+    unsigned seed = 0;
+    for (int update = 0; update < 4; ++update) {
+      SCOPED_TRACE("update " + std::to_string(update));
+      const int kind = update % 2 == 0 ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED;
+      ASSERT_EQ(SSL_key_update(peer_, kind), 1);
+      bool to_fastws = true;
+      for (const std::size_t size : sizes) {
+        if (to_fastws) {
+          peer_to_fastws(pattern(size, ++seed));
+        } else {
+          fastws_to_peer(pattern(size, ++seed));
+        }
+        to_fastws = !to_fastws;
+      }
+      if (::testing::Test::HasFailure()) return;
+    }
+  }
+
+  // OpenSSL's close_notify is the end of fastws's stream; fastws's reaches OpenSSL.
+  void close_notify_both_ways() {
+    SSL_shutdown(peer_);
+    std::vector<std::byte> buffer(100);
+    EXPECT_EQ(fastws_->read(buffer).status, net::IoStatus::end_of_file);
+    fastws_->close_notify();
+    std::size_t got = 0;
+    EXPECT_EQ(SSL_read_ex(peer_, buffer.data(), buffer.size(), &got), 0);
+    EXPECT_EQ(SSL_get_error(peer_, 0), SSL_ERROR_ZERO_RETURN);
+  }
+
+  // With a renegotiation's first message (a client's ClientHello, a server's HelloRequest) on its
+  // way: fastws takes it and answers no_renegotiation, as OpenSSL does, and its stream goes on.
+  void expect_renegotiation_declined() {
+    std::vector<std::byte> buffer(100);
+    EXPECT_EQ(fastws_->read(buffer).status, net::IoStatus::would_block);
+    std::size_t got = 0;
+    ERR_clear_error();
+    EXPECT_EQ(SSL_read_ex(peer_, buffer.data(), buffer.size(), &got), 0);
+    EXPECT_EQ(ERR_GET_REASON(ERR_peek_last_error()), SSL_R_NO_RENEGOTIATION);
+  }
+
+  // The alert fastws sent as its stream ended reaches OpenSSL: its read fails.
+  void expect_peer_hears_an_alert() {
+    std::vector<std::byte> buffer(100);
+    std::size_t got = 0;
+    EXPECT_EQ(SSL_read_ex(peer_, buffer.data(), buffer.size(), &got), 0);
+    EXPECT_EQ(SSL_get_error(peer_, 0), SSL_ERROR_SSL);
+  }
+
   net::TlsStream& fastws() { return *fastws_; }
   SSL* peer() { return peer_; }
   int peer_fd() const { return peer_fd_; }
 
  private:
+  // Moves `data` in turns until all of it has arrived: `write(rest, wrote)` sends what it can of
+  // the bytes not yet sent, `read(buffer, got)` takes what has arrived; each sets its count (0
+  // when it would block) or fails the test fatally.
+  template <typename Write, typename Read>
+  static void transfer(const std::vector<std::byte>& data, Write write, Read read) {
+    std::vector<std::byte> received;
+    std::size_t sent = 0;
+    std::vector<std::byte> buffer(8192);
+    for (int turn = 0; turn < 100000 && received.size() < data.size(); ++turn) {
+      SCOPED_TRACE("turn " + std::to_string(turn) + ", " + std::to_string(received.size()) +
+                   " bytes received");
+      if (sent < data.size()) {
+        std::size_t wrote = 0;
+        write(std::span(data).subspan(sent), wrote);
+        if (::testing::Test::HasFatalFailure()) return;
+        sent += wrote;
+      }
+      std::size_t got = 0;
+      read(std::span(buffer), got);
+      if (::testing::Test::HasFatalFailure()) return;
+      received.insert(received.end(), buffer.begin(), buffer.begin() + static_cast<long>(got));
+    }
+    EXPECT_EQ(received, data);
+  }
+
   SslContext peer_context_;
   int fastws_fd_ = -1;
   int peer_fd_ = -1;

@@ -7,7 +7,6 @@
 // requested or not, and more than 32 of them in a row without data end the stream; a TLS 1.2
 // renegotiation declined; close_notify both ways; a forged record ends the stream with an alert.
 #include <gtest/gtest.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <unistd.h>
 
@@ -58,16 +57,7 @@ TEST_P(RecordHandOver, CarriesDataBothWaysAndClosesWithCloseNotify) {
   ASSERT_TRUE(session.handshake());
   EXPECT_EQ(session.fastws().records_handed_over(), GetParam().handed_over);
   session.exchange_rounds();
-
-  // The client's close_notify is the end of the stream.
-  SSL_shutdown(session.peer());
-  std::vector<std::byte> buffer(100);
-  EXPECT_EQ(session.fastws().read(buffer).status, IoStatus::end_of_file);
-  // The server's reaches the client.
-  session.fastws().close_notify();
-  std::size_t got = 0;
-  EXPECT_EQ(SSL_read_ex(session.peer(), buffer.data(), buffer.size(), &got), 0);
-  EXPECT_EQ(SSL_get_error(session.peer(), 0), SSL_ERROR_ZERO_RETURN);
+  session.close_notify_both_ways();
 }
 
 TEST_P(RecordHandOver, ResumedSessionsHandOverToo) {
@@ -107,32 +97,13 @@ TEST(RecordHandOverResumption, ATls12SessionStaysInTheServersCacheForClientsWith
   second.exchange_rounds();
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Suites, RecordHandOver,
-    ::testing::Values(Suite{TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256", true},
-                      Suite{TLS1_3_VERSION, "TLS_AES_256_GCM_SHA384", true},
-                      Suite{TLS1_3_VERSION, "TLS_CHACHA20_POLY1305_SHA256", true},
-                      Suite{TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256", true},
-                      Suite{TLS1_2_VERSION, "ECDHE-ECDSA-AES256-GCM-SHA384", true},
-                      Suite{TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305", true},
-                      Suite{TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA256", false}),
-    suite_name);
+INSTANTIATE_TEST_SUITE_P(Suites, RecordHandOver, ::testing::ValuesIn(every_suite), suite_name);
 
 TEST(RecordHandOverKeyUpdate, FollowsTheClientsKeyUpdatesAndAnswersTheRequestedOnes) {
   Session session({TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256", true});
   ASSERT_TRUE(session.handshake());
   ASSERT_TRUE(session.fastws().records_handed_over());
-  unsigned seed = 0;
-  for (int update = 0; update < 4; ++update) {
-    SCOPED_TRACE("update " + std::to_string(update));
-    const int kind = update % 2 == 0 ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED;
-    ASSERT_EQ(SSL_key_update(session.peer(), kind), 1);
-    // The KeyUpdate leaves with the client's next write; the server's answer (new keys on its
-    // side too) reaches the client before the data that follows it.
-    session.peer_to_fastws(pattern(5000, ++seed));
-    session.fastws_to_peer(pattern(5000, ++seed));
-    if (::testing::Test::HasFailure()) return;
-  }
+  session.key_updates_between_data({5000, 5000});
 }
 
 // Records without application data give read() nothing to return: a peer sending them without end
@@ -168,13 +139,7 @@ TEST(RecordHandOverRenegotiation, ATls12RenegotiationIsDeclinedAndTheStreamGoesO
   ASSERT_TRUE(session.fastws().records_handed_over());
   ASSERT_EQ(SSL_renegotiate(session.peer()), 1);
   ASSERT_LE(SSL_do_handshake(session.peer()), 0);  // the ClientHello leaves
-  std::vector<std::byte> buffer(100);
-  // The server takes the ClientHello and answers no_renegotiation, as OpenSSL does.
-  EXPECT_EQ(session.fastws().read(buffer).status, IoStatus::would_block);
-  std::size_t got = 0;
-  ERR_clear_error();
-  EXPECT_EQ(SSL_read_ex(session.peer(), buffer.data(), buffer.size(), &got), 0);
-  EXPECT_EQ(ERR_GET_REASON(ERR_peek_last_error()), SSL_R_NO_RENEGOTIATION);
+  session.expect_renegotiation_declined();
 }
 
 TEST(RecordHandOverForgery, AForgedRecordEndsTheStreamWithBadRecordMac) {
@@ -192,9 +157,7 @@ TEST(RecordHandOverForgery, AForgedRecordEndsTheStreamWithBadRecordMac) {
   // Final: the next call fails the same way.
   EXPECT_EQ(session.fastws().read(buffer).status, IoStatus::failed);
   // The client hears why.
-  std::size_t got = 0;
-  EXPECT_EQ(SSL_read_ex(session.peer(), buffer.data(), buffer.size(), &got), 0);
-  EXPECT_EQ(SSL_get_error(session.peer(), 0), SSL_ERROR_SSL);
+  session.expect_peer_hears_an_alert();
 }
 
 }  // namespace
