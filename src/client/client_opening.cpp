@@ -58,27 +58,38 @@ void ClientOpening::start(Connection& connection, Client::Impl& client) {
   // proxy as it is.
   const std::string& host = proxy_ ? proxy_->host : url_.host;
   const std::uint16_t port = proxy_ ? proxy_->port : url_.port;
-  // The answer comes on the resolver's thread (or at once, for an IP address): back to the
-  // loop, where the connection may have timed out or closed meanwhile.
+  // The answer comes on the resolver's thread, or at once for an IP address. From the resolver's
+  // thread it goes back to the loop, where the connection may have timed out or closed meanwhile.
+  // At once it is still on the loop, inside this call: the dial goes on without a posted task,
+  // which would hold the host name and the addresses on the heap until the end of the batch.
   client.resolver.resolve(
       host, port, family_of(client.options.ip_family),
       [conn = connection.handle(), &client, host](
           std::error_code error, std::vector<net::SocketAddress> addresses) mutable {
-        Connection& target = Connection::of(conn);
-        target.loop().loop().post([conn, &client, host = std::move(host), error,
-                                   addresses = std::move(addresses)]() mutable {
-          Connection& dialing = Connection::of(conn);
-          ClientOpening* opening = of(dialing);
-          if (opening == nullptr) return;
-          if (error) {
-            opening->failure_ = ConnectError::resolve;
-            dialing.fail_opening(opening->through_proxy() + "cannot resolve '" + host +
-                                 "': " + error.message());
-            return;
-          }
-          opening->dial(dialing, client, std::move(addresses));
+        net::EventLoop& loop = Connection::of(conn).loop().loop();
+        if (loop.is_in_loop_thread()) {
+          resolved(conn, client, host, error, std::move(addresses));
+          return;
+        }
+        loop.post([conn, &client, host = std::move(host), error,
+                   addresses = std::move(addresses)]() mutable {
+          resolved(conn, client, host, error, std::move(addresses));
         });
       });
+}
+
+void ClientOpening::resolved(const Conn& conn, Client::Impl& client, const std::string& host,
+                             std::error_code error, std::vector<net::SocketAddress> addresses) {
+  Connection& dialing = Connection::of(conn);
+  ClientOpening* opening = of(dialing);
+  if (opening == nullptr) return;
+  if (error) {
+    opening->failure_ = ConnectError::resolve;
+    dialing.fail_opening(opening->through_proxy() + "cannot resolve '" + host +
+                         "': " + error.message());
+    return;
+  }
+  opening->dial(dialing, client, std::move(addresses));
 }
 
 void ClientOpening::dial(Connection& connection, Client::Impl& client,

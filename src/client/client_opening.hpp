@@ -59,6 +59,10 @@ class ClientOpening final : public OpeningState {
   // How far the opening got: a failure without a more precise cause is this stage's.
   enum class Stage : std::uint8_t { resolving, connecting, securing, handshaking };
 
+  // The resolver's answer for the connection behind `conn`, on its loop: dials unless the
+  // opening ended meanwhile.
+  static void resolved(const Conn& conn, Client::Impl& client, const std::string& host,
+                       std::error_code error, std::vector<net::SocketAddress> addresses);
   void dial(Connection& connection, Client::Impl& client,
             std::vector<net::SocketAddress> addresses);
   // Why it failed: the cause found where it failed, or the stage it had reached.
