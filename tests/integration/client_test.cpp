@@ -341,9 +341,11 @@ TEST_F(ClientTest, ADialToAnIpAddressGoesOnWithoutATaskOnItsLoop) {
     conns.push_back(result.conn);
   }
   // The first dials grow what the loop keeps (its task queues); after them every dial costs the
-  // same.
+  // same: one more with a posted task. io_uring registers the socket twice (for the connect's
+  // readiness, then as a stream), a heap block each.
+  const std::size_t budget = client.io_backend() == IoBackend::io_uring ? 17 : 15;
   for (std::size_t i = 2; i < dials; ++i) {
-    EXPECT_LE(allocations_at_open[i] - allocations_at_open[i - 1], 15u) << "dial " << i;
+    EXPECT_LE(allocations_at_open[i] - allocations_at_open[i - 1], budget) << "dial " << i;
   }
 }
 
