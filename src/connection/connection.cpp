@@ -801,6 +801,24 @@ SendStatus Connection::send_prepared(PreparedMessage& message, const SharedBytes
   return write_prepared(frame, payload_size);
 }
 
+void Connection::send_prepared_stretch(std::span<const OutgoingSend> sends,
+                                       const PreparedRun& frames, std::size_t first) {
+  const std::size_t count = sends.size();
+  if (count > 1 && phase_ == Phase::websocket &&
+      session_.state() == protocol::Session::State::open && !session_.compresses_outgoing() &&
+      !must_wait(0)) {
+    // Each would pass the limit alone when all of them pass it together.
+    const SharedBytes joined = frames.plain_frames(first, count);
+    if (within_limit(joined.bytes.size(), Admission::message_start)) {
+      write_prepared(joined, frames.payload_bytes(first, count), count);
+      return;
+    }
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    send_prepared(*sends[i].prepared, frames.plain_frame(first + i));
+  }
+}
+
 SendStatus Connection::defer(DeferredSend send) {
   // Until it leaves it is held like the backlog, so it counts against the limit like the backlog.
   buffered_.fetch_add(send.size(), std::memory_order_relaxed);
@@ -875,11 +893,12 @@ SendStatus Connection::write_crafted(const Frame& frame) {
   return status_after_send();
 }
 
-SendStatus Connection::write_prepared(const SharedBytes& frame, std::size_t payload_size) {
-  // Straight to the output: the frame is complete and unmasked (server role), and the session
-  // has no state to update (it was not compressed with this connection's compressor).
-  write_shared(frame);
-  LoopStats::bump(loop_->stats().messages_out);
+SendStatus Connection::write_prepared(const SharedBytes& frames, std::size_t payload_size,
+                                      std::size_t messages) {
+  // Straight to the output: the frames are complete and unmasked (server role), and the session
+  // has no state to update (they were not compressed with this connection's compressor).
+  write_shared(frames);
+  LoopStats::bump(loop_->stats().messages_out, messages);
   LoopStats::bump(loop_->stats().bytes_out, payload_size);
   return status_after_send();
 }

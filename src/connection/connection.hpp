@@ -55,6 +55,7 @@ struct DeferredSend;
 struct GatheredOutput;
 class OutputBacklog;
 class PreparedMessage;
+class PreparedRun;
 
 class Connection final : public net::TimedStreamHandler {
  public:
@@ -139,6 +140,12 @@ class Connection final : public net::TimedStreamHandler {
   // A message framed once for many connections (broadcast, publish): the bytes are shared.
   // `plain` holds its uncompressed frame (message.plain_frame(), or its place in a PreparedRun).
   SendStatus send_prepared(PreparedMessage& message, const SharedBytes& plain);
+  // Messages first to first + sends.size() - 1 of `frames`' run, none of them this connection's
+  // own: as one piece of the joined frames when each alone would leave plain and whole (open,
+  // nothing waiting, no compression, all of them under the limit), else one by one. A broadcast
+  // to many connections then costs each of them one cork reference per run, not per message.
+  void send_prepared_stretch(std::span<const OutgoingSend> sends, const PreparedRun& frames,
+                             std::size_t first);
   // False when refused: the connection is closed, or at max_topics_per_connection.
   bool subscribe(std::string_view topic);
   // A subscribe queued from another thread, which claimed its place when it was queued.
@@ -347,12 +354,13 @@ class Connection final : public net::TimedStreamHandler {
   void publish_buffered() noexcept;
   // Nothing when the send may go; else what it reports (the policy was applied). Inline: every
   // send passes here, and almost every one goes.
+  bool within_limit(std::size_t bytes, Admission admission) const noexcept {
+    return !limit_closed_.load(std::memory_order_relaxed) &&
+           (admitted_ || loop_->send_limits().admits(buffered_.load(std::memory_order_relaxed),
+                                                     bytes, admission));
+  }
   std::optional<SendStatus> apply_backpressure_limit(std::size_t bytes, Admission admission) {
-    if (!limit_closed_.load(std::memory_order_relaxed) &&
-        (admitted_ || loop_->send_limits().admits(buffered_.load(std::memory_order_relaxed), bytes,
-                                                  admission))) {
-      return std::nullopt;
-    }
+    if (within_limit(bytes, admission)) return std::nullopt;
     return refuse_over_limit(admission);
   }
   SendStatus refuse_over_limit(Admission admission);
@@ -403,7 +411,8 @@ class Connection final : public net::TimedStreamHandler {
                                                     std::span<const std::byte> payload);
   SendStatus write_fragment(std::uint64_t stream, Opcode opcode, std::span<const std::byte> payload,
                             bool fin);
-  SendStatus write_prepared(const SharedBytes& frame, std::size_t payload_size);
+  SendStatus write_prepared(const SharedBytes& frames, std::size_t payload_size,
+                            std::size_t messages = 1);
   SendStatus write_crafted(const Frame& frame);
 
   void arm_phase_timer();

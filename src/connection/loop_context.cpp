@@ -177,10 +177,16 @@ void LoopContext::deliver_run(std::span<OutgoingSend> run) {
   const PreparedRun frames(run);
   for (const Conn& conn : targets) {
     Connection& connection = Connection::of(conn);
-    for (std::size_t i = 0; i < run.size(); ++i) {
-      if (&connection != run[i].connection) {
-        connection.send_prepared(*run[i].prepared, frames.plain_frame(i));
+    // The run's messages but those this connection sent itself, stretch by stretch.
+    for (std::size_t first = 0; first < run.size();) {
+      if (run[first].connection == &connection) {
+        ++first;
+        continue;
       }
+      std::size_t end = first + 1;
+      while (end < run.size() && run[end].connection != &connection) ++end;
+      connection.send_prepared_stretch(run.subspan(first, end - first), frames, first);
+      first = end;
     }
   }
 }

@@ -55,6 +55,11 @@ SharedPayload PreparedMessage::compressed_frame(int window_bits,
 }
 
 PreparedRun::PreparedRun(std::span<const OutgoingSend> run) {
+  payloads_before_.reserve(run.size() + 1);
+  payloads_before_.push_back(0);
+  for (const OutgoingSend& send : run) {
+    payloads_before_.push_back(payloads_before_.back() + send.prepared->payload().size());
+  }
   frames_.reserve(run.size());
   if (run.size() == 1) {
     frames_.push_back(SharedBytes::whole(run.front().prepared->plain_frame()));
@@ -75,6 +80,12 @@ PreparedRun::PreparedRun(std::span<const OutgoingSend> run) {
     frames_.push_back({&joined_, std::span<const std::byte>(*joined_).subspan(offset, frame_size)});
     offset += frame_size;
   }
+}
+
+SharedBytes PreparedRun::plain_frames(std::size_t first, std::size_t count) const noexcept {
+  const SharedBytes& from = frames_[first];
+  const SharedBytes& to = frames_[first + count - 1];
+  return {from.owner, {from.bytes.data(), to.bytes.data() + to.bytes.size()}};
 }
 
 }  // namespace fastws::detail

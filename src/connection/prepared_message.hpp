@@ -66,10 +66,17 @@ class PreparedRun {
 
   // The plain frame of run[i]'s message, inside the joined buffer.
   const SharedBytes& plain_frame(std::size_t i) const noexcept { return frames_[i]; }
+  // The plain frames of run[first] to run[first + count - 1], one after the other in the joined
+  // buffer, and the size of their payloads.
+  SharedBytes plain_frames(std::size_t first, std::size_t count) const noexcept;
+  std::size_t payload_bytes(std::size_t first, std::size_t count) const noexcept {
+    return payloads_before_[first + count] - payloads_before_[first];
+  }
 
  private:
   SharedPayload joined_;  // null for a single message
   std::vector<SharedBytes> frames_;
+  std::vector<std::size_t> payloads_before_;  // [i]: payload bytes of run[0] to run[i - 1]
 };
 
 }  // namespace fastws::detail

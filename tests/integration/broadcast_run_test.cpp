@@ -104,6 +104,52 @@ TEST(BroadcastRun, KernelFullMidRunEveryByteArrivesInOrderAndTheRestWaitsShared)
   EXPECT_EQ(server.server().stats().dropped_sends, 0u);
 }
 
+// Reads frames until `expected` (sequence numbers) arrived, each whole and in order; "" or the
+// first difference.
+std::string expect_sequences(RawPeer& peer, const std::vector<std::uint32_t>& expected) {
+  for (const std::uint32_t sequence : expected) {
+    const std::optional<Frame> frame = peer.read_frame();
+    if (!frame) return "no frame for " + std::to_string(sequence);
+    const std::vector<std::byte> bytes = payload(sequence);
+    if (frame->opcode != Opcode::binary || frame->payload.size() != bytes.size() ||
+        std::memcmp(frame->payload.data(), bytes.data(), bytes.size()) != 0) {
+      return "expected " + std::to_string(sequence);
+    }
+  }
+  return {};
+}
+
+// Publishes made in one handler go out as one run. Each subscriber gets the run's messages but
+// those it is excepted from, in order, as stretches of the joined frames, and every delivery
+// counts in the stats.
+TEST(BroadcastRun, APublishRunSkipsEachExceptedSubscriberAndCountsEveryDelivery) {
+  TestServer server;
+  Recorded<Conn> opened;
+  server.server().on_open([&](Conn conn) {
+    conn.subscribe("t");
+    opened.add(conn);
+  });
+  server.server().on_message([&](const Conn&, Message) {
+    const std::vector<Conn> conns = opened.all();
+    const Conn none;
+    const Conn* except[] = {&none, &none, &conns[1], &conns[1], &none, &conns[0]};
+    for (std::uint32_t i = 0; i < 6; ++i) {
+      server.server().publish("t", payload(i), Opcode::binary, *except[i]);
+    }
+  });
+  server.start();
+  auto peers = open_peers(server, 3, /*small_receive_buffer=*/false);
+  ASSERT_EQ(peers.size(), 3u);
+  ASSERT_TRUE(opened.wait_for(3));
+  const std::uint64_t before = server.server().stats().messages_out;
+  ASSERT_TRUE(peers[2]->send_text("go"));
+  EXPECT_EQ(expect_sequences(*peers[0], {0, 1, 2, 3, 4}), "");
+  EXPECT_EQ(expect_sequences(*peers[1], {0, 1, 4, 5}), "");
+  EXPECT_EQ(expect_sequences(*peers[2], {0, 1, 2, 3, 4, 5}), "");
+  EXPECT_EQ(server.server().stats().messages_out - before, 15u);
+  EXPECT_EQ(server.server().stats().dropped_sends, 0u);
+}
+
 TEST(BroadcastRun, AWritersOpenMessageIsNotOvertakenByARun) {
   TestServer server;
   Recorded<Conn> opened;
