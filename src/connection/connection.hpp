@@ -242,7 +242,7 @@ class Connection final : public net::TimedStreamHandler {
   void on_readable();
   void read_once();
   // After a turn: input that epoll cannot see (requests or frames held for a later turn, bytes
-  // inside TLS) asks for a revisit; while the output is over its limit nothing is read.
+  // inside TLS) asks for a revisit; while input_waits_for_output() nothing is read.
   void end_turn();
   bool has_unseen_input() const noexcept;
   // The backlog is over max_buffered_bytes: no pipelined request is answered until it is written
