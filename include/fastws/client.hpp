@@ -76,8 +76,8 @@ struct ClientOptions {
   std::size_t max_message_size = 16u << 20;  // after decompression; larger -> close 1009
   std::size_t max_header_size = 16u << 10;   // the server's response head
   // Per connection, as in ServerOptions, with one difference: a client keeps reading while its
-  // output is over the limit (a server stops), so that a fastws client and a fastws server that
-  // send each other large messages never both wait for the other to read.
+  // output is near or over the limit (a server stops), so that a fastws client and a fastws server
+  // that send each other large messages never both wait for the other to read.
   std::size_t max_buffered_bytes = 4u << 20;
   // Client-wide: memory held by messages received in part, over all connections (see
   // ServerOptions::max_assembly_bytes). Over it, the connection with the largest message in

@@ -118,11 +118,15 @@ struct ServerOptions {
   // bound: the limit, or one message alone. Streamed messages (Writer, fragmented send_frame) are
   // judged at their first piece and then finished, up to max_buffered_bytes + max_message_size;
   // past that the connection is closed (1008) rather than the message cut (see Writer).
-  // Plain-HTTP responses, which cannot be dropped, stop being made instead: while a
-  // connection's backlog is over the limit nothing more of its input is read (in every phase)
-  // until the backlog is written out, so a peer that pipelines requests and never reads holds
-  // about this much at most (plus the responses of one turn) and is then cut by the keep-alive
-  // or write timeout.
+  // A server also stops reading a connection's input (in every phase) while its backlog is near
+  // the limit: over the limit less one read (256 KiB, or half the limit if that is less, at least
+  // 16 KiB), until it is written out below that. In the WebSocket phase a turn then takes in no
+  // more than what is left under the limit, so answers no bigger than what they answer (an echo)
+  // stay under it: a peer that pipelines messages and reads slowly is held back by TCP and loses
+  // none (a handler that answers with more can still meet `slow_consumer`). Plain-HTTP responses,
+  // which cannot be dropped, stop being made over the limit, so a peer that pipelines requests
+  // and never reads holds about this much at most (plus the responses of one turn) and is then
+  // cut by the keep-alive or write timeout. A client keeps reading.
   std::size_t max_buffered_bytes = 4u << 20;
   // Server-wide: the memory held by messages received in part (the reassembly buffer of a
   // message whose frames span reads, the inflated output of a compressed one), summed over the

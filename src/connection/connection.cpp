@@ -336,6 +336,7 @@ void Connection::read_once() {
   // copied aside until a later turn, so it is kept small.
   constexpr std::size_t http_read_size = 16 * 1024;
   if (phase_ == Phase::http) buffer = buffer.first(std::min(buffer.size(), http_read_size));
+  buffer = buffer.first(std::min(buffer.size(), turn_input_bytes()));
   // Level-triggered: bytes this read leaves in the socket make it ready again, and the next
   // iteration comes back to them after the other connections.
   net::IoResult result = read_input(buffer);
@@ -372,7 +373,18 @@ bool Connection::input_waits_for_output() const noexcept {
   // (Endpoint::pauses_input_behind_output).
   return (phase_ == Phase::http ||
           (phase_ == Phase::websocket && loop_->endpoint().pauses_input_behind_output)) &&
-         output_over_limit();
+         backlog_size() > loop_->send_limits().input_pause_bytes();
+}
+
+std::size_t Connection::turn_input_bytes() const noexcept {
+  if (phase_ != Phase::websocket || !loop_->endpoint().pauses_input_behind_output) {
+    return std::numeric_limits<std::size_t>::max();
+  }
+  // What the turn's answers join: the backlog, and the answer to a message begun in an earlier
+  // turn (its bytes were taken in then, its answer comes with this turn's).
+  std::size_t waiting = backlog_size();
+  if (session_.receiving_message()) waiting += session_.message_memory();
+  return loop_->send_limits().turn_input_bytes(waiting);
 }
 
 void Connection::finish_after_input_end(std::string error) {
@@ -403,10 +415,12 @@ void Connection::process_input(std::span<std::byte> input) {
         hold_input(input);
         return;
       }
-      const std::size_t used = receive_frames(input);
+      const std::size_t used =
+          receive_frames(input.first(std::min(input.size(), turn_input_bytes())));
       if (phase_ != Phase::websocket) return;
-      // The session inflated its share for this turn: the rest gets a later turn, after the
-      // other connections ready now (end_turn asks for it).
+      // The session inflated its share for this turn, or the turn took in what its answers
+      // may fill: the rest gets a later turn, after the other connections ready now (end_turn
+      // asks for it).
       if (used < input.size()) hold_input(input.subspan(used));
       track_assembly();
       return;
@@ -443,10 +457,11 @@ std::size_t Connection::receive_frames(std::span<std::byte> input) {
 void Connection::receive_held_frames() {
   // Owned here while the session reads them: a callback that ends the connection (finish()
   // drops held input) must not free them.
+  const std::size_t most = turn_input_bytes();
   std::unique_ptr<HeldInput> held = take_held_input();
   const TakenInput taken(*this);
-  held->start +=
-      receive_frames(std::as_writable_bytes(std::span(held->bytes)).subspan(held->start));
+  std::span<std::byte> frames = std::as_writable_bytes(std::span(held->bytes)).subspan(held->start);
+  held->start += receive_frames(frames.first(std::min(frames.size(), most)));
   if (phase_ != Phase::websocket) return;
   if (held->start < held->bytes.size()) keep_held_input(std::move(held));
   track_assembly();

@@ -249,13 +249,18 @@ class Connection final : public net::TimedStreamHandler {
   void on_readable();
   void read_once();
   // After a turn: input that epoll cannot see (requests or frames held for a later turn, bytes
-  // inside TLS) asks for a revisit; while the output is over its limit nothing is read.
+  // inside TLS) asks for a revisit; while input_waits_for_output() nothing is read.
   void end_turn();
   bool has_unseen_input() const noexcept;
-  // The backlog is over max_buffered_bytes: the peer does not take what we send, so nothing more
-  // of its input is read (and no pipelined request answered) until the backlog is written out.
+  // The backlog is over max_buffered_bytes: no pipelined request is answered until it is written
+  // out.
   bool output_over_limit() const noexcept;
+  // The peer does not take what we send: nothing more of its input is read until the backlog is
+  // back under SendLimits::input_pause_bytes(), a turn's answers below the limit.
   bool input_waits_for_output() const noexcept;
+  // The most of the input a turn takes in (SendLimits::turn_input_bytes): a server's WebSocket
+  // input is cut to what its answers may add under the limit; otherwise no bound.
+  std::size_t turn_input_bytes() const noexcept;
   void on_writable();
   // The transport: the socket itself, or TLS over it (connection_tls.cpp), or a Transport
   // object when the connection has no socket (connection_transport.cpp).

@@ -119,7 +119,8 @@ struct Endpoint {
   // A client hears through on_error why a connection it asked for never opened; a server's
   // failed openings (timeouts, bad requests) are its peers' business.
   bool reports_opening_failures = false;
-  // A server stops reading a WebSocket connection whose output is over max_buffered_bytes, so
+  // A server stops reading a WebSocket connection whose output nears max_buffered_bytes, and
+  // cuts its turns to what their answers may add under it (SendLimits::input_pause_bytes), so
   // that a peer which sends without reading pushes back on itself. A client keeps reading:
   // were both sides to wait for the other to read, two fastws peers sending large messages to
   // each other would deadlock until a write timeout.

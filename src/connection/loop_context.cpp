@@ -41,7 +41,8 @@ LoopContext::LoopContext(Endpoint& endpoint, std::shared_ptr<net::EventLoop> loo
       assembly_(*loop_, endpoint.assembly_bytes, endpoint.settings.max_assembly_bytes,
                 endpoint.settings.message_timeout),
       send_limits_{endpoint.settings.max_buffered_bytes, endpoint.session_config.max_message_size,
-                   endpoint.settings.slow_consumer == SlowConsumerPolicy::close},
+                   endpoint.settings.slow_consumer == SlowConsumerPolicy::close,
+                   loop_->read_buffer().size()},
       // A connection counts its topics in 32 bits (connection.hpp): larger limits mean "all".
       max_topics_per_connection_(static_cast<std::uint32_t>(
           std::min<std::size_t>(endpoint.settings.max_topics_per_connection, UINT32_MAX - 1))) {}

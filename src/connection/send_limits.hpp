@@ -3,6 +3,7 @@
 // thread and sends queued from other threads.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -19,6 +20,22 @@ struct SendLimits {
   std::size_t max_buffered_bytes = 0;
   std::size_t max_message_size = 0;
   bool closes_slow_consumers = false;  // SlowConsumerPolicy::close
+  std::size_t turn_bytes = 0;  // the most one turn reads (EventLoopOptions::read_buffer_size)
+
+  // Where the endpoint pauses input behind output, a backlog over input_pause_bytes() stops the
+  // input, and a turn takes in at most turn_input_bytes(): what is left under the limit by what
+  // waits already (the backlog, and a message received in part). An echo's answer is no bigger
+  // than what it answers, so answering a turn's input stays under the limit: a peer that
+  // pipelines and reads slowly is held back by TCP instead of losing answers.
+  // The pause leaves a margin, the least a turn takes in: one read, or half the limit if that is
+  // less, but not under 16 KiB so that a small limit does not make tiny turns. One turn's answers
+  // can then still pass a limit under 16 KiB, or one that a large message received in part fills.
+  std::size_t input_pause_bytes() const noexcept {
+    return max_buffered_bytes - std::min(max_buffered_bytes, turn_margin());
+  }
+  std::size_t turn_input_bytes(std::size_t waiting) const noexcept {
+    return std::max(waiting < max_buffered_bytes ? max_buffered_bytes - waiting : 0, turn_margin());
+  }
 
   // How far a streamed message begun under the limit may take the buffer to finish.
   std::size_t streamed_ceiling() const noexcept {
@@ -41,6 +58,10 @@ struct SendLimits {
   }
 
  private:
+  std::size_t turn_margin() const noexcept {
+    constexpr std::size_t least = 16 * 1024;
+    return std::min(turn_bytes, std::max(max_buffered_bytes / 2, least));
+  }
   static bool fits(std::size_t buffered, std::size_t bytes, std::size_t limit) noexcept {
     return bytes <= limit && buffered <= limit - bytes;
   }

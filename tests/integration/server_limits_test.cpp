@@ -1,12 +1,16 @@
 // Limits and hostile peers over real sockets: max_connections, the message limit across
 // fragments (ANCHORS 3), fragment floods (ANCHORS 4), slow consumers on the loop thread's own
-// sends (ANCHORS 13), and the timing of the handshake, idle, ping/pong and close timeouts.
+// sends (ANCHORS 13), a pipelining peer held back by its unread echoes, and the timing of the
+// handshake, idle, ping/pong and close timeouts.
 //
 // Complements server_timeouts_test.cpp, which covers sends from another thread to a peer that
 // never reads (both policies), ping floods, an answering ping peer and the idle close code.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <thread>
 
 #include "server_test_support.hpp"
 
@@ -172,24 +176,58 @@ TEST(FragmentFlood, FourMibInSixtyFourByteFragmentsPasses) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Slow consumers: the server echoes a flood to a peer that never reads. These sends happen on
-// the loop thread (inside on_message), where the limit is checked directly.
+// Slow consumers: the server answers one message with a flood to a peer that never reads. These
+// sends happen on the loop thread (inside on_message), where the limit is checked directly. (A
+// peer that floods echoes itself is held back by TCP instead: see PipeliningPeer below.)
 
 struct EchoOutcome {
   SendStatus status;
   std::size_t buffered;
 };
 
+// `count` binary messages of `size` bytes, each starting with its index (two bytes big-endian);
+// masked when they go from a peer.
+std::vector<std::byte> indexed_messages(std::size_t count, std::size_t size, bool masked) {
+  std::vector<std::byte> wire;
+  for (std::size_t i = 0; i < count; ++i) {
+    Frame frame = Frame::binary(std::vector<std::byte>(size, std::byte{'x'}));
+    frame.payload[0] = static_cast<std::byte>(i >> 8);
+    frame.payload[1] = static_cast<std::byte>(i & 0xFF);
+    if (masked) frame.mask = MaskKey{std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}};
+    const auto bytes = frame.serialize();
+    wire.insert(wire.end(), bytes.begin(), bytes.end());
+  }
+  return wire;
+}
+
+std::size_t index_of(const Frame& frame) {
+  return std::to_integer<std::size_t>(frame.payload[0]) * 256 +
+         std::to_integer<std::size_t>(frame.payload[1]);
+}
+
 class SlowConsumer {
  public:
   static constexpr std::size_t limit = 256 * 1024;
   static constexpr std::size_t message_size = 16 * 1024;
+  static constexpr std::size_t flood_size = 600;  // 9.6 MB: more than the kernel buffers hold
 
   explicit SlowConsumer(SlowConsumerPolicy policy) : server_(options(policy)) {
     server_.server().on_open([this](const Conn& conn) { opened_.add(conn); });
     server_.server().on_message([this](const Conn& conn, Message message) {
-      const SendStatus status = conn.send(message.data(), message.opcode());
-      outcomes_.add({status, conn.buffered_amount()});
+      if (message.is_text()) {
+        texts_.add(std::string(message.text()));
+        conn.send(message.text());
+        return;
+      }
+      // A binary message asks for the flood, sent here in one go (each message starts with its
+      // index, as indexed_messages() makes them).
+      Frame flood = Frame::binary(std::vector<std::byte>(message_size, std::byte{'x'}));
+      for (std::size_t i = 0; i < flood_size; ++i) {
+        flood.payload[0] = static_cast<std::byte>(i >> 8);
+        flood.payload[1] = static_cast<std::byte>(i & 0xFF);
+        const SendStatus status = conn.send(flood.payload);
+        outcomes_.add({status, conn.buffered_amount()});
+      }
     });
     server_.server().on_drain([this](const Conn&) { drains_.add(true); });
     server_.server().on_close(
@@ -200,26 +238,24 @@ class SlowConsumer {
     EXPECT_EQ(status_of(peer_->handshake()), 101);
   }
 
-  // Sends `count` binary messages (each starting with its index, two bytes big-endian) without
-  // reading anything, and waits until the server handled them all (or the connection ended).
-  void flood(std::size_t count) {
-    std::vector<std::byte> wire;
-    for (std::size_t i = 0; i < count; ++i) {
-      Frame frame = Frame::binary(std::vector<std::byte>(message_size, std::byte{'x'}));
-      frame.payload[0] = static_cast<std::byte>(i >> 8);
-      frame.payload[1] = static_cast<std::byte>(i & 0xFF);
-      frame.mask = MaskKey{std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}};
-      const auto bytes = frame.serialize();
-      wire.insert(wire.end(), bytes.begin(), bytes.end());
-    }
-    peer_->send_raw(wire);
-    wait_until([&] { return outcomes_.size() >= count || !closes_.all().empty(); }, 5s);
+  // Asks for the flood, followed by a text message, and reads nothing; waits until the server
+  // made every send of the flood.
+  void flood() {
+    peer_->send_frame(Frame::binary(to_bytes("flood")));
+    peer_->send_text("after");
+    outcomes_.wait_for(flood_size, 5s);
   }
 
   std::size_t count(SendStatus status) const {
     std::size_t n = 0;
     for (const auto& outcome : outcomes_.all()) n += outcome.status == status ? 1 : 0;
     return n;
+  }
+
+  std::size_t most_buffered() const {
+    std::size_t most = 0;
+    for (const auto& outcome : outcomes_.all()) most = std::max(most, outcome.buffered);
+    return most;
   }
 
   static ServerOptions options(SlowConsumerPolicy policy) {
@@ -231,6 +267,7 @@ class SlowConsumer {
 
   Recorded<Conn> opened_;
   Recorded<EchoOutcome> outcomes_;
+  Recorded<std::string> texts_;
   Recorded<bool> drains_;
   Recorded<CloseStatus> closes_;
   TestServer server_;
@@ -241,24 +278,20 @@ TEST(SlowConsumerEcho, DropPolicyDropsBoundedlyThenDrainsAndKeepsServing) {
   SlowConsumer slow(SlowConsumerPolicy::drop);
   Conn conn = wait_for_open(slow.opened_);
   ASSERT_TRUE(conn);
-  constexpr std::size_t sent = 600;  // 9.6 MB: more than the kernel buffers hold
-  slow.flood(sent);
-  ASSERT_EQ(slow.outcomes_.size(), sent);
+  slow.flood();
+  ASSERT_EQ(slow.outcomes_.size(), SlowConsumer::flood_size);
   EXPECT_GT(slow.count(SendStatus::backpressure), 0u);
   EXPECT_GT(slow.count(SendStatus::dropped), 0u);
   EXPECT_EQ(slow.count(SendStatus::closed), 0u);
-  std::size_t most = 0;
-  for (const auto& outcome : slow.outcomes_.all()) most = std::max(most, outcome.buffered);
-  EXPECT_LE(most, SlowConsumer::limit);  // strict
+  EXPECT_LE(slow.most_buffered(), SlowConsumer::limit);  // strict
   EXPECT_TRUE(conn.is_open());
   const ServerStats stalled = slow.server_.server().stats();
   EXPECT_EQ(stalled.dropped_sends, slow.count(SendStatus::dropped));
   EXPECT_EQ(stalled.backpressured_connections, 1u);
   EXPECT_EQ(slow.drains_.size(), 0u);
 
-  // Now the peer reads: what was not dropped arrives whole and in order, then on_drain fires
-  // and the connection works as before.
-  slow.peer_->send_text("after");
+  // Now the peer reads: what was not dropped arrives whole and in order, then the text message
+  // that waited behind the flood is answered, on_drain fires and the connection works as before.
   std::size_t received = 0;
   int previous = -1;
   while (auto frame = slow.peer_->read_frame()) {
@@ -267,34 +300,116 @@ TEST(SlowConsumerEcho, DropPolicyDropsBoundedlyThenDrainsAndKeepsServing) {
       break;
     }
     ASSERT_EQ(frame->payload.size(), SlowConsumer::message_size);
-    const int index =
-        std::to_integer<int>(frame->payload[0]) * 256 + std::to_integer<int>(frame->payload[1]);
+    const int index = static_cast<int>(index_of(*frame));
     EXPECT_GT(index, previous) << "out of order";
     previous = index;
     ++received;
   }
-  EXPECT_EQ(received, sent - slow.count(SendStatus::dropped));
+  EXPECT_EQ(received, SlowConsumer::flood_size - slow.count(SendStatus::dropped));
   EXPECT_TRUE(slow.drains_.wait_for(1));
   EXPECT_TRUE(
       wait_until([&] { return slow.server_.server().stats().backpressured_connections == 0; }));
+  slow.peer_->send_text("again");
+  auto again = slow.peer_->read_frame();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->payload_text(), "again");
 }
 
 TEST(SlowConsumerEcho, ClosePolicyClosesWith1008AndLaterSendsAreDropped) {
   SlowConsumer slow(SlowConsumerPolicy::close);
   Conn conn = wait_for_open(slow.opened_);
   ASSERT_TRUE(conn);
-  slow.flood(600);
+  slow.flood();
   ASSERT_TRUE(slow.closes_.wait_for(1));
   const CloseStatus status = slow.closes_.all().front();
   EXPECT_EQ(status.code, close_code::policy_violation);
   EXPECT_FALSE(status.error.empty());
-  EXPECT_EQ(slow.count(SendStatus::dropped), 1u);  // the send that hit the limit
-  EXPECT_LT(slow.outcomes_.size(), 600u);          // nothing is delivered after the close
+  // The send that hit the limit closed the connection: it and every later one report dropped,
+  // none before it.
+  const std::vector<EchoOutcome> outcomes = slow.outcomes_.all();
+  ASSERT_EQ(outcomes.size(), SlowConsumer::flood_size);
+  std::size_t first_dropped = 0;
+  while (first_dropped < outcomes.size() && outcomes[first_dropped].status != SendStatus::dropped) {
+    ++first_dropped;
+  }
+  ASSERT_LT(first_dropped, outcomes.size());
+  EXPECT_GT(first_dropped, 0u);
+  EXPECT_EQ(slow.count(SendStatus::dropped), outcomes.size() - first_dropped);
+  EXPECT_LE(slow.most_buffered(), SlowConsumer::limit);
+  EXPECT_EQ(slow.texts_.size(), 0u);  // nothing is delivered after the close
   EXPECT_FALSE(conn.is_open());
   EXPECT_EQ(conn.send("late"), SendStatus::dropped);
   EXPECT_EQ(slow.server_.server().stats().connections, 0u);
   slow.peer_->set_timeout(3s);
   EXPECT_TRUE(slow.peer_->wait_closed());
+}
+
+// Waits until `recorded` stops growing: unchanged for 200 ms (up to 5 s in all).
+template <typename T>
+void wait_until_settled(const Recorded<T>& recorded) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::size_t seen = recorded.size();
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(200ms);
+    if (recorded.size() == seen) return;
+    seen = recorded.size();
+  }
+}
+
+// A peer that pipelines messages without reading the echoes, then reads: the server stops
+// reading its input while the echoes wait (a turn's answers stay under max_buffered_bytes), so
+// TCP holds the peer back and no echo is dropped.
+TEST(PipeliningPeer, ReadingLateGetsEveryEchoInOrderAndNoneDropped) {
+  constexpr std::size_t limit = 256 * 1024;
+  constexpr std::size_t size = 16 * 1024;
+  constexpr std::size_t count = 1000;  // 16 MB: more than the limit and the kernel buffers
+  ServerOptions options = TestServer::default_options();
+  options.max_buffered_bytes = limit;
+  TestServer server(options);
+  Recorded<Conn> opened;
+  Recorded<EchoOutcome> outcomes;
+  server.server().on_open([&](const Conn& conn) { opened.add(conn); });
+  server.server().on_message([&](const Conn& conn, Message message) {
+    const SendStatus status = conn.send(message.data(), message.opcode());
+    outcomes.add({status, conn.buffered_amount()});
+  });
+  server.start();
+  RawPeer peer(server.port(), 5s, 64 * 1024);
+  ASSERT_EQ(status_of(peer.handshake()), 101);
+  Conn conn = wait_for_open(opened);
+  ASSERT_TRUE(conn);
+
+  const std::vector<std::byte> wire = indexed_messages(count, size, true);
+  std::atomic<bool> written = false;
+  std::thread writer([&] { written = peer.send_raw(wire); });
+  // Unread echoes fill the kernel buffers and the backlog; then the server stops reading.
+  EXPECT_TRUE(wait_until([&] { return server.server().stats().backpressured_connections == 1; }));
+  wait_until_settled(outcomes);
+  EXPECT_LT(outcomes.size(), count);
+
+  std::size_t received = 0;
+  bool in_order = true;
+  while (received < count) {
+    const std::optional<Frame> frame = peer.read_frame();
+    if (!frame) break;
+    in_order = in_order && frame->payload.size() == size && index_of(*frame) == received;
+    ++received;
+  }
+  if (received < count) ::shutdown(peer.fd(), SHUT_RDWR);  // so that the writer stops
+  writer.join();
+  EXPECT_TRUE(written);
+  EXPECT_EQ(received, count);
+  EXPECT_TRUE(in_order);
+  std::size_t dropped = 0;
+  std::size_t most = 0;
+  for (const EchoOutcome& outcome : outcomes.all()) {
+    dropped += outcome.status == SendStatus::dropped ? 1 : 0;
+    most = std::max(most, outcome.buffered);
+  }
+  EXPECT_EQ(dropped, 0u);
+  EXPECT_EQ(server.server().stats().dropped_sends, 0u);
+  EXPECT_LE(most, limit);
+  EXPECT_TRUE(conn.is_open());
 }
 
 // ---------------------------------------------------------------------------------------------
