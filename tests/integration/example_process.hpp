@@ -48,6 +48,10 @@ class Example {
   int stop() { return process_->stop().value_or(-1); }
   // SIGTERM every 50 us until it exits; the exit status (-1 if it had to be killed).
   int stop_insistently() { return process_->stop_insistently().value_or(-1); }
+  // The exit status if it ends by itself within `timeout`, else -1 (it goes on running).
+  int exit_status_within(std::chrono::milliseconds timeout) {
+    return process_->wait_exit(timeout).value_or(-1);
+  }
 
  private:
   std::optional<test::ChildProcess> process_;

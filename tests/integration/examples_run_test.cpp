@@ -44,6 +44,21 @@ TEST(Examples, EchoExitsCleanlyWhileSigtermRepeats) {
   }
 }
 
+// --exit-after-connections N (bench/run_instructions.sh stops the example under valgrind so):
+// the server stops by itself, cleanly, once N connections have closed, and not before.
+TEST(Examples, EchoExitsOnceItsConnectionsClosed) {
+  START_EXAMPLE(echo, "echo", {"--exit-after-connections", "2"});
+  for (int closed = 0; closed < 2; ++closed) {
+    ASSERT_EQ(echo.exit_status_within(std::chrono::milliseconds(200)), -1)
+        << "stopped after " << closed << " closed connections";
+    RawPeer peer(echo.port());
+    ASSERT_NE(peer.handshake().find(" 101 "), std::string::npos);
+    peer.send_frame(Frame::close(close_code::normal));
+    EXPECT_EQ(peer.read_close_code(), close_code::normal);
+  }
+  EXPECT_EQ(echo.exit_status_within(std::chrono::seconds(5)), 0);
+}
+
 TEST(Examples, EchoOverTlsWithCertificateFlags) {
   const TestCertificate& files = TestCertificate::get();
   START_EXAMPLE(echo, "echo", {"--cert", files.certificate_file, "--key", files.key_file});

@@ -185,11 +185,19 @@ class ChildProcess {
     const auto deadline = Clock::now() + timeout;
     while (read_some(deadline)) {
     }
-    if (Clock::now() >= deadline) return std::nullopt;
-    int status = 0;
-    if (::waitpid(pid_, &status, 0) != pid_) return std::nullopt;
-    exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return exit_status_;
+    // The pipes end with the exit, or the deadline came; it may also come up to a millisecond
+    // early (poll() counts whole ones), with the child still running: the status is not waited
+    // for beyond the deadline.
+    for (;;) {
+      int status = 0;
+      const pid_t ended = ::waitpid(pid_, &status, WNOHANG);
+      if (ended == pid_) {
+        exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return exit_status_;
+      }
+      if (ended < 0 || Clock::now() >= deadline) return std::nullopt;
+      ::usleep(1000);
+    }
   }
 
  private:
