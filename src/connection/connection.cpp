@@ -336,7 +336,6 @@ void Connection::read_once() {
   // copied aside until a later turn, so it is kept small.
   constexpr std::size_t http_read_size = 16 * 1024;
   if (phase_ == Phase::http) buffer = buffer.first(std::min(buffer.size(), http_read_size));
-  buffer = buffer.first(std::min(buffer.size(), turn_input_bytes()));
   // Level-triggered: bytes this read leaves in the socket make it ready again, and the next
   // iteration comes back to them after the other connections.
   net::IoResult result = read_input(buffer);
@@ -373,13 +372,12 @@ bool Connection::input_waits_for_output() const noexcept {
   // (Endpoint::pauses_input_behind_output).
   return (phase_ == Phase::http ||
           (phase_ == Phase::websocket && loop_->endpoint().pauses_input_behind_output)) &&
-         backlog_size() > loop_->send_limits().input_pause_bytes();
+         backlog_size() > loop_->send_limits().input_pause_bytes;
 }
 
-std::size_t Connection::turn_input_bytes() const noexcept {
-  if (phase_ != Phase::websocket || !loop_->endpoint().pauses_input_behind_output) {
-    return std::numeric_limits<std::size_t>::max();
-  }
+std::size_t Connection::bounded_turn_input_bytes() const noexcept {
+  constexpr std::size_t no_bound = std::numeric_limits<std::size_t>::max();
+  if (phase_ != Phase::websocket || !loop_->endpoint().pauses_input_behind_output) return no_bound;
   // What the turn's answers join: the backlog, and the answer to a message begun in an earlier
   // turn (its bytes were taken in then, its answer comes with this turn's).
   std::size_t waiting = backlog_size();
@@ -415,8 +413,11 @@ void Connection::process_input(std::span<std::byte> input) {
         hold_input(input);
         return;
       }
-      const std::size_t used =
-          receive_frames(input.first(std::min(input.size(), turn_input_bytes())));
+      // A turn takes in at least the margin: input within it needs no look at what waits.
+      const std::size_t most = input.size() <= loop_->send_limits().turn_margin
+                                   ? input.size()
+                                   : std::min(input.size(), turn_input_bytes());
+      const std::size_t used = receive_frames(input.first(most));
       if (phase_ != Phase::websocket) return;
       // The session inflated its share for this turn, or the turn took in what its answers
       // may fill: the rest gets a later turn, after the other connections ready now (end_turn

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -256,11 +257,19 @@ class Connection final : public net::TimedStreamHandler {
   // out.
   bool output_over_limit() const noexcept;
   // The peer does not take what we send: nothing more of its input is read until the backlog is
-  // back under SendLimits::input_pause_bytes(), a turn's answers below the limit.
+  // back under SendLimits::input_pause_bytes, a turn's answers below the limit.
   bool input_waits_for_output() const noexcept;
   // The most of the input a turn takes in (SendLimits::turn_input_bytes): a server's WebSocket
-  // input is cut to what its answers may add under the limit; otherwise no bound.
-  std::size_t turn_input_bytes() const noexcept;
+  // input is cut to what its answers may add under the limit; otherwise no bound. Inline for the
+  // common case, asked on every read: nothing waits (no Extras, so no backlog; no message begun)
+  // and a whole read's answers fit under the limit.
+  std::size_t turn_input_bytes() const noexcept {
+    if (!extras_ && loop_->send_limits().whole_read_fits && !session_.receiving_message()) {
+      return std::numeric_limits<std::size_t>::max();
+    }
+    return bounded_turn_input_bytes();
+  }
+  std::size_t bounded_turn_input_bytes() const noexcept;
   void on_writable();
   // The transport: the socket itself, or TLS over it (connection_tls.cpp), or a Transport
   // object when the connection has no socket (connection_transport.cpp).

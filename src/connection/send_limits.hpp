@@ -17,12 +17,21 @@ enum class Admission : std::uint8_t {
 };
 
 struct SendLimits {
-  std::size_t max_buffered_bytes = 0;
-  std::size_t max_message_size = 0;
-  bool closes_slow_consumers = false;  // SlowConsumerPolicy::close
-  std::size_t turn_bytes = 0;  // the most one turn reads (EventLoopOptions::read_buffer_size)
+  // `read_bytes`: the most one turn reads (EventLoopOptions::read_buffer_size).
+  SendLimits(std::size_t max_buffered, std::size_t max_message, bool closes_slow,
+             std::size_t read_bytes) noexcept
+      : max_buffered_bytes(max_buffered),
+        max_message_size(max_message),
+        closes_slow_consumers(closes_slow),
+        turn_margin(std::min(read_bytes, std::max(max_buffered / 2, std::size_t{16 * 1024}))),
+        input_pause_bytes(max_buffered - std::min(max_buffered, turn_margin)),
+        whole_read_fits(read_bytes <= max_buffered) {}
 
-  // Where the endpoint pauses input behind output, a backlog over input_pause_bytes() stops the
+  std::size_t max_buffered_bytes;
+  std::size_t max_message_size;
+  bool closes_slow_consumers;  // SlowConsumerPolicy::close
+
+  // Where the endpoint pauses input behind output, a backlog over input_pause_bytes stops the
   // input, and a turn takes in at most turn_input_bytes(): what is left under the limit by what
   // waits already (the backlog, and a message received in part). An echo's answer is no bigger
   // than what it answers, so answering a turn's input stays under the limit: a peer that
@@ -30,11 +39,12 @@ struct SendLimits {
   // The pause leaves a margin, the least a turn takes in: one read, or half the limit if that is
   // less, but not under 16 KiB so that a small limit does not make tiny turns. One turn's answers
   // can then still pass a limit under 16 KiB, or one that a large message received in part fills.
-  std::size_t input_pause_bytes() const noexcept {
-    return max_buffered_bytes - std::min(max_buffered_bytes, turn_margin());
-  }
+  // Worked out once: they are asked on every read.
+  std::size_t turn_margin;
+  std::size_t input_pause_bytes;
+  bool whole_read_fits;  // with nothing waiting, a whole read's answers fit under the limit
   std::size_t turn_input_bytes(std::size_t waiting) const noexcept {
-    return std::max(waiting < max_buffered_bytes ? max_buffered_bytes - waiting : 0, turn_margin());
+    return std::max(waiting < max_buffered_bytes ? max_buffered_bytes - waiting : 0, turn_margin);
   }
 
   // How far a streamed message begun under the limit may take the buffer to finish.
@@ -58,10 +68,6 @@ struct SendLimits {
   }
 
  private:
-  std::size_t turn_margin() const noexcept {
-    constexpr std::size_t least = 16 * 1024;
-    return std::min(turn_bytes, std::max(max_buffered_bytes / 2, least));
-  }
   static bool fits(std::size_t buffered, std::size_t bytes, std::size_t limit) noexcept {
     return bytes <= limit && buffered <= limit - bytes;
   }
