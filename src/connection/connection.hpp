@@ -261,8 +261,8 @@ class Connection final : public net::TimedStreamHandler {
   bool input_waits_for_output() const noexcept;
   // The most of the input a turn takes in (SendLimits::turn_input_bytes): a server's WebSocket
   // input is cut to what its answers may add under the limit; otherwise no bound. Inline for the
-  // common case, asked on every read: nothing waits (no Extras, so no backlog; no message begun)
-  // and a whole read's answers fit under the limit.
+  // common case: nothing waits (no Extras, so no backlog; no message begun) and a whole read's
+  // answers fit under the limit.
   std::size_t turn_input_bytes() const noexcept {
     if (!extras_ && loop_->send_limits().whole_read_fits && !session_.receiving_message()) {
       return std::numeric_limits<std::size_t>::max();
