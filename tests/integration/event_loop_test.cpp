@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "event_loop_test_support.hpp"
 #include "net/socket_io.hpp"
 #include "support/allocation_counter.hpp"
 
@@ -27,24 +28,6 @@ namespace fastws::net {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::unique_ptr<EventLoop> make_loop(const EventLoopOptions& options = {}) {
-  std::error_code error;
-  auto loop = EventLoop::create(error, options);
-  EXPECT_FALSE(error) << error.message();
-  return loop;
-}
-
-struct SocketPair {
-  UniqueFd loop_side;
-  UniqueFd peer_side;
-};
-
-SocketPair make_socket_pair() {
-  int fds[2];
-  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
-  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
 
 void write_text(int fd, std::string_view text) {
   ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
@@ -192,7 +175,7 @@ class ReadingHandler final : public IoHandler {
 
 TEST(EventLoopTest, DispatchesReadinessToTheHandler) {
   auto loop = make_loop();
-  auto pair = make_socket_pair();
+  auto pair = make_socket_pair(SOCK_NONBLOCK);
   ReadingHandler handler(*loop, pair.loop_side.get());
   ASSERT_FALSE(loop->add(pair.loop_side.get(), EPOLLIN, handler));
   write_text(pair.peer_side.get(), "hello");
@@ -212,7 +195,7 @@ TEST(EventLoopTest, DispatchesReadinessToTheHandler) {
 // went unwatched for good (a TLS connection left open after a short write or a paused read).
 TEST(EventLoopTest, InterestChangedToReadyEventsIsReported) {
   auto loop = make_loop();
-  auto pair = make_socket_pair();
+  auto pair = make_socket_pair(SOCK_NONBLOCK);
   ReadingHandler handler(*loop, pair.loop_side.get());
   const auto run_until = [&](auto done) {
     for (int i = 0; i < 20 && !done(); ++i) loop->run_once(100ms);
@@ -270,8 +253,8 @@ TEST(EventLoopTest, DeferredFlushRunsOnceAfterEveryEventOfTheBatch) {
   auto loop = make_loop();
   std::vector<std::string> log;
   LoggingFlusher flusher(log);
-  auto a = make_socket_pair();
-  auto b = make_socket_pair();
+  auto a = make_socket_pair(SOCK_NONBLOCK);
+  auto b = make_socket_pair(SOCK_NONBLOCK);
   DeferringHandler reader_a(*loop, a.loop_side.get(), "a", log, flusher);
   DeferringHandler reader_b(*loop, b.loop_side.get(), "b", log, flusher);
   ASSERT_FALSE(loop->add(a.loop_side.get(), EPOLLIN, reader_a));
@@ -328,7 +311,7 @@ TEST(EventLoopTest, TaskPostedOnTheLoopThreadRunsBeforeTheFlushWithoutAWakeup) {
   auto loop = make_loop();
   std::vector<std::string> log;
   LoggingFlusher flusher(log);
-  auto pair = make_socket_pair();
+  auto pair = make_socket_pair(SOCK_NONBLOCK);
   PostingHandler handler(*loop, pair.loop_side.get(), log, flusher);
   ASSERT_FALSE(loop->add(pair.loop_side.get(), EPOLLIN, handler));
   write_text(pair.peer_side.get(), "x");
@@ -363,7 +346,7 @@ class PostingAfterAnotherThreadHandler final : public IoHandler {
 TEST(EventLoopTest, TaskPostedOnTheLoopThreadRunsAfterTasksOtherThreadsPostedBeforeIt) {
   auto loop = make_loop();
   std::vector<std::string> log;
-  auto pair = make_socket_pair();
+  auto pair = make_socket_pair(SOCK_NONBLOCK);
   PostingAfterAnotherThreadHandler handler(*loop, pair.loop_side.get(), log);
   ASSERT_FALSE(loop->add(pair.loop_side.get(), EPOLLIN, handler));
   write_text(pair.peer_side.get(), "x");
@@ -414,8 +397,8 @@ class RemovingHandler final : public IoHandler {
 TEST(EventLoopTest, RemovedHandlerGetsNoMoreEventsFromTheCurrentBatch) {
   auto loop = make_loop();
   int calls = 0;
-  auto a = make_socket_pair();
-  auto b = make_socket_pair();
+  auto a = make_socket_pair(SOCK_NONBLOCK);
+  auto b = make_socket_pair(SOCK_NONBLOCK);
   RemovingHandler handler_a(*loop, a.loop_side.get(), calls);
   RemovingHandler handler_b(*loop, b.loop_side.get(), calls);
   handler_a.other = &handler_b;
@@ -456,7 +439,7 @@ TEST(EventLoopTest, RevisitsRunInTheNextIterationAfterTheReadyHandlersWithoutSle
   auto loop = make_loop();
   std::vector<std::string> log;
   RevisitedHandler revisited(*loop, "revisit", log);
-  auto pair = make_socket_pair();
+  auto pair = make_socket_pair(SOCK_NONBLOCK);
   LoggingFlusher flusher(log);
   DeferringHandler reader(*loop, pair.loop_side.get(), "ready", log, flusher);
   ASSERT_FALSE(loop->add(pair.loop_side.get(), EPOLLIN, reader));
@@ -548,7 +531,7 @@ class EchoHandler final : public IoHandler, public FlushHandler {
 
 TEST(EventLoopTest, EchoRoundTripsAllocateNothingAfterWarmUp) {
   auto loop = make_loop();
-  auto pair = make_socket_pair();
+  auto pair = make_socket_pair(SOCK_NONBLOCK);
   EchoHandler echo(*loop, pair.loop_side.get());
   ASSERT_FALSE(loop->add(pair.loop_side.get(), EPOLLIN, echo));
   int posted_ran = 0;
@@ -610,7 +593,7 @@ TEST(EventLoopTest, StreamEchoesOfManySocketsAllocateNothingAfterWarmUpOnIoUring
   std::vector<SocketPair> pairs;
   std::vector<std::unique_ptr<StreamEchoHandler>> echoes;
   for (std::size_t i = 0; i < count; ++i) {
-    pairs.push_back(make_socket_pair());
+    pairs.push_back(make_socket_pair(SOCK_NONBLOCK));
     echoes.push_back(std::make_unique<StreamEchoHandler>(*loop, pairs.back().loop_side.get()));
     ASSERT_FALSE(loop->add_stream(pairs.back().loop_side.get(), EPOLLIN, *echoes.back()));
   }

@@ -22,8 +22,7 @@
 #include <optional>
 #include <thread>
 
-#include "net/event_loop.hpp"
-#include "net/unique_fd.hpp"
+#include "event_loop_test_support.hpp"
 #include "server_test_support.hpp"
 
 namespace fastws::net {
@@ -32,23 +31,7 @@ namespace {
 using namespace std::chrono_literals;
 
 std::unique_ptr<EventLoop> make_uring_loop() {
-  EventLoopOptions options;
-  options.backend = IoBackend::io_uring;
-  std::error_code error;
-  auto loop = EventLoop::create(error, options);
-  EXPECT_TRUE(loop) << error.message();
-  return loop;
-}
-
-struct SocketPair {
-  UniqueFd one;
-  UniqueFd other;
-};
-
-SocketPair make_socket_pair() {
-  int fds[2];
-  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+  return make_loop({.backend = IoBackend::io_uring});
 }
 
 // The errno of a recv() with a timeout of a second on a socket that gets nothing, while
@@ -56,13 +39,13 @@ SocketPair make_socket_pair() {
 int recv_errno_while(const std::function<void()>& meanwhile) {
   SocketPair quiet = make_socket_pair();
   const timeval limit{1, 0};
-  ::setsockopt(quiet.one.get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  ::setsockopt(quiet.loop_side.get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
   std::thread other([&] {
     std::this_thread::sleep_for(200ms);
     meanwhile();
   });
   char byte = 0;
-  const int error = ::recv(quiet.one.get(), &byte, 1, 0) < 0 ? errno : 0;
+  const int error = ::recv(quiet.loop_side.get(), &byte, 1, 0) < 0 ? errno : 0;
   other.join();
   return error;
 }
@@ -92,7 +75,7 @@ TEST(UringThread, WhatAStoppedLoopLeftRunsWithoutTyingTheThreadThatRunsIt) {
   SocketPair watched = make_socket_pair();
   Ignoring handler;
   std::thread([&] {
-    ASSERT_FALSE(loop->add(watched.one.get(), EPOLLIN, handler));
+    ASSERT_FALSE(loop->add(watched.loop_side.get(), EPOLLIN, handler));
     loop->post([] {});
     // Its last iteration arms the wakeup's poll again: a request for an iteration that never
     // comes.
@@ -100,7 +83,7 @@ TEST(UringThread, WhatAStoppedLoopLeftRunsWithoutTyingTheThreadThatRunsIt) {
   }).join();
   bool ran = false;
   loop->post([&] {
-    loop->remove(watched.one.get(), handler);
+    loop->remove(watched.loop_side.get(), handler);
     ran = true;
   });
   loop->run_leftovers();

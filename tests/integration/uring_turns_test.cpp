@@ -14,8 +14,7 @@
 #include <span>
 #include <vector>
 
-#include "net/event_loop.hpp"
-#include "net/unique_fd.hpp"
+#include "event_loop_test_support.hpp"
 
 namespace fastws::net {
 namespace {
@@ -27,24 +26,7 @@ constexpr std::size_t turn_bytes = 16 * 1024;
 constexpr std::size_t burst_bytes = 128 * 1024;
 
 std::unique_ptr<EventLoop> make_uring_loop() {
-  EventLoopOptions options;
-  options.backend = IoBackend::io_uring;
-  options.read_buffer_size = turn_bytes;
-  std::error_code error;
-  auto loop = EventLoop::create(error, options);
-  EXPECT_TRUE(loop) << error.message();
-  return loop;
-}
-
-struct SocketPair {
-  UniqueFd loop_side;
-  UniqueFd peer_side;
-};
-
-SocketPair make_socket_pair() {
-  int fds[2];
-  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+  return make_loop({.read_buffer_size = turn_bytes, .backend = IoBackend::io_uring});
 }
 
 std::byte pattern(std::size_t offset) {
